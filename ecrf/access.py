@@ -1,0 +1,119 @@
+"""Who may see and change what: the one place that turns a user into visible records.
+
+Every request-side lookup of a subject goes through `get_subject_for_user`, so a user never
+reaches a subject of a site they are not assigned to (the answer is a 404, as for a missing id).
+"""
+
+from uuid import UUID
+
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, Group, Permission
+from django.core.exceptions import PermissionDenied
+from django.db.models import Q, QuerySet
+from django.http import Http404
+
+from .models import Role, Site, Study, StudyAssignment, Subject
+
+WRITE_ROLES = frozenset(
+    {Role.RESEARCH_NURSE, Role.INVESTIGATOR, Role.DATA_MANAGER, Role.ADMINISTRATOR}
+)
+NO_WRITE_ROLE = "Your role does not allow changing clinical data."
+NOT_ASSIGNED = "You are not assigned to this site."
+
+
+def user_roles(user: AbstractBaseUser | AnonymousUser) -> set[str]:
+    """Return the Role values the user holds through Django groups."""
+    if not user.is_authenticated:
+        return set()
+    names = {group.name for group in user.groups.all()}
+    roles = {role.value for role in Role if role.value in names}
+    if user.is_superuser:
+        roles.add(Role.ADMINISTRATOR.value)
+    return roles
+
+
+def primary_role(user) -> str:
+    """The role written into the audit trail: the first of the user's roles, by rank."""
+    roles = user_roles(user)
+    for role in Role:
+        if role.value in roles:
+            return role.value
+    return ""
+
+
+def _assignment_filter(user, prefix: str = "") -> Q:
+    assignments = StudyAssignment.objects.filter(user=user)
+    study_wide = assignments.filter(site__isnull=True).values("study_id")
+    sites = assignments.filter(site__isnull=False).values("site_id")
+    return Q(**{f"{prefix}study_id__in": study_wide}) | Q(**{f"{prefix}site_id__in": sites})
+
+
+def studies_for_user(user) -> QuerySet[Study]:
+    if not user.is_authenticated:
+        return Study.objects.none()
+    if user.is_superuser:
+        return Study.objects.all()
+    return Study.objects.filter(assignments__user=user).distinct()
+
+
+def subjects_for_user(user) -> QuerySet[Subject]:
+    """Every subject the user may see: their sites, or whole studies they are assigned to."""
+    if not user.is_authenticated:
+        return Subject.objects.none()
+    if user.is_superuser:
+        return Subject.objects.all()
+    return Subject.objects.filter(_assignment_filter(user))
+
+
+def can_write_site(user, site: Site) -> bool:
+    if user.is_superuser:
+        return True
+    if not user_roles(user) & WRITE_ROLES:
+        return False
+    return StudyAssignment.objects.filter(
+        Q(site=site) | Q(site__isnull=True), user=user, study_id=site.study_id
+    ).exists()
+
+
+def ensure_can_write_site(user, site: Site) -> None:
+    """Raise PermissionDenied unless the user may change clinical data at this site."""
+    if user.is_superuser:
+        return
+    if not user_roles(user) & WRITE_ROLES:
+        raise PermissionDenied(NO_WRITE_ROLE)
+    if not can_write_site(user, site):
+        raise PermissionDenied(NOT_ASSIGNED)
+
+
+def get_subject_for_user(user, subject_id: UUID, *, write: bool = False) -> Subject:
+    """Return the subject if the user may see it (and change it, with write=True), else 404/403."""
+    subject = (
+        subjects_for_user(user)
+        .select_related("study", "site", "dose_level")
+        .filter(pk=subject_id)
+        .first()
+    )
+    if subject is None:
+        raise Http404("No such subject.")
+    if write:
+        ensure_can_write_site(user, subject.site)
+    return subject
+
+
+# What each role may do in the admin pages. Deleting is never granted: nothing is deleted.
+ROLE_ADMIN_ACTIONS = {
+    Role.DATA_MANAGER: ("view", "add", "change"),
+    Role.MONITOR: ("view",),
+    Role.ADMINISTRATOR: ("view", "add", "change"),
+}
+
+
+def ensure_role_groups() -> None:
+    """Create one Django group per role, with the admin permissions the role needs."""
+    for role in Role:
+        group, _ = Group.objects.get_or_create(name=role.value)
+        actions = ROLE_ADMIN_ACTIONS.get(role, ())
+        wanted = Permission.objects.filter(
+            content_type__app_label="ecrf",
+            codename__regex=rf"^({'|'.join(actions)})_" if actions else r"^$",
+        )
+        group.permissions.set(wanted)

@@ -1,0 +1,265 @@
+"""Admin pages. Every save goes through the services, so the admin writes the audit trail too.
+
+Nothing can be deleted here: clinical records are marked entered in error with a reason.
+"""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin
+from django.core.exceptions import ValidationError
+from django.utils.html import format_html
+
+from . import access
+from .models import (
+    AdverseEvent,
+    AdverseEventAgent,
+    Agent,
+    AgentSchedule,
+    AuditEvent,
+    DoseAdministration,
+    DoseLevel,
+    DoseLevelDose,
+    LabResult,
+    ScheduledVisit,
+    Site,
+    Study,
+    StudyAssignment,
+    Subject,
+    Visit,
+)
+from .services import REASON_REQUIRED, STALE_RECORD, record_create, record_update
+
+BOOKKEEPING = ("id", "version", "created_at", "updated_at")
+
+
+class AuditedAdminForm(forms.ModelForm):
+    """Adds the reason for a change, and refuses a save over someone else's newer save."""
+
+    change_reason = forms.CharField(
+        label="Reason for change",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="Required when changing saved data; it is kept in the audit trail.",
+    )
+    loaded_version = forms.IntegerField(widget=forms.HiddenInput, required=False)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.fields["loaded_version"].initial = self.instance.version
+
+    def clean(self):
+        cleaned = super().clean()
+        if self.instance.pk:
+            if self.has_changed() and not (cleaned.get("change_reason") or "").strip():
+                self.add_error("change_reason", REASON_REQUIRED)
+            loaded = cleaned.get("loaded_version")
+            if (
+                loaded is not None
+                and loaded != type(self.instance).objects.get(pk=self.instance.pk).version
+            ):
+                raise ValidationError(STALE_RECORD)
+        return cleaned
+
+
+class AuditedAdmin(admin.ModelAdmin):
+    form = AuditedAdminForm
+    readonly_fields = BOOKKEEPING
+    # Subject-linked records are filtered to the user's sites; see get_queryset.
+    subject_path: str | None = None
+
+    def get_fields(self, request, obj=None):
+        fields = [f for f in super().get_fields(request, obj) if f not in BOOKKEEPING]
+        fields = [f for f in fields if f not in ("change_reason", "loaded_version")]
+        extra = ["change_reason", "loaded_version"] if obj else []
+        return [*fields, *extra, *(BOOKKEEPING if obj else ())]
+
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request)
+        if self.subject_path is None:
+            return queryset
+        visible = access.subjects_for_user(request.user).values("pk")
+        return queryset.filter(**{f"{self.subject_path}__in": visible})
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            record_create(record=obj, by=request.user)
+            return
+        changes = {
+            name: form.cleaned_data[name]
+            for name in form.changed_data
+            if name not in ("change_reason", "loaded_version")
+        }
+        saved = record_update(
+            record=type(obj).objects.get(pk=obj.pk),
+            changes=changes,
+            reason=form.cleaned_data["change_reason"],
+            by=request.user,
+            expected_version=form.cleaned_data.get("loaded_version"),
+        )
+        obj.version = saved.version
+
+    def save_related(self, request, form, formsets, change):
+        # Many-to-many fields do not exist on these models and inlines are read-only, so there
+        # is nothing related to save outside the services.
+        return None
+
+
+class ReadOnlyInline(admin.TabularInline):
+    extra = 0
+    can_delete = False
+    show_change_link = True
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+class DoseLevelDoseInline(ReadOnlyInline):
+    model = DoseLevelDose
+    fields = ("agent", "dose")
+
+
+class AgentAssessmentInline(ReadOnlyInline):
+    model = AdverseEventAgent
+    fields = ("agent", "attribution", "action_taken")
+
+
+@admin.register(Study)
+class StudyAdmin(AuditedAdmin):
+    list_display = ("code", "title", "design_method", "ctcae_version", "cycle_days")
+    search_fields = ("code", "title")
+
+
+@admin.register(Site)
+class SiteAdmin(AuditedAdmin):
+    list_display = ("code", "name", "study")
+    list_filter = ("study",)
+
+
+@admin.register(Agent)
+class AgentAdmin(AuditedAdmin):
+    list_display = ("code", "name", "unit", "study")
+    list_filter = ("study",)
+
+
+@admin.register(AgentSchedule)
+class AgentScheduleAdmin(AuditedAdmin):
+    list_display = ("agent", "first_day", "last_day")
+
+
+@admin.register(DoseLevel)
+class DoseLevelAdmin(AuditedAdmin):
+    list_display = ("study", "level", "label", "open_for_enrolment")
+    list_filter = ("study", "open_for_enrolment")
+    inlines = [DoseLevelDoseInline]
+
+
+@admin.register(DoseLevelDose)
+class DoseLevelDoseAdmin(AuditedAdmin):
+    list_display = ("dose_level", "agent", "dose")
+
+
+@admin.register(ScheduledVisit)
+class ScheduledVisitAdmin(AuditedAdmin):
+    list_display = ("study", "day", "window_before", "window_after")
+
+
+@admin.register(StudyAssignment)
+class StudyAssignmentAdmin(AuditedAdmin):
+    list_display = ("user", "study", "site")
+    list_filter = ("study", "site")
+
+
+@admin.register(Subject)
+class SubjectAdmin(AuditedAdmin):
+    subject_path = "pk"
+    list_display = ("subject_code", "study", "site", "dose_level", "status", "first_dose_on")
+    list_filter = ("study", "site", "status", "dose_level")
+    search_fields = ("subject_code",)
+    list_select_related = ("study", "site", "dose_level")
+
+
+@admin.register(Visit)
+class VisitAdmin(AuditedAdmin):
+    subject_path = "subject"
+    list_display = ("subject", "label", "planned_on", "status", "done_on")
+    list_filter = ("status", "kind", "subject__site")
+    search_fields = ("subject__subject_code", "label")
+    list_select_related = ("subject",)
+
+
+@admin.register(DoseAdministration)
+class DoseAdministrationAdmin(AuditedAdmin):
+    subject_path = "subject"
+    list_display = ("subject", "agent", "given_on", "cycle", "day", "planned_dose", "given_dose",
+                    "unit", "reason")  # fmt: skip
+    list_filter = ("agent", "subject__site")
+    search_fields = ("subject__subject_code",)
+    list_select_related = ("subject", "agent")
+    date_hierarchy = "given_on"
+
+
+@admin.register(AdverseEvent)
+class AdverseEventAdmin(AuditedAdmin):
+    subject_path = "subject"
+    list_display = ("subject", "ctcae_term", "grade_badge", "onset_on", "resolved_on", "serious",
+                    "outcome")  # fmt: skip
+    list_filter = ("grade", "serious", "outcome", "subject__site")
+    search_fields = ("subject__subject_code", "ctcae_term", "verbatim")
+    list_select_related = ("subject",)
+    inlines = [AgentAssessmentInline]
+
+    @admin.display(description="grade", ordering="grade")
+    def grade_badge(self, obj: AdverseEvent):
+        colour = "danger" if obj.grade >= 3 else "secondary"
+        return format_html('<strong class="grade-{}">{}</strong>', colour, obj.grade)
+
+
+@admin.register(AdverseEventAgent)
+class AdverseEventAgentAdmin(AuditedAdmin):
+    subject_path = "adverse_event__subject"
+    list_display = ("adverse_event", "agent", "attribution", "action_taken")
+
+
+@admin.register(LabResult)
+class LabResultAdmin(AuditedAdmin):
+    subject_path = "subject"
+    list_display = ("subject", "test_code", "value", "unit", "lln", "uln", "collected_at",
+                    "ctcae_grade")  # fmt: skip
+    list_filter = ("test_code", "ctcae_grade", "subject__site")
+    search_fields = ("subject__subject_code",)
+    list_select_related = ("subject",)
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(admin.ModelAdmin):
+    """The audit trail, read only: nobody can add, change or delete an audit event."""
+
+    list_display = ("at", "actor", "role", "site", "action", "object_repr", "field", "old_value",
+                    "new_value", "reason")  # fmt: skip
+    list_filter = ("action", "role", "site", "model")
+    search_fields = ("actor", "object_repr", "field", "reason", "object_id")
+    date_hierarchy = "at"
+
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request)
+        if request.user.is_superuser:
+            return queryset
+        visible = access.subjects_for_user(request.user).values("pk")
+        return queryset.filter(subject_id__in=visible)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

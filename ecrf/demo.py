@@ -1,0 +1,271 @@
+"""The demo trial: the reference study with synthetic subjects, written through the services.
+
+Everything is synthetic and deterministic (a fixed random seed and fixed dates), so two
+installations show the same demo data.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+import secrets
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.db import transaction
+
+from .access import ensure_role_groups
+from .imports.study_definition import read_study_definition
+from .models import ActionTaken, Role, Study, StudyAssignment, SubjectStatus, VisitKind
+from .services import (
+    ae_record,
+    dose_record,
+    lab_record,
+    record_create,
+    record_update,
+    study_load,
+    subject_enrol,
+    subject_screen,
+    system_actor,
+)
+from .services.subjects import study_day_date
+
+STUDY_FILE = Path(__file__).resolve().parent.parent / "studies" / "IL2-IM-CTX.json"
+SEED = 17
+FIRST_ENROLMENT = dt.date(2026, 1, 5)
+
+
+@dataclass(frozen=True)
+class DemoUser:
+    username: str
+    role: Role
+    site: str | None  # None: every site of the study
+
+
+DEMO_USERS = (
+    DemoUser("nurse.alice", Role.RESEARCH_NURSE, "A"),
+    DemoUser("investigator.ines", Role.INVESTIGATOR, "A"),
+    DemoUser("nurse.charlie", Role.RESEARCH_NURSE, "B"),
+    DemoUser("investigator.bruno", Role.INVESTIGATOR, "B"),
+    DemoUser("monitor.maria", Role.MONITOR, None),
+    DemoUser("datamanager.dan", Role.DATA_MANAGER, None),
+    DemoUser("sponsor.sam", Role.SPONSOR_VIEWER, None),
+    DemoUser("admin", Role.ADMINISTRATOR, None),
+)
+
+# (dose level, adverse events beyond the common ones): the cohorts of the reference trial, in
+# which 6 MIU/day of IL-2 was the maximum tolerated dose and capillary leak syndrome, fatigue
+# and anorexia were the dose-limiting toxicities.
+COHORTS = (
+    (1, [None, None, None]),
+    (2, [None, None, None]),
+    (3, [("Capillary leak syndrome", 3), ("Anorexia", 3), None]),
+    (2, [("Fatigue", 3), None, None]),
+    (2, [None, None, None]),
+)
+SCREEN_FAILURES = 2
+COMMON_EVENTS = ("Fever", "Chills", "Alanine aminotransferase increased", "Fatigue", "Nausea")
+LAB_PANEL = {
+    # test: (unit, lln, uln, typical value, spread)
+    "ALT": ("U/L", None, Decimal(40), 28, 14),
+    "AST": ("U/L", None, Decimal(40), 26, 10),
+    "BILI": ("umol/L", None, Decimal(21), 10, 4),
+    "CREAT": ("umol/L", Decimal(45), Decimal(90), 70, 12),
+    "NEUT": ("10^9/L", Decimal("1.8"), Decimal("7.5"), 4.0, 1.5),
+    "PLAT": ("10^9/L", Decimal(150), Decimal(400), 240, 60),
+    "HGB": ("g/L", Decimal(120), Decimal(160), 128, 12),
+    "LYM": ("10^9/L", Decimal("1.0"), Decimal("4.0"), 1.6, 0.5),
+}
+
+
+@dataclass
+class DemoReport:
+    study: Study
+    study_created: bool
+    subjects_created: int
+    passwords: dict[str, str]
+
+
+def _ensure_users(study: Study) -> dict[str, str]:
+    """Create the demo users that do not exist yet; return the new users' passwords."""
+    User = get_user_model()
+    passwords = {}
+    sites = {site.code: site for site in study.sites.all()}
+    actor = system_actor("seed_demo")
+    ensure_role_groups()
+    for demo in DEMO_USERS:
+        group = Group.objects.get(name=demo.role.value)
+        user = User.objects.filter(username=demo.username).first()
+        if user is None:
+            password = secrets.token_urlsafe(12)
+            user = User.objects.create_user(
+                demo.username,
+                password=password,
+                is_staff=demo.role in (Role.DATA_MANAGER, Role.ADMINISTRATOR, Role.MONITOR),
+                is_superuser=demo.role == Role.ADMINISTRATOR,
+            )
+            user.groups.add(group)
+            passwords[demo.username] = password
+        site = sites[demo.site] if demo.site else None
+        if not StudyAssignment.objects.filter(user=user, study=study, site=site).exists():
+            record_create(record=StudyAssignment(user=user, study=study, site=site), by=actor)
+    return passwords
+
+
+def _decimal(value: float, places: int = 1) -> Decimal:
+    return Decimal(str(round(max(value, 0.0), places)))
+
+
+def _enrol_subjects(study: Study, rng: random.Random) -> int:
+    actor = system_actor("seed_demo")
+    sites = list(study.sites.order_by("code"))
+    levels = {level.level: level for level in study.dose_levels.all()}
+    agents = {agent.code: agent for agent in study.agents.select_related("schedule")}
+    number = 0
+    first_dose = FIRST_ENROLMENT
+    for cohort_index, (level, extra_events) in enumerate(COHORTS):
+        for patient_index, extra in enumerate(extra_events):
+            number += 1
+            site = sites[number % len(sites)]
+            consent_on = first_dose - dt.timedelta(days=30)
+            subject = subject_screen(
+                study=study,
+                site=site,
+                subject_code=f"{site.code}-{number:03d}",
+                consent_on=consent_on,
+                sex=rng.choice("FM"),
+                birth_year=rng.randint(1950, 1985),
+                by=actor,
+            )
+            subject = subject_enrol(
+                subject=subject,
+                dose_level=levels[level],
+                enrolled_on=consent_on + dt.timedelta(days=5),
+                first_dose_on=first_dose + dt.timedelta(days=patient_index * 3),
+                by=actor,
+            )
+            _treat(subject, agents, extra, rng, actor)
+        first_dose += dt.timedelta(days=35 + cohort_index)
+    for index in range(SCREEN_FAILURES):
+        number += 1
+        site = sites[number % len(sites)]
+        subject = subject_screen(
+            study=study,
+            site=site,
+            subject_code=f"{site.code}-{number:03d}",
+            consent_on=first_dose - dt.timedelta(days=10 - index),
+            by=actor,
+        )
+        record_update(
+            record=subject,
+            changes={"status": SubjectStatus.SCREEN_FAILED},
+            reason="Eligibility not met: inadequate organ function at screening",
+            by=actor,
+        )
+    return number
+
+
+def _treat(subject, agents, extra_event, rng: random.Random, actor) -> None:
+    """Give the subject's doses, visits, adverse events and labs over the planned cycles."""
+    study = subject.study
+    first = subject.first_dose_on
+    dlt = None
+    if extra_event is not None:
+        term, grade = extra_event
+        onset = first + dt.timedelta(days=rng.randint(10, 14))
+        dlt = ae_record(
+            subject=subject,
+            ctcae_term=term,
+            grade=grade,
+            onset_on=onset,
+            resolved_on=onset + dt.timedelta(days=rng.randint(8, 12)),
+            outcome="recovered",
+            serious_criteria=("sae_hospitalisation",) if term == "Capillary leak syndrome" else (),
+            assessments={
+                "CTX": ("unlikely", ActionTaken.NONE),
+                "IM": ("possible", ActionTaken.INTERRUPTED),
+                "IL2": ("probable", ActionTaken.WITHDRAWN),
+            },
+            by=actor,
+        )
+    for term in rng.sample(COMMON_EVENTS, k=rng.randint(2, 4)):
+        onset = first + dt.timedelta(days=rng.randint(1, 35))
+        ae_record(
+            subject=subject,
+            ctcae_term=term,
+            grade=rng.choice((1, 1, 2)),
+            onset_on=onset,
+            resolved_on=onset + dt.timedelta(days=rng.randint(1, 10)),
+            outcome="recovered",
+            assessments={
+                "CTX": ("unlikely", ActionTaken.NONE),
+                "IM": (rng.choice(("possible", "unlikely")), ActionTaken.NONE),
+                "IL2": (rng.choice(("possible", "probable")), ActionTaken.NONE),
+            },
+            by=actor,
+        )
+    planned = {dose.agent.code: dose.dose for dose in subject.dose_level.doses.all()}
+    for cycle in range(1, study.planned_cycles + 1):
+        for code, agent in agents.items():
+            schedule = agent.schedule
+            first_day = schedule.first_day if cycle == 1 else max(schedule.first_day, 1)
+            for day in range(first_day, schedule.last_day + 1):
+                if day == 0:
+                    continue
+                given_on = study_day_date(first, cycle, day, study.cycle_days)
+                stopped = dlt is not None and code == "IL2" and given_on >= dlt.onset_on
+                if stopped:
+                    dose_record(
+                        subject=subject, agent=agent, given_on=given_on, given_dose=Decimal(0),
+                        reason=f"Withheld for {dlt.ctcae_term.lower()}", adverse_event=dlt,
+                        by=actor,
+                    )  # fmt: skip
+                    continue
+                dose_record(
+                    subject=subject,
+                    agent=agent,
+                    given_on=given_on,
+                    given_dose=planned[code],
+                    by=actor,
+                )
+    for visit in subject.visits.filter(kind__in=[VisitKind.SCREENING, VisitKind.CYCLE_DAY]):
+        done_on = visit.planned_on
+        visit = record_update(
+            record=visit,
+            changes={"status": "done", "done_on": done_on},
+            reason="Visit took place",
+            by=actor,
+        )
+        collected = dt.datetime.combine(done_on, dt.time(8, 30), tzinfo=dt.UTC)
+        for test, (unit, lln, uln, typical, spread) in LAB_PANEL.items():
+            value = rng.gauss(typical, spread)
+            if test == "ALT" and dlt is not None and visit.day == 15:
+                value = typical * 4
+            lab_record(
+                subject=subject,
+                visit=visit,
+                test_code=test,
+                value=_decimal(value),
+                unit=unit,
+                lln=lln,
+                uln=uln,
+                collected_at=collected,
+                by=actor,
+            )
+
+
+def seed_demo() -> DemoReport:
+    """Load the reference trial and its demo subjects and users; safe to run again."""
+    rng = random.Random(SEED)  # noqa: S311 - synthetic demo data, not security
+    actor = system_actor("seed_demo")
+    definition = read_study_definition(STUDY_FILE)
+    with transaction.atomic():
+        study, created = study_load(definition=definition, by=actor, source=STUDY_FILE.name)
+        passwords = _ensure_users(study)
+        subjects_created = 0
+        if not study.subjects.exists():
+            subjects_created = _enrol_subjects(study, rng)
+    return DemoReport(study, created, subjects_created, passwords)

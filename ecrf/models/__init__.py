@@ -1,0 +1,62 @@
+"""The eCRF data model, one module per CRF domain."""
+
+from .access import Role, StudyAssignment
+from .adverse_event import (
+    SERIOUSNESS_CRITERIA,
+    ActionTaken,
+    AdverseEvent,
+    AdverseEventAgent,
+    Outcome,
+)
+from .audit import APPEND_ONLY, AuditEvent, AuditTrailIsAppendOnly
+from .base import AuditedModel, ClinicalRecord, DeletionRefused
+from .dosing import DoseAdministration
+from .lab import LabResult, LabTest
+from .study import (
+    Agent,
+    AgentSchedule,
+    Attribution,
+    DesignMethod,
+    DoseLevel,
+    DoseLevelDose,
+    ScheduledVisit,
+    Site,
+    Study,
+)
+from .subject import ENROLLED_STATUSES, Sex, Subject, SubjectStatus
+from .visit import Visit, VisitKind, VisitStatus
+
+__all__ = [
+    "APPEND_ONLY",
+    "ENROLLED_STATUSES",
+    "SERIOUSNESS_CRITERIA",
+    "ActionTaken",
+    "AdverseEvent",
+    "AdverseEventAgent",
+    "Agent",
+    "AgentSchedule",
+    "Attribution",
+    "AuditEvent",
+    "AuditTrailIsAppendOnly",
+    "AuditedModel",
+    "ClinicalRecord",
+    "DeletionRefused",
+    "DesignMethod",
+    "DoseAdministration",
+    "DoseLevel",
+    "DoseLevelDose",
+    "LabResult",
+    "LabTest",
+    "Outcome",
+    "Role",
+    "ScheduledVisit",
+    "Sex",
+    "Site",
+    "Study",
+    "StudyAssignment",
+    "Subject",
+    "SubjectStatus",
+    "Visit",
+    "VisitKind",
+    "VisitStatus",
+]

@@ -1,0 +1,141 @@
+"""Adverse events graded with CTCAE, with seriousness, attribution and action per agent."""
+
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import F, Q
+
+from .base import ClinicalRecord
+from .dosing import AGENT_NOT_IN_STUDY
+from .study import Agent, Attribution
+from .subject import Subject
+
+
+class Outcome(models.TextChoices):
+    RECOVERED = "recovered", "Recovered / resolved"
+    RECOVERING = "recovering", "Recovering / resolving"
+    NOT_RECOVERED = "not_recovered", "Not recovered / not resolved"
+    RECOVERED_WITH_SEQUELAE = "sequelae", "Recovered / resolved with sequelae"
+    FATAL = "fatal", "Fatal"
+    UNKNOWN = "unknown", "Unknown"
+
+
+class ActionTaken(models.TextChoices):
+    NONE = "none", "Dose not changed"
+    REDUCED = "reduced", "Dose reduced"
+    INTERRUPTED = "interrupted", "Drug interrupted"
+    WITHDRAWN = "withdrawn", "Drug withdrawn"
+    NOT_APPLICABLE = "not_applicable", "Not applicable"
+    UNKNOWN = "unknown", "Unknown"
+
+
+# The ICH E2A criteria that make an adverse event serious.
+SERIOUSNESS_CRITERIA = (
+    "sae_death",
+    "sae_life_threatening",
+    "sae_hospitalisation",
+    "sae_disability",
+    "sae_congenital_anomaly",
+    "sae_important_medical_event",
+)
+
+_any_criterion = Q(sae_death=True)
+for _name in SERIOUSNESS_CRITERIA[1:]:
+    _any_criterion |= Q(**{_name: True})
+_no_criterion = ~_any_criterion
+
+
+class AdverseEvent(ClinicalRecord):
+    subject = models.ForeignKey(Subject, on_delete=models.PROTECT, related_name="adverse_events")
+    ctcae_version = models.CharField(max_length=8, default="5.0")
+    ctcae_term = models.CharField("CTCAE term", max_length=200)
+    meddra_code = models.CharField("MedDRA code", max_length=12, blank=True)
+    soc = models.CharField("system organ class", max_length=200, blank=True)
+    verbatim = models.CharField(
+        "verbatim description",
+        max_length=300,
+        blank=True,
+        help_text="The event in the investigator's words; required for 'Other, specify' terms.",
+    )
+    grade = models.PositiveSmallIntegerField()
+    onset_on = models.DateField("onset date")
+    resolved_on = models.DateField("resolution date", null=True, blank=True)
+    serious = models.BooleanField(default=False)
+    sae_death = models.BooleanField("results in death", default=False)
+    sae_life_threatening = models.BooleanField("is life-threatening", default=False)
+    sae_hospitalisation = models.BooleanField("requires or prolongs hospitalisation", default=False)
+    sae_disability = models.BooleanField("persistent or significant disability", default=False)
+    sae_congenital_anomaly = models.BooleanField("congenital anomaly / birth defect", default=False)
+    sae_important_medical_event = models.BooleanField("important medical event", default=False)
+    outcome = models.CharField(
+        max_length=16, choices=Outcome.choices, default=Outcome.NOT_RECOVERED
+    )
+    death_on = models.DateField("date of death", null=True, blank=True)
+
+    class Meta:
+        ordering = ["subject", "onset_on", "ctcae_term"]
+        constraints = [
+            *ClinicalRecord.Meta.constraints,
+            models.CheckConstraint(
+                condition=Q(grade__gte=1, grade__lte=5),
+                name="ae_grade_1_to_5",
+                violation_error_message="The grade must be between 1 and 5.",
+            ),
+            models.CheckConstraint(
+                condition=Q(resolved_on__isnull=True) | Q(resolved_on__gte=F("onset_on")),
+                name="ae_resolution_not_before_onset",
+                violation_error_message="The resolution date cannot come before the onset date.",
+            ),
+            models.CheckConstraint(
+                condition=(Q(serious=True) & _any_criterion) | (Q(serious=False) & _no_criterion),
+                name="ae_serious_iff_criterion",
+                violation_error_message="A serious adverse event needs at least one seriousness "
+                "criterion, and a criterion makes the event serious.",
+            ),
+            models.CheckConstraint(
+                condition=~Q(grade=5) | Q(outcome=Outcome.FATAL, death_on__isnull=False),
+                name="ae_grade5_is_fatal",
+                violation_error_message="A grade 5 event needs a fatal outcome and a date of death.",
+            ),
+            models.CheckConstraint(
+                condition=~Q(outcome=Outcome.FATAL) | Q(death_on__isnull=False),
+                name="ae_fatal_needs_death_date",
+                violation_error_message="A fatal outcome needs the date of death.",
+            ),
+        ]
+        indexes = [models.Index(fields=["subject", "ctcae_term", "onset_on"])]
+
+    def __str__(self) -> str:
+        return f"{self.ctcae_term} grade {self.grade}"
+
+
+class AdverseEventAgent(ClinicalRecord):
+    """Attribution and action taken for one study agent of one adverse event."""
+
+    adverse_event = models.ForeignKey(
+        AdverseEvent, on_delete=models.PROTECT, related_name="agent_assessments"
+    )
+    agent = models.ForeignKey(Agent, on_delete=models.PROTECT, related_name="+")
+    attribution = models.CharField(max_length=12, choices=Attribution.choices)
+    action_taken = models.CharField(
+        max_length=16, choices=ActionTaken.choices, default=ActionTaken.NONE
+    )
+
+    class Meta:
+        ordering = ["adverse_event", "agent__code"]
+        constraints = [
+            *ClinicalRecord.Meta.constraints,
+            models.UniqueConstraint(
+                fields=["adverse_event", "agent"], name="one_assessment_per_agent"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.agent.code}: {self.get_attribution_display()}"
+
+    def clean(self) -> None:
+        if (
+            self.agent_id
+            and self.adverse_event_id
+            and self.agent.study_id != self.adverse_event.subject.study_id
+        ):
+            raise ValidationError({"agent": AGENT_NOT_IN_STUDY})

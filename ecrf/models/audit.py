@@ -1,0 +1,68 @@
+"""The audit trail: one append-only row per changed field (21 CFR Part 11, ICH E6)."""
+
+from django.conf import settings
+from django.db import models
+
+
+class AuditTrailIsAppendOnly(Exception):
+    """Audit events can be added, never changed or removed."""
+
+
+APPEND_ONLY = "The audit trail is append-only: audit events cannot be changed or deleted."
+
+
+class AuditEventQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        raise AuditTrailIsAppendOnly(APPEND_ONLY)
+
+    def delete(self):
+        raise AuditTrailIsAppendOnly(APPEND_ONLY)
+
+    def bulk_update(self, objs, fields, batch_size=None):
+        raise AuditTrailIsAppendOnly(APPEND_ONLY)
+
+
+class AuditEvent(models.Model):
+    at = models.DateTimeField("time (UTC)", db_index=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    actor = models.CharField(
+        max_length=150, help_text="User name at the time, or the command that wrote the data."
+    )
+    role = models.CharField(max_length=40, blank=True)
+    site = models.CharField(max_length=20, blank=True)
+    action = models.CharField(max_length=60, help_text="e.g. ecrf.adverseevent.updated")
+    model = models.CharField(max_length=60)
+    object_id = models.CharField(max_length=36)
+    object_repr = models.CharField(max_length=200, blank=True)
+    subject_id = models.UUIDField(null=True, blank=True)
+    field = models.CharField(max_length=60)
+    # NULL means "no value" (a field set for the first time), which differs from an empty text.
+    old_value = models.TextField(null=True, blank=True)  # noqa: DJ001
+    new_value = models.TextField(null=True, blank=True)  # noqa: DJ001
+    reason = models.TextField(blank=True)
+
+    objects = AuditEventQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["at", "id"]
+        indexes = [
+            models.Index(fields=["model", "object_id"]),
+            models.Index(fields=["subject_id", "at"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M:%S} {self.actor} {self.action} {self.field}"
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise AuditTrailIsAppendOnly(APPEND_ONLY)
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise AuditTrailIsAppendOnly(APPEND_ONLY)

@@ -1,0 +1,71 @@
+"""Recording adverse events with their attribution and action for each study agent."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from ..models import AdverseEvent, AdverseEventAgent, Subject
+from .records import record_create
+
+ASSESSMENT_MISSING = "Give the attribution for every study agent; missing: {agents}."
+ASSESSMENT_UNKNOWN_AGENT = "{agents} is not a study agent of this study."
+
+
+def ae_record(
+    *,
+    subject: Subject,
+    ctcae_term: str,
+    grade: int,
+    onset_on: dt.date,
+    assessments: Mapping[str, tuple[str, str]],
+    by,
+    verbatim: str = "",
+    resolved_on: dt.date | None = None,
+    outcome: str = "not_recovered",
+    death_on: dt.date | None = None,
+    serious_criteria: tuple[str, ...] = (),
+    meddra_code: str = "",
+    soc: str = "",
+) -> AdverseEvent:
+    """Record an adverse event; `assessments` maps agent code to (attribution, action taken)."""
+    agents = {agent.code: agent for agent in subject.study.agents.all()}
+    missing = sorted(set(agents) - set(assessments))
+    unknown = sorted(set(assessments) - set(agents))
+    if unknown:
+        raise ValidationError(
+            {"assessments": ASSESSMENT_UNKNOWN_AGENT.format(agents=", ".join(unknown))}
+        )
+    if missing:
+        raise ValidationError({"assessments": ASSESSMENT_MISSING.format(agents=", ".join(missing))})
+    event = AdverseEvent(
+        subject=subject,
+        ctcae_version=subject.study.ctcae_version,
+        ctcae_term=ctcae_term,
+        meddra_code=meddra_code,
+        soc=soc,
+        verbatim=verbatim.strip(),
+        grade=grade,
+        onset_on=onset_on,
+        resolved_on=resolved_on,
+        outcome=outcome,
+        death_on=death_on,
+        serious=bool(serious_criteria),
+        **dict.fromkeys(serious_criteria, True),
+    )
+    with transaction.atomic():
+        record_create(record=event, by=by)
+        for code, (attribution, action_taken) in sorted(assessments.items()):
+            record_create(
+                record=AdverseEventAgent(
+                    adverse_event=event,
+                    agent=agents[code],
+                    attribution=attribution,
+                    action_taken=action_taken,
+                ),
+                by=by,
+            )
+    return event

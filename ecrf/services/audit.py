@@ -1,0 +1,118 @@
+"""Writing the audit trail: who, when, role, site, record, field, old value, new value, reason."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from django.db import models
+from django.utils import timezone
+
+from ..access import primary_role
+from ..models import AuditEvent, Subject
+
+# Bookkeeping columns that every audited model has; they are not clinical data.
+UNAUDITED_FIELDS = frozenset({"id", "created_at", "updated_at", "version"})
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who makes a change: a signed-in user, or a named command run by the installation."""
+
+    user: Any = None
+    name: str = ""
+    role: str = ""
+
+    @property
+    def is_system(self) -> bool:
+        return self.user is None
+
+
+def as_actor(by) -> Actor:
+    """Accept a user or an Actor wherever a service takes `by`."""
+    if isinstance(by, Actor):
+        return by
+    if by is None or not getattr(by, "is_authenticated", False):
+        raise ValueError("A change to clinical data needs a signed-in user or a named command.")
+    return Actor(user=by, name=by.get_username(), role=primary_role(by))
+
+
+def system_actor(command: str) -> Actor:
+    return Actor(user=None, name=f"command:{command}", role="system")
+
+
+def audit_value(value: Any) -> str | None:
+    """Render a field value as the text kept in the audit trail."""
+    if value is None:
+        return None
+    if isinstance(value, Decimal):
+        return format(value.normalize(), "f") if value == value.to_integral() else str(value)
+    if isinstance(value, dt.datetime):
+        return (
+            value.astimezone(dt.UTC).isoformat() if timezone.is_aware(value) else value.isoformat()
+        )
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return str(value)
+
+
+def audited_fields(model: type[models.Model]) -> list[models.Field]:
+    return [f for f in model._meta.concrete_fields if f.name not in UNAUDITED_FIELDS]
+
+
+def field_value(record: models.Model, field: models.Field) -> Any:
+    return getattr(record, field.attname)
+
+
+def subject_of(record: models.Model) -> Subject | None:
+    """The subject a record belongs to, for the subject's audit trail and the site column."""
+    if isinstance(record, Subject):
+        return record
+    subject = getattr(record, "subject", None)
+    if subject is None and hasattr(record, "adverse_event"):
+        subject = record.adverse_event.subject
+    return subject
+
+
+def action_code(record: models.Model, verb: str) -> str:
+    return f"ecrf.{record._meta.model_name}.{verb}"
+
+
+def write_audit(
+    *,
+    record: models.Model,
+    actor: Actor,
+    action: str,
+    changes: list[tuple[str, Any, Any]],
+    reason: str = "",
+) -> list[AuditEvent]:
+    """Append one audit event per (field, old value, new value)."""
+    subject = subject_of(record)
+    site = ""
+    if subject is not None:
+        site = subject.site.code
+    elif hasattr(record, "site") and record.site is not None:
+        site = record.site.code
+    at = timezone.now()
+    events = [
+        AuditEvent(
+            at=at,
+            user=actor.user,
+            actor=actor.name,
+            role=actor.role,
+            site=site,
+            action=action,
+            model=record._meta.label,
+            object_id=str(record.pk),
+            object_repr=str(record)[:200],
+            subject_id=subject.pk if subject is not None else None,
+            field=name,
+            old_value=audit_value(old),
+            new_value=audit_value(new),
+            reason=reason,
+        )
+        for name, old, new in changes
+    ]
+    return AuditEvent.objects.bulk_create(events)

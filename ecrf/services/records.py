@@ -1,0 +1,169 @@
+"""Create, correct and retire any audited record.
+
+Every write of clinical data ends here: one transaction, a permission check, full validation,
+a compare-and-set save of the changed fields only, and one audit event per changed field.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, TypeVar
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import models, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from ..access import WRITE_ROLES, ensure_can_write_site, user_roles
+from ..models import AuditedModel, ClinicalRecord, Role
+from .audit import (
+    Actor,
+    action_code,
+    as_actor,
+    audited_fields,
+    field_value,
+    subject_of,
+    write_audit,
+)
+
+Record = TypeVar("Record", bound=AuditedModel)
+
+REASON_REQUIRED = "Give a reason for changing data that has already been saved."
+STALE_RECORD = (
+    "Someone else saved this record after you opened it. Reload it to see their change, "
+    "then make yours again."
+)
+NOT_A_FIELD = "{field} is not a field of {model}."
+ALREADY_IN_ERROR = "This record is already marked as entered in error."
+STUDY_SETUP_ROLES = frozenset({Role.DATA_MANAGER, Role.ADMINISTRATOR})
+NO_STUDY_SETUP_ROLE = "Only data managers and administrators may change the study definition."
+
+
+class StaleRecord(ValidationError):
+    """The record changed since the user loaded it; nothing was written."""
+
+
+def ensure_can_write(actor: Actor, record: models.Model) -> None:
+    """Refuse a user who may not change this record (commands run by the installation may)."""
+    if actor.is_system:
+        return
+    subject = subject_of(record)
+    if subject is not None:
+        ensure_can_write_site(actor.user, subject.site)
+        return
+    if actor.user.is_superuser:
+        return
+    if not user_roles(actor.user) & STUDY_SETUP_ROLES:
+        raise PermissionDenied(NO_STUDY_SETUP_ROLE)
+
+
+def _non_empty(value: Any) -> bool:
+    return value is not None and value != ""
+
+
+def record_create(*, record: Record, by, reason: str = "", action: str | None = None) -> Record:
+    """Validate and insert a new record, writing its initial values to the audit trail."""
+    actor = as_actor(by)
+    with transaction.atomic():
+        ensure_can_write(actor, record)
+        record.full_clean()
+        record.save(force_insert=True)
+        changes = [
+            (f.name, None, field_value(record, f))
+            for f in audited_fields(type(record))
+            if _non_empty(field_value(record, f))
+        ]
+        write_audit(
+            record=record,
+            actor=actor,
+            action=action or action_code(record, "created"),
+            changes=changes,
+            reason=reason,
+        )
+    return record
+
+
+def record_update(
+    *,
+    record: Record,
+    changes: Mapping[str, Any],
+    reason: str,
+    by,
+    expected_version: int | None = None,
+    action: str | None = None,
+) -> Record:
+    """Change fields of a saved record, with a reason; refuse if someone else saved first.
+
+    `expected_version` is the version the user's form was built from; without it the version
+    of `record` as passed in is used. Returns the record as saved.
+    """
+    actor = as_actor(by)
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError({"reason": REASON_REQUIRED})
+    model = type(record)
+    fields = {f.name: f for f in audited_fields(model)}
+    for name in changes:
+        if name not in fields:
+            raise ValidationError(NOT_A_FIELD.format(field=name, model=model._meta.verbose_name))
+    version = record.version if expected_version is None else expected_version
+    with transaction.atomic():
+        current = model.objects.get(pk=record.pk)
+        if current.version != version:
+            raise StaleRecord(STALE_RECORD, code="stale")
+        ensure_can_write(actor, current)
+        old = {name: field_value(current, fields[name]) for name in changes}
+        for name, value in changes.items():
+            setattr(current, name, value)
+        current.full_clean()
+        changed = [name for name in changes if field_value(current, fields[name]) != old[name]]
+        if not changed:
+            return current
+        now = timezone.now()
+        values = {fields[name].attname: field_value(current, fields[name]) for name in changed}
+        # Compare-and-set: the row is written only if nobody saved it since it was read.
+        written = model.objects.filter(pk=current.pk, version=version).update(
+            **values, version=F("version") + 1, updated_at=now
+        )
+        if written != 1:
+            raise StaleRecord(STALE_RECORD, code="stale")
+        current.version = version + 1
+        current.updated_at = now
+        write_audit(
+            record=current,
+            actor=actor,
+            action=action or action_code(current, "updated"),
+            changes=[(name, old[name], field_value(current, fields[name])) for name in changed],
+            reason=reason,
+        )
+    return current
+
+
+def record_mark_entered_in_error(
+    *, record: ClinicalRecord, reason: str, by, expected_version: int | None = None
+) -> ClinicalRecord:
+    """Retire a clinical record that should never have been entered; it stays in the database."""
+    if record.entered_in_error:
+        raise ValidationError(ALREADY_IN_ERROR)
+    return record_update(
+        record=record,
+        changes={"entered_in_error": True, "entered_in_error_reason": (reason or "").strip()},
+        reason=reason,
+        by=by,
+        expected_version=expected_version,
+        action=action_code(record, "entered_in_error"),
+    )
+
+
+__all__ = [
+    "ALREADY_IN_ERROR",
+    "NO_STUDY_SETUP_ROLE",
+    "REASON_REQUIRED",
+    "STALE_RECORD",
+    "WRITE_ROLES",
+    "StaleRecord",
+    "ensure_can_write",
+    "record_create",
+    "record_mark_entered_in_error",
+    "record_update",
+]

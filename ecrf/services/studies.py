@@ -1,0 +1,105 @@
+"""Creating and updating a study from its definition."""
+
+from __future__ import annotations
+
+from django.db import models, transaction
+
+from ..imports.study_definition import StudyDefinition
+from ..models import (
+    Agent,
+    AgentSchedule,
+    DoseLevel,
+    DoseLevelDose,
+    ScheduledVisit,
+    Site,
+    Study,
+)
+from .records import record_create, record_update
+
+
+def _upsert(model: type[models.Model], lookup: dict, values: dict, *, by, reason: str):
+    """Create the row found by `lookup`, or update the fields that differ; audit either way."""
+    existing = model.objects.filter(**lookup).first()
+    if existing is None:
+        return record_create(record=model(**lookup, **values), by=by, reason=reason), True
+    changes = {k: v for k, v in values.items() if getattr(existing, k) != v}
+    if changes:
+        existing = record_update(record=existing, changes=changes, reason=reason, by=by)
+    return existing, False
+
+
+def study_load(*, definition: StudyDefinition, by, source: str) -> tuple[Study, bool]:
+    """Create the study of `definition`, or update the study with its code.
+
+    Nothing a file leaves out is removed: agents, dose levels, sites and visits already in the
+    study stay, because subjects' data may refer to them.
+    """
+    reason = f"Study definition loaded from {source}"
+    study_values = {
+        "title": definition.title,
+        "ctcae_version": definition.ctcae_version,
+        "cycle_days": definition.cycle_days,
+        "design_method": definition.design_method,
+        "design_target": definition.design_target,
+        "allow_deescalate": definition.allow_deescalate,
+        "dlt_window_days": definition.dlt_window_days,
+        "dlt_min_attribution": definition.dlt_min_attribution,
+        "dlt_min_exposure_pct": definition.dlt_min_exposure_pct,
+        "screening_days": definition.screening_days,
+        "planned_cycles": definition.planned_cycles,
+    }
+    with transaction.atomic():
+        study, created = _upsert(
+            Study, {"code": definition.code}, study_values, by=by, reason=reason
+        )
+        agents = {}
+        for agent_def in definition.agents:
+            agent, _ = _upsert(
+                Agent,
+                {"study": study, "code": agent_def.code},
+                {"name": agent_def.name, "unit": agent_def.unit},
+                by=by,
+                reason=reason,
+            )
+            agents[agent.code] = agent
+            if agent_def.first_day is not None:
+                _upsert(
+                    AgentSchedule,
+                    {"agent": agent},
+                    {"first_day": agent_def.first_day, "last_day": agent_def.last_day},
+                    by=by,
+                    reason=reason,
+                )
+        for level_def in definition.dose_levels:
+            level, _ = _upsert(
+                DoseLevel,
+                {"study": study, "level": level_def.level},
+                {"label": level_def.label, "open_for_enrolment": level_def.open_for_enrolment},
+                by=by,
+                reason=reason,
+            )
+            for agent_code, dose in level_def.doses.items():
+                _upsert(
+                    DoseLevelDose,
+                    {"dose_level": level, "agent": agents[agent_code]},
+                    {"dose": dose},
+                    by=by,
+                    reason=reason,
+                )
+        for site_def in definition.sites:
+            _upsert(
+                Site,
+                {"study": study, "code": site_def.code},
+                {"name": site_def.name},
+                by=by,
+                reason=reason,
+            )
+        for visit_def in definition.schedule:
+            _upsert(
+                ScheduledVisit,
+                {"study": study, "day": visit_def.day},
+                {"window_before": visit_def.window_before, "window_after": visit_def.window_after},
+                by=by,
+                reason=reason,
+            )
+    return study, created

@@ -1,0 +1,132 @@
+"""Shared fixtures: a small trial with the Alice / Bob / Charlie personas.
+
+Alice is a research nurse at site A, Bob an investigator at site A, Charlie a research nurse at
+site B who must see none of site A's data.
+"""
+
+import datetime as dt
+
+import pytest
+
+DEFINITION = {
+    "code": "TEST-IL2",
+    "title": "Test trial of interleukin-2, imatinib and cyclophosphamide",
+    "ctcae_version": "5.0",
+    "cycle_days": 21,
+    "agents": [
+        {"code": "CTX", "name": "Cyclophosphamide", "unit": "mg", "days": [-21, 21]},
+        {"code": "IM", "name": "Imatinib", "unit": "mg", "days": [1, 14]},
+        {"code": "IL2", "name": "Interleukin-2", "unit": "MIU", "days": [10, 14]},
+    ],
+    "dose_levels": [
+        {"level": 1, "label": "IL-2 3 MIU/day", "doses": {"CTX": 50, "IM": 400, "IL2": 3}},
+        {"level": 2, "label": "IL-2 6 MIU/day", "doses": {"CTX": 50, "IM": 400, "IL2": 6}},
+    ],
+    "sites": [{"code": "A", "name": "Site A"}, {"code": "B", "name": "Site B"}],
+    "schedule": [{"day": 1}, {"day": 8, "window_before": 1, "window_after": 1}],
+    "design": {"method": "3+3", "allow_deescalate": True},
+    "dlt": {"window_days": 21, "min_attribution": "possible", "min_exposure_pct": 75},
+}
+
+
+@pytest.fixture
+def definition():
+    """A fresh deep copy of the test study definition, safe to modify."""
+    import copy
+
+    return copy.deepcopy(DEFINITION)
+
+
+@pytest.fixture
+def study(db, definition):
+    from ecrf.imports.study_definition import parse_study_definition
+    from ecrf.services import study_load, system_actor
+
+    loaded, _ = study_load(
+        definition=parse_study_definition(definition),
+        by=system_actor("test"),
+        source="conftest",
+    )
+    return loaded
+
+
+@pytest.fixture
+def site_a(study):
+    return study.sites.get(code="A")
+
+
+@pytest.fixture
+def site_b(study):
+    return study.sites.get(code="B")
+
+
+def _user(username, role, study, site):
+    from django.contrib.auth import get_user_model
+
+    from ecrf.access import ensure_role_groups
+    from ecrf.models import StudyAssignment
+
+    ensure_role_groups()
+    user = get_user_model().objects.create_user(username, password="correct horse battery")
+    user.groups.add(user.groups.model.objects.get(name=role))
+    StudyAssignment.objects.create(user=user, study=study, site=site)
+    return user
+
+
+@pytest.fixture
+def alice(study, site_a):
+    return _user("alice", "research_nurse", study, site_a)
+
+
+@pytest.fixture
+def bob(study, site_a):
+    return _user("bob", "investigator", study, site_a)
+
+
+@pytest.fixture
+def charlie(study, site_b):
+    return _user("charlie", "research_nurse", study, site_b)
+
+
+@pytest.fixture
+def data_manager(study):
+    user = _user("dana", "data_manager", study, None)
+    user.is_staff = True
+    user.save(update_fields=["is_staff"])
+    return user
+
+
+@pytest.fixture
+def subject(study, site_a, alice):
+    """A subject at site A, enrolled at dose level 1 with first dose on 2026-03-02."""
+    from ecrf.services import subject_enrol, subject_screen
+
+    screened = subject_screen(
+        study=study,
+        site=site_a,
+        subject_code="A-001",
+        consent_on=dt.date(2026, 2, 1),
+        sex="F",
+        by=alice,
+    )
+    return subject_enrol(
+        subject=screened,
+        dose_level=study.dose_levels.get(level=1),
+        enrolled_on=dt.date(2026, 2, 10),
+        first_dose_on=dt.date(2026, 3, 2),
+        by=alice,
+    )
+
+
+@pytest.fixture
+def subject_b(study, site_b, charlie):
+    from ecrf.services import subject_screen
+
+    return subject_screen(
+        study=study, site=site_b, subject_code="B-001", consent_on=dt.date(2026, 2, 1), by=charlie
+    )
+
+
+@pytest.fixture
+def all_agents_unrelated():
+    return {code: ("unrelated", "none") for code in ("CTX", "IM", "IL2")}

@@ -1,0 +1,13 @@
+"""Settings for the test suite: production settings with a throwaway secret key."""
+
+import os
+
+os.environ.setdefault("DJANGO_SECRET_KEY", "test-only-secret-key-never-used-in-production")
+
+from .settings import *  # noqa: E402, F403
+
+# Tests do not serve over HTTPS; the production cookie and redirect settings stay as they are
+# otherwise, so the suite runs what production runs.
+SECURE_SSL_REDIRECT = False
+# Argon2 is deliberately slow; the suite hashes passwords for many personas.
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
