@@ -198,8 +198,17 @@ class VisitAdmin(AuditedAdmin):
 @admin.register(DoseAdministration)
 class DoseAdministrationAdmin(AuditedAdmin):
     subject_path = "subject"
-    list_display = ("subject", "agent", "given_on", "cycle", "day", "planned_dose", "given_dose",
-                    "unit", "reason")  # fmt: skip
+    list_display = (
+        "subject",
+        "agent",
+        "given_on",
+        "cycle",
+        "day",
+        "planned_dose",
+        "given_dose",
+        "unit",
+        "reason",
+    )
     list_filter = ("agent", "subject__site")
     search_fields = ("subject__subject_code",)
     list_select_related = ("subject", "agent")
@@ -209,8 +218,15 @@ class DoseAdministrationAdmin(AuditedAdmin):
 @admin.register(AdverseEvent)
 class AdverseEventAdmin(AuditedAdmin):
     subject_path = "subject"
-    list_display = ("subject", "ctcae_term", "grade_badge", "onset_on", "resolved_on", "serious",
-                    "outcome")  # fmt: skip
+    list_display = (
+        "subject",
+        "ctcae_term",
+        "grade_badge",
+        "onset_on",
+        "resolved_on",
+        "serious",
+        "outcome",
+    )
     list_filter = ("grade", "serious", "outcome", "subject__site")
     search_fields = ("subject__subject_code", "ctcae_term", "verbatim")
     list_select_related = ("subject",)
@@ -231,8 +247,16 @@ class AdverseEventAgentAdmin(AuditedAdmin):
 @admin.register(LabResult)
 class LabResultAdmin(AuditedAdmin):
     subject_path = "subject"
-    list_display = ("subject", "test_code", "value", "unit", "lln", "uln", "collected_at",
-                    "ctcae_grade")  # fmt: skip
+    list_display = (
+        "subject",
+        "test_code",
+        "value",
+        "unit",
+        "lln",
+        "uln",
+        "collected_at",
+        "ctcae_grade",
+    )
     list_filter = ("test_code", "ctcae_grade", "subject__site")
     search_fields = ("subject__subject_code",)
     list_select_related = ("subject",)
@@ -242,8 +266,18 @@ class LabResultAdmin(AuditedAdmin):
 class AuditEventAdmin(admin.ModelAdmin):
     """The audit trail, read only: nobody can add, change or delete an audit event."""
 
-    list_display = ("at", "actor", "role", "site", "action", "object_repr", "field", "old_value",
-                    "new_value", "reason")  # fmt: skip
+    list_display = (
+        "at",
+        "actor",
+        "role",
+        "site",
+        "action",
+        "object_repr",
+        "field",
+        "old_value",
+        "new_value",
+        "reason",
+    )
     list_filter = ("action", "role", "site", "model")
     search_fields = ("actor", "object_repr", "field", "reason", "object_id")
     date_hierarchy = "at"

@@ -219,10 +219,14 @@ def _treat(subject, agents, extra_event, rng: random.Random, actor) -> None:
                 stopped = dlt is not None and code == "IL2" and given_on >= dlt.onset_on
                 if stopped:
                     dose_record(
-                        subject=subject, agent=agent, given_on=given_on, given_dose=Decimal(0),
-                        reason=f"Withheld for {dlt.ctcae_term.lower()}", adverse_event=dlt,
+                        subject=subject,
+                        agent=agent,
+                        given_on=given_on,
+                        given_dose=Decimal(0),
+                        reason=f"Withheld for {dlt.ctcae_term.lower()}",
+                        adverse_event=dlt,
                         by=actor,
-                    )  # fmt: skip
+                    )
                     continue
                 dose_record(
                     subject=subject,

@@ -129,4 +129,4 @@ def subject_b(study, site_b, charlie):
 
 @pytest.fixture
 def all_agents_unrelated():
-    return {code: ("unrelated", "none") for code in ("CTX", "IM", "IL2")}
+    return dict.fromkeys(("CTX", "IM", "IL2"), ("unrelated", "none"))

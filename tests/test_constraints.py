@@ -41,9 +41,12 @@ def _refused(callable_, model, match: str):
 def test_it_refuses_a_subject_id_already_used_in_the_study(study, site_a, alice, subject):
     _refused(
         lambda: subject_screen(
-            study=study, site=site_a, subject_code="A-001", consent_on=dt.date(2026, 2, 2),
+            study=study,
+            site=site_a,
+            subject_code="A-001",
+            consent_on=dt.date(2026, 2, 2),
             by=alice,
-        ),  # fmt: skip
+        ),
         Subject,
         "already used in the study",
     )
@@ -128,9 +131,13 @@ def test_it_refuses_taking_a_subject_off_study_without_a_reason(subject, alice):
 def test_it_refuses_a_grade_outside_1_to_5(subject, alice, all_agents_unrelated, grade):
     _refused(
         lambda: ae_record(
-            subject=subject, ctcae_term="Fatigue", grade=grade, onset_on=dt.date(2026, 3, 5),
-            assessments=all_agents_unrelated, by=alice,
-        ),  # fmt: skip
+            subject=subject,
+            ctcae_term="Fatigue",
+            grade=grade,
+            onset_on=dt.date(2026, 3, 5),
+            assessments=all_agents_unrelated,
+            by=alice,
+        ),
         AdverseEvent,
         "grade",
     )
@@ -139,9 +146,14 @@ def test_it_refuses_a_grade_outside_1_to_5(subject, alice, all_agents_unrelated,
 def test_it_refuses_a_resolution_before_the_onset(subject, alice, all_agents_unrelated):
     _refused(
         lambda: ae_record(
-            subject=subject, ctcae_term="Fatigue", grade=1, onset_on=dt.date(2026, 3, 5),
-            resolved_on=dt.date(2026, 3, 4), assessments=all_agents_unrelated, by=alice,
-        ),  # fmt: skip
+            subject=subject,
+            ctcae_term="Fatigue",
+            grade=1,
+            onset_on=dt.date(2026, 3, 5),
+            resolved_on=dt.date(2026, 3, 4),
+            assessments=all_agents_unrelated,
+            by=alice,
+        ),
         AdverseEvent,
         "resolution date cannot come before the onset date",
     )
@@ -149,18 +161,28 @@ def test_it_refuses_a_resolution_before_the_onset(subject, alice, all_agents_unr
 
 def test_it_accepts_a_resolution_on_the_day_of_onset(subject, alice, all_agents_unrelated):
     event = ae_record(
-        subject=subject, ctcae_term="Fatigue", grade=1, onset_on=dt.date(2026, 3, 5),
-        resolved_on=dt.date(2026, 3, 5), assessments=all_agents_unrelated, by=alice,
-    )  # fmt: skip
+        subject=subject,
+        ctcae_term="Fatigue",
+        grade=1,
+        onset_on=dt.date(2026, 3, 5),
+        resolved_on=dt.date(2026, 3, 5),
+        assessments=all_agents_unrelated,
+        by=alice,
+    )
     assert event.resolved_on == event.onset_on
 
 
 def test_it_refuses_a_grade_5_event_without_a_fatal_outcome(subject, alice, all_agents_unrelated):
     _refused(
         lambda: ae_record(
-            subject=subject, ctcae_term="Sepsis", grade=5, onset_on=dt.date(2026, 3, 5),
-            outcome="not_recovered", assessments=all_agents_unrelated, by=alice,
-        ),  # fmt: skip
+            subject=subject,
+            ctcae_term="Sepsis",
+            grade=5,
+            onset_on=dt.date(2026, 3, 5),
+            outcome="not_recovered",
+            assessments=all_agents_unrelated,
+            by=alice,
+        ),
         AdverseEvent,
         "grade 5 event needs a fatal outcome and a date of death",
     )
@@ -168,9 +190,13 @@ def test_it_refuses_a_grade_5_event_without_a_fatal_outcome(subject, alice, all_
 
 def test_it_refuses_a_serious_event_without_a_criterion(subject, alice, all_agents_unrelated):
     event = ae_record(
-        subject=subject, ctcae_term="Fever", grade=2, onset_on=dt.date(2026, 3, 5),
-        assessments=all_agents_unrelated, by=alice,
-    )  # fmt: skip
+        subject=subject,
+        ctcae_term="Fever",
+        grade=2,
+        onset_on=dt.date(2026, 3, 5),
+        assessments=all_agents_unrelated,
+        by=alice,
+    )
     _refused(
         lambda: record_update(record=event, changes={"serious": True}, reason="SAE", by=alice),
         AdverseEvent,
@@ -182,18 +208,27 @@ def test_it_refuses_a_serious_event_without_a_criterion(subject, alice, all_agen
 
 def test_it_accepts_a_serious_event_with_a_criterion(subject, alice, all_agents_unrelated):
     event = ae_record(
-        subject=subject, ctcae_term="Fever", grade=3, onset_on=dt.date(2026, 3, 5),
-        serious_criteria=("sae_hospitalisation",), assessments=all_agents_unrelated, by=alice,
-    )  # fmt: skip
+        subject=subject,
+        ctcae_term="Fever",
+        grade=3,
+        onset_on=dt.date(2026, 3, 5),
+        serious_criteria=("sae_hospitalisation",),
+        assessments=all_agents_unrelated,
+        by=alice,
+    )
     assert event.serious and event.sae_hospitalisation
 
 
 def test_it_refuses_an_event_without_attribution_for_every_agent(subject, alice):
     error = _refused(
         lambda: ae_record(
-            subject=subject, ctcae_term="Fever", grade=1, onset_on=dt.date(2026, 3, 5),
-            assessments={"IM": ("possible", "none")}, by=alice,
-        ),  # fmt: skip
+            subject=subject,
+            ctcae_term="Fever",
+            grade=1,
+            onset_on=dt.date(2026, 3, 5),
+            assessments={"IM": ("possible", "none")},
+            by=alice,
+        ),
         AdverseEvent,
         "missing: CTX, IL2",
     )
@@ -204,9 +239,13 @@ def test_it_refuses_a_negative_given_dose(subject, alice):
     agent = subject.study.agents.get(code="IM")
     _refused(
         lambda: dose_record(
-            subject=subject, agent=agent, given_on=dt.date(2026, 3, 2),
-            given_dose=Decimal(-1), reason="typo", by=alice,
-        ),  # fmt: skip
+            subject=subject,
+            agent=agent,
+            given_on=dt.date(2026, 3, 2),
+            given_dose=Decimal(-1),
+            reason="typo",
+            by=alice,
+        ),
         DoseAdministration,
         "given dose cannot be negative",
     )
@@ -217,9 +256,12 @@ def test_it_refuses_a_missed_or_changed_dose_without_a_reason(subject, alice, gi
     agent = subject.study.agents.get(code="IM")
     _refused(
         lambda: dose_record(
-            subject=subject, agent=agent, given_on=dt.date(2026, 3, 2), given_dose=given,
+            subject=subject,
+            agent=agent,
+            given_on=dt.date(2026, 3, 2),
+            given_dose=given,
             by=alice,
-        ),  # fmt: skip
+        ),
         DoseAdministration,
         "needs a reason",
     )
@@ -228,9 +270,13 @@ def test_it_refuses_a_missed_or_changed_dose_without_a_reason(subject, alice, gi
 def test_it_records_a_reduced_dose_with_its_reason_and_the_planned_dose(subject, alice):
     agent = subject.study.agents.get(code="IM")
     dose = dose_record(
-        subject=subject, agent=agent, given_on=dt.date(2026, 3, 3), given_dose=Decimal(300),
-        reason="Nausea", by=alice,
-    )  # fmt: skip
+        subject=subject,
+        agent=agent,
+        given_on=dt.date(2026, 3, 3),
+        given_dose=Decimal(300),
+        reason="Nausea",
+        by=alice,
+    )
     assert (dose.planned_dose, dose.cycle, dose.day) == (Decimal(400), 1, 2)
 
 
@@ -238,18 +284,25 @@ def test_it_places_a_lead_in_dose_on_a_negative_day_of_cycle_1(subject, alice):
     """Metronomic cyclophosphamide starts on day -21: three weeks before cycle 1 day 1."""
     agent = subject.study.agents.get(code="CTX")
     dose = dose_record(
-        subject=subject, agent=agent, given_on=dt.date(2026, 2, 9), given_dose=Decimal(50),
+        subject=subject,
+        agent=agent,
+        given_on=dt.date(2026, 2, 9),
+        given_dose=Decimal(50),
         by=alice,
-    )  # fmt: skip
+    )
     assert (dose.cycle, dose.day) == (1, -21)
 
 
 def test_it_refuses_a_negative_lab_value(subject, alice):
     _refused(
         lambda: lab_record(
-            subject=subject, test_code="PLAT", value=Decimal(-5), unit="10^9/L",
-            collected_at=dt.datetime(2026, 3, 2, 8, tzinfo=dt.UTC), by=alice,
-        ),  # fmt: skip
+            subject=subject,
+            test_code="PLAT",
+            value=Decimal(-5),
+            unit="10^9/L",
+            collected_at=dt.datetime(2026, 3, 2, 8, tzinfo=dt.UTC),
+            by=alice,
+        ),
         LabResult,
         "lab value cannot be negative",
     )
@@ -258,9 +311,15 @@ def test_it_refuses_a_negative_lab_value(subject, alice):
 def test_it_refuses_a_lower_limit_above_the_upper(subject, alice):
     _refused(
         lambda: lab_record(
-            subject=subject, test_code="ALT", value=Decimal(30), unit="U/L", lln=Decimal(50),
-            uln=Decimal(40), collected_at=dt.datetime(2026, 3, 2, 8, tzinfo=dt.UTC), by=alice,
-        ),  # fmt: skip
+            subject=subject,
+            test_code="ALT",
+            value=Decimal(30),
+            unit="U/L",
+            lln=Decimal(50),
+            uln=Decimal(40),
+            collected_at=dt.datetime(2026, 3, 2, 8, tzinfo=dt.UTC),
+            by=alice,
+        ),
         LabResult,
         "lower limit of normal cannot be above the upper",
     )
@@ -300,16 +359,27 @@ def test_the_database_itself_refuses_bad_values(subject, alice, all_agents_unrel
     from django.db import connection
 
     ae_record(
-        subject=subject, ctcae_term="Fever", grade=1, onset_on=dt.date(2026, 3, 5),
-        assessments=all_agents_unrelated, by=alice,
-    )  # fmt: skip
+        subject=subject,
+        ctcae_term="Fever",
+        grade=1,
+        onset_on=dt.date(2026, 3, 5),
+        assessments=all_agents_unrelated,
+        by=alice,
+    )
     dose_record(
-        subject=subject, agent=subject.study.agents.get(code="IM"), given_on=dt.date(2026, 3, 2),
-        given_dose=Decimal(400), by=alice,
-    )  # fmt: skip
+        subject=subject,
+        agent=subject.study.agents.get(code="IM"),
+        given_on=dt.date(2026, 3, 2),
+        given_dose=Decimal(400),
+        by=alice,
+    )
     lab_record(
-        subject=subject, test_code="ALT", value=Decimal(30), unit="U/L",
-        collected_at=dt.datetime(2026, 3, 2, 8, tzinfo=dt.UTC), by=alice,
-    )  # fmt: skip
+        subject=subject,
+        test_code="ALT",
+        value=Decimal(30),
+        unit="U/L",
+        collected_at=dt.datetime(2026, 3, 2, 8, tzinfo=dt.UTC),
+        by=alice,
+    )
     with pytest.raises(IntegrityError), transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(statement)

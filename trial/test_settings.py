@@ -11,3 +11,10 @@ from .settings import *  # noqa: E402, F403
 SECURE_SSL_REDIRECT = False
 # Argon2 is deliberately slow; the suite hashes passwords for many personas.
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+# Static files come straight from the app folders: the suite does not run collectstatic.
+STORAGES = {
+    **STORAGES,  # noqa: F405
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = True

@@ -177,9 +177,19 @@ def _join(path: str, key: str) -> str:
 
 
 TOP_KEYS = {
-    "code", "title", "ctcae_version", "cycle_days", "agents", "dose_levels", "design", "dlt",
-    "sites", "schedule", "screening_days", "planned_cycles",
-}  # fmt: skip
+    "code",
+    "title",
+    "ctcae_version",
+    "cycle_days",
+    "agents",
+    "dose_levels",
+    "design",
+    "dlt",
+    "sites",
+    "schedule",
+    "screening_days",
+    "planned_cycles",
+}
 
 
 def parse_study_definition(data: Any) -> StudyDefinition:
@@ -193,8 +203,10 @@ def parse_study_definition(data: Any) -> StudyDefinition:
     title = r.text(data, "title", "")
     ctcae_version = r.get(data, "ctcae_version", "", required=False, default="5.0")
     if ctcae_version not in SUPPORTED_CTCAE_VERSIONS:
-        r.problem("ctcae_version", f"must be one of {', '.join(SUPPORTED_CTCAE_VERSIONS)}, "
-                  f"not {ctcae_version!r}")  # fmt: skip
+        r.problem(
+            "ctcae_version",
+            f"must be one of {', '.join(SUPPORTED_CTCAE_VERSIONS)}, not {ctcae_version!r}",
+        )
     cycle_days = r.integer(data, "cycle_days", "", default=21, minimum=1, maximum=365)
     screening_days = r.integer(data, "screening_days", "", default=28, minimum=0, maximum=365)
     planned_cycles = r.integer(data, "planned_cycles", "", default=2, minimum=1, maximum=50)
@@ -251,8 +263,9 @@ def parse_study_definition(data: Any) -> StudyDefinition:
         elif doses_raw is not None:
             r.problem(f"{path}.doses", "must be an object of agent code to dose")
         open_ = r.boolean(item, "open_for_enrolment", path, default=True)
-        dose_levels.append(DoseLevelDef(level=level, label=label, doses=doses,
-                                        open_for_enrolment=open_))  # fmt: skip
+        dose_levels.append(
+            DoseLevelDef(level=level, label=label, doses=doses, open_for_enrolment=open_)
+        )
     if not dose_levels and "dose_levels" in data:
         r.problem("dose_levels", "must list at least one dose level")
     levels = [d.level for d in dose_levels]
@@ -294,10 +307,13 @@ def parse_study_definition(data: Any) -> StudyDefinition:
         window_days = r.integer(dlt, "window_days", "dlt", default=21, minimum=1, maximum=365)
         min_attribution = dlt.get("min_attribution", "possible")
         if min_attribution not in ATTRIBUTIONS:
-            r.problem("dlt.min_attribution",
-                      f"must be one of {', '.join(ATTRIBUTIONS)}, not {min_attribution!r}")  # fmt: skip
-        min_exposure_pct = r.integer(dlt, "min_exposure_pct", "dlt", default=75, minimum=0,
-                                     maximum=100)  # fmt: skip
+            r.problem(
+                "dlt.min_attribution",
+                f"must be one of {', '.join(ATTRIBUTIONS)}, not {min_attribution!r}",
+            )
+        min_exposure_pct = r.integer(
+            dlt, "min_exposure_pct", "dlt", default=75, minimum=0, maximum=100
+        )
 
     sites = []
     for path, item in r.list_of_objects(data, "sites", "", required=False):
@@ -316,10 +332,10 @@ def parse_study_definition(data: Any) -> StudyDefinition:
                 day=day,
                 window_before=r.integer(
                     item, "window_before", path, default=0, minimum=0, maximum=30
-                ),  # fmt: skip
+                ),
                 window_after=r.integer(
                     item, "window_after", path, default=0, minimum=0, maximum=30
-                ),  # fmt: skip
+                ),
             )
         )
     days = [v.day for v in schedule]

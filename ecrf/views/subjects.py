@@ -27,7 +27,7 @@ def home(request: HttpRequest) -> HttpResponse:
             worst_grade=Max(
                 "adverse_events__grade", filter=Q(adverse_events__entered_in_error=False)
             ),
-        )  # fmt: skip
+        )
         .order_by("study__code", "subject_code")
     )
     return render(

@@ -1,0 +1,28 @@
+"""A research nurse signs in through a real browser and reaches her site's subjects."""
+
+import pytest
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def test_alice_signs_in_and_opens_a_casebook(live_server, page, alice, subject, subject_b):
+    page.goto(f"{live_server.url}/")
+    assert "/accounts/login/" in page.url
+    page.fill("input[name=username]", "alice")
+    page.fill("input[name=password]", "wrong password")
+    page.click("button[type=submit]")
+    assert page.locator(".alert, .invalid-feedback, .errorlist").first.is_visible()
+
+    page.fill("input[name=username]", "alice")
+    page.fill("input[name=password]", "correct horse battery")
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{live_server.url}/")
+    assert page.locator("text=A-001").is_visible()
+    assert page.locator("text=B-001").count() == 0
+    # Bootstrap is served from the project: the navbar is styled (dark background).
+    background = page.eval_on_selector("nav.navbar", "n => getComputedStyle(n).backgroundColor")
+    assert background != "rgba(0, 0, 0, 0)"
+
+    page.click("text=A-001")
+    page.click("button[data-bs-target='#visits']")
+    assert page.locator("text=C1D8").is_visible()

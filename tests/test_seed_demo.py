@@ -1,0 +1,60 @@
+"""manage.py seed_demo: the reference trial with about 17 subjects, one user per role, idempotent."""
+
+import re
+from io import StringIO
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+
+from ecrf.demo import DEMO_USERS
+from ecrf.models import (
+    AdverseEvent,
+    AuditEvent,
+    DoseAdministration,
+    LabResult,
+    Role,
+    Study,
+    Subject,
+    SubjectStatus,
+    Visit,
+)
+
+
+@pytest.mark.django_db
+def test_seed_demo_loads_the_reference_trial_once_and_prints_passwords_once():
+    first = StringIO()
+    call_command("seed_demo", stdout=first)
+    study = Study.objects.get(code="IL2-IM-CTX")
+    assert study.dose_levels.count() == 4 and study.agents.count() == 3 and study.sites.count() == 2
+    assert Subject.objects.count() == 17
+    enrolled = Subject.objects.exclude(status=SubjectStatus.SCREEN_FAILED)
+    assert enrolled.count() == 15
+    assert all(s.first_dose_on and s.dose_level for s in enrolled)
+    for model in (Visit, DoseAdministration, AdverseEvent, LabResult):
+        assert model.objects.count() > 0
+    # Every clinical row was written through the services, so each has its audit record.
+    audited = set(AuditEvent.objects.values_list("object_id", flat=True))
+    for model in (Subject, Visit, DoseAdministration, AdverseEvent, LabResult):
+        assert {str(pk) for pk in model.objects.values_list("pk", flat=True)} <= audited
+    # The protocol's dose-limiting toxicities are in the demo data.
+    assert AdverseEvent.objects.filter(ctcae_term="Capillary leak syndrome", grade=3).exists()
+    # One user per role, each with a password printed this once.
+    output = first.getvalue()
+    users = get_user_model().objects
+    for demo in DEMO_USERS:
+        user = users.get(username=demo.username)
+        password = re.search(rf"^\s*{re.escape(demo.username)}\s+(\S+)$", output, re.M).group(1)
+        assert user.check_password(password)
+        assert user.groups.filter(name=demo.role.value).exists()
+    assert {d.role for d in DEMO_USERS} == set(Role)
+
+    audit = AuditEvent.objects.count()
+    second = StringIO()
+    call_command("seed_demo", stdout=second)
+    assert Subject.objects.count() == 17 and AuditEvent.objects.count() == audit
+    assert "passwords" not in second.getvalue().lower()
+
+    third = StringIO()
+    call_command("seed_demo", "--if-empty", stdout=third)
+    assert "already holds a study" in third.getvalue()
