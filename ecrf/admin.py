@@ -8,7 +8,7 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin
 from django.core.exceptions import ValidationError
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 
 from . import access
 from .models import (
@@ -29,6 +29,7 @@ from .models import (
     Visit,
 )
 from .services import REASON_REQUIRED, STALE_RECORD, record_create, record_update
+from .services.ctcae import ctcae_grade_descriptions
 
 BOOKKEEPING = ("id", "version", "created_at", "updated_at")
 
@@ -231,6 +232,16 @@ class AdverseEventAdmin(AuditedAdmin):
     search_fields = ("subject__subject_code", "ctcae_term", "verbatim")
     list_select_related = ("subject",)
     inlines = [AgentAssessmentInline]
+    readonly_fields = (*BOOKKEEPING, "ctcae_grades")
+
+    @admin.display(description="CTCAE grades of this term")
+    def ctcae_grades(self, obj: AdverseEvent):
+        descriptions = ctcae_grade_descriptions(obj.ctcae_term, obj.ctcae_version)
+        if not descriptions:
+            return "Not loaded (manage.py load_ctcae PATH loads them from the NCI workbook)."
+        return format_html_join(
+            "", "<div><strong>Grade {}</strong>: {}</div>", sorted(descriptions.items())
+        )
 
     @admin.display(description="grade", ordering="grade")
     def grade_badge(self, obj: AdverseEvent):

@@ -10,8 +10,9 @@ from .adverse_event import (
 )
 from .audit import APPEND_ONLY, AuditEvent, AuditTrailIsAppendOnly
 from .base import AuditedModel, ClinicalRecord, DeletionRefused
+from .ctcae import CtcaeTermDescription
 from .dosing import DoseAdministration
-from .lab import LabResult, LabTest
+from .lab import LabResult, LabTest, ReferenceRange
 from .study import (
     Agent,
     AgentSchedule,
@@ -40,6 +41,7 @@ __all__ = [
     "AuditTrailIsAppendOnly",
     "AuditedModel",
     "ClinicalRecord",
+    "CtcaeTermDescription",
     "DeletionRefused",
     "DesignMethod",
     "DoseAdministration",
@@ -48,6 +50,7 @@ __all__ = [
     "LabResult",
     "LabTest",
     "Outcome",
+    "ReferenceRange",
     "Role",
     "ScheduledVisit",
     "Sex",

@@ -4,6 +4,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import F, Q
 
+from ..ctcae.dictionary import GradeNotAllowedError, UnknownTermError, check_grade, get_term
 from .base import ClinicalRecord
 from .dosing import AGENT_NOT_IN_STUDY
 from .study import Agent, Attribution
@@ -27,6 +28,12 @@ class ActionTaken(models.TextChoices):
     NOT_APPLICABLE = "not_applicable", "Not applicable"
     UNKNOWN = "unknown", "Unknown"
 
+
+OTHER_SPECIFY_NEEDS_VERBATIM = "An 'Other, specify' term needs the verbatim description."
+MIXED_CTCAE_VERSIONS = (
+    "This event is graded with CTCAE v{record} but the study uses CTCAE v{study}; "
+    "versions are never mixed."
+)
 
 # The ICH E2A criteria that make an adverse event serious.
 SERIOUSNESS_CRITERIA = (
@@ -106,6 +113,30 @@ class AdverseEvent(ClinicalRecord):
 
     def __str__(self) -> str:
         return f"{self.ctcae_term} grade {self.grade}"
+
+    def clean(self) -> None:
+        """Check the term and grade against CTCAE and fill in its MedDRA code and SOC."""
+        errors = {}
+        if self.subject_id and self.ctcae_version != self.subject.study.ctcae_version:
+            errors["ctcae_version"] = MIXED_CTCAE_VERSIONS.format(
+                record=self.ctcae_version, study=self.subject.study.ctcae_version
+            )
+        if self.ctcae_term:
+            try:
+                term = get_term(self.ctcae_term)
+            except UnknownTermError as exc:
+                errors["ctcae_term"] = str(exc)
+            else:
+                self.ctcae_term, self.meddra_code, self.soc = term.term, term.meddra_code, term.soc
+                if isinstance(self.grade, int):
+                    try:
+                        check_grade(term, self.grade)
+                    except GradeNotAllowedError as exc:
+                        errors["grade"] = str(exc)
+                if term.is_other_specify and not self.verbatim.strip():
+                    errors["verbatim"] = OTHER_SPECIFY_NEEDS_VERBATIM
+        if errors:
+            raise ValidationError(errors)
 
 
 class AdverseEventAgent(ClinicalRecord):

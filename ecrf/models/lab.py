@@ -6,9 +6,10 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import F, Q
 
-from .base import ClinicalRecord
+from .base import AuditedModel, ClinicalRecord
 from .dosing import VISIT_OF_OTHER_SUBJECT
-from .subject import Subject
+from .study import Site
+from .subject import Sex, Subject
 from .visit import Visit
 
 
@@ -90,3 +91,43 @@ class LabResult(ClinicalRecord):
     def clean(self) -> None:
         if self.visit_id and self.subject_id and self.visit.subject_id != self.subject_id:
             raise ValidationError({"visit": VISIT_OF_OTHER_SUBJECT})
+
+
+class ReferenceRange(AuditedModel):
+    """A site's normal range for a test, unit and sex, valid from a date (until the next one)."""
+
+    site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="reference_ranges")
+    test_code = models.CharField("test", max_length=10, choices=LabTest.choices)
+    unit = models.CharField(max_length=20)
+    sex = models.CharField(
+        max_length=1, choices=Sex.choices, blank=True, help_text="Empty: applies to everyone."
+    )
+    lln = models.DecimalField(
+        "lower limit of normal", max_digits=12, decimal_places=4, null=True, blank=True
+    )
+    uln = models.DecimalField(
+        "upper limit of normal", max_digits=12, decimal_places=4, null=True, blank=True
+    )
+    effective_from = models.DateField()
+
+    class Meta:
+        ordering = ["site", "test_code", "sex", "-effective_from"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["site", "test_code", "unit", "sex", "effective_from"],
+                name="reference_range_unique",
+            ),
+            models.CheckConstraint(
+                condition=Q(lln__isnull=True) | Q(uln__isnull=True) | Q(lln__lte=F("uln")),
+                name="reference_range_lln_not_above_uln",
+                violation_error_message="The lower limit of normal cannot be above the upper.",
+            ),
+            models.CheckConstraint(
+                condition=Q(lln__isnull=False) | Q(uln__isnull=False),
+                name="reference_range_has_a_limit",
+                violation_error_message="A reference range needs a lower or an upper limit.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.site.code} {self.test_code} {self.lln}-{self.uln} {self.unit}"

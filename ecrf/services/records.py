@@ -112,11 +112,15 @@ def record_update(
         if current.version != version:
             raise StaleRecord(STALE_RECORD, code="stale")
         ensure_can_write(actor, current)
-        old = {name: field_value(current, fields[name]) for name in changes}
+        old = {name: field_value(current, field) for name, field in fields.items()}
         for name, value in changes.items():
             setattr(current, name, value)
+        # Validation may fill in derived fields (a CTCAE term's MedDRA code), so every field
+        # is compared, not only the ones asked for.
         current.full_clean()
-        changed = [name for name in changes if field_value(current, fields[name]) != old[name]]
+        changed = [
+            name for name, field in fields.items() if field_value(current, field) != old[name]
+        ]
         if not changed:
             return current
         now = timezone.now()

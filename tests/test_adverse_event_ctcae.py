@@ -1,0 +1,148 @@
+"""Adverse events are graded with CTCAE v5.0: the grade must be one the term allows.
+
+Allowed grades are those of the NCI CTCAE v5.0 clean copy (a grade cell "-" means the grade does
+not exist for the term): Fatigue 1-3, Nausea 1-3, Chills 1-3, Alanine aminotransferase increased
+1-4, Febrile neutropenia 3-5, Eosinophilia 1 and 3 only, Death NOS 5 only.
+"""
+
+import datetime as dt
+
+import pytest
+from django.core.exceptions import ValidationError
+
+from ecrf.models import AdverseEvent, AuditEvent
+from ecrf.services import ae_record, record_update
+
+ALLOWED = {
+    "Fatigue": (1, 2, 3),
+    "Nausea": (1, 2, 3),
+    "Chills": (1, 2, 3),
+    "Alanine aminotransferase increased": (1, 2, 3, 4),
+    "Febrile neutropenia": (3, 4, 5),
+    "Eosinophilia": (1, 3),
+    "Death NOS": (5,),
+}
+CASES = [
+    (term, grade, grade in allowed)
+    for term, allowed in ALLOWED.items()
+    for grade in (1, 2, 3, 4, 5)
+]
+
+
+def _record(subject, by, agents, term, grade, **extra):
+    if grade == 5:
+        extra.setdefault("outcome", "fatal")
+        extra.setdefault("death_on", dt.date(2026, 3, 20))
+    return ae_record(
+        subject=subject,
+        ctcae_term=term,
+        grade=grade,
+        onset_on=dt.date(2026, 3, 12),
+        assessments=agents,
+        by=by,
+        **extra,
+    )
+
+
+@pytest.mark.parametrize(("term", "grade", "allowed"), CASES)
+def test_the_service_accepts_exactly_the_grades_the_term_allows(
+    subject, alice, all_agents_unrelated, term, grade, allowed
+):
+    """CTCAE v5.0 allowed grades, checked at every grade 1-5 of each term."""
+    before = (AdverseEvent.objects.count(), AuditEvent.objects.count())
+    if allowed:
+        event = _record(subject, alice, all_agents_unrelated, term, grade)
+        assert event.grade == grade
+        return
+    with pytest.raises(ValidationError) as info:
+        _record(subject, alice, all_agents_unrelated, term, grade)
+    message = info.value.message_dict["grade"][0]
+    assert f"Grade {grade} is not allowed for {term}" in message
+    assert ", ".join(str(g) for g in ALLOWED[term]) in message
+    assert (AdverseEvent.objects.count(), AuditEvent.objects.count()) == before
+
+
+def test_the_term_fills_in_its_meddra_code_soc_and_version(subject, alice, all_agents_unrelated):
+    """CTCAE v5.0: Fatigue is MedDRA 10016256 in General disorders and administration site
+    conditions."""
+    event = _record(subject, alice, all_agents_unrelated, "fatigue", 2)
+    assert event.ctcae_term == "Fatigue"
+    assert event.meddra_code == "10016256"
+    assert event.soc == "General disorders and administration site conditions"
+    assert event.ctcae_version == "5.0" == subject.study.ctcae_version
+
+
+def test_an_unknown_term_is_refused_with_the_closest_matches(subject, alice, all_agents_unrelated):
+    with pytest.raises(ValidationError) as info:
+        _record(subject, alice, all_agents_unrelated, "Fatige", 1)
+    message = info.value.message_dict["ctcae_term"][0]
+    assert "Unknown CTCAE v5.0 term 'Fatige'" in message and "Fatigue" in message
+    assert AdverseEvent.objects.count() == 0
+
+
+def test_an_other_specify_term_needs_a_verbatim(subject, alice, all_agents_unrelated):
+    term = "General disorders and administration site conditions - Other, specify"
+    with pytest.raises(ValidationError) as info:
+        _record(subject, alice, all_agents_unrelated, term, 2)
+    assert "verbatim" in info.value.message_dict
+    event = _record(subject, alice, all_agents_unrelated, term, 2, verbatim="Flu-like syndrome")
+    assert event.verbatim == "Flu-like syndrome"
+
+
+def test_grade_5_needs_a_fatal_outcome_and_a_date_of_death(subject, alice, all_agents_unrelated):
+    """CTCAE v5.0: grade 5 is death related to the adverse event."""
+    with pytest.raises(ValidationError, match="fatal outcome and a date of death"):
+        _record(subject, alice, all_agents_unrelated, "Febrile neutropenia", 5, death_on=None)
+    with pytest.raises(ValidationError, match="fatal outcome and a date of death"):
+        _record(subject, alice, all_agents_unrelated, "Febrile neutropenia", 5, outcome="recovered")
+    event = _record(subject, alice, all_agents_unrelated, "Febrile neutropenia", 5)
+    assert event.outcome == "fatal"
+
+
+def test_a_correction_to_a_disallowed_grade_is_refused(subject, bob, all_agents_unrelated):
+    event = _record(subject, bob, all_agents_unrelated, "Fatigue", 3)
+    with pytest.raises(ValidationError, match="Grade 4 is not allowed for Fatigue"):
+        record_update(record=event, changes={"grade": 4}, reason="Worse", by=bob)
+    event.refresh_from_db()
+    assert event.grade == 3
+
+
+def test_changing_the_term_updates_its_meddra_code_and_soc_in_the_audit_trail(
+    subject, bob, all_agents_unrelated
+):
+    event = _record(subject, bob, all_agents_unrelated, "Fatigue", 2)
+    record_update(record=event, changes={"ctcae_term": "Nausea"}, reason="Recoded", by=bob)
+    event.refresh_from_db()
+    assert event.meddra_code == "10028813"
+    fields = set(
+        AuditEvent.objects.filter(
+            object_id=str(event.pk), action="ecrf.adverseevent.updated"
+        ).values_list("field", flat=True)
+    )
+    assert fields == {"ctcae_term", "meddra_code", "soc"}
+
+
+def test_a_record_of_another_ctcae_version_is_refused(subject, alice, all_agents_unrelated):
+    event = _record(subject, alice, all_agents_unrelated, "Fatigue", 1)
+    with pytest.raises(ValidationError, match="versions are never mixed"):
+        record_update(record=event, changes={"ctcae_version": "4.03"}, reason="x", by=alice)
+
+
+def test_the_admin_form_names_the_allowed_grades(
+    client, data_manager, subject, all_agents_unrelated
+):
+    from django.urls import reverse
+
+    event = _record(subject, data_manager, all_agents_unrelated, "Eosinophilia", 1)
+    client.force_login(data_manager)
+    url = reverse("admin:ecrf_adverseevent_change", args=[event.pk])
+    form = client.get(url).context["adminform"].form
+    data = {n: form[n].value() for n in form.fields if form[n].value() not in (None, False)}
+    data.update({"grade": "2", "change_reason": "Re-graded"})
+    response = client.post(url, data)
+    assert response.status_code == 200
+    assert "Grade 2 is not allowed for Eosinophilia in CTCAE v5.0; allowed grades: 1, 3." in (
+        response.content.decode()
+    )
+    event.refresh_from_db()
+    assert event.grade == 1
