@@ -30,6 +30,7 @@ from .models import (
 )
 from .services import REASON_REQUIRED, STALE_RECORD, record_create, record_update
 from .services.ctcae import ctcae_grade_descriptions
+from .services.labs import lab_correct, lab_record
 
 BOOKKEEPING = ("id", "version", "created_at", "updated_at")
 
@@ -47,12 +48,12 @@ class AuditedAdminForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        if self.instance.pk:
+        if not self.instance._state.adding:
             self.fields["loaded_version"].initial = self.instance.version
 
     def clean(self):
         cleaned = super().clean()
-        if self.instance.pk:
+        if not self.instance._state.adding:
             if self.has_changed() and not (cleaned.get("change_reason") or "").strip():
                 self.add_error("change_reason", REASON_REQUIRED)
             loaded = cleaned.get("loaded_version")
@@ -257,7 +258,40 @@ class AdverseEventAgentAdmin(AuditedAdmin):
 
 @admin.register(LabResult)
 class LabResultAdmin(AuditedAdmin):
+    """Lab results are graded by the services; the CTCAE fields are computed, not typed."""
+
     subject_path = "subject"
+    exclude = ("ctcae_version", "ctcae_term", "ctcae_grade")
+    readonly_fields = (*BOOKKEEPING, "ctcae_version", "ctcae_term", "ctcae_grade")
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            saved = lab_record(
+                subject=obj.subject,
+                visit=obj.visit,
+                test_code=obj.test_code,
+                value=obj.value,
+                unit=obj.unit,
+                lln=obj.lln,
+                uln=obj.uln,
+                collected_at=obj.collected_at,
+                by=request.user,
+            )
+            obj.pk = saved.pk
+            return
+        corrected = lab_correct(
+            result=type(obj).objects.get(pk=obj.pk),
+            changes={
+                name: form.cleaned_data[name]
+                for name in form.changed_data
+                if name not in ("change_reason", "loaded_version")
+            },
+            reason=form.cleaned_data["change_reason"],
+            by=request.user,
+            expected_version=form.cleaned_data.get("loaded_version"),
+        )
+        obj.version = corrected.version
+
     list_display = (
         "subject",
         "test_code",

@@ -378,6 +378,7 @@ def test_the_database_itself_refuses_bad_values(subject, alice, all_agents_unrel
         test_code="ALT",
         value=Decimal(30),
         unit="U/L",
+        uln=Decimal(40),
         collected_at=dt.datetime(2026, 3, 2, 8, tzinfo=dt.UTC),
         by=alice,
     )

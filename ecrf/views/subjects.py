@@ -9,6 +9,7 @@ from django.shortcuts import render
 
 from .. import access
 from ..models import Role
+from ..services.labs import lab_reconciliation_items
 
 
 def _role_label(user) -> str:
@@ -52,6 +53,7 @@ def subject_detail(request: HttpRequest, subject_id: UUID) -> HttpResponse:
         ),
         "doses": subject.doses.filter(entered_in_error=False).select_related("agent"),
         "labs": subject.lab_results.filter(entered_in_error=False).select_related("visit"),
+        "reconciliation": lab_reconciliation_items(subject),
         "role_label": _role_label(request.user),
     }
     return render(request, "ecrf/subject_detail.html", context)
