@@ -133,9 +133,6 @@ ANY = "any"
 NORMAL = "normal"
 ABNORMAL = "abnormal"
 
-LOW = "low"
-HIGH = "high"
-
 # Relative tolerance of threshold comparisons; see the module docstring.
 REL_TOL = 1e-9
 
@@ -440,11 +437,11 @@ class _Rules(NamedTuple):
 def _compile(criteria: tuple[Criterion, ...], high: bool) -> tuple[_Compiled, ...]:
     compiled = []
     for c in criteria:
-        # Moving the threshold away from the normal side by REL_TOL makes a strict comparison
-        # ignore values equal to it up to rounding; moving it towards the normal side makes an
-        # inclusive comparison accept them.
-        outward = high == (not c.inclusive)
-        scale = 1.0 + REL_TOL if outward else 1.0 - REL_TOL
+        # A strict bound (">" or "<") moves away from normal by REL_TOL, so that a value equal
+        # to it up to rounding does not pass; an inclusive bound moves towards normal, so that
+        # such a value does. Away from normal is up for a high term and down for a low one.
+        up = high != c.inclusive
+        scale = 1.0 + REL_TOL if up else 1.0 - REL_TOL
         compiled.append(
             _Compiled(c.grade, c.basis, c.factor, c.offset, scale, not c.inclusive, c.arm)
         )
