@@ -21,6 +21,7 @@ from .models import (
     DoseLevel,
     DoseLevelDose,
     LabResult,
+    ReferenceRange,
     ScheduledVisit,
     Site,
     Study,
@@ -30,7 +31,7 @@ from .models import (
 )
 from .services import REASON_REQUIRED, STALE_RECORD, record_create, record_update
 from .services.ctcae import ctcae_grade_descriptions
-from .services.labs import lab_correct, lab_record
+from .services.labs import lab_correct, lab_record, reference_range_correct
 
 BOOKKEEPING = ("id", "version", "created_at", "updated_at")
 
@@ -65,6 +66,15 @@ class AuditedAdminForm(forms.ModelForm):
         return cleaned
 
 
+def form_changes(form: AuditedAdminForm) -> dict:
+    """The model fields the user changed in an audited admin form, with their new values."""
+    return {
+        name: form.cleaned_data[name]
+        for name in form.changed_data
+        if name not in ("change_reason", "loaded_version")
+    }
+
+
 class AuditedAdmin(admin.ModelAdmin):
     form = AuditedAdminForm
     readonly_fields = BOOKKEEPING
@@ -91,14 +101,9 @@ class AuditedAdmin(admin.ModelAdmin):
         if not change:
             record_create(record=obj, by=request.user)
             return
-        changes = {
-            name: form.cleaned_data[name]
-            for name in form.changed_data
-            if name not in ("change_reason", "loaded_version")
-        }
         saved = record_update(
             record=type(obj).objects.get(pk=obj.pk),
-            changes=changes,
+            changes=form_changes(form),
             reason=form.cleaned_data["change_reason"],
             by=request.user,
             expected_version=form.cleaned_data.get("loaded_version"),
@@ -281,11 +286,7 @@ class LabResultAdmin(AuditedAdmin):
             return
         corrected = lab_correct(
             result=type(obj).objects.get(pk=obj.pk),
-            changes={
-                name: form.cleaned_data[name]
-                for name in form.changed_data
-                if name not in ("change_reason", "loaded_version")
-            },
+            changes=form_changes(form),
             reason=form.cleaned_data["change_reason"],
             by=request.user,
             expected_version=form.cleaned_data.get("loaded_version"),
@@ -305,6 +306,27 @@ class LabResultAdmin(AuditedAdmin):
     list_filter = ("test_code", "ctcae_grade", "subject__site")
     search_fields = ("subject__subject_code",)
     list_select_related = ("subject",)
+
+
+@admin.register(ReferenceRange)
+class ReferenceRangeAdmin(AuditedAdmin):
+    """Correcting a range regrades the lab results that took their limits from it."""
+
+    list_display = ("site", "test_code", "unit", "sex", "lln", "uln", "effective_from")
+    list_filter = ("site", "test_code")
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            record_create(record=obj, by=request.user)
+            return
+        corrected = reference_range_correct(
+            reference_range=type(obj).objects.get(pk=obj.pk),
+            changes=form_changes(form),
+            reason=form.cleaned_data["change_reason"],
+            by=request.user,
+            expected_version=form.cleaned_data.get("loaded_version"),
+        )
+        obj.version = corrected.version
 
 
 @admin.register(AuditEvent)

@@ -189,3 +189,41 @@ def test_the_admin_grades_a_result_it_adds(client, data_manager, subject):
     result = LabResult.objects.get()
     assert (result.ctcae_term, result.ctcae_grade) == ("Alanine aminotransferase increased", 2)
     assert AuditEvent.objects.filter(object_id=str(result.pk), actor="dana").exists()
+
+
+def test_correcting_a_site_range_regrades_the_results_that_used_it(subject, data_manager, site_a):
+    """ALT 130 U/L: 3.25 x ULN 40 is grade 2; with the corrected ULN 50 it is 2.6 x ULN, grade 1.
+    A result typed with its own ULN keeps it; a result under a newer range (ALT 140, ULN 45:
+    3.1 x ULN, grade 2) is not touched."""
+    from ecrf.services.labs import reference_range_correct
+
+    def new_range(uln, since):
+        return record_create(
+            record=ReferenceRange(
+                site=site_a,
+                test_code="ALT",
+                unit="U/L",
+                uln=Decimal(uln),
+                effective_from=dt.date.fromisoformat(since),
+            ),
+            by=data_manager,
+        )
+
+    wrong = new_range(40, "2026-01-01")
+    new_range(45, "2026-04-01")
+    prefilled = _alt(subject, data_manager, "130", uln=None)
+    typed = _alt(subject, data_manager, "130", at=DAY_8 + dt.timedelta(days=1), uln=Decimal(42))
+    after = _alt(subject, data_manager, "140", at=dt.datetime(2026, 4, 2, tzinfo=dt.UTC), uln=None)
+    assert (prefilled.ctcae_grade, typed.ctcae_grade, after.ctcae_grade) == (2, 2, 2)
+
+    reference_range_correct(
+        reference_range=wrong, changes={"uln": Decimal(50)}, reason="Typo", by=data_manager
+    )
+    for result in (prefilled, typed, after):
+        result.refresh_from_db()
+    assert (prefilled.uln, prefilled.ctcae_grade) == (Decimal(50), 1)
+    assert (typed.uln, typed.ctcae_grade) == (Decimal(42), 2)
+    assert (after.uln, after.ctcae_grade) == (Decimal(45), 2)
+    assert AuditEvent.objects.filter(
+        object_id=str(prefilled.pk), field="uln", reason="Site reference range corrected: Typo"
+    ).exists()

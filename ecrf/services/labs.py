@@ -208,3 +208,63 @@ def lab_reconciliation_items(subject: Subject) -> list[LabResult]:
         ).values_list("ctcae_term", "onset_on", "resolved_on")
     ]
     return [results[f.result_id] for f in unreconciled_findings(findings, events)]
+
+
+def reference_range_correct(
+    *,
+    reference_range: ReferenceRange,
+    changes: Mapping[str, Any],
+    reason: str,
+    by,
+    expected_version: int | None = None,
+) -> ReferenceRange:
+    """Correct a site's reference range and regrade the results that took their limits from it.
+
+    A result took its limits from the range when it was collected at that site, for that test,
+    unit and sex, while the range was in force, and still carries the range's old limits.
+    """
+    old = ReferenceRange.objects.get(pk=reference_range.pk)
+    with transaction.atomic():
+        corrected = record_update(
+            record=reference_range,
+            changes=changes,
+            reason=reason,
+            by=by,
+            expected_version=expected_version,
+        )
+        later = (
+            ReferenceRange.objects.filter(
+                site_id=old.site_id,
+                test_code=old.test_code,
+                unit=old.unit,
+                sex=old.sex,
+                effective_from__gt=old.effective_from,
+            )
+            .order_by("effective_from")
+            .values_list("effective_from", flat=True)
+            .first()
+        )
+        results = LabResult.objects.filter(
+            subject__site_id=old.site_id,
+            test_code=old.test_code,
+            unit=old.unit,
+            entered_in_error=False,
+            collected_at__date__gte=old.effective_from,
+        ).select_related("subject")
+        # A limit that was empty must be matched with IS NULL, not "= NULL".
+        results = results.filter(
+            **({"lln__isnull": True} if old.lln is None else {"lln": old.lln}),
+            **({"uln__isnull": True} if old.uln is None else {"uln": old.uln}),
+        )
+        if old.sex:
+            results = results.filter(subject__sex=old.sex)
+        if later is not None:
+            results = results.filter(collected_at__date__lt=later)
+        for result in results:
+            lab_correct(
+                result=result,
+                changes={"lln": corrected.lln, "uln": corrected.uln},
+                reason=f"Site reference range corrected: {reason}",
+                by=by,
+            )
+    return corrected
