@@ -1,0 +1,99 @@
+"""manage.py import_adverse_events: the CTCAE grade rules hold in imports as in forms and
+services (CTCAE v5.0: Fatigue grades 1-3, Eosinophilia 1 and 3 only), and a file with any bad
+row writes nothing."""
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from ecrf.models import AdverseEvent, AuditEvent
+
+HEADER = (
+    "subject_id,ctcae_term,grade,onset_date,resolution_date,verbatim,serious_criteria,outcome,"
+    "death_date,attribution_CTX,action_CTX,attribution_IM,action_IM,attribution_IL2,action_IL2\n"
+)
+GOOD = [
+    "A-001,Fatigue,3,2026-03-12,2026-03-20,,,recovered,,unlikely,none,possible,none,probable,reduced",
+    "A-001,Chills,1,2026-03-11,,,,,,unrelated,none,unlikely,none,probable,none",
+    "A-001,Capillary leak syndrome,3,2026-03-13,2026-03-18,,hospitalisation,recovered,,"
+    "unlikely,none,possible,interrupted,definite,withdrawn",
+]
+
+
+def _file(tmp_path, lines):
+    path = tmp_path / "aes.csv"
+    path.write_text(HEADER + "\n".join(lines) + "\n", encoding="utf-8")
+    return str(path)
+
+
+def _import(path):
+    call_command("import_adverse_events", path, "--study", "TEST-IL2", "--by", "alice")
+
+
+def test_a_clean_file_is_imported_through_the_services(tmp_path, subject, alice, capsys):
+    _import(_file(tmp_path, GOOD))
+    assert "Imported 3 adverse events" in capsys.readouterr().out
+    leak = AdverseEvent.objects.get(ctcae_term="Capillary leak syndrome")
+    assert leak.serious and leak.sae_hospitalisation
+    assert leak.agent_assessments.get(agent__code="IL2").attribution == "definite"
+    assert AuditEvent.objects.filter(object_id=str(leak.pk), actor="alice").exists()
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        (
+            "A-001,Fatigue,4,2026-03-12,,,,,,unlikely,none,possible,none,probable,none",
+            "row 5, grade: Grade 4 is not allowed for Fatigue in CTCAE v5.0; allowed grades: 1, 2, 3.",
+        ),
+        (
+            "A-001,Eosinophilia,2,2026-03-12,,,,,,unlikely,none,possible,none,probable,none",
+            "row 5, grade: Grade 2 is not allowed for Eosinophilia in CTCAE v5.0; allowed grades: 1, 3.",
+        ),
+        (
+            "A-001,Fatige,1,2026-03-12,,,,,,unlikely,none,possible,none,probable,none",
+            "row 5, ctcae_term: Unknown CTCAE v5.0 term 'Fatige'.",
+        ),
+        (
+            "A-001,Fatigue,1,2026-03-12,2026-03-10,,,,,unlikely,none,possible,none,probable,none",
+            "resolution date cannot come before the onset date",
+        ),
+        (
+            "A-001,Fatigue,1,12/03/2026,,,,,,unlikely,none,possible,none,probable,none",
+            "row 5, onset_date: '12/03/2026' is not a date (YYYY-MM-DD)",
+        ),
+        (
+            "Z-999,Fatigue,1,2026-03-12,,,,,,unlikely,none,possible,none,probable,none",
+            "row 5, subject_id: no subject 'Z-999' in this study",
+        ),
+        (
+            "A-001,Fatigue,1,2026-03-12,,,,,,unlikely,none,possible,none,,none",
+            "row 5, attribution_IL2: is required for every study agent",
+        ),
+        (
+            "A-001,Fever,2,2026-03-12,,,hospitalised,,,unlikely,none,possible,none,probable,none",
+            "row 5, serious_criteria: 'hospitalised' is not one of death, life_threatening",
+        ),
+    ],
+)
+def test_one_bad_row_is_named_and_nothing_is_written(tmp_path, subject, alice, line, message):
+    before = (AdverseEvent.objects.count(), AuditEvent.objects.count())
+    with pytest.raises(CommandError) as info:
+        _import(_file(tmp_path, [*GOOD, line]))
+    assert message in str(info.value)
+    assert "nothing was written" in str(info.value)
+    assert (AdverseEvent.objects.count(), AuditEvent.objects.count()) == before
+
+
+def test_a_user_of_another_site_cannot_import_into_site_a(tmp_path, subject, charlie):
+    with pytest.raises(CommandError, match="not assigned to this site"):
+        call_command(
+            "import_adverse_events", _file(tmp_path, GOOD), "--study", "TEST-IL2", "--by", "charlie"
+        )
+    assert AdverseEvent.objects.count() == 0
+
+
+def test_a_file_without_the_required_columns_is_refused(tmp_path, subject, alice):
+    path = tmp_path / "aes.csv"
+    path.write_text("subject,term\nA-001,Fatigue\n", encoding="utf-8")
+    with pytest.raises(CommandError, match="missing column"):
+        _import(str(path))
