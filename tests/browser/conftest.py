@@ -15,7 +15,10 @@ CHROMIUM = os.environ.get("ECRF_CHROMIUM", "/usr/bin/chromium")
 @pytest.fixture(scope="session")
 def browser():
     if not shutil.which(CHROMIUM):
-        pytest.fail(f"Chromium not found at {CHROMIUM}; install the Debian package 'chromium'.")
+        pytest.skip(
+            f"Chromium not found at {CHROMIUM}: install it with 'apt-get install chromium' "
+            "(.ci/run does), or point ECRF_CHROMIUM at a Chromium binary."
+        )
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
