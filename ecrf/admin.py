@@ -8,6 +8,8 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin
 from django.core.exceptions import ValidationError
+from django.db.models import Q
+from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
 from . import access
@@ -17,11 +19,14 @@ from .models import (
     Agent,
     AgentSchedule,
     AuditEvent,
+    DltReviewQueue,
+    DltStatus,
     DoseAdministration,
     DoseLevel,
     DoseLevelDose,
     LabResult,
     ReferenceRange,
+    Role,
     ScheduledVisit,
     Site,
     Study,
@@ -30,8 +35,11 @@ from .models import (
     Visit,
 )
 from .services import REASON_REQUIRED, STALE_RECORD, record_create, record_update
+from .services.adverse_events import ae_correct
 from .services.ctcae import ctcae_grade_descriptions
+from .services.dlt import dlt_overview
 from .services.labs import lab_correct, lab_record, reference_range_correct
+from .services.subjects import subject_correct
 
 BOOKKEEPING = ("id", "version", "created_at", "updated_at")
 
@@ -77,6 +85,8 @@ def form_changes(form: AuditedAdminForm) -> dict:
 
 class AuditedAdmin(admin.ModelAdmin):
     form = AuditedAdminForm
+    # The service that corrects a saved record; models with follow-up rules name their own.
+    correct = staticmethod(record_update)
     readonly_fields = BOOKKEEPING
     # Subject-linked records are filtered to the user's sites; see get_queryset.
     subject_path: str | None = None
@@ -101,7 +111,7 @@ class AuditedAdmin(admin.ModelAdmin):
         if not change:
             record_create(record=obj, by=request.user)
             return
-        saved = record_update(
+        saved = self.correct(
             record=type(obj).objects.get(pk=obj.pk),
             changes=form_changes(form),
             reason=form.cleaned_data["change_reason"],
@@ -114,6 +124,10 @@ class AuditedAdmin(admin.ModelAdmin):
         # Many-to-many fields do not exist on these models and inlines are read-only, so there
         # is nothing related to save outside the services.
         return None
+
+
+def subject_correct_admin(*, record, **kwargs):
+    return subject_correct(subject=record, **kwargs)
 
 
 class ReadOnlyInline(admin.TabularInline):
@@ -167,6 +181,31 @@ class DoseLevelAdmin(AuditedAdmin):
     list_filter = ("study", "open_for_enrolment")
     inlines = [DoseLevelDoseInline]
 
+    def get_list_display(self, request):
+        # Counts and advice come from the study's DLT overview, computed once per page.
+        def row(obj: DoseLevel):
+            return next(
+                r for r in overview_for(request, obj.study_id).levels if r.level == obj.level
+            )
+
+        def column(description, read):
+            return admin.display(description=description)(lambda obj: read(obj))
+
+        def recommendation(obj: DoseLevel):
+            overview = overview_for(request, obj.study_id)
+            position = [r.level for r in overview.levels].index(obj.level) + 1
+            rec = overview.recommendation
+            return rec.reason if rec.dose == position or rec.mtd == position else ""
+
+        return (
+            *self.list_display,
+            column("treated", lambda obj: row(obj).summary.treated),
+            column("evaluable", lambda obj: row(obj).summary.evaluable),
+            column("with DLT", lambda obj: row(obj).summary.with_dlt),
+            column("replacements needed", lambda obj: row(obj).summary.replacements_needed),
+            column("design recommendation", recommendation),
+        )
+
 
 @admin.register(DoseLevelDose)
 class DoseLevelDoseAdmin(AuditedAdmin):
@@ -184,13 +223,35 @@ class StudyAssignmentAdmin(AuditedAdmin):
     list_filter = ("study", "site")
 
 
+def overview_for(request, study_id):
+    """The DLT overview of a study, computed once per admin page."""
+    cache = request.__dict__.setdefault("_dlt_overviews", {})
+    if study_id not in cache:
+        cache[study_id] = dlt_overview(Study.objects.get(pk=study_id))
+    return cache[study_id]
+
+
 @admin.register(Subject)
 class SubjectAdmin(AuditedAdmin):
     subject_path = "pk"
+    correct = staticmethod(subject_correct_admin)
     list_display = ("subject_code", "study", "site", "dose_level", "status", "first_dose_on")
     list_filter = ("study", "site", "status", "dose_level")
     search_fields = ("subject_code",)
     list_select_related = ("study", "site", "dose_level")
+
+    def get_list_display(self, request):
+        # The column reads the study's DLT overview, computed once for the page's request.
+        @admin.display(description="DLT-evaluable")
+        def dlt_evaluable(obj: Subject):
+            overview = overview_for(request, obj.study_id)
+            row = next((r for r in overview.subjects if r.subject.pk == obj.pk), None)
+            if row is None:
+                return "—"
+            answer = "yes" if row.evaluability.evaluable else "no"
+            return f"{answer}: {row.evaluability.reason}"
+
+        return (*self.list_display, dlt_evaluable)
 
 
 @admin.register(Visit)
@@ -222,9 +283,46 @@ class DoseAdministrationAdmin(AuditedAdmin):
     date_hierarchy = "given_on"
 
 
+DLT_BADGE_COLOURS = {
+    DltStatus.POTENTIAL: "#f0ad4e",  # amber
+    DltStatus.CONFIRMED: "#c9302c",  # red
+    DltStatus.RULED_OUT: "#8a8a8a",  # grey
+}
+
+
+def dlt_badge(status: str, label: str, needs_review: bool = False):
+    colour = DLT_BADGE_COLOURS.get(status)
+    if colour is None:
+        return "—"
+    return format_html(
+        '<span class="dlt-badge dlt-{}" style="background:{};color:#fff;padding:1px 6px;'
+        'border-radius:8px;white-space:nowrap">{}{}</span>',
+        status,
+        colour,
+        label,
+        " (review)" if needs_review else "",
+    )
+
+
+class GradeAtLeast3Filter(admin.SimpleListFilter):
+    title = "grade 3 or more"
+    parameter_name = "grade3plus"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "Grade 3 or more"), ("no", "Grade 1-2")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.filter(grade__gte=3)
+        if self.value() == "no":
+            return queryset.filter(grade__lt=3)
+        return queryset
+
+
 @admin.register(AdverseEvent)
 class AdverseEventAdmin(AuditedAdmin):
     subject_path = "subject"
+    correct = staticmethod(ae_correct)
     list_display = (
         "subject",
         "ctcae_term",
@@ -232,13 +330,30 @@ class AdverseEventAdmin(AuditedAdmin):
         "onset_on",
         "resolved_on",
         "serious",
+        "dlt_status",
         "outcome",
     )
-    list_filter = ("grade", "serious", "outcome", "subject__site")
+    list_filter = (
+        ("dlt_assessment__status", admin.ChoicesFieldListFilter),
+        "subject__dose_level",
+        "subject__site",
+        GradeAtLeast3Filter,
+        "serious",
+        "outcome",
+    )
     search_fields = ("subject__subject_code", "ctcae_term", "verbatim")
-    list_select_related = ("subject",)
+    list_select_related = ("subject", "dlt_assessment")
     inlines = [AgentAssessmentInline]
-    readonly_fields = (*BOOKKEEPING, "ctcae_grades")
+    readonly_fields = (*BOOKKEEPING, "ctcae_grades", "dlt_status")
+
+    @admin.display(description="DLT", ordering="dlt_assessment__status")
+    def dlt_status(self, obj: AdverseEvent):
+        assessment = getattr(obj, "dlt_assessment", None)
+        if assessment is None:
+            return "—"
+        return dlt_badge(
+            assessment.status, assessment.get_status_display(), assessment.needs_review
+        )
 
     @admin.display(description="CTCAE grades of this term")
     def ctcae_grades(self, obj: AdverseEvent):
@@ -255,9 +370,59 @@ class AdverseEventAdmin(AuditedAdmin):
         return format_html('<strong class="grade-{}">{}</strong>', colour, obj.grade)
 
 
+@admin.register(DltReviewQueue)
+class DltReviewQueueAdmin(admin.ModelAdmin):
+    list_display = ("subject", "event", "grade", "onset_on", "onset_day", "rule_reason", "decide")
+    list_select_related = ("adverse_event__subject",)
+    ordering = ("adverse_event__onset_on", "created_at")
+
+    def get_queryset(self, request):
+        visible = access.subjects_for_user(request.user).values("pk")
+        return (
+            super()
+            .get_queryset(request)
+            .filter(adverse_event__subject__in=visible)
+            .filter(Q(status=DltStatus.POTENTIAL) | Q(needs_review=True))
+        )
+
+    @admin.display(description="subject", ordering="adverse_event__subject__subject_code")
+    def subject(self, obj):
+        return obj.adverse_event.subject.subject_code
+
+    @admin.display(description="adverse event", ordering="adverse_event__ctcae_term")
+    def event(self, obj):
+        url = reverse("admin:ecrf_adverseevent_change", args=[obj.adverse_event_id])
+        return format_html('<a href="{}">{}</a>', url, obj.adverse_event.ctcae_term)
+
+    @admin.display(description="grade")
+    def grade(self, obj):
+        return obj.adverse_event.grade
+
+    @admin.display(description="onset", ordering="adverse_event__onset_on")
+    def onset_on(self, obj):
+        return obj.adverse_event.onset_on
+
+    @admin.display(description="")
+    def decide(self, obj):
+        return format_html('<a href="{}">Decide and sign</a>', reverse("dlt_decide", args=[obj.pk]))
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def has_view_permission(self, request, obj=None):
+        return request.user.is_staff or access.user_roles(request.user) & {Role.INVESTIGATOR}
+
+
 @admin.register(AdverseEventAgent)
 class AdverseEventAgentAdmin(AuditedAdmin):
     subject_path = "adverse_event__subject"
+    correct = staticmethod(ae_correct)
     list_display = ("adverse_event", "agent", "attribution", "action_taken")
 
 

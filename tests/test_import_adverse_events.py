@@ -43,15 +43,15 @@ def test_a_clean_file_is_imported_through_the_services(tmp_path, subject, alice,
     [
         (
             "A-001,Fatigue,4,2026-03-12,,,,,,unlikely,none,possible,none,probable,none",
-            "row 5, grade: Grade 4 is not allowed for Fatigue in CTCAE v5.0; allowed grades: 1, 2, 3.",
+            "aes.csv:5:grade: Grade 4 is not allowed for Fatigue in CTCAE v5.0; allowed grades: 1, 2, 3.",
         ),
         (
             "A-001,Eosinophilia,2,2026-03-12,,,,,,unlikely,none,possible,none,probable,none",
-            "row 5, grade: Grade 2 is not allowed for Eosinophilia in CTCAE v5.0; allowed grades: 1, 3.",
+            "aes.csv:5:grade: Grade 2 is not allowed for Eosinophilia in CTCAE v5.0; allowed grades: 1, 3.",
         ),
         (
             "A-001,Fatige,1,2026-03-12,,,,,,unlikely,none,possible,none,probable,none",
-            "row 5, ctcae_term: Unknown CTCAE v5.0 term 'Fatige'.",
+            "aes.csv:5:ctcae_term: Unknown CTCAE v5.0 term 'Fatige'.",
         ),
         (
             "A-001,Fatigue,1,2026-03-12,2026-03-10,,,,,unlikely,none,possible,none,probable,none",
@@ -59,19 +59,19 @@ def test_a_clean_file_is_imported_through_the_services(tmp_path, subject, alice,
         ),
         (
             "A-001,Fatigue,1,12/03/2026,,,,,,unlikely,none,possible,none,probable,none",
-            "row 5, onset_date: '12/03/2026' is not a date (YYYY-MM-DD)",
+            "aes.csv:5:onset_date: '12/03/2026' is not a date (YYYY-MM-DD)",
         ),
         (
             "Z-999,Fatigue,1,2026-03-12,,,,,,unlikely,none,possible,none,probable,none",
-            "row 5, subject_id: no subject 'Z-999' in this study",
+            "aes.csv:5:subject_id: no subject 'Z-999' in this study",
         ),
         (
             "A-001,Fatigue,1,2026-03-12,,,,,,unlikely,none,possible,none,,none",
-            "row 5, attribution_IL2: is required for every study agent",
+            "aes.csv:5:attribution_IL2: is required for every study agent",
         ),
         (
             "A-001,Fever,2,2026-03-12,,,hospitalised,,,unlikely,none,possible,none,probable,none",
-            "row 5, serious_criteria: 'hospitalised' is not one of death, life_threatening",
+            "aes.csv:5:serious_criteria: 'hospitalised' is not one of death, life_threatening",
         ),
     ],
 )

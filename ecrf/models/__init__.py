@@ -13,6 +13,14 @@ from .base import AuditedModel, ClinicalRecord, DeletionRefused
 from .ctcae import CtcaeTermDescription
 from .dosing import DoseAdministration
 from .lab import LabResult, LabTest, ReferenceRange
+from .review import (
+    COUNTING_STATUSES,
+    DltAssessment,
+    DltDecision,
+    DltReviewQueue,
+    DltStatus,
+    Signature,
+)
 from .study import (
     Agent,
     AgentSchedule,
@@ -28,6 +36,12 @@ from .subject import ENROLLED_STATUSES, Sex, Subject, SubjectStatus
 from .visit import Visit, VisitKind, VisitStatus
 
 __all__ = [
+    "DltReviewQueue",
+    "Signature",
+    "DltStatus",
+    "DltDecision",
+    "DltAssessment",
+    "COUNTING_STATUSES",
     "APPEND_ONLY",
     "ENROLLED_STATUSES",
     "SERIOUSNESS_CRITERIA",

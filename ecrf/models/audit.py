@@ -5,13 +5,13 @@ from django.db import models
 
 
 class AuditTrailIsAppendOnly(Exception):
-    """Audit events can be added, never changed or removed."""
+    """Audit events and signatures can be added, never changed or removed."""
 
 
 APPEND_ONLY = "The audit trail is append-only: audit events cannot be changed or deleted."
 
 
-class AuditEventQuerySet(models.QuerySet):
+class AppendOnlyQuerySet(models.QuerySet):
     def update(self, **kwargs):
         raise AuditTrailIsAppendOnly(APPEND_ONLY)
 
@@ -22,7 +22,24 @@ class AuditEventQuerySet(models.QuerySet):
         raise AuditTrailIsAppendOnly(APPEND_ONLY)
 
 
-class AuditEvent(models.Model):
+class AppendOnlyModel(models.Model):
+    """A row that is written once and then never changed or deleted."""
+
+    objects = AppendOnlyQuerySet.as_manager()
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise AuditTrailIsAppendOnly(APPEND_ONLY)
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise AuditTrailIsAppendOnly(APPEND_ONLY)
+
+
+class AuditEvent(AppendOnlyModel):
     at = models.DateTimeField("time (UTC)", db_index=True)
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -47,8 +64,6 @@ class AuditEvent(models.Model):
     new_value = models.TextField(null=True, blank=True)  # noqa: DJ001
     reason = models.TextField(blank=True)
 
-    objects = AuditEventQuerySet.as_manager()
-
     class Meta:
         ordering = ["at", "id"]
         indexes = [
@@ -58,11 +73,3 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M:%S} {self.actor} {self.action} {self.field}"
-
-    def save(self, *args, **kwargs):
-        if not self._state.adding:
-            raise AuditTrailIsAppendOnly(APPEND_ONLY)
-        super().save(*args, **kwargs)
-
-    def delete(self, *args, **kwargs):
-        raise AuditTrailIsAppendOnly(APPEND_ONLY)

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
+from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from ..models import AdverseEvent, AdverseEventAgent, Subject
-from .records import record_create
+from .dlt import dlt_evaluate_event
+from .records import record_create, record_update
 
 ASSESSMENT_MISSING = "Give the attribution for every study agent; missing: {agents}."
 ASSESSMENT_UNKNOWN_AGENT = "{agents} is not a study agent of this study."
@@ -68,4 +70,23 @@ def ae_record(
                 ),
                 by=by,
             )
+        dlt_evaluate_event(event=event, by=by)
     return event
+
+
+def ae_correct(
+    *,
+    record: AdverseEvent | AdverseEventAgent,
+    changes: Mapping[str, Any],
+    reason: str,
+    by,
+    expected_version: int | None = None,
+):
+    """Correct an adverse event or one agent's attribution, then re-apply the DLT rules."""
+    with transaction.atomic():
+        saved = record_update(
+            record=record, changes=changes, reason=reason, by=by, expected_version=expected_version
+        )
+        event = saved if isinstance(saved, AdverseEvent) else saved.adverse_event
+        dlt_evaluate_event(event=event, by=by)
+    return saved

@@ -14,7 +14,7 @@ NOT_ON_TREATMENT = "The subject has no dose level or first dose date yet."
 NO_PLANNED_DOSE = "Dose level {level} plans no dose of {agent}."
 
 
-def planned_dose(subject: Subject, agent: Agent) -> Decimal:
+def level_dose(subject: Subject, agent: Agent) -> Decimal:
     """The dose of `agent` that the subject's dose level plans."""
     if subject.dose_level_id is None:
         raise ValidationError({"subject": NOT_ON_TREATMENT})
@@ -47,8 +47,12 @@ def dose_record(
     reason: str = "",
     adverse_event: AdverseEvent | None = None,
     visit: Visit | None = None,
+    planned_dose: Decimal | None = None,
 ) -> DoseAdministration:
-    """Record one administration; a dose other than planned (or missed) needs a reason."""
+    """Record one administration; a dose other than planned (or missed) needs a reason.
+
+    The planned dose is the subject's dose level's unless given (an import states its own).
+    """
     cycle, day = cycle_and_day(subject, given_on)
     administration = DoseAdministration(
         subject=subject,
@@ -57,7 +61,7 @@ def dose_record(
         given_on=given_on,
         cycle=cycle,
         day=day,
-        planned_dose=planned_dose(subject, agent),
+        planned_dose=planned_dose if planned_dose is not None else level_dose(subject, agent),
         given_dose=given_dose,
         unit=agent.unit,
         reason=reason.strip(),

@@ -8,6 +8,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from ..models import DoseLevel, Site, Study, Subject, SubjectStatus, Visit, VisitKind
+from .dlt import dlt_evaluate_subject
 from .records import record_create, record_update
 
 DOSE_LEVEL_CLOSED = "Dose level {level} is not open for enrolment."
@@ -122,3 +123,21 @@ def visits_schedule(*, subject: Subject, by) -> list[Visit]:
             if visit.label not in existing:
                 created.append(record_create(record=visit, by=by, action="ecrf.visit.planned"))
     return created
+
+
+def subject_correct(
+    *,
+    subject: Subject,
+    changes: dict,
+    reason: str,
+    by,
+    expected_version: int | None = None,
+) -> Subject:
+    """Correct a subject's data; a new first dose date moves every event's DLT window."""
+    with transaction.atomic():
+        saved = record_update(
+            record=subject, changes=changes, reason=reason, by=by, expected_version=expected_version
+        )
+        if "first_dose_on" in changes:
+            dlt_evaluate_subject(subject=saved, by=by)
+    return saved

@@ -12,7 +12,7 @@ from ..models import Role
 from ..services.labs import lab_reconciliation_items
 
 
-def _role_label(user) -> str:
+def role_label(user) -> str:
     role = access.primary_role(user)
     return Role(role).label if role else ""
 
@@ -37,7 +37,7 @@ def home(request: HttpRequest) -> HttpResponse:
         {
             "studies": access.studies_for_user(request.user),
             "subjects": subjects,
-            "role_label": _role_label(request.user),
+            "role_label": role_label(request.user),
         },
     )
 
@@ -54,6 +54,6 @@ def subject_detail(request: HttpRequest, subject_id: UUID) -> HttpResponse:
         "doses": subject.doses.filter(entered_in_error=False).select_related("agent"),
         "labs": subject.lab_results.filter(entered_in_error=False).select_related("visit"),
         "reconciliation": lab_reconciliation_items(subject),
-        "role_label": _role_label(request.user),
+        "role_label": role_label(request.user),
     }
     return render(request, "ecrf/subject_detail.html", context)

@@ -3,7 +3,8 @@
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
-from ecrf.imports.adverse_events import ImportRefused, import_adverse_events
+from ecrf.imports.adverse_events import import_adverse_events
+from ecrf.imports.rows import ImportRefused
 from ecrf.models import Study
 
 

@@ -1,0 +1,20 @@
+"""Forms: they validate and normalise input; the views hand cleaned data to the services."""
+
+from django import forms
+
+from .models import DltDecision
+
+
+class DltDecisionForm(forms.Form):
+    decision = forms.ChoiceField(
+        choices=DltDecision.choices, widget=forms.RadioSelect, label="Decision"
+    )
+    reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), label="Reason")
+    printed_name = forms.CharField(
+        max_length=150, label="Your full name", help_text="As it is to appear on the signature."
+    )
+    password = forms.CharField(
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+        label="Your password",
+        help_text="Re-enter your password to sign.",
+    )

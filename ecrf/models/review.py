@@ -1,0 +1,111 @@
+"""Review of clinical data: DLT assessments and electronic signatures (21 CFR Part 11)."""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from .adverse_event import AdverseEvent
+from .audit import AppendOnlyModel
+from .base import AuditedModel
+
+
+class DltStatus(models.TextChoices):
+    NOT_DLT = "not_dlt", "Not a DLT"
+    POTENTIAL = "potential", "Potential DLT"
+    CONFIRMED = "confirmed", "Confirmed DLT"
+    RULED_OUT = "ruled_out", "Ruled out"
+
+
+class DltDecision(models.TextChoices):
+    CONFIRMED = "confirmed", "Confirmed DLT"
+    RULED_OUT = "ruled_out", "Ruled out"
+
+
+# Statuses that count as a DLT: until an investigator decides, a potential DLT counts.
+COUNTING_STATUSES = (DltStatus.POTENTIAL, DltStatus.CONFIRMED)
+
+
+class Signature(AppendOnlyModel):
+    """An electronic signature: who (re-authenticated), printed name, UTC time, meaning, and a
+    hash of the data signed, so that a later change to that data can be detected."""
+
+    signer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    printed_name = models.CharField(max_length=150)
+    role = models.CharField(max_length=40)
+    signed_at = models.DateTimeField("signed at (UTC)")
+    meaning = models.CharField(max_length=300)
+    model = models.CharField(max_length=60)
+    object_id = models.CharField(max_length=36)
+    content_hash = models.CharField(max_length=64)
+
+    class Meta:
+        ordering = ["signed_at"]
+        indexes = [models.Index(fields=["model", "object_id"])]
+
+    def __str__(self) -> str:
+        return f"{self.printed_name}, {self.signed_at:%Y-%m-%d %H:%M} UTC: {self.meaning}"
+
+
+class DltAssessment(AuditedModel):
+    """What the protocol's DLT rules say of one adverse event, and the investigator's decision.
+
+    Both stay visible; the decision overrides the rule flag in every count.
+    """
+
+    adverse_event = models.OneToOneField(
+        AdverseEvent, on_delete=models.PROTECT, related_name="dlt_assessment"
+    )
+    rule_flag = models.BooleanField("flagged by the rules", default=False)
+    rule = models.CharField(max_length=40)
+    rule_reason = models.CharField(max_length=300)
+    onset_day = models.SmallIntegerField(null=True, blank=True)
+    decision = models.CharField(max_length=12, choices=DltDecision.choices, blank=True)
+    decision_reason = models.TextField(blank=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    signature = models.OneToOneField(
+        Signature, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    needs_review = models.BooleanField(
+        default=False, help_text="The rules changed their flag after the investigator decided."
+    )
+    status = models.CharField(max_length=12, choices=DltStatus.choices, default=DltStatus.NOT_DLT)
+
+    class Meta:
+        ordering = ["adverse_event__onset_on"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(decision="")
+                | (
+                    ~Q(decision_reason="")
+                    & Q(decided_by__isnull=False, decided_at__isnull=False, signature__isnull=False)
+                ),
+                name="dlt_decision_is_signed_with_reason",
+                violation_error_message="A DLT decision needs a reason and a signature.",
+            ),
+            models.CheckConstraint(
+                condition=(Q(decision="") & Q(rule_flag=True) & Q(status=DltStatus.POTENTIAL))
+                | (Q(decision="") & Q(rule_flag=False) & Q(status=DltStatus.NOT_DLT))
+                | (~Q(decision="") & Q(status=models.F("decision"))),
+                name="dlt_status_follows_flag_and_decision",
+            ),
+        ]
+        indexes = [models.Index(fields=["status", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.adverse_event}: {self.get_status_display()}"
+
+    @property
+    def counts_as_dlt(self) -> bool:
+        return self.status in COUNTING_STATUSES
+
+
+class DltReviewQueue(DltAssessment):
+    """Potential DLTs awaiting an investigator's decision, oldest first (admin list)."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "DLT awaiting review"
+        verbose_name_plural = "DLT review queue"

@@ -1,0 +1,78 @@
+"""The DLT report of a study as plain data (for JSON) and as text."""
+
+from __future__ import annotations
+
+from ..services.dlt import DltOverview
+
+
+def dlt_report_data(overview: DltOverview) -> dict:
+    levels = [row.level for row in overview.levels]
+
+    def level_of(index: int | None) -> int | None:
+        # The designs number dose levels 1..n in escalation order; the study may number them
+        # otherwise (-1, 1, 2...).
+        return None if index is None else levels[index - 1]
+
+    rec = overview.recommendation
+    return {
+        "study": overview.study.code,
+        "cutoff": overview.cutoff.isoformat(),
+        "dose_levels": [
+            {
+                "level": row.level,
+                "label": row.label,
+                "treated": row.summary.treated,
+                "evaluable": row.summary.evaluable,
+                "dlts": row.summary.with_dlt,
+                "replacements_needed": row.summary.replacements_needed,
+            }
+            for row in overview.levels
+        ],
+        "subjects": [
+            {
+                "subject_id": row.subject.subject_code,
+                "dose_level": row.level,
+                "evaluable": row.evaluability.evaluable,
+                "evaluable_reason": row.evaluability.reason,
+                "dlt": row.has_dlt,
+                "dlt_events": [
+                    {
+                        "term": item.event.ctcae_term,
+                        "grade": item.event.grade,
+                        "onset_date": item.event.onset_on.isoformat(),
+                        "status": item.status,
+                        "reason": item.reason,
+                    }
+                    for item in row.events
+                    if item.status != "not_dlt"
+                ],
+            }
+            for row in overview.subjects
+        ],
+        "recommendation": {
+            "design": overview.study.design_method,
+            "dose": level_of(rec.dose),
+            "proceed": rec.proceed,
+            "mtd": level_of(rec.mtd),
+            "reason": rec.reason,
+        },
+    }
+
+
+def dlt_report_text(data: dict) -> str:
+    lines = [f"DLT report {data['study']}, cutoff {data['cutoff']}", ""]
+    lines.append(f"{'Dose level':<28}{'treated':>8}{'evaluable':>11}{'DLTs':>6}")
+    for row in data["dose_levels"]:
+        label = f"{row['level']} {row['label']}"
+        lines.append(f"{label:<28}{row['treated']:>8}{row['evaluable']:>11}{row['dlts']:>6}")
+    lines.append("")
+    for subject in data["subjects"]:
+        evaluable = "evaluable" if subject["evaluable"] else "not evaluable"
+        lines.append(f"{subject['subject_id']} (DL{subject['dose_level']}): {evaluable}: "
+                     f"{subject['evaluable_reason']}")  # fmt: skip
+        for event in subject["dlt_events"]:
+            lines.append(f"    {event['term']} grade {event['grade']} ({event['onset_date']}): "
+                         f"{event['status']}: {event['reason']}")  # fmt: skip
+    rec = data["recommendation"]
+    lines += ["", f"Recommendation ({rec['design']}): {rec['reason']}"]
+    return "\n".join(lines)

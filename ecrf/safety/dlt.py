@@ -1,0 +1,514 @@
+"""Dose-limiting toxicity (DLT): which adverse events are DLTs and which subjects are evaluable.
+
+Pure functions over plain values, no ORM: the rules can be run and tested without Django
+configured. The default rule set is the protocol DLT definition; the window, the minimum
+attribution and the minimum exposure are study settings passed in as ``DltSettings``.
+
+Term names are CTCAE v5.0 names, exactly as spelled by ``ecrf.ctcae.dictionary``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from decimal import ROUND_FLOOR, Decimal
+
+from ecrf.ctcae.dictionary import check_grade, get_term
+
+ATTRIBUTION_ORDER = ("unrelated", "unlikely", "possible", "probable", "definite")
+
+ATTRIBUTION_ADVERBS = {
+    "unrelated": "unrelated",
+    "unlikely": "unlikely",
+    "possible": "possibly",
+    "probable": "probably",
+    "definite": "definitely",
+}
+RELATION_PHRASE = "{adverb} related to {agents}"
+# "unrelated related to" would be nonsense, so the lowest level has a phrase of its own.
+UNRELATED_PHRASE = "unrelated to {agents}"
+NO_ATTRIBUTION_PHRASE = "with no attribution recorded"
+
+# --- CTCAE v5.0 terms named by the protocol DLT definition -----------------------------------
+
+FEBRILE_NEUTROPENIA = "Febrile neutropenia"
+NEUTROPHIL_COUNT_DECREASED = "Neutrophil count decreased"
+LYMPHOCYTE_COUNT_DECREASED = "Lymphocyte count decreased"
+FATIGUE = "Fatigue"
+GI_TERMS = frozenset({"Nausea", "Vomiting", "Diarrhea"})
+ELECTROLYTE_TERMS = frozenset(
+    {
+        "Hypokalemia",
+        "Hyperkalemia",
+        "Hyponatremia",
+        "Hypernatremia",
+        "Hypocalcemia",
+        "Hypercalcemia",
+        "Hypomagnesemia",
+        "Hypermagnesemia",
+        "Hypophosphatemia",
+    }
+)
+TRANSAMINASE_TERMS = frozenset(
+    {"Alanine aminotransferase increased", "Aspartate aminotransferase increased"}
+)
+
+HAEMATOLOGICAL_SOC = "Blood and lymphatic system disorders"
+
+# CTCAE files blood counts under "Investigations", next to liver tests, ECGs and the like, so
+# the SOC alone cannot tell them apart. These are the Investigations terms of CTCAE v5.0 that
+# are a blood cell count or haemoglobin, checked against the full Investigations list.
+# Coagulation tests (activated partial thromboplastin time prolonged, INR increased,
+# Fibrinogen decreased) and Haptoglobin decreased are not cell counts and stay
+# non-haematological, so a grade 3 among them is a DLT.
+HAEMATOLOGICAL_INVESTIGATION_TERMS = frozenset(
+    {
+        "CD4 lymphocytes decreased",
+        "Hemoglobin increased",
+        "Lymphocyte count decreased",
+        "Lymphocyte count increased",
+        "Neutrophil count decreased",
+        "Platelet count decreased",
+        "White blood cell decreased",
+    }
+)
+
+# The grade 3 exceptions: a short-lived event of these terms is not a DLT. "Lasting N days or
+# less" means a duration of at most N days.
+GI_MAX_DAYS = 3
+ELECTROLYTE_MAX_DAYS = 3
+TRANSAMINASE_MAX_DAYS = 7
+FATIGUE_MAX_DAYS = 7
+# The grade 4 exception for neutropenia.
+NEUTROPENIA_MAX_DAYS = 7
+
+MIN_DLT_GRADE = 3
+
+# --- Rule codes: stable identifiers that callers may store and compare, so none is renamed ---
+
+RULE_GRADE_4_OR_5 = "grade_4_or_5"
+RULE_FEBRILE_NEUTROPENIA = "febrile_neutropenia"
+RULE_GRADE_3_NON_HAEMATOLOGICAL = "grade_3_non_haematological"
+RULE_OUTSIDE_WINDOW = "outside_window"
+RULE_NOT_RELATED = "not_related"
+RULE_GRADE_BELOW_3 = "grade_below_3"
+RULE_GRADE_3_HAEMATOLOGICAL = "grade_3_haematological"
+RULE_SHORT_NEUTROPENIA = "short_neutropenia"
+RULE_LYMPHOPENIA = "lymphopenia"
+RULE_SHORT_GI = "short_gi"
+RULE_SHORT_ELECTROLYTE = "short_electrolyte"
+RULE_SHORT_TRANSAMINASE = "short_transaminase"
+RULE_SHORT_FATIGUE = "short_fatigue"
+
+DLT_RULES = frozenset(
+    {RULE_GRADE_4_OR_5, RULE_FEBRILE_NEUTROPENIA, RULE_GRADE_3_NON_HAEMATOLOGICAL}
+)
+EXCLUSION_RULES = frozenset(
+    {
+        RULE_OUTSIDE_WINDOW,
+        RULE_NOT_RELATED,
+        RULE_GRADE_BELOW_3,
+        RULE_GRADE_3_HAEMATOLOGICAL,
+        RULE_SHORT_NEUTROPENIA,
+        RULE_LYMPHOPENIA,
+        RULE_SHORT_GI,
+        RULE_SHORT_ELECTROLYTE,
+        RULE_SHORT_TRANSAMINASE,
+        RULE_SHORT_FATIGUE,
+    }
+)
+
+# --- Message templates ---------------------------------------------------------------------
+
+EVENT_DESCRIPTION = (
+    "{term} grade {grade} for {duration}{ongoing}, {relation}, onset day {onset_day}"
+)
+ONGOING_SUFFIX = " (ongoing at cutoff)"
+NOT_A_DLT = "{description}; not a DLT: {explanation}"
+EXPLANATIONS = {
+    RULE_OUTSIDE_WINDOW: "onset outside the DLT window (days 1 to {window_days})",
+    RULE_NOT_RELATED: "not at least {min_adverb} related to a study agent",
+    RULE_GRADE_BELOW_3: "grade 1 and 2 events are never DLTs",
+    RULE_GRADE_3_HAEMATOLOGICAL: (
+        "grade 3 haematological events other than febrile neutropenia are not DLTs"
+    ),
+    RULE_SHORT_NEUTROPENIA: (
+        f"grade 4 neutrophil count decreased lasting {NEUTROPENIA_MAX_DAYS} days or less"
+    ),
+    RULE_LYMPHOPENIA: "lymphocyte count decreased is not a DLT at any grade",
+    RULE_SHORT_GI: f"grade 3 nausea, vomiting or diarrhea lasting {GI_MAX_DAYS} days or less",
+    RULE_SHORT_ELECTROLYTE: (
+        f"grade 3 electrolyte abnormality lasting {ELECTROLYTE_MAX_DAYS} days or less"
+    ),
+    RULE_SHORT_TRANSAMINASE: (
+        f"grade 3 ALT or AST increased lasting {TRANSAMINASE_MAX_DAYS} days or less"
+    ),
+    RULE_SHORT_FATIGUE: f"grade 3 fatigue lasting {FATIGUE_MAX_DAYS} days or less",
+}
+
+EVALUABLE_DLT = "Evaluable: DLT in the window ({dlts})"
+DLT_SUMMARY = "{label}, day {onset_day}"
+DLT_LABEL = "{term} grade {grade}"
+DLT_LABEL_WITHOUT_TERM = "event {event_id}"
+EVALUABLE_COMPLETED = "Evaluable: completed the {window_days}-day window with {exposures}"
+EVALUABLE_COMPLETED_NO_DOSES = (
+    "Evaluable: completed the {window_days}-day window; no planned doses recorded in it"
+)
+EXPOSURE = "{pct}% of planned {agent}"
+NOT_EVALUABLE_NO_FIRST_DOSE = "Not evaluable: no first dose"
+NOT_EVALUABLE_WINDOW_OPEN = (
+    "Not evaluable: the DLT window ends {window_end}, after the cutoff {cutoff}"
+)
+NOT_EVALUABLE_OFF_STUDY = (
+    "Not evaluable: off study on {off_study_on}, before the end of the DLT window ({window_end})"
+)
+NOT_EVALUABLE_UNDERDOSED = (
+    "Not evaluable: received {exposures} in the DLT window ({min_pct}% required)"
+)
+UNDERDOSE = "{pct}% of the planned {agent} dose"
+
+INVALID_ATTRIBUTION = "Unknown attribution {value!r}; expected one of {expected}."
+INVALID_WINDOW = "The DLT window must be at least 1 day, not {value}."
+INVALID_EXPOSURE = "The minimum exposure must be between 0 and 100%, not {value}."
+RESOLVED_BEFORE_ONSET = "Event {event_id} resolved on {resolved_on}, before its onset {onset_on}."
+DLT_NOT_EVALUABLE = "A subject with a DLT is always evaluable; got {evaluability!r}."
+
+
+@dataclass(frozen=True)
+class DltSettings:
+    window_days: int = 21
+    min_attribution: str = "possible"
+    min_exposure_pct: int = 75
+
+    def __post_init__(self) -> None:
+        _attribution_rank(self.min_attribution)
+        if self.window_days < 1:
+            raise ValueError(INVALID_WINDOW.format(value=self.window_days))
+        if not 0 <= self.min_exposure_pct <= 100:
+            raise ValueError(INVALID_EXPOSURE.format(value=self.min_exposure_pct))
+
+
+@dataclass(frozen=True)
+class EventFacts:
+    event_id: object
+    term: str
+    grade: int
+    onset_on: dt.date
+    resolved_on: dt.date | None
+    # Agent code -> attribution, e.g. {"IL2": "possible"}.
+    attributions: Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class DltFlag:
+    event_id: object
+    is_dlt: bool
+    rule: str
+    reason: str
+    onset_day: int
+    duration_days: int
+    # Term and grade let the evaluability reason name the DLT. They default to empty so that a
+    # caller may build a flag of its own (an investigator's decision, say) without them.
+    term: str = ""
+    grade: int | None = None
+
+
+@dataclass(frozen=True)
+class DoseFacts:
+    agent: str
+    given_on: dt.date
+    planned_dose: Decimal
+    given_dose: Decimal
+
+
+@dataclass(frozen=True)
+class Evaluability:
+    evaluable: bool
+    reason: str
+
+
+@dataclass(frozen=True)
+class DoseLevelSummary:
+    treated: int
+    evaluable: int
+    with_dlt: int
+    replacements_needed: int
+
+
+# --- Event rules -----------------------------------------------------------------------------
+
+
+def _attribution_rank(value: str) -> int:
+    try:
+        return ATTRIBUTION_ORDER.index(value)
+    except ValueError:
+        raise ValueError(
+            INVALID_ATTRIBUTION.format(value=value, expected=", ".join(ATTRIBUTION_ORDER))
+        ) from None
+
+
+def _days(count: int) -> str:
+    return f"{count} day" if count == 1 else f"{count} days"
+
+
+def _join(names: Sequence[str]) -> str:
+    if len(names) == 1:
+        return names[0]
+    return f"{', '.join(names[:-1])} and {names[-1]}"
+
+
+def _max_attribution(attributions: Mapping[str, str]) -> tuple[int | None, list[str]]:
+    """The highest attribution rank over the agents and the agents that have it, sorted."""
+    ranks = {agent: _attribution_rank(value) for agent, value in attributions.items()}
+    if not ranks:
+        return None, []
+    top = max(ranks.values())
+    return top, sorted(agent for agent, rank in ranks.items() if rank == top)
+
+
+def _relation_phrase(rank: int | None, agents: Sequence[str]) -> str:
+    if rank is None:
+        return NO_ATTRIBUTION_PHRASE
+    attribution = ATTRIBUTION_ORDER[rank]
+    if attribution == "unrelated":
+        return UNRELATED_PHRASE.format(agents=_join(agents))
+    adverb = ATTRIBUTION_ADVERBS[attribution]
+    return RELATION_PHRASE.format(adverb=adverb, agents=_join(agents))
+
+
+def is_haematological(term: str) -> bool:
+    """True for a CTCAE v5.0 term of the blood SOC or a blood count of the Investigations SOC."""
+    found = get_term(term)
+    return found.soc == HAEMATOLOGICAL_SOC or found.term in HAEMATOLOGICAL_INVESTIGATION_TERMS
+
+
+def _grade_4_or_5_rule(term: str, duration_days: int) -> str:
+    if term == NEUTROPHIL_COUNT_DECREASED and duration_days <= NEUTROPENIA_MAX_DAYS:
+        return RULE_SHORT_NEUTROPENIA
+    return RULE_GRADE_4_OR_5
+
+
+# Grade 3 non-haematological events that are not DLTs when they last this many days or less.
+_GRADE_3_SHORT_EXCEPTIONS = (
+    (GI_TERMS, GI_MAX_DAYS, RULE_SHORT_GI),
+    (ELECTROLYTE_TERMS, ELECTROLYTE_MAX_DAYS, RULE_SHORT_ELECTROLYTE),
+    (TRANSAMINASE_TERMS, TRANSAMINASE_MAX_DAYS, RULE_SHORT_TRANSAMINASE),
+    (frozenset({FATIGUE}), FATIGUE_MAX_DAYS, RULE_SHORT_FATIGUE),
+)
+
+
+def _grade_3_rule(term: str, duration_days: int) -> str:
+    if is_haematological(term):
+        return RULE_GRADE_3_HAEMATOLOGICAL
+    for terms, max_days, rule in _GRADE_3_SHORT_EXCEPTIONS:
+        if term in terms and duration_days <= max_days:
+            return rule
+    return RULE_GRADE_3_NON_HAEMATOLOGICAL
+
+
+def _decide(
+    term: str,
+    grade: int,
+    onset_day: int,
+    duration_days: int,
+    rank: int | None,
+    settings: DltSettings,
+) -> str:
+    """The rule code that decides the event, checking the exclusions in protocol order: the
+    window, then attribution, then grade, then the term-specific rules."""
+    if not 1 <= onset_day <= settings.window_days:
+        return RULE_OUTSIDE_WINDOW
+    if rank is None or rank < _attribution_rank(settings.min_attribution):
+        return RULE_NOT_RELATED
+    if grade < MIN_DLT_GRADE:
+        return RULE_GRADE_BELOW_3
+    # Lymphopenia is excluded at every grade; at grade 3 it is also haematological, but the
+    # specific rule names the reason more precisely.
+    if term == LYMPHOCYTE_COUNT_DECREASED:
+        return RULE_LYMPHOPENIA
+    # Febrile neutropenia is in the blood SOC, so it is decided before the grade 3
+    # haematological exclusion could claim it; at grade 4 or 5 its own rule names it best.
+    if term == FEBRILE_NEUTROPENIA:
+        return RULE_FEBRILE_NEUTROPENIA
+    if grade >= 4:
+        return _grade_4_or_5_rule(term, duration_days)
+    return _grade_3_rule(term, duration_days)
+
+
+def _duration_days(event: EventFacts, cutoff: dt.date) -> tuple[int, bool]:
+    """Days from onset to resolution, or to the cutoff when unresolved, and whether ongoing."""
+    if event.resolved_on is not None:
+        if event.resolved_on < event.onset_on:
+            raise ValueError(
+                RESOLVED_BEFORE_ONSET.format(
+                    event_id=event.event_id,
+                    resolved_on=event.resolved_on,
+                    onset_on=event.onset_on,
+                )
+            )
+        return (event.resolved_on - event.onset_on).days, False
+    # An unresolved event with onset after the cutoff had not begun by then, so it has lasted
+    # no time yet. Refusing it instead would stop the caller from recording such an event at all.
+    return max((cutoff - event.onset_on).days, 0), True
+
+
+def evaluate_event(
+    event: EventFacts,
+    *,
+    first_dose_on: dt.date,
+    cutoff: dt.date,
+    settings: DltSettings = DltSettings(),
+) -> DltFlag:
+    """Apply the DLT rules to one adverse event.
+
+    The term must be a CTCAE v5.0 term (``UnknownTermError`` otherwise) with a grade it allows
+    (``GradeNotAllowedError``); attributions must be values of ``ATTRIBUTION_ORDER``. An event
+    resolved before its onset raises ValueError.
+    """
+    term = get_term(event.term).term
+    check_grade(term, event.grade)
+    onset_day = (event.onset_on - first_dose_on).days + 1
+    duration_days, ongoing = _duration_days(event, cutoff)
+    rank, top_agents = _max_attribution(event.attributions)
+    rule = _decide(term, event.grade, onset_day, duration_days, rank, settings)
+
+    description = EVENT_DESCRIPTION.format(
+        term=term,
+        grade=event.grade,
+        duration=_days(duration_days),
+        ongoing=ONGOING_SUFFIX if ongoing else "",
+        relation=_relation_phrase(rank, top_agents),
+        onset_day=onset_day,
+    )
+    is_dlt = rule in DLT_RULES
+    if is_dlt:
+        reason = description
+    else:
+        explanation = EXPLANATIONS[rule].format(
+            window_days=settings.window_days,
+            min_adverb=ATTRIBUTION_ADVERBS[settings.min_attribution],
+        )
+        reason = NOT_A_DLT.format(description=description, explanation=explanation)
+    return DltFlag(
+        event_id=event.event_id,
+        is_dlt=is_dlt,
+        rule=rule,
+        reason=reason,
+        onset_day=onset_day,
+        duration_days=duration_days,
+        term=term,
+        grade=event.grade,
+    )
+
+
+# --- Subject evaluability --------------------------------------------------------------------
+
+
+def _format_pct(pct: Decimal) -> str:
+    # Rounded down, so that an exposure just under the minimum never reads as the minimum
+    # itself ("74.9%", not "75%", for 74.96%).
+    text = str(pct.quantize(Decimal("0.1"), rounding=ROUND_FLOOR))
+    return text.removesuffix(".0")
+
+
+def _dlt_label(flag: DltFlag) -> str:
+    if flag.term:
+        label = DLT_LABEL.format(term=flag.term, grade=flag.grade)
+    else:
+        label = DLT_LABEL_WITHOUT_TERM.format(event_id=flag.event_id)
+    return DLT_SUMMARY.format(label=label, onset_day=flag.onset_day)
+
+
+def _window_exposure(
+    doses: Iterable[DoseFacts], first_dose_on: dt.date, window_end: dt.date
+) -> dict[str, tuple[Decimal, Decimal]]:
+    """Total (given, planned) per agent over the doses of window days 1..window_days, for the
+    agents with a planned dose there, in the order the agents first appear in ``doses``."""
+    totals: dict[str, tuple[Decimal, Decimal]] = {}
+    for dose in doses:
+        if first_dose_on <= dose.given_on <= window_end:
+            given, planned = totals.get(dose.agent, (Decimal(0), Decimal(0)))
+            totals[dose.agent] = (given + dose.given_dose, planned + dose.planned_dose)
+    return {agent: total for agent, total in totals.items() if total[1] > 0}
+
+
+def evaluate_subject(
+    *,
+    first_dose_on: dt.date | None,
+    off_study_on: dt.date | None,
+    doses: Sequence[DoseFacts],
+    dlt_flags: Sequence[DltFlag],
+    cutoff: dt.date,
+    settings: DltSettings = DltSettings(),
+) -> Evaluability:
+    """Whether a treated subject counts for the dose-escalation decision.
+
+    A DLT makes the subject evaluable at once. Otherwise the subject must have completed the
+    window by the cutoff, stayed on study to its last day and received at least the minimum
+    share of the planned dose of every agent planned in the window.
+    """
+    if first_dose_on is None:
+        return Evaluability(False, NOT_EVALUABLE_NO_FIRST_DOSE)
+
+    dlts = sorted((flag for flag in dlt_flags if flag.is_dlt), key=lambda flag: flag.onset_day)
+    if dlts:
+        return Evaluability(True, EVALUABLE_DLT.format(dlts="; ".join(map(_dlt_label, dlts))))
+
+    window_end = first_dose_on + dt.timedelta(days=settings.window_days - 1)
+    # Leaving the study is final while an open window may still complete, so it is reported
+    # first when both apply: it tells the reader the subject must be replaced.
+    if off_study_on is not None and off_study_on < window_end:
+        return Evaluability(
+            False, NOT_EVALUABLE_OFF_STUDY.format(off_study_on=off_study_on, window_end=window_end)
+        )
+    if window_end > cutoff:
+        return Evaluability(
+            False, NOT_EVALUABLE_WINDOW_OPEN.format(window_end=window_end, cutoff=cutoff)
+        )
+
+    min_pct = settings.min_exposure_pct
+    exposures = []
+    underdosed = []
+    for agent, (given, planned) in _window_exposure(doses, first_dose_on, window_end).items():
+        pct = _format_pct(given * 100 / planned)
+        exposures.append(EXPOSURE.format(pct=pct, agent=agent))
+        # Compared without division, so that exactly the minimum passes whatever the rounding.
+        if given * 100 < planned * min_pct:
+            underdosed.append(UNDERDOSE.format(pct=pct, agent=agent))
+    if underdosed:
+        return Evaluability(
+            False, NOT_EVALUABLE_UNDERDOSED.format(exposures=_join(underdosed), min_pct=min_pct)
+        )
+    if not exposures:
+        return Evaluability(
+            True, EVALUABLE_COMPLETED_NO_DOSES.format(window_days=settings.window_days)
+        )
+    return Evaluability(
+        True,
+        EVALUABLE_COMPLETED.format(
+            window_days=settings.window_days, exposures=", ".join(exposures)
+        ),
+    )
+
+
+def summarise_dose_level(subjects: Sequence[tuple[Evaluability, bool]]) -> DoseLevelSummary:
+    """Counts for one dose level from (evaluability, has_dlt) of each treated subject.
+
+    Every treated subject who is not evaluable must be replaced. A subject with a DLT who is
+    not evaluable contradicts the evaluability rule, so it raises ValueError rather than
+    letting the counts disagree.
+    """
+    treated = evaluable = with_dlt = 0
+    for evaluability, has_dlt in subjects:
+        if has_dlt and not evaluability.evaluable:
+            raise ValueError(DLT_NOT_EVALUABLE.format(evaluability=evaluability))
+        treated += 1
+        evaluable += evaluability.evaluable
+        with_dlt += has_dlt
+    return DoseLevelSummary(
+        treated=treated,
+        evaluable=evaluable,
+        with_dlt=with_dlt,
+        replacements_needed=treated - evaluable,
+    )

@@ -1,0 +1,60 @@
+"""An investigator confirms a potential DLT with an electronic signature, in a real browser."""
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+
+from ecrf.models import DltAssessment, DltStatus
+from ecrf.services import ae_record
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-output" / "screenshots"
+
+
+def test_bob_confirms_a_dlt_with_his_signature(live_server, page, bob, alice, subject):
+    event = ae_record(
+        subject=subject,
+        ctcae_term="Capillary leak syndrome",
+        grade=3,
+        onset_on=dt.date(2026, 3, 13),
+        resolved_on=dt.date(2026, 3, 18),
+        outcome="recovered",
+        serious_criteria=("sae_hospitalisation",),
+        assessments={
+            "CTX": ("unlikely", "none"),
+            "IM": ("possible", "interrupted"),
+            "IL2": ("definite", "withdrawn"),
+        },
+        by=alice,
+    )
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.goto(f"{live_server.url}/accounts/login/?next=/dlt/")
+    page.fill("input[name=username]", "bob")
+    page.fill("input[name=password]", "correct horse battery")
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{live_server.url}/dlt/")
+    queue = page.locator("#queue-TEST-IL2")
+    assert queue.get_by_role("cell", name="Capillary leak syndrome", exact=True).is_visible()
+    page.screenshot(path=str(SCREENSHOTS / "dlt-dashboard.png"), full_page=True)
+
+    queue.get_by_role("link", name="Review").click()
+    page.screenshot(path=str(SCREENSHOTS / "dlt-decide.png"), full_page=True)
+    page.check("input[name=decision][value=confirmed]")
+    page.fill("textarea[name=reason]", "Hospitalised with oedema and hypotension on IL-2")
+    page.fill("input[name=printed_name]", "Dr Bob Baker")
+    page.fill("input[name=password]", "not my password")
+    page.click("button:has-text('Sign decision')")
+    assert page.locator("text=The password is not correct").is_visible()
+    page.screenshot(path=str(SCREENSHOTS / "dlt-decide-wrong-password.png"), full_page=True)
+
+    page.fill("input[name=password]", "correct horse battery")
+    page.click("button:has-text('Sign decision')")
+    page.wait_for_url(f"{live_server.url}/dlt/")
+    assert page.locator("text=Decision signed and recorded").is_visible()
+    assert page.locator("#queue-TEST-IL2 >> text=Nothing awaits a decision").is_visible()
+    page.screenshot(path=str(SCREENSHOTS / "dlt-dashboard-after.png"), full_page=True)
+
+    assessment = DltAssessment.objects.get(adverse_event=event)
+    assert assessment.status == DltStatus.CONFIRMED
+    assert assessment.signature.printed_name == "Dr Bob Baker"
