@@ -39,6 +39,7 @@ from .services.adverse_events import ae_correct
 from .services.ctcae import ctcae_grade_descriptions
 from .services.dlt import dlt_overview
 from .services.labs import lab_correct, lab_record, reference_range_correct
+from .services.studies import study_correct
 from .services.subjects import subject_correct
 
 BOOKKEEPING = ("id", "version", "created_at", "updated_at")
@@ -152,8 +153,13 @@ class AgentAssessmentInline(ReadOnlyInline):
     fields = ("agent", "attribution", "action_taken")
 
 
+def study_correct_admin(*, record, **kwargs):
+    return study_correct(study=record, **kwargs)
+
+
 @admin.register(Study)
 class StudyAdmin(AuditedAdmin):
+    correct = staticmethod(study_correct_admin)
     list_display = ("code", "title", "design_method", "ctcae_version", "cycle_days")
     search_fields = ("code", "title")
 

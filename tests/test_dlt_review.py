@@ -197,3 +197,48 @@ def test_another_sites_user_gets_404_and_a_nurse_cannot_sign(client, charlie, al
     client.force_login(alice)
     assert client.get(decide).status_code == 200
     assert client.post(decide, {"decision": "confirmed"}).status_code == 403
+
+
+def test_an_investigator_can_declare_a_dlt_the_rules_did_not_flag(subject, alice, bob):
+    """Grade 3 fatigue lasting 5 days is not a DLT by the default rules (7 days or less)."""
+    from ecrf.services.dlt import MEANING_DECLARE
+
+    short = ae_record(
+        subject=subject,
+        ctcae_term="Fatigue",
+        grade=3,
+        onset_on=dt.date(2026, 3, 13),
+        resolved_on=dt.date(2026, 3, 18),
+        outcome="recovered",
+        assessments={code: ("probable", "none") for code in ("CTX", "IM", "IL2")},
+        by=alice,
+    )
+    assessment = short.dlt_assessment
+    assert assessment.status == DltStatus.NOT_DLT and assessment.rule == "short_fatigue"
+    decided = dlt_decide(
+        assessment=assessment,
+        decision="confirmed",
+        reason="Bed-bound; the protocol team judges it dose-limiting",
+        by=bob,
+        password=PASSWORD,
+        printed_name="Dr Bob Baker",
+    )
+    assert decided.status == DltStatus.CONFIRMED and not decided.rule_flag
+    assert decided.signature.meaning == MEANING_DECLARE
+
+
+def test_new_dlt_settings_on_the_study_reapply_the_rules(fatigue, data_manager):
+    """With min_attribution "probable", an event only possibly related is not a DLT."""
+    from ecrf.services.studies import study_correct
+
+    study_correct(
+        study=fatigue.subject.study,
+        changes={"dlt_min_attribution": "probable"},
+        reason="Protocol amendment 2",
+        by=data_manager,
+    )
+    assessment = DltAssessment.objects.get(adverse_event=fatigue)
+    assert assessment.status == DltStatus.NOT_DLT and assessment.rule == "not_related"
+    assert AuditEvent.objects.filter(
+        model="ecrf.Study", field="dlt_min_attribution", new_value="probable"
+    ).exists()

@@ -14,6 +14,7 @@ from ..models import (
     Site,
     Study,
 )
+from .dlt import dlt_evaluate_subject
 from .records import record_create, record_update
 
 
@@ -103,3 +104,17 @@ def study_load(*, definition: StudyDefinition, by, source: str) -> tuple[Study, 
                 reason=reason,
             )
     return study, created
+
+
+def study_correct(
+    *, study: Study, changes: dict, reason: str, by, expected_version: int | None = None
+) -> Study:
+    """Change a study's settings; new DLT settings re-apply the DLT rules to every event."""
+    with transaction.atomic():
+        saved = record_update(
+            record=study, changes=changes, reason=reason, by=by, expected_version=expected_version
+        )
+        if any(name.startswith("dlt_") for name in changes):
+            for subject in saved.subjects.filter(first_dose_on__isnull=False):
+                dlt_evaluate_subject(subject=subject, by=by)
+    return saved

@@ -48,9 +48,9 @@ def subject_detail(request: HttpRequest, subject_id: UUID) -> HttpResponse:
     context = {
         "subject": subject,
         "visits": subject.visits.filter(entered_in_error=False),
-        "adverse_events": subject.adverse_events.filter(entered_in_error=False).prefetch_related(
-            "agent_assessments__agent"
-        ),
+        "adverse_events": subject.adverse_events.filter(entered_in_error=False)
+        .select_related("dlt_assessment")
+        .prefetch_related("agent_assessments__agent"),
         "doses": subject.doses.filter(entered_in_error=False).select_related("agent"),
         "labs": subject.lab_results.filter(entered_in_error=False).select_related("visit"),
         "reconciliation": lab_reconciliation_items(subject),
