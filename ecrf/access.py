@@ -117,3 +117,41 @@ def ensure_role_groups() -> None:
             codename__regex=rf"^({'|'.join(actions)})_" if actions else r"^$",
         )
         group.permissions.set(wanted)
+
+
+def _get_for_user(user, queryset: QuerySet, record_id: UUID, subject_path: str, write: bool):
+    """One lookup shape for every record that belongs to a subject: visible, else 404."""
+    record = (
+        queryset.filter(pk=record_id, **{f"{subject_path}__in": subjects_for_user(user)})
+        .select_related(subject_path, f"{subject_path}__site", f"{subject_path}__study")
+        .first()
+    )
+    if record is None:
+        raise Http404("No such record.")
+    if write:
+        ensure_can_write_site(user, getattr(record, subject_path).site)
+    return record
+
+
+def get_visit_for_user(user, visit_id: UUID, *, write: bool = False):
+    from .models import Visit
+
+    return _get_for_user(user, Visit.objects.all(), visit_id, "subject", write)
+
+
+def get_adverse_event_for_user(user, event_id: UUID, *, write: bool = False):
+    from .models import AdverseEvent
+
+    return _get_for_user(user, AdverseEvent.objects.all(), event_id, "subject", write)
+
+
+def get_dose_for_user(user, dose_id: UUID, *, write: bool = False):
+    from .models import DoseAdministration
+
+    return _get_for_user(user, DoseAdministration.objects.all(), dose_id, "subject", write)
+
+
+def get_lab_result_for_user(user, result_id: UUID, *, write: bool = False):
+    from .models import LabResult
+
+    return _get_for_user(user, LabResult.objects.all(), result_id, "subject", write)

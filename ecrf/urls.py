@@ -6,6 +6,7 @@ from django.urls import path
 from .views import dlt, subjects
 
 urlpatterns = [
+    # Data-entry areas add their routes here, one include per module.
     path("", subjects.home, name="home"),
     path("subjects/<uuid:subject_id>/", subjects.subject_detail, name="subject_detail"),
     path("dlt/", dlt.dlt_dashboard, name="dlt_dashboard"),

@@ -155,6 +155,9 @@ STORAGES = {
     },
 }
 
+# Bootstrap calls the error alert "danger".
+MESSAGE_TAGS = {40: "danger"}
+
 CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
 CRISPY_TEMPLATE_PACK = "bootstrap5"
 

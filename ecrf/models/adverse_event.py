@@ -5,7 +5,7 @@ from django.db import models
 from django.db.models import F, Q
 
 from ..ctcae.dictionary import GradeNotAllowedError, UnknownTermError, check_grade, get_term
-from .base import ClinicalRecord
+from .base import ClinicalRecord, date_errors
 from .dosing import AGENT_NOT_IN_STUDY
 from .study import Agent, Attribution
 from .subject import Subject
@@ -117,6 +117,17 @@ class AdverseEvent(ClinicalRecord):
     def clean(self) -> None:
         """Check the term and grade against CTCAE and fill in its MedDRA code and SOC."""
         errors = {}
+        if self.subject_id:
+            errors.update(
+                date_errors(
+                    self.subject,
+                    {
+                        "onset_on": ("The onset date", self.onset_on),
+                        "resolved_on": ("The resolution date", self.resolved_on),
+                        "death_on": ("The date of death", self.death_on),
+                    },
+                )
+            )
         if self.subject_id and self.ctcae_version != self.subject.study.ctcae_version:
             errors["ctcae_version"] = MIXED_CTCAE_VERSIONS.format(
                 record=self.ctcae_version, study=self.subject.study.ctcae_version

@@ -55,3 +55,31 @@ class ClinicalRecord(AuditedModel):
                 violation_error_message="Marking a record as entered in error needs a reason.",
             ),
         ]
+
+
+DATE_BEFORE_CONSENT = "{label} ({value}) is before the informed consent date ({consent})."
+DATE_IN_FUTURE = "{label} ({value}) is in the future."
+
+
+def date_errors(subject, dates: dict[str, tuple[str, object]]) -> dict[str, str]:
+    """Hard edit check shared by the clinical records: no date before consent or in the future.
+
+    `dates` maps a field name to (label, date); empty dates are skipped.
+    """
+    import datetime as dt
+
+    from django.utils import timezone
+
+    today = timezone.localdate()
+    errors = {}
+    for name, (label, value) in dates.items():
+        if value is None:
+            continue
+        day = value.date() if isinstance(value, dt.datetime) else value
+        if subject is not None and subject.consent_on and day < subject.consent_on:
+            errors[name] = DATE_BEFORE_CONSENT.format(
+                label=label, value=day.isoformat(), consent=subject.consent_on.isoformat()
+            )
+        elif day > today:
+            errors[name] = DATE_IN_FUTURE.format(label=label, value=day.isoformat())
+    return errors

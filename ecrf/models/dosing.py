@@ -6,7 +6,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import F, Q
 
-from .base import ClinicalRecord
+from .base import ClinicalRecord, date_errors
 from .study import Agent
 from .subject import Subject
 from .visit import Visit
@@ -73,6 +73,8 @@ class DoseAdministration(ClinicalRecord):
 
     def clean(self) -> None:
         errors = {}
+        if self.subject_id:
+            errors.update(date_errors(self.subject, {"given_on": ("The dose date", self.given_on)}))
         if self.agent_id and self.subject_id and self.agent.study_id != self.subject.study_id:
             errors["agent"] = AGENT_NOT_IN_STUDY
         if self.visit_id and self.subject_id and self.visit.subject_id != self.subject_id:

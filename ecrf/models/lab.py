@@ -6,7 +6,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import F, Q
 
-from .base import AuditedModel, ClinicalRecord
+from .base import AuditedModel, ClinicalRecord, date_errors
 from .dosing import VISIT_OF_OTHER_SUBJECT
 from .study import Site
 from .subject import Sex, Subject
@@ -89,8 +89,15 @@ class LabResult(ClinicalRecord):
         return f"{self.test_code} {self.value} {self.unit}"
 
     def clean(self) -> None:
+        errors = {}
+        if self.subject_id:
+            errors.update(
+                date_errors(self.subject, {"collected_at": ("The sample time", self.collected_at)})
+            )
         if self.visit_id and self.subject_id and self.visit.subject_id != self.subject_id:
-            raise ValidationError({"visit": VISIT_OF_OTHER_SUBJECT})
+            errors["visit"] = VISIT_OF_OTHER_SUBJECT
+        if errors:
+            raise ValidationError(errors)
 
 
 class ReferenceRange(AuditedModel):

@@ -1,9 +1,10 @@
 """Visits planned from the study schedule, plus unscheduled ones."""
 
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 
-from .base import ClinicalRecord
+from .base import ClinicalRecord, date_errors
 from .subject import Subject
 
 
@@ -60,3 +61,9 @@ class Visit(ClinicalRecord):
 
     def __str__(self) -> str:
         return f"{self.subject.subject_code} {self.label}"
+
+    def clean(self) -> None:
+        if self.subject_id:
+            errors = date_errors(self.subject, {"done_on": ("The visit date", self.done_on)})
+            if errors:
+                raise ValidationError(errors)

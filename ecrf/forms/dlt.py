@@ -1,8 +1,8 @@
-"""Forms: they validate and normalise input; the views hand cleaned data to the services."""
+"""The investigator's signed DLT decision."""
 
 from django import forms
 
-from .models import DltDecision
+from ..models import DltDecision
 
 
 class DltDecisionForm(forms.Form):

@@ -1,0 +1,6 @@
+"""Forms: they validate and normalise input; the views hand cleaned data to the services."""
+
+from .base import RecordForm, SoftWarning
+from .dlt import DltDecisionForm
+
+__all__ = ["DltDecisionForm", "RecordForm", "SoftWarning"]

@@ -1,0 +1,65 @@
+"""Saving a data-entry form through a service, with the errors put back next to the fields."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TypeVar
+
+from django.core.exceptions import ValidationError
+from django.db import models
+
+from ..forms import RecordForm
+from ..models import AuditEvent
+from ..services import STALE_RECORD, StaleRecord
+
+T = TypeVar("T")
+
+
+def changes_since(record: models.Model, loaded_version: int | None) -> list[AuditEvent]:
+    """The audit events of the saves made to `record` after the version a form was loaded from."""
+    if loaded_version is None:
+        return []
+    current = type(record).objects.filter(pk=record.pk).values_list("version", flat=True).first()
+    saves = (current or loaded_version) - loaded_version
+    if saves <= 0:
+        return []
+    updates = AuditEvent.objects.filter(model=record._meta.label, object_id=str(record.pk)).exclude(
+        action__endswith=".created"
+    )
+    times = list(updates.values_list("at", flat=True).distinct().order_by("-at")[:saves])
+    return list(updates.filter(at__in=times).order_by("at", "id"))
+
+
+def save_through_service(
+    form: RecordForm,
+    save: Callable[[], T],
+    *,
+    record: models.Model | None = None,
+    field_names: dict[str, str] | None = None,
+) -> T | None:
+    """Call `save`; on a validation error or a conflict, add the messages to the form.
+
+    `field_names` maps model field names to form field names where they differ. A conflict
+    lists what the other person changed, so the nurse can decide what to keep.
+    """
+    field_names = field_names or {}
+    try:
+        return save()
+    except StaleRecord:
+        form.add_error(None, STALE_RECORD)
+        if record is not None:
+            for event in changes_since(record, form.cleaned_data.get("loaded_version")):
+                form.add_error(
+                    None,
+                    f"{event.actor} changed {event.field} from {event.old_value or '(empty)'} "
+                    f"to {event.new_value or '(empty)'} at {event.at:%Y-%m-%d %H:%M} UTC"
+                    + (f" ({event.reason})" if event.reason else ""),
+                )
+    except ValidationError as exc:
+        if hasattr(exc, "error_dict"):
+            for name, messages in exc.message_dict.items():
+                target = field_names.get(name, name)
+                form.add_error(target if target in form.fields else None, messages)
+        else:
+            form.add_error(None, exc.messages)
+    return None
