@@ -44,6 +44,7 @@ format: $(VENV)/.dev
 
 bench: $(VENV)/.dev
 	$(BIN)/python -m bench.grading
+	$(BIN)/python -m bench.casebook
 
 clean:
 	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache

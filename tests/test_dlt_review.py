@@ -210,7 +210,7 @@ def test_an_investigator_can_declare_a_dlt_the_rules_did_not_flag(subject, alice
         onset_on=dt.date(2026, 3, 13),
         resolved_on=dt.date(2026, 3, 18),
         outcome="recovered",
-        assessments={code: ("probable", "none") for code in ("CTX", "IM", "IL2")},
+        assessments=dict.fromkeys(("CTX", "IM", "IL2"), ("probable", "none")),
         by=alice,
     )
     assessment = short.dlt_assessment

@@ -13,13 +13,14 @@ def test_an_anonymous_visitor_is_sent_to_sign_in(client, subject):
 
 def test_alice_sees_her_sites_subjects_and_not_site_b(client, alice, subject, subject_b):
     client.force_login(alice)
-    page = client.get(reverse("home")).content.decode()
+    page = client.get(reverse("subject_list")).content.decode()
     assert "A-001" in page and "B-001" not in page
 
 
 def test_charlie_gets_404_for_a_site_a_casebook(client, charlie, subject):
     client.force_login(charlie)
     assert client.get(reverse("subject_detail", args=[subject.pk])).status_code == 404
+    assert "A-001" not in client.get(reverse("subject_list")).content.decode()
     assert "A-001" not in client.get(reverse("home")).content.decode()
 
 

@@ -58,6 +58,12 @@ class Study(AuditedModel):
     planned_cycles = models.PositiveSmallIntegerField(
         default=2, help_text="Cycles planned when a subject's visits are scheduled."
     )
+    subject_id_pattern = models.CharField(
+        max_length=60,
+        default="{site}-{number:03d}",
+        help_text="How new subject IDs are made: {site} is the site code, {number} the "
+        "study-wide sequence number, {study} the study code.",
+    )
 
     class Meta:
         verbose_name_plural = "studies"

@@ -42,6 +42,7 @@ class Subject(ClinicalRecord):
         max_length=16, choices=SubjectStatus.choices, default=SubjectStatus.SCREENING
     )
     consent_on = models.DateField("informed consent date")
+    eligibility_confirmed_on = models.DateField(null=True, blank=True)
     enrolled_on = models.DateField(null=True, blank=True)
     dose_level = models.ForeignKey(
         DoseLevel, on_delete=models.PROTECT, null=True, blank=True, related_name="subjects"
@@ -65,6 +66,12 @@ class Subject(ClinicalRecord):
                 name="enrolled_subject_has_dose_level",
                 violation_error_message="An enrolled subject needs a dose level and an "
                 "enrolment date.",
+            ),
+            models.CheckConstraint(
+                condition=Q(eligibility_confirmed_on__isnull=True)
+                | Q(eligibility_confirmed_on__gte=F("consent_on")),
+                name="eligibility_not_before_consent",
+                violation_error_message="Eligibility cannot be confirmed before informed consent.",
             ),
             models.CheckConstraint(
                 condition=Q(enrolled_on__isnull=True) | Q(enrolled_on__gte=F("consent_on")),

@@ -48,10 +48,13 @@ def dose_record(
     adverse_event: AdverseEvent | None = None,
     visit: Visit | None = None,
     planned_dose: Decimal | None = None,
+    audit_reason: str = "",
 ) -> DoseAdministration:
     """Record one administration; a dose other than planned (or missed) needs a reason.
 
     The planned dose is the subject's dose level's unless given (an import states its own).
+    `reason` is the clinical reason for a changed dose; `audit_reason` goes to the audit trail
+    (for example the reason a nurse saved despite a warning).
     """
     cycle, day = cycle_and_day(subject, given_on)
     administration = DoseAdministration(
@@ -67,4 +70,4 @@ def dose_record(
         reason=reason.strip(),
         adverse_event=adverse_event,
     )
-    return record_create(record=administration, by=by)
+    return record_create(record=administration, by=by, reason=audit_reason)

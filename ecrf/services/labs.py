@@ -108,8 +108,12 @@ def lab_record(
     lln: Decimal | None = None,
     uln: Decimal | None = None,
     visit: Visit | None = None,
+    audit_reason: str = "",
 ) -> LabResult:
-    """Record one lab result with its CTCAE grade; LLN/ULN default to the site's range."""
+    """Record one lab result with its CTCAE grade; LLN/ULN default to the site's range.
+
+    `audit_reason` is kept with the new values in the audit trail (a warning accepted on entry).
+    """
     if lln is None and uln is None:
         reference = reference_range_for(subject, test_code, unit, collected_at.date())
         if reference is not None:
@@ -131,7 +135,7 @@ def lab_record(
         baseline = baseline_value(subject, test_code, unit)
         for name, graded in ctcae_grade_of(result, baseline).items():
             setattr(result, name, graded)
-        record_create(record=result, by=by)
+        record_create(record=result, by=by, reason=audit_reason)
         if subject.first_dose_on and collected_at.date() <= subject.first_dose_on:
             # A new pre-dose value can be the new baseline of the results after it.
             labs_regrade(
@@ -268,3 +272,23 @@ def reference_range_correct(
                 by=by,
             )
     return corrected
+
+
+def reconciliation_counts(subjects) -> dict:
+    """Number of lab-AE reconciliation items per subject, in two queries for any number."""
+    findings: dict = {}
+    for pk, subject_id, test, term, grade, collected_at in LabResult.objects.filter(
+        subject__in=subjects, entered_in_error=False, ctcae_grade__gte=3
+    ).values_list("pk", "subject_id", "test_code", "ctcae_term", "ctcae_grade", "collected_at"):
+        findings.setdefault(subject_id, []).append(
+            LabFinding(pk, test, term, grade, collected_at.date())
+        )
+    events: dict = {}
+    for subject_id, term, onset, resolved in AdverseEvent.objects.filter(
+        subject_id__in=list(findings), entered_in_error=False
+    ).values_list("subject_id", "ctcae_term", "onset_on", "resolved_on"):
+        events.setdefault(subject_id, []).append(EventSpan(term, onset, resolved))
+    return {
+        subject_id: len(unreconciled_findings(items, events.get(subject_id, [])))
+        for subject_id, items in findings.items()
+    }

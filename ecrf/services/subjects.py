@@ -6,8 +6,9 @@ import datetime as dt
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Q
 
-from ..models import DoseLevel, Site, Study, Subject, SubjectStatus, Visit, VisitKind
+from ..models import DoseLevel, Site, Study, Subject, SubjectStatus, Visit, VisitKind, VisitStatus
 from .dlt import dlt_evaluate_subject
 from .records import record_create, record_update
 
@@ -24,6 +25,28 @@ def study_day_date(first_dose_on: dt.date, cycle: int, day: int, cycle_days: int
     if day < 0:
         return first_dose_on + dt.timedelta(days=day)
     return first_dose_on + dt.timedelta(days=(cycle - 1) * cycle_days + day - 1)
+
+
+SUBJECT_ID_PATTERN_BROKEN = "The study's subject ID pattern {pattern!r} cannot be used: {error}."
+
+
+def next_subject_code(study: Study, site: Site) -> str:
+    """The next subject ID from the study's pattern, e.g. "A-004" for "{site}-{number:03d}".
+
+    The number is one more than the count of subjects ever registered in the study (entered in
+    error included, so an ID is never given twice).
+    """
+    number = study.subjects.count() + 1
+    while True:
+        try:
+            code = study.subject_id_pattern.format(site=site.code, number=number, study=study.code)
+        except (KeyError, ValueError, IndexError) as exc:
+            raise ValidationError(
+                SUBJECT_ID_PATTERN_BROKEN.format(pattern=study.subject_id_pattern, error=exc)
+            ) from exc
+        if not study.subjects.filter(subject_code=code).exists():
+            return code
+        number += 1
 
 
 def subject_screen(
@@ -56,8 +79,12 @@ def subject_enrol(
     enrolled_on: dt.date,
     first_dose_on: dt.date | None,
     by,
+    eligibility_confirmed_on: dt.date | None = None,
 ) -> Subject:
-    """Enrol a screened subject at a dose level open for enrolment and plan their visits."""
+    """Enrol a screened subject at a dose level open for enrolment and plan their visits.
+
+    Data entry requires the eligibility date; an import of historical data may not have it.
+    """
     if subject.status != SubjectStatus.SCREENING:
         raise ValidationError({"status": NOT_SCREENING})
     if dose_level.study_id == subject.study_id and not dose_level.open_for_enrolment:
@@ -70,6 +97,7 @@ def subject_enrol(
                 "dose_level": dose_level,
                 "enrolled_on": enrolled_on,
                 "first_dose_on": first_dose_on,
+                "eligibility_confirmed_on": eligibility_confirmed_on,
             },
             reason="Enrolment",
             by=by,
@@ -141,3 +169,49 @@ def subject_correct(
         if "first_dose_on" in changes:
             dlt_evaluate_subject(subject=saved, by=by)
     return saved
+
+
+CYCLE_NOT_PLANNED = "Cycle {cycle} has no planned visits left to move."
+
+
+def cycle_delay(*, subject: Subject, cycle: int, days: int, reason: str, by) -> list[Visit]:
+    """Move the planned visits of a cycle, and of every cycle after it, by `days` days.
+
+    The delay and its reason are written on each moved visit in the audit trail.
+    """
+    if not (reason or "").strip():
+        raise ValidationError({"reason": "Give the reason for the delay."})
+    visits = list(
+        subject.visits.filter(
+            status=VisitStatus.PLANNED, entered_in_error=False, planned_on__isnull=False
+        ).filter(Q(cycle__gte=cycle) | Q(kind=VisitKind.END_OF_TREATMENT))
+    )
+    if not any(v.cycle == cycle for v in visits):
+        raise ValidationError({"cycle": CYCLE_NOT_PLANNED.format(cycle=cycle)})
+    audit_reason = f"Cycle {cycle} delayed by {days} days: {reason.strip()}"
+    with transaction.atomic():
+        return [
+            record_update(
+                record=visit,
+                changes={"planned_on": visit.planned_on + dt.timedelta(days=days)},
+                reason=audit_reason,
+                by=by,
+                action="ecrf.visit.cycle_delayed",
+            )
+            for visit in visits
+        ]
+
+
+def visit_unscheduled(
+    *, subject: Subject, label: str, done_on: dt.date, by, reason: str = ""
+) -> Visit:
+    """Record a visit outside the schedule (it took place on `done_on`)."""
+    visit = Visit(
+        subject=subject,
+        kind=VisitKind.UNSCHEDULED,
+        label=label.strip(),
+        planned_on=done_on,
+        status=VisitStatus.DONE,
+        done_on=done_on,
+    )
+    return record_create(record=visit, by=by, reason=reason)

@@ -17,12 +17,13 @@ def test_alice_signs_in_and_opens_a_casebook(live_server, page, alice, subject, 
     page.fill("input[name=password]", "correct horse battery")
     page.click("button[type=submit]")
     page.wait_for_url(f"{live_server.url}/")
-    assert page.locator("text=A-001").is_visible()
+    page.click("nav >> text=Subjects")
+    assert page.get_by_role("link", name="A-001", exact=True).is_visible()
     assert page.locator("text=B-001").count() == 0
     # Bootstrap is served from the project: the navbar is styled (dark background).
     background = page.eval_on_selector("nav.navbar", "n => getComputedStyle(n).backgroundColor")
     assert background != "rgba(0, 0, 0, 0)"
 
-    page.click("text=A-001")
+    page.get_by_role("link", name="A-001", exact=True).click()
     page.click("button[data-bs-target='#visits']")
-    assert page.locator("text=C1D8").is_visible()
+    assert page.locator("#visits").get_by_role("link", name="C1D8").is_visible()

@@ -1,0 +1,321 @@
+"""The research nurse's adverse event form: CTCAE term and grade, dates, seriousness, and the
+attribution and action taken for each study agent.
+
+The form checks what it can without the database (the CTCAE v5.0 term, the grades the term
+allows, the "Other, specify" verbatim, seriousness criteria, the order of dates); the checks
+that need the subject (no date before consent) come from the model through the service.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import Any
+
+from crispy_forms.helper import FormHelper
+from crispy_forms.layout import Column, Field, Fieldset, Layout, Row
+from django import forms
+from django.urls import reverse
+
+from ..ctcae.dictionary import (
+    GradeNotAllowedError,
+    UnknownTermError,
+    check_grade,
+    get_term,
+)
+from ..models import (
+    SERIOUSNESS_CRITERIA,
+    ActionTaken,
+    AdverseEvent,
+    AdverseEventAgent,
+    Agent,
+    Attribution,
+    Outcome,
+)
+from ..models.adverse_event import OTHER_SPECIFY_NEEDS_VERBATIM
+from .base import RecordForm
+
+SERIOUS_NEEDS_CRITERION = (
+    "A serious adverse event needs at least one seriousness criterion (ICH E2A): "
+    "tick the criteria that apply."
+)
+CRITERIA_NEED_SERIOUS = (
+    "Seriousness criteria apply only to a serious event: answer Yes to Serious, "
+    "or untick the criteria."
+)
+RESOLVED_BEFORE_ONSET = "The resolution date cannot come before the onset date."
+DEATH_BEFORE_ONSET = "The date of death cannot come before the onset date."
+FATAL_NEEDS_DEATH_DATE = "A fatal outcome needs the date of death."
+DEATH_DATE_NEEDS_FATAL = "Give a date of death only when the outcome is fatal."
+GRADE5_NEEDS_FATAL = "A grade 5 event needs a fatal outcome and a date of death."
+
+# CTCAE v5.0 general grade definitions; each term's own wording is shown once loaded.
+GRADE_CHOICES = [
+    (1, "1 Mild"),
+    (2, "2 Moderate"),
+    (3, "3 Severe or medically significant"),
+    (4, "4 Life-threatening"),
+    (5, "5 Death related to the adverse event"),
+]
+SERIOUS_CHOICES = [("no", "No"), ("yes", "Yes")]
+CRITERION_CHOICES = [
+    (name, AdverseEvent._meta.get_field(name).verbose_name.capitalize())
+    for name in SERIOUSNESS_CRITERIA
+]
+# The event fields the form edits, in the order of the audit trail.
+EVENT_FIELDS = (
+    "ctcae_term",
+    "verbatim",
+    "grade",
+    "onset_on",
+    "resolved_on",
+    "outcome",
+    "death_on",
+    "serious",
+    *SERIOUSNESS_CRITERIA,
+)
+
+
+def _date_field(label: str, *, required: bool, help_text: str = "") -> forms.DateField:
+    return forms.DateField(
+        label=label,
+        required=required,
+        help_text=help_text,
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+    )
+
+
+def attribution_field(agent: Agent) -> str:
+    return f"attribution_{agent.code}"
+
+
+def action_field(agent: Agent) -> str:
+    return f"action_{agent.code}"
+
+
+def version_field(agent: Agent) -> str:
+    return f"version_{agent.code}"
+
+
+class AdverseEventForm(RecordForm):
+    """Create or correct one adverse event with an assessment per study agent.
+
+    `agents` are the study agents to assess; when editing, `assessments` maps agent code to
+    the saved AdverseEventAgent, whose versions the form carries so that a save over someone
+    else's newer attribution is refused too.
+    """
+
+    ctcae_term = forms.CharField(
+        label="CTCAE term",
+        max_length=200,
+        help_text="Type part of the term or its MedDRA code and choose from the list.",
+    )
+    verbatim = forms.CharField(
+        label="Verbatim description",
+        required=False,
+        max_length=300,
+        help_text="The event in the investigator's words; required for 'Other, specify' terms.",
+    )
+    grade = forms.TypedChoiceField(
+        label="CTCAE grade", choices=GRADE_CHOICES, coerce=int, widget=forms.RadioSelect
+    )
+    onset_on = _date_field("Onset date", required=True)
+    resolved_on = _date_field(
+        "Resolution date", required=False, help_text="Leave empty while the event is ongoing."
+    )
+    outcome = forms.ChoiceField(label="Outcome", choices=Outcome.choices)
+    death_on = _date_field("Date of death", required=False, help_text="Only for a fatal outcome.")
+    serious = forms.TypedChoiceField(
+        label="Serious adverse event",
+        choices=SERIOUS_CHOICES,
+        coerce=lambda value: value == "yes",
+        widget=forms.RadioSelect,
+    )
+    serious_criteria = forms.MultipleChoiceField(
+        label="Seriousness criteria (ICH E2A)",
+        choices=CRITERION_CHOICES,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="Tick every criterion that applies to a serious event.",
+    )
+
+    def __init__(
+        self,
+        *args,
+        agents: Sequence[Agent],
+        assessments: dict[str, AdverseEventAgent] | None = None,
+        **kwargs,
+    ):
+        super().__init__(*args, **kwargs)
+        self.agents = list(agents)
+        self.term = None
+        self.fields["ctcae_term"].widget.attrs.update(
+            {
+                "autocomplete": "off",
+                "spellcheck": "false",
+                "data-term-search": reverse("ctcae_term_search"),
+            }
+        )
+        self.fields["outcome"].initial = Outcome.NOT_RECOVERED
+        for agent in self.agents:
+            self.fields[attribution_field(agent)] = forms.ChoiceField(
+                label=f"{agent.name} ({agent.code}): attribution",
+                choices=[("", "Choose the attribution")] + Attribution.choices,
+            )
+            self.fields[action_field(agent)] = forms.ChoiceField(
+                label=f"{agent.name} ({agent.code}): action taken",
+                choices=[("", "Choose the action taken")] + ActionTaken.choices,
+            )
+            if self.editing:
+                saved = (assessments or {}).get(agent.code)
+                self.fields[version_field(agent)] = forms.IntegerField(
+                    widget=forms.HiddenInput,
+                    required=False,
+                    initial=saved.version if saved else None,
+                )
+
+    @property
+    def helper(self) -> FormHelper:
+        """The layout, built from the form's own fields only (never from request data)."""
+        helper = FormHelper()
+        helper.form_tag = False
+        agent_rows = [
+            Row(
+                Column(attribution_field(agent), css_class="col-md-6"),
+                Column(action_field(agent), css_class="col-md-6"),
+            )
+            for agent in self.agents
+        ]
+        hidden = ["loaded_version"]
+        if self.editing:
+            hidden += [version_field(agent) for agent in self.agents]
+        closing = []
+        if self.editing:
+            closing.append(Field("change_reason"))
+        # No soft warnings are defined for adverse events; the override is shown only if a
+        # subclass raises one.
+        if self.warnings:
+            closing.append(Field("override_reason"))
+        helper.layout = Layout(
+            Fieldset(
+                "Event",
+                Row(
+                    Column("ctcae_term", css_class="col-lg-6 term-search"),
+                    Column("verbatim", css_class="col-lg-6"),
+                ),
+                Field("grade", wrapper_class="grade-choices"),
+            ),
+            Fieldset(
+                "Dates and outcome",
+                Row(
+                    Column("onset_on", css_class="col-md-6 col-xl-3"),
+                    Column("resolved_on", css_class="col-md-6 col-xl-3"),
+                    Column("outcome", css_class="col-md-6 col-xl-3"),
+                    Column("death_on", css_class="col-md-6 col-xl-3"),
+                ),
+            ),
+            Fieldset(
+                "Seriousness",
+                Row(
+                    Column(Field("serious"), css_class="col-md-4"),
+                    Column("serious_criteria", css_class="col-md-8"),
+                ),
+            ),
+            Fieldset("Study agents", *agent_rows),
+            *closing,
+            *hidden,
+        )
+        return helper
+
+    def clean_ctcae_term(self) -> str:
+        value = " ".join(self.cleaned_data["ctcae_term"].split())
+        try:
+            self.term = get_term(value)
+        except UnknownTermError as exc:
+            raise forms.ValidationError(str(exc), code="unknown_term") from exc
+        return self.term.term
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        grade = cleaned.get("grade")
+        if self.term is not None and grade is not None:
+            try:
+                check_grade(self.term, grade)
+            except GradeNotAllowedError as exc:
+                self.add_error("grade", str(exc))
+        needs_verbatim = self.term is not None and self.term.is_other_specify
+        if needs_verbatim and not cleaned.get("verbatim", "").strip():
+            self.add_error("verbatim", OTHER_SPECIFY_NEEDS_VERBATIM)
+        serious = cleaned.get("serious")
+        criteria = cleaned.get("serious_criteria") or []
+        if serious is True and not criteria:
+            self.add_error("serious_criteria", SERIOUS_NEEDS_CRITERION)
+        elif serious is False and criteria:
+            self.add_error("serious_criteria", CRITERIA_NEED_SERIOUS)
+        self._check_dates_and_outcome(cleaned)
+        return cleaned
+
+    def _check_dates_and_outcome(self, cleaned: dict[str, Any]) -> None:
+        onset: dt.date | None = cleaned.get("onset_on")
+        resolved: dt.date | None = cleaned.get("resolved_on")
+        death: dt.date | None = cleaned.get("death_on")
+        outcome = cleaned.get("outcome")
+        if onset and resolved and resolved < onset:
+            self.add_error("resolved_on", RESOLVED_BEFORE_ONSET)
+        if onset and death and death < onset:
+            self.add_error("death_on", DEATH_BEFORE_ONSET)
+        if outcome == Outcome.FATAL and death is None and "death_on" not in self.errors:
+            self.add_error("death_on", FATAL_NEEDS_DEATH_DATE)
+        if outcome and outcome != Outcome.FATAL and death is not None:
+            self.add_error("death_on", DEATH_DATE_NEEDS_FATAL)
+        if cleaned.get("grade") == 5 and outcome and outcome != Outcome.FATAL:
+            self.add_error("outcome", GRADE5_NEEDS_FATAL)
+
+    def has_clinical_changes(self) -> bool:
+        """False when the submitted data differs from the loaded data only in bookkeeping."""
+        bookkeeping = {"change_reason", "loaded_version", "override_reason"}
+        bookkeeping.update(version_field(agent) for agent in self.agents)
+        return bool(set(self.changed_data) - bookkeeping)
+
+    def event_values(self) -> dict[str, Any]:
+        """The adverse event's field values as the model stores them."""
+        data = self.cleaned_data
+        criteria = set(data["serious_criteria"]) if data["serious"] else set()
+        values = {
+            "ctcae_term": data["ctcae_term"],
+            "verbatim": data["verbatim"].strip(),
+            "grade": data["grade"],
+            "onset_on": data["onset_on"],
+            "resolved_on": data["resolved_on"],
+            "outcome": data["outcome"],
+            "death_on": data["death_on"],
+            "serious": bool(criteria),
+        }
+        values.update({name: name in criteria for name in SERIOUSNESS_CRITERIA})
+        return values
+
+    def assessments(self) -> dict[str, tuple[str, str]]:
+        """Agent code -> (attribution, action taken), as `ae_record` takes them."""
+        return {
+            agent.code: (
+                self.cleaned_data[attribution_field(agent)],
+                self.cleaned_data[action_field(agent)],
+            )
+            for agent in self.agents
+        }
+
+    def agent_version(self, agent: Agent) -> int | None:
+        return self.cleaned_data.get(version_field(agent))
+
+
+def initial_from_event(
+    event: AdverseEvent, assessments: dict[str, AdverseEventAgent]
+) -> dict[str, Any]:
+    """The edit form's initial values: the saved event and its agent assessments."""
+    initial: dict[str, Any] = {name: getattr(event, name) for name in EVENT_FIELDS}
+    initial["serious"] = "yes" if event.serious else "no"
+    initial["serious_criteria"] = [name for name in SERIOUSNESS_CRITERIA if getattr(event, name)]
+    for code, assessment in assessments.items():
+        initial[f"attribution_{code}"] = assessment.attribution
+        initial[f"action_{code}"] = assessment.action_taken
+    return initial

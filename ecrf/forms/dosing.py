@@ -1,0 +1,154 @@
+"""Study-drug administration: one row per agent per day, given, changed or missed."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django import forms
+
+from ..models import AdverseEvent, Agent, AgentSchedule, Subject
+from ..models.base import date_errors
+from ..services.dosing import cycle_and_day
+from .base import RecordForm, SoftWarning
+
+DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+
+DOSE_NEGATIVE = "The given dose cannot be negative."
+# The same words as the database constraint `dose_change_needs_reason`, so the nurse reads one
+# message whichever check stops the save.
+DOSE_CHANGE_NEEDS_REASON = "A dose reduced, increased or missed needs a reason."
+NO_PLANNED_DOSE = "No dose of {agent} is planned at the subject's dose level."
+OUTSIDE_DOSING_DAYS = (
+    "{agent} on {date:%Y-%m-%d} is cycle {cycle} day {day}, outside its dosing days ({days})."
+)
+REASON_FROM_EVENT = "Adverse event: {term} grade {grade} (onset {onset:%Y-%m-%d})"
+
+
+def dosing_days(schedule: AgentSchedule, cycle: int) -> tuple[int, int]:
+    """The first and last dosing day of an agent in a cycle; a lead-in counts in cycle 1 only."""
+    if cycle == 1:
+        return schedule.first_day, schedule.last_day
+    return max(schedule.first_day, 1), schedule.last_day
+
+
+def describe_dosing_days(schedule: AgentSchedule) -> str:
+    """e.g. 'days 1 to 14 of each cycle', or the lead-in and the later cycles told apart."""
+    if schedule.first_day < 1:
+        return (
+            f"days {schedule.first_day} to {schedule.last_day} in cycle 1, "
+            f"days 1 to {schedule.last_day} from cycle 2"
+        )
+    return f"days {schedule.first_day} to {schedule.last_day} of each cycle"
+
+
+def is_dosing_day(schedule: AgentSchedule, cycle: int, day: int) -> bool:
+    first, last = dosing_days(schedule, cycle)
+    return first <= day <= last
+
+
+class DoseForm(RecordForm):
+    """One administration. `planned` maps agent id to the dose the subject's level plans."""
+
+    agent = forms.ModelChoiceField(queryset=Agent.objects.none(), empty_label="Choose an agent")
+    given_on = forms.DateField(label="Date given", widget=DATE)
+    given_dose = forms.DecimalField(
+        label="Dose given",
+        max_digits=10,
+        decimal_places=3,
+        widget=forms.TextInput(attrs={"inputmode": "decimal", "autocomplete": "off"}),
+        help_text="Enter 0 for a missed dose.",
+    )
+    adverse_event = forms.ModelChoiceField(
+        label="Adverse event that caused the change",
+        queryset=AdverseEvent.objects.none(),
+        required=False,
+        empty_label="None",
+    )
+    reason = forms.CharField(
+        label="Reason for a dose other than planned",
+        max_length=200,
+        required=False,
+        help_text="Required when the dose given differs from the dose planned or was missed, "
+        "unless an adverse event above explains it.",
+    )
+
+    field_order = ["agent", "given_on", "given_dose", "adverse_event", "reason"]
+
+    def __init__(
+        self,
+        *args,
+        subject: Subject,
+        planned: dict,
+        saved: tuple | None = None,
+        **kwargs,
+    ):
+        super().__init__(*args, **kwargs)
+        self.subject = subject
+        self.planned = planned
+        # For a correction: the (agent id, date) saved, so that the dosing-day warning is not
+        # asked again for a date that was already accepted.
+        self.saved = saved
+        self.fields["agent"].queryset = subject.study.agents.order_by("code")
+        self.fields["adverse_event"].queryset = subject.adverse_events.filter(
+            entered_in_error=False
+        ).order_by("-onset_on", "ctcae_term")
+        self.fields["adverse_event"].label_from_instance = lambda event: (
+            f"{event.ctcae_term} grade {event.grade}, onset {event.onset_on:%Y-%m-%d}"
+        )
+        self.fields["agent"].label_from_instance = lambda agent: f"{agent.name} ({agent.code})"
+
+    def clean_given_dose(self) -> Decimal:
+        dose = self.cleaned_data["given_dose"]
+        if dose < 0:
+            raise forms.ValidationError(DOSE_NEGATIVE)
+        return dose
+
+    def clean(self):
+        # The hard checks come first: the base class asks about soft warnings only when there
+        # is no error left.
+        cleaned = self.cleaned_data
+        given_on = cleaned.get("given_on")
+        for name, message in date_errors(
+            self.subject, {"given_on": ("The dose date", given_on)}
+        ).items():
+            self.add_error(name, message)
+        agent, dose = cleaned.get("agent"), cleaned.get("given_dose")
+        event = cleaned.get("adverse_event")
+        reason = (cleaned.get("reason") or "").strip()
+        if agent is not None and agent.pk not in self.planned:
+            self.add_error("agent", NO_PLANNED_DOSE.format(agent=agent.code))
+        elif agent is not None and dose is not None and dose != self.planned[agent.pk]:
+            if not reason and event is not None:
+                reason = REASON_FROM_EVENT.format(
+                    term=event.ctcae_term, grade=event.grade, onset=event.onset_on
+                )[:200]
+            if not reason:
+                self.add_error("reason", DOSE_CHANGE_NEEDS_REASON)
+        cleaned["reason"] = reason
+        return super().clean()
+
+    def soft_warnings(self, data: dict) -> list[SoftWarning]:
+        agent, given_on = data.get("agent"), data.get("given_on")
+        subject = self.subject
+        if agent is None or given_on is None or subject.first_dose_on is None:
+            return []
+        if self.saved == (agent.pk, given_on):
+            return []
+        schedule = AgentSchedule.objects.filter(agent=agent).first()
+        if schedule is None:
+            return []
+        cycle, day = cycle_and_day(subject, given_on)
+        if is_dosing_day(schedule, cycle, day):
+            return []
+        return [
+            SoftWarning(
+                "given_on",
+                OUTSIDE_DOSING_DAYS.format(
+                    agent=agent.code,
+                    date=given_on,
+                    cycle=cycle,
+                    day=day,
+                    days=describe_dosing_days(schedule),
+                ),
+            )
+        ]

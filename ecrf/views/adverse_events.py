@@ -1,0 +1,250 @@
+"""The research nurse's adverse event pages: record, correct, and the CTCAE term search."""
+
+from __future__ import annotations
+
+import datetime as dt
+from uuid import UUID
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.db import transaction
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.urls import path, reverse
+from django.views.decorators.http import require_GET
+
+from .. import access
+from ..ctcae.dictionary import CTCAE_VERSION, search_terms
+from ..forms.adverse_event import (
+    EVENT_FIELDS,
+    AdverseEventForm,
+    initial_from_event,
+)
+from ..models import (
+    SERIOUSNESS_CRITERIA,
+    AdverseEvent,
+    AdverseEventAgent,
+    CtcaeTermDescription,
+    Subject,
+)
+from ..services import STALE_RECORD, StaleRecord
+from ..services.adverse_events import ae_correct, ae_record
+from .editing import changes_since, save_through_service
+from .subjects import role_label
+
+SAE_REPORTING_HOURS = 24
+SAE_DEADLINE = "Serious: report to the sponsor by {deadline:%Y-%m-%d %H:%M} UTC."
+RECORDED = "Adverse event recorded: {event.ctcae_term} grade {event.grade}."
+CORRECTED = "Adverse event saved: {event.ctcae_term} grade {event.grade}."
+NOTHING_CHANGED = "Nothing was changed, so nothing was saved."
+MAX_SEARCH_RESULTS = 20
+MAX_QUERY_LENGTH = 100
+
+
+def sae_report_deadline(event: AdverseEvent) -> dt.datetime:
+    """When a serious event must reach the sponsor: 24 hours after it was first recorded."""
+    return event.created_at.astimezone(dt.UTC) + dt.timedelta(hours=SAE_REPORTING_HOURS)
+
+
+def _casebook_url(subject: Subject) -> str:
+    return reverse("subject_detail", args=[subject.pk]) + "#aes"
+
+
+def _saved(request: HttpRequest, event: AdverseEvent, message: str, draft_key: str):
+    messages.success(request, message.format(event=event), extra_tags=draft_key)
+    if event.serious:
+        messages.warning(request, SAE_DEADLINE.format(deadline=sae_report_deadline(event)))
+    return redirect(_casebook_url(event.subject))
+
+
+def _render(request: HttpRequest, form: AdverseEventForm, subject: Subject, **context):
+    context.update(
+        form=form,
+        subject=subject,
+        can_write=access.can_write_site(request.user, subject.site),
+        role_label=role_label(request.user),
+    )
+    return render(request, "ecrf/adverse_event_form.html", context)
+
+
+@login_required
+def ae_create(request: HttpRequest, subject_id: UUID) -> HttpResponse:
+    posting = request.method == "POST"
+    subject = access.get_subject_for_user(request.user, subject_id, write=posting)
+    form = AdverseEventForm(request.POST if posting else None, agents=subject.study.agents.all())
+    draft_key = f"ae-new-{subject.pk}"
+    if posting and form.is_valid():
+        values = form.event_values()
+        criteria = tuple(name for name in SERIOUSNESS_CRITERIA if values[name])
+        event = save_through_service(
+            form,
+            lambda: ae_record(
+                subject=subject,
+                ctcae_term=values["ctcae_term"],
+                grade=values["grade"],
+                onset_on=values["onset_on"],
+                assessments=form.assessments(),
+                by=request.user,
+                verbatim=values["verbatim"],
+                resolved_on=values["resolved_on"],
+                outcome=values["outcome"],
+                death_on=values["death_on"],
+                serious_criteria=criteria,
+            ),
+        )
+        if event is not None:
+            return _saved(request, event, RECORDED, draft_key)
+    return _render(request, form, subject, draft_key=draft_key)
+
+
+def _ensure_unchanged(
+    event: AdverseEvent,
+    assessments: dict[str, AdverseEventAgent],
+    form: AdverseEventForm,
+) -> None:
+    """Refuse the save if anyone saved the event or one of its assessments after it was loaded.
+
+    The form is one unit for the nurse: a changed attribution with an unchanged event (or the
+    other way round) is still a change she has not seen.
+    """
+    loaded = {(AdverseEvent, event.pk): form.cleaned_data.get("loaded_version")}
+    for agent in form.agents:
+        loaded[(AdverseEventAgent, assessments[agent.code].pk)] = form.agent_version(agent)
+    for (model, pk), version in loaded.items():
+        # The lock makes a second save of the same event wait for this one to finish.
+        current = model.objects.select_for_update().filter(pk=pk).values("version").first()
+        if current is None or version is None or current["version"] != version:
+            raise StaleRecord(STALE_RECORD, code="stale")
+
+
+def _agent_changes_since(form: AdverseEventForm, assessments: dict[str, AdverseEventAgent]):
+    """Add what others changed in the agent assessments to a refused form."""
+    for agent in form.agents:
+        for change in changes_since(assessments[agent.code], form.agent_version(agent)):
+            form.add_error(
+                None,
+                f"{change.actor} changed {agent.code} {change.field} from "
+                f"{change.old_value or '(empty)'} to {change.new_value or '(empty)'} "
+                f"at {change.at:%Y-%m-%d %H:%M} UTC"
+                + (f" ({change.reason})" if change.reason else ""),
+            )
+
+
+@login_required
+def ae_edit(request: HttpRequest, event_id: UUID) -> HttpResponse:
+    posting = request.method == "POST"
+    event = access.get_adverse_event_for_user(request.user, event_id, write=posting)
+    if event.entered_in_error:
+        raise Http404("This adverse event was marked as entered in error.")
+    subject = event.subject
+    assessments = {
+        assessment.agent.code: assessment
+        for assessment in event.agent_assessments.filter(entered_in_error=False).select_related(
+            "agent"
+        )
+    }
+    form = AdverseEventForm(
+        request.POST if posting else None,
+        agents=[assessment.agent for assessment in assessments.values()],
+        assessments=assessments,
+        initial=initial_from_event(event, assessments),
+        editing=True,
+        version=event.version,
+    )
+    draft_key = f"ae-edit-{event.pk}"
+    if posting and not form.has_clinical_changes():
+        messages.info(request, NOTHING_CHANGED, extra_tags=draft_key)
+        return redirect(_casebook_url(subject))
+    if posting and form.is_valid():
+        values = form.event_values()
+        changes = {
+            name: values[name] for name in EVENT_FIELDS if getattr(event, name) != values[name]
+        }
+        agent_changes = {}
+        for code, (attribution, action_taken) in form.assessments().items():
+            saved = assessments[code]
+            change = {}
+            if saved.attribution != attribution:
+                change["attribution"] = attribution
+            if saved.action_taken != action_taken:
+                change["action_taken"] = action_taken
+            if change:
+                agent_changes[code] = change
+        if not changes and not agent_changes:
+            messages.info(request, NOTHING_CHANGED, extra_tags=draft_key)
+            return redirect(_casebook_url(subject))
+
+        def save() -> AdverseEvent:
+            with transaction.atomic():
+                _ensure_unchanged(event, assessments, form)
+                saved_event = event
+                if changes:
+                    saved_event = ae_correct(
+                        record=event,
+                        changes=changes,
+                        reason=form.audit_reason,
+                        by=request.user,
+                        expected_version=form.cleaned_data["loaded_version"],
+                    )
+                for code, change in agent_changes.items():
+                    assessment = assessments[code]
+                    ae_correct(
+                        record=assessment,
+                        changes=change,
+                        reason=form.audit_reason,
+                        by=request.user,
+                        expected_version=form.agent_version(assessment.agent),
+                    )
+                return saved_event
+
+        saved_event = save_through_service(form, save, record=event)
+        if saved_event is not None:
+            return _saved(request, saved_event, CORRECTED, draft_key)
+        if STALE_RECORD in form.non_field_errors():
+            _agent_changes_since(form, assessments)
+    return _render(
+        request,
+        form,
+        subject,
+        event=event,
+        draft_key=draft_key,
+        deadline=sae_report_deadline(event) if event.serious else None,
+        conflict=form.is_bound and STALE_RECORD in form.non_field_errors(),
+    )
+
+
+@login_required
+@require_GET
+def ctcae_term_search(request: HttpRequest) -> JsonResponse:
+    """CTCAE v5.0 terms matching ?q= (word prefixes or a MedDRA code prefix), best first."""
+    query = request.GET.get("q", "")[:MAX_QUERY_LENGTH]
+    terms = search_terms(query, limit=MAX_SEARCH_RESULTS)
+    descriptions = {}
+    if terms:
+        rows = CtcaeTermDescription.objects.filter(
+            ctcae_version=CTCAE_VERSION, term__in=[term.term for term in terms]
+        )
+        descriptions = {row.term: row.grade_descriptions() for row in rows}
+    results = []
+    for term in terms:
+        item = {
+            "term": term.term,
+            "meddra_code": term.meddra_code,
+            "soc": term.soc,
+            "grades": list(term.grades),
+            "other_specify": term.is_other_specify,
+        }
+        texts = descriptions.get(term.term)
+        if texts:
+            item["descriptions"] = {
+                str(grade): text for grade, text in texts.items() if grade in term.grades
+            }
+        results.append(item)
+    return JsonResponse(results, safe=False)
+
+
+urlpatterns = [
+    path("subjects/<uuid:subject_id>/adverse-events/new/", ae_create, name="ae_create"),
+    path("adverse-events/<uuid:event_id>/edit/", ae_edit, name="ae_edit"),
+    path("ctcae/terms/", ctcae_term_search, name="ctcae_term_search"),
+]

@@ -1,0 +1,243 @@
+"""Recording study-drug administration, one row per agent and day, and correcting it."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+from decimal import Decimal
+from uuid import UUID
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.db.models import Q
+from django.http import HttpRequest, HttpResponse, QueryDict
+from django.shortcuts import redirect, render
+from django.urls import path, reverse
+from django.utils import timezone
+
+from .. import access
+from ..forms.dosing import DoseForm, describe_dosing_days
+from ..models import AgentSchedule, DoseAdministration, Subject, Visit, VisitStatus
+from ..services import dose_record, record_update
+from ..services.dosing import cycle_and_day, level_dose
+from .editing import save_through_service
+from .subjects import role_label
+
+SAVED = "{agent} {dose} {unit} on {date:%Y-%m-%d} saved (cycle {cycle} day {day})."
+MISSED = "{agent} on {date:%Y-%m-%d} saved as missed (cycle {cycle} day {day})."
+ENTERED_IN_ERROR = "This dose is marked as entered in error; it can no longer be changed."
+
+
+def _planned_doses(subject: Subject) -> dict[UUID, Decimal]:
+    """Agent id to the dose the subject's dose level plans, for the agents it plans."""
+    planned = {}
+    for agent in subject.study.agents.all():
+        try:
+            planned[agent.pk] = level_dose(subject, agent)
+        except ValidationError:
+            continue
+    return planned
+
+
+def _agent_rows(subject: Subject, planned: dict[UUID, Decimal]) -> list[dict]:
+    """What the page shows per agent: planned dose, unit and dosing days."""
+    schedules = {s.agent_id: s for s in AgentSchedule.objects.filter(agent__study=subject.study)}
+    rows = []
+    for agent in subject.study.agents.order_by("code"):
+        schedule = schedules.get(agent.pk)
+        dose = planned.get(agent.pk)
+        rows.append(
+            {
+                "id": str(agent.pk),
+                "code": agent.code,
+                "name": agent.name,
+                "unit": agent.unit,
+                "planned": "" if dose is None else _number(dose),
+                "days": describe_dosing_days(schedule) if schedule else "",
+            }
+        )
+    return rows
+
+
+def _number(value: Decimal) -> str:
+    text = format(value, "f")
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def _visit_on(subject: Subject, day: dt.date) -> Visit | None:
+    """The subject's visit on the dose date, if one took place (or is planned) that day."""
+    return (
+        subject.visits.filter(entered_in_error=False)
+        .exclude(status=VisitStatus.MISSED)
+        .filter(Q(done_on=day) | Q(done_on__isnull=True, planned_on=day))
+        .order_by("planned_on", "label")
+        .first()
+    )
+
+
+def _prefill(subject: Subject, query: QueryDict) -> dict:
+    """Initial values from ?agent=CODE&date=YYYY-MM-DD; anything unreadable is ignored."""
+    initial: dict = {"given_on": timezone.localdate()}
+    code = query.get("agent", "")
+    agent = subject.study.agents.filter(code=code).first() if code else None
+    if agent is not None:
+        initial["agent"] = agent.pk
+    with contextlib.suppress(ValueError):
+        initial["given_on"] = dt.date.fromisoformat(query.get("date", ""))
+    return initial
+
+
+def _saved_message(dose: DoseAdministration) -> str:
+    values = {
+        "agent": dose.agent.code,
+        "dose": _number(dose.given_dose),
+        "unit": dose.unit,
+        "date": dose.given_on,
+        "cycle": dose.cycle,
+        "day": dose.day,
+    }
+    return (MISSED if dose.missed else SAVED).format(**values)
+
+
+def _render(request, form: DoseForm, subject: Subject, planned, *, title, draft_key, dose=None):
+    agents = _agent_rows(subject, planned)
+    chosen = str(form["agent"].value() or "")
+    return render(
+        request,
+        "ecrf/dose_form.html",
+        {
+            "form": form,
+            "subject": subject,
+            "dose": dose,
+            "title": title,
+            "agents": agents,
+            "chosen": next((agent for agent in agents if agent["id"] == chosen), None),
+            "draft_key": draft_key,
+            "can_write": access.can_write_site(request.user, subject.site),
+            "role_label": role_label(request.user),
+        },
+    )
+
+
+@login_required
+def dose_create(request: HttpRequest, subject_id: UUID) -> HttpResponse:
+    """Record one administration of one agent; "Save and add another" keeps the date."""
+    posting = request.method == "POST"
+    subject = access.get_subject_for_user(request.user, subject_id, write=posting)
+    planned = _planned_doses(subject)
+    form = DoseForm(
+        request.POST if posting else None,
+        subject=subject,
+        planned=planned,
+        initial=_prefill(subject, request.GET),
+    )
+    draft_key = f"dose-new-{subject.pk}"
+    if posting and form.is_valid():
+        data = form.cleaned_data
+        dose = save_through_service(
+            form,
+            lambda: dose_record(
+                subject=subject,
+                agent=data["agent"],
+                given_on=data["given_on"],
+                given_dose=data["given_dose"],
+                reason=data["reason"],
+                adverse_event=data["adverse_event"],
+                visit=_visit_on(subject, data["given_on"]),
+                audit_reason=form.audit_reason,
+                by=request.user,
+            ),
+        )
+        if dose is not None:
+            messages.success(request, _saved_message(dose), extra_tags=draft_key)
+            if request.POST.get("then") == "another":
+                url = reverse("dose_create", args=[subject.pk])
+                return redirect(f"{url}?date={dose.given_on:%Y-%m-%d}")
+            return redirect(reverse("subject_detail", args=[subject.pk]) + "#doses")
+    return _render(
+        request,
+        form,
+        subject,
+        planned,
+        title=f"Record a dose for {subject.subject_code}",
+        draft_key=draft_key,
+    )
+
+
+@login_required
+def dose_edit(request: HttpRequest, dose_id: UUID) -> HttpResponse:
+    """Correct a recorded administration, with a reason; a newer save by someone else wins."""
+    posting = request.method == "POST"
+    dose = access.get_dose_for_user(request.user, dose_id, write=posting)
+    subject = dose.subject
+    casebook = reverse("subject_detail", args=[subject.pk]) + "#doses"
+    if dose.entered_in_error:
+        messages.info(request, ENTERED_IN_ERROR)
+        return redirect(casebook)
+    # The dose keeps the planned dose it was recorded with (an import may have stated its own);
+    # another agent takes its dose level's.
+    planned = {**_planned_doses(subject), dose.agent_id: dose.planned_dose}
+    form = DoseForm(
+        request.POST if posting else None,
+        subject=subject,
+        planned=planned,
+        saved=(dose.agent_id, dose.given_on),
+        editing=True,
+        version=dose.version,
+        initial={
+            "agent": dose.agent_id,
+            "given_on": dose.given_on,
+            "given_dose": dose.given_dose.normalize(),
+            "adverse_event": dose.adverse_event_id,
+            "reason": dose.reason,
+        },
+    )
+    draft_key = f"dose-{dose.pk}"
+    if posting and form.is_valid():
+        data = form.cleaned_data
+
+        def save() -> DoseAdministration:
+            agent, given_on = data["agent"], data["given_on"]
+            cycle, day = cycle_and_day(subject, given_on)
+            changes = {
+                "agent": agent,
+                "given_on": given_on,
+                "cycle": cycle,
+                "day": day,
+                "planned_dose": planned[agent.pk],
+                "given_dose": data["given_dose"],
+                "unit": agent.unit,
+                "reason": data["reason"],
+                "adverse_event": data["adverse_event"],
+            }
+            if given_on != dose.given_on:
+                changes["visit"] = _visit_on(subject, given_on)
+            version = data["loaded_version"]
+            return record_update(
+                record=dose,
+                changes=changes,
+                reason=form.audit_reason,
+                by=request.user,
+                expected_version=dose.version if version is None else version,
+            )
+
+        saved = save_through_service(form, save, record=dose)
+        if saved is not None:
+            messages.success(request, _saved_message(saved), extra_tags=draft_key)
+            return redirect(casebook)
+    return _render(
+        request,
+        form,
+        subject,
+        planned,
+        title=f"Correct a dose of {subject.subject_code}",
+        draft_key=draft_key,
+        dose=dose,
+    )
+
+
+urlpatterns = [
+    path("subjects/<uuid:subject_id>/doses/new/", dose_create, name="dose_create"),
+    path("doses/<uuid:dose_id>/edit/", dose_edit, name="dose_edit"),
+]

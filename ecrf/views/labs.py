@@ -1,0 +1,217 @@
+"""The lab entry grid of a visit: one row per test of a panel, saved all together or not at all."""
+
+from __future__ import annotations
+
+import datetime as dt
+from uuid import UUID
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.db import transaction
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import path, reverse
+from django.utils import timezone
+
+from .. import access
+from ..forms.labs import PANELS, LabGridForm, LabRowForm, shown, units_of
+from ..models import LabResult, Subject, Visit
+from ..services import STALE_RECORD, StaleRecord
+from ..services.labs import lab_correct, lab_reconciliation_items, lab_record, reference_range_for
+from .editing import changes_since
+from .subjects import role_label
+
+# Samples are usually drawn in the morning of the visit.
+DEFAULT_SAMPLE_TIME = dt.time(8, 0)
+SAVED = "{panel} saved: {created} recorded, {corrected} corrected."
+NOTHING_TO_SAVE = "Nothing to save: enter at least one value, or change a saved one."
+ROWS_REFUSED = "Nothing was saved: correct the rows marked below, then save again."
+
+
+def _grade_text(result: LabResult | None) -> str:
+    if result is None:
+        return ""
+    if result.ctcae_term:
+        return f"{result.ctcae_term} grade {result.ctcae_grade}"
+    return "Grade 0" if result.ctcae_version else "Not graded by CTCAE"
+
+
+def _visit_day(visit: Visit) -> dt.date:
+    return visit.done_on or visit.planned_on or timezone.localdate()
+
+
+def _saved_results(visit: Visit, tests: tuple[str, ...]) -> dict[str, LabResult]:
+    """The latest result of each test entered for this visit."""
+    results = visit.lab_results.filter(entered_in_error=False, test_code__in=tests).order_by(
+        "collected_at", "created_at"
+    )
+    return {result.test_code: result for result in results}
+
+
+def _site_ranges(subject: Subject, test: str, day: dt.date) -> dict:
+    """Unit to (LLN, ULN) of the site's ranges in force on the day, for the subject's sex."""
+    ranges = {}
+    for unit in units_of(test):
+        reference = reference_range_for(subject, test, unit, day)
+        if reference is not None:
+            ranges[unit] = (reference.lln, reference.uln)
+    return ranges
+
+
+def _build_rows(data, subject: Subject, visit: Visit, tests: tuple[str, ...]) -> list[LabRowForm]:
+    day = _visit_day(visit)
+    sample_time = timezone.make_aware(dt.datetime.combine(day, DEFAULT_SAMPLE_TIME))
+    saved = _saved_results(visit, tests)
+    return [
+        LabRowForm(
+            data,
+            test=test,
+            ranges=_site_ranges(subject, test, day),
+            collected_at=sample_time,
+            result=saved.get(test),
+        )
+        for test in tests
+    ]
+
+
+def _errors_to_row(row: LabRowForm, exc: ValidationError) -> None:
+    """Put a service's messages next to the row's inputs they are about."""
+    if not hasattr(exc, "error_dict"):
+        row.add_error(None, exc.messages)
+        return
+    for name, errors in exc.message_dict.items():
+        target = "change_reason" if name == "reason" else name
+        if name == NON_FIELD_ERRORS or target not in row.fields:
+            target = None
+        row.add_error(target, errors)
+
+
+def _save_row(row: LabRowForm, grid: LabGridForm, *, subject, visit, by) -> str:
+    """Save one row through the services; return 'created' or 'corrected'."""
+    data = row.cleaned_data
+    accepted = grid.row_audit_reason(row)
+    if row.result is None:
+        lab_record(
+            subject=subject,
+            visit=visit,
+            test_code=row.test,
+            value=data["value"],
+            unit=data["unit"],
+            lln=data["lln"],
+            uln=data["uln"],
+            collected_at=data["collected_at"],
+            by=by,
+            audit_reason=accepted,
+        )
+        return "created"
+    version = data.get("loaded_version")
+    lab_correct(
+        result=row.result,
+        changes=row.changes,
+        reason=" | ".join(p for p in (data["change_reason"].strip(), accepted) if p),
+        by=by,
+        expected_version=row.result.version if version is None else version,
+    )
+    return "corrected"
+
+
+def _save_grid(rows: list[LabRowForm], grid: LabGridForm, **context) -> dict[str, int] | None:
+    """Save every row with work in one transaction; on any error save none and keep them all.
+
+    Each row runs in its own savepoint so that one refused row does not stop the others from
+    being checked; the outer transaction is then rolled back as a whole.
+    """
+    counts = {"created": 0, "corrected": 0}
+    failed = False
+    with transaction.atomic():
+        for row in rows:
+            if not row.has_work:
+                continue
+            try:
+                with transaction.atomic():
+                    counts[_save_row(row, grid, **context)] += 1
+            except StaleRecord:
+                failed = True
+                row.add_error(None, STALE_RECORD)
+                for event in changes_since(row.result, row.cleaned_data.get("loaded_version")):
+                    row.add_error(
+                        None,
+                        f"{event.actor} changed {event.field} from {event.old_value or '(empty)'} "
+                        f"to {event.new_value or '(empty)'} at {event.at:%Y-%m-%d %H:%M} UTC",
+                    )
+            except ValidationError as exc:
+                failed = True
+                _errors_to_row(row, exc)
+        if failed:
+            transaction.set_rollback(True)
+    return None if failed else counts
+
+
+@login_required
+def lab_grid(request: HttpRequest, visit_id: UUID, panel: str) -> HttpResponse:
+    """Enter or correct a panel of lab results of one visit; grades show once saved."""
+    if panel not in PANELS:
+        raise Http404("No such lab panel.")
+    posting = request.method == "POST"
+    visit = access.get_visit_for_user(request.user, visit_id, write=posting)
+    subject = visit.subject
+    panel_label, tests = PANELS[panel]
+    data = request.POST if posting else None
+    rows = _build_rows(data, subject, visit, tests)
+    grid = LabGridForm(data, rows=rows)
+    draft_key = f"labs-{visit.pk}-{panel}"
+    if posting:
+        # Every row is validated, not only up to the first invalid one, so that each row
+        # shows its own errors.
+        row_checks = [row.is_valid() for row in rows]
+        if grid.is_valid() and all(row_checks):
+            if not any(row.has_work for row in rows):
+                messages.info(request, NOTHING_TO_SAVE)
+            else:
+                counts = _save_grid(rows, grid, subject=subject, visit=visit, by=request.user)
+                if counts is not None:
+                    messages.success(
+                        request,
+                        SAVED.format(panel=panel_label, **counts),
+                        extra_tags=draft_key,
+                    )
+                    return redirect("lab_grid", visit_id=visit.pk, panel=panel)
+        if any(row.errors for row in rows):
+            grid.add_error(None, ROWS_REFUSED)
+    for row in rows:
+        row.mark_errors()
+    flagged = {result.pk for result in lab_reconciliation_items(subject)}
+    for row in rows:
+        row.reconcile = row.result is not None and row.result.pk in flagged
+        row.grade_text = _grade_text(row.result)
+    return render(
+        request,
+        "ecrf/lab_grid.html",
+        {
+            "subject": subject,
+            "visit": visit,
+            "visit_day": _visit_day(visit),
+            "panel": panel,
+            "panel_label": panel_label,
+            "panels": [(code, label) for code, (label, _) in PANELS.items()],
+            "grid": grid,
+            "rows": rows,
+            "has_saved": any(row.result is not None for row in rows),
+            "unit_ranges": {
+                row.test: {
+                    unit: [shown(lln), shown(uln)] for unit, (lln, uln) in row.ranges.items()
+                }
+                for row in rows
+            },
+            "draft_key": draft_key,
+            "can_write": access.can_write_site(request.user, subject.site),
+            "casebook_url": reverse("subject_detail", args=[subject.pk]) + "#labs",
+            "role_label": role_label(request.user),
+        },
+    )
+
+
+urlpatterns = [
+    path("visits/<uuid:visit_id>/labs/<str:panel>/", lab_grid, name="lab_grid"),
+]

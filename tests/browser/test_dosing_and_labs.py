@@ -1,0 +1,133 @@
+"""A research nurse records cycle 1 day 1 doses and enters lab grids, in a real browser."""
+
+import datetime as dt
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from ecrf.models import DoseAdministration, LabResult, ReferenceRange
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-output" / "screenshots"
+
+
+def _sign_in(page, live_server, next_url):
+    page.goto(f"{live_server.url}/accounts/login/?next={next_url}")
+    page.fill("input[name=username]", "alice")
+    page.fill("input[name=password]", "correct horse battery")
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{live_server.url}{next_url}")
+
+
+def _shot(page, name):
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+
+
+def test_alice_records_the_cycle_1_day_1_doses(live_server, page, alice, subject):
+    new_dose = f"/subjects/{subject.pk}/doses/new/?date=2026-03-02"
+    _sign_in(page, live_server, new_dose)
+    _shot(page, "dose-new")
+
+    page.get_by_label("Agent").select_option(label="Cyclophosphamide (CTX)")
+    assert page.locator("#planned-dose").inner_text() == "planned 50 mg"
+    page.get_by_label("Dose given").fill("50")
+    page.get_by_role("button", name="Save and record another agent").click()
+    page.wait_for_url(f"{live_server.url}{new_dose}")
+    assert page.locator("text=CTX 50 mg on 2026-03-02 saved (cycle 1 day 1).").is_visible()
+    _shot(page, "dose-saved-record-another")
+
+    # Keyboard only: choose the agent, type the dose and save with Enter.
+    page.get_by_label("Agent").focus()
+    for _ in range(3):  # Choose an agent, CTX, IL2, IM
+        page.keyboard.press("ArrowDown")
+    assert page.locator("#planned-dose").inner_text() == "planned 400 mg"
+    # Tab passes the date (already 2026-03-02; Chromium stops at its day, month and year).
+    for _ in range(6):
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.id") == "id_given_dose":
+            break
+    assert page.evaluate("document.activeElement.id") == "id_given_dose"
+    page.keyboard.type("400")
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    page.wait_for_url(f"{live_server.url}/subjects/{subject.pk}/#doses")
+    assert page.locator("text=IM 400 mg on 2026-03-02 saved (cycle 1 day 1).").is_visible()
+    _shot(page, "dose-casebook")
+
+    # Interleukin-2 is given on days 10 to 14: day 1 needs a reason to save anyway.
+    page.goto(f"{live_server.url}{new_dose}&agent=IL2")
+    page.get_by_label("Dose given").fill("3")
+    page.get_by_role("button", name="Save", exact=True).click()
+    warning = page.locator("#div_id_given_on .invalid-feedback")
+    assert "outside its dosing days (days 10 to 14 of each cycle)" in warning.inner_text()
+    _shot(page, "dose-warning")
+    page.get_by_label("Reason to save despite the warnings").fill("Protocol amendment 2")
+    page.get_by_role("button", name="Save", exact=True).click()
+    page.wait_for_url(f"{live_server.url}/subjects/{subject.pk}/#doses")
+    _shot(page, "dose-casebook-after-override")
+
+    doses = DoseAdministration.objects.filter(subject=subject).order_by("agent__code")
+    assert [(d.agent.code, d.given_dose, d.cycle, d.day) for d in doses] == [
+        ("CTX", Decimal(50), 1, 1),
+        ("IL2", Decimal(3), 1, 1),
+        ("IM", Decimal(400), 1, 1),
+    ]
+
+
+def test_alice_enters_lab_grids_and_sees_the_ctcae_grades(live_server, page, alice, subject):
+    for test, unit, lln, uln in (
+        ("HGB", "g/dL", "12", "16"),
+        ("NEUT", "10^9/L", "1.5", "8"),
+        ("ALT", "U/L", None, "40"),
+    ):
+        ReferenceRange.objects.create(
+            site=subject.site,
+            test_code=test,
+            unit=unit,
+            lln=None if lln is None else Decimal(lln),
+            uln=Decimal(uln),
+            effective_from=dt.date(2026, 1, 1),
+        )
+    visit = subject.visits.get(label="C1D8")
+    haematology = f"/visits/{visit.pk}/labs/haematology/"
+    _sign_in(page, live_server, haematology)
+    assert page.locator("#id_HGB-lln").input_value() == "12"
+    assert page.locator("#id_NEUT-unit").input_value() == "10^9/L"
+    _shot(page, "lab-grid-haematology")
+
+    # An impossible haemoglobin: the grid is refused and the message stands in its row.
+    page.get_by_label("Neutrophils", exact=True).fill("2.1")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.id") == "id_NEUT-unit"
+    page.get_by_label("Hemoglobin", exact=True).fill("40")
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    error = page.locator("#HGB-value-error")
+    assert error.is_visible()
+    assert "HGB 40 g/dL is impossible" in error.inner_text()
+    assert page.locator("text=Nothing was saved").is_visible()
+    assert LabResult.objects.count() == 0
+    _shot(page, "lab-grid-impossible-value")
+
+    page.get_by_label("Hemoglobin", exact=True).fill("9.5")
+    page.get_by_role("button", name="Save haematology").click()
+    page.wait_for_url(f"{live_server.url}{haematology}")
+    assert page.locator("#row-HGB .ctcae").inner_text() == "Anemia grade 2"
+    assert page.locator("#row-NEUT .ctcae").inner_text() == "Grade 0"
+    _shot(page, "lab-grid-haematology-graded")
+
+    page.get_by_role("link", name="Chemistry").click()
+    page.get_by_label("Alanine aminotransferase", exact=True).fill("130")
+    page.get_by_role("button", name="Save chemistry").click()
+    page.wait_for_url(f"{live_server.url}/visits/{visit.pk}/labs/chemistry/")
+    assert (
+        page.locator("#row-ALT .ctcae").inner_text() == "Alanine aminotransferase increased grade 2"
+    )
+    _shot(page, "lab-grid-chemistry-graded")
+
+    page.set_viewport_size({"width": 820, "height": 1180})
+    page.goto(f"{live_server.url}{haematology}")
+    _shot(page, "lab-grid-haematology-tablet")
+    assert LabResult.objects.count() == 3

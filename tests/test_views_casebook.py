@@ -1,0 +1,206 @@
+"""The nurse's pages: home, subject list, screening and enrolment, visits and the casebook."""
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from ecrf.models import (
+    AdverseEvent,
+    AdverseEventAgent,
+    AuditEvent,
+    LabResult,
+    Subject,
+    SubjectStatus,
+    Visit,
+)
+from ecrf.services import lab_record, system_actor
+
+
+def test_screening_gives_the_next_subject_id_of_the_study_pattern(client, alice, study, subject):
+    client.force_login(alice)
+    url = reverse("subject_register", args=[study.pk])
+    response = client.post(url, {"site": study.sites.get(code="A").pk, "consent_on": "2026-10-01",
+                                 "sex": "M", "birth_year": "1960"})  # fmt: skip
+    assert response.status_code == 302
+    created = Subject.objects.get(consent_on=dt.date(2026, 10, 1))
+    assert created.subject_code == "A-002"  # "{site}-{number:03d}", the second subject
+    assert created.status == SubjectStatus.SCREENING
+    assert AuditEvent.objects.filter(object_id=str(created.pk), actor="alice").exists()
+
+
+def test_screening_refuses_a_consent_date_in_the_future(client, alice, study):
+    client.force_login(alice)
+    tomorrow = dt.date.today() + dt.timedelta(days=1)
+    response = client.post(
+        reverse("subject_register", args=[study.pk]),
+        {"site": study.sites.get(code="A").pk, "consent_on": tomorrow.isoformat(), "sex": "F"},
+    )
+    assert response.status_code == 200
+    assert "cannot be in the future" in response.content.decode()
+    assert Subject.objects.count() == 0
+
+
+def test_enrolment_needs_eligibility_and_an_open_dose_level(client, alice, study, site_a):
+    from ecrf.services import record_update, subject_screen
+
+    screened = subject_screen(study=study, site=site_a, subject_code="A-050",
+                              consent_on=dt.date(2026, 9, 1), by=alice)  # fmt: skip
+    closed = study.dose_levels.get(level=2)
+    record_update(
+        record=closed,
+        changes={"open_for_enrolment": False},
+        reason="Cohort full",
+        by=system_actor("test"),
+    )
+    client.force_login(alice)
+    url = reverse("subject_enrol", args=[screened.pk])
+    form = client.get(url).context["form"]
+    assert list(form.fields["dose_level"].queryset.values_list("level", flat=True)) == [1]
+    refused = client.post(url, {"enrolled_on": "2026-09-05", "dose_level": closed.pk})
+    assert refused.status_code == 200
+    body = refused.content.decode()
+    assert "This field is required" in body  # eligibility date
+    response = client.post(
+        url,
+        {
+            "eligibility_confirmed_on": "2026-09-04",
+            "enrolled_on": "2026-09-05",
+            "dose_level": study.dose_levels.get(level=1).pk,
+            "first_dose_on": "2026-09-07",
+        },
+    )
+    assert response.status_code == 302
+    screened.refresh_from_db()
+    assert screened.status == SubjectStatus.ON_TREATMENT
+    assert screened.visits.filter(label="C1D1", planned_on=dt.date(2026, 9, 7)).exists()
+
+
+def test_the_subject_list_searches_and_filters(client, alice, subject, study, site_a):
+    from ecrf.services import subject_screen
+
+    subject_screen(study=study, site=site_a, subject_code="A-777", consent_on=dt.date(2026, 9, 1),
+                   by=alice)  # fmt: skip
+    client.force_login(alice)
+    url = reverse("subject_list")
+    assert "A-777" in client.get(url, {"q": "777"}).content.decode()
+    assert "A-001" not in client.get(url, {"q": "777"}).content.decode()
+    on_treatment = client.get(url, {"status": "on_treatment"}).content.decode()
+    assert "A-001" in on_treatment and "A-777" not in on_treatment
+
+
+def test_a_visit_outside_its_window_needs_an_override_reason(client, alice, subject):
+    visit = subject.visits.get(label="C1D8")  # planned 2026-03-09, window -1/+1
+    client.force_login(alice)
+    url = reverse("visit_edit", args=[visit.pk])
+    response = client.post(url, {"status": "done", "done_on": "2026-03-12"})
+    assert response.status_code == 200
+    assert "outside its window (2026-03-08 to 2026-03-10)" in response.content.decode()
+    visit.refresh_from_db()
+    assert visit.status == "planned"
+    response = client.post(
+        url, {"status": "done", "done_on": "2026-03-12", "override_reason": "Public holiday"}
+    )
+    assert response.status_code == 302
+    visit.refresh_from_db()
+    assert (visit.status, visit.done_on) == ("done", dt.date(2026, 3, 12))
+    row = AuditEvent.objects.get(object_id=str(visit.pk), field="done_on")
+    assert "Public holiday" in row.reason and "outside its window" in row.reason
+
+
+def test_a_missed_visit_needs_a_reason(client, alice, subject):
+    visit = subject.visits.get(label="C1D8")
+    client.force_login(alice)
+    response = client.post(reverse("visit_edit", args=[visit.pk]), {"status": "missed"})
+    assert "Give the reason the visit was missed" in response.content.decode()
+    response = client.post(
+        reverse("visit_edit", args=[visit.pk]), {"status": "missed", "missed_reason": "In hospital"}
+    )
+    assert response.status_code == 302
+    assert Visit.objects.get(pk=visit.pk).missed_reason == "In hospital"
+
+
+def test_delaying_a_cycle_moves_its_visits_and_later_ones_with_the_reason(client, alice, subject):
+    client.force_login(alice)
+    before = dict(subject.visits.values_list("label", "planned_on"))
+    response = client.post(
+        reverse("cycle_delay", args=[subject.pk]),
+        {"cycle": 2, "days": 7, "reason": "Grade 3 fatigue not resolved"},
+    )
+    assert response.status_code == 302
+    after = dict(subject.visits.values_list("label", "planned_on"))
+    assert after["C1D8"] == before["C1D8"]
+    assert after["C2D1"] == before["C2D1"] + dt.timedelta(days=7)
+    assert after["EOT"] == before["EOT"] + dt.timedelta(days=7)
+    row = AuditEvent.objects.filter(action="ecrf.visit.cycle_delayed").first()
+    assert row.reason == "Cycle 2 delayed by 7 days: Grade 3 fatigue not resolved"
+
+
+def test_an_unscheduled_visit_is_added(client, alice, subject):
+    client.force_login(alice)
+    response = client.post(
+        reverse("visit_unscheduled", args=[subject.pk]),
+        {"label": "Unscheduled: fever", "done_on": "2026-03-05"},
+    )
+    assert response.status_code == 302
+    assert subject.visits.filter(kind="unscheduled", label="Unscheduled: fever").exists()
+
+
+def test_home_lists_overdue_visits_and_reconciliation_items(client, alice, subject):
+    lab_record(subject=subject, test_code="ALT", value=Decimal(250), unit="U/L", uln=Decimal(40),
+               collected_at=dt.datetime(2026, 3, 9, 8, tzinfo=dt.UTC), by=alice)  # fmt: skip
+    client.force_login(alice)
+    page = client.get(reverse("home")).content.decode()
+    assert "C1D8" in page  # planned 2026-03-09, long past
+    assert "1 lab result of grade 3 or more without a matching adverse event" in page
+
+
+@pytest.mark.parametrize("url_name", ["subject_enrol", "visit_unscheduled", "cycle_delay"])
+def test_another_sites_nurse_gets_404(client, charlie, subject, url_name):
+    client.force_login(charlie)
+    url = reverse(url_name, args=[subject.pk])
+    assert client.get(url).status_code == 404
+    assert client.post(url, {}).status_code == 404
+
+
+def _bulk_records(subject, events: int, labs: int):
+    """Adverse events and lab results written straight to the tables: this test measures the
+    casebook's reads, not the services' writes."""
+    agents = list(subject.study.agents.all())
+    rows = AdverseEvent.objects.bulk_create(
+        AdverseEvent(subject=subject, ctcae_term="Fatigue", meddra_code="10016256", grade=1,
+                     onset_on=dt.date(2026, 3, 5) + dt.timedelta(days=i % 60))
+        for i in range(events)
+    )  # fmt: skip
+    AdverseEventAgent.objects.bulk_create(
+        AdverseEventAgent(adverse_event=row, agent=agent, attribution="possible")
+        for row in rows
+        for agent in agents
+    )
+    visits = list(subject.visits.all())
+    LabResult.objects.bulk_create(
+        LabResult(subject=subject, visit=visits[i % len(visits)], test_code="ALT",
+                  value=Decimal(30 + i % 50), unit="U/L", uln=Decimal(40), ctcae_grade=0,
+                  collected_at=dt.datetime(2026, 3, 2, 8, tzinfo=dt.UTC) + dt.timedelta(hours=i))
+        for i in range(labs)
+    )  # fmt: skip
+
+
+def _casebook_queries(client, subject) -> int:
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(reverse("subject_detail", args=[subject.pk]))
+    assert response.status_code == 200
+    return len(queries)
+
+
+def test_the_casebook_query_count_does_not_grow_with_the_data(client, alice, subject):
+    """2 adverse events and 20 results against 200 events and 2,000 results: same queries."""
+    client.force_login(alice)
+    _bulk_records(subject, 2, 20)
+    small = _casebook_queries(client, subject)
+    _bulk_records(subject, 198, 1980)
+    assert AdverseEvent.objects.count() == 200 and LabResult.objects.count() == 2000
+    assert _casebook_queries(client, subject) == small
