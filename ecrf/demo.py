@@ -19,7 +19,15 @@ from django.db import transaction
 
 from .access import ensure_role_groups
 from .imports.study_definition import read_study_definition
-from .models import ActionTaken, Role, Study, StudyAssignment, SubjectStatus, VisitKind
+from .models import (
+    ActionTaken,
+    ReferenceRange,
+    Role,
+    Study,
+    StudyAssignment,
+    SubjectStatus,
+    VisitKind,
+)
 from .services import (
     ae_record,
     dose_record,
@@ -113,6 +121,19 @@ def _ensure_users(study: Study) -> dict[str, str]:
         if not StudyAssignment.objects.filter(user=user, study=study, site=site).exists():
             record_create(record=StudyAssignment(user=user, study=study, site=site), by=actor)
     return passwords
+
+
+def _ensure_reference_ranges(study: Study) -> None:
+    """Each site's normal ranges for the demo panel, so that lab entry prefills them."""
+    actor = system_actor("seed_demo")
+    for site in study.sites.all():
+        for test, (unit, lln, uln, _typical, _spread) in LAB_PANEL.items():
+            if not ReferenceRange.objects.filter(site=site, test_code=test, unit=unit).exists():
+                record_create(
+                    record=ReferenceRange(site=site, test_code=test, unit=unit, lln=lln, uln=uln,
+                                          effective_from=dt.date(2025, 1, 1)),
+                    by=actor,
+                )  # fmt: skip
 
 
 def _decimal(value: float, places: int = 1) -> Decimal:
@@ -269,6 +290,7 @@ def seed_demo() -> DemoReport:
     with transaction.atomic():
         study, created = study_load(definition=definition, by=actor, source=STUDY_FILE.name)
         passwords = _ensure_users(study)
+        _ensure_reference_ranges(study)
         subjects_created = 0
         if not study.subjects.exists():
             subjects_created = _enrol_subjects(study, rng)
