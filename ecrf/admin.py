@@ -84,6 +84,15 @@ def form_changes(form: AuditedAdminForm) -> dict:
     }
 
 
+def correcting(service, record_keyword: str):
+    """Adapt a correction service that names its record otherwise to AuditedAdmin.correct."""
+
+    def correct(*, record, **kwargs):
+        return service(**{record_keyword: record}, **kwargs)
+
+    return staticmethod(correct)
+
+
 class AuditedAdmin(admin.ModelAdmin):
     form = AuditedAdminForm
     # The service that corrects a saved record; models with follow-up rules name their own.
@@ -127,10 +136,6 @@ class AuditedAdmin(admin.ModelAdmin):
         return None
 
 
-def subject_correct_admin(*, record, **kwargs):
-    return subject_correct(subject=record, **kwargs)
-
-
 class ReadOnlyInline(admin.TabularInline):
     extra = 0
     can_delete = False
@@ -153,13 +158,9 @@ class AgentAssessmentInline(ReadOnlyInline):
     fields = ("agent", "attribution", "action_taken")
 
 
-def study_correct_admin(*, record, **kwargs):
-    return study_correct(study=record, **kwargs)
-
-
 @admin.register(Study)
 class StudyAdmin(AuditedAdmin):
-    correct = staticmethod(study_correct_admin)
+    correct = correcting(study_correct, "study")
     list_display = ("code", "title", "design_method", "ctcae_version", "cycle_days")
     search_fields = ("code", "title")
 
@@ -240,7 +241,7 @@ def overview_for(request, study_id):
 @admin.register(Subject)
 class SubjectAdmin(AuditedAdmin):
     subject_path = "pk"
-    correct = staticmethod(subject_correct_admin)
+    correct = correcting(subject_correct, "subject")
     list_display = ("subject_code", "study", "site", "dose_level", "status", "first_dose_on")
     list_filter = ("study", "site", "status", "dose_level")
     search_fields = ("subject_code",)
@@ -438,6 +439,7 @@ class LabResultAdmin(AuditedAdmin):
 
     subject_path = "subject"
     exclude = ("ctcae_version", "ctcae_term", "ctcae_grade")
+    correct = correcting(lab_correct, "result")
     readonly_fields = (*BOOKKEEPING, "ctcae_version", "ctcae_term", "ctcae_grade")
 
     def save_model(self, request, obj, form, change):
@@ -455,14 +457,7 @@ class LabResultAdmin(AuditedAdmin):
             )
             obj.pk = saved.pk
             return
-        corrected = lab_correct(
-            result=type(obj).objects.get(pk=obj.pk),
-            changes=form_changes(form),
-            reason=form.cleaned_data["change_reason"],
-            by=request.user,
-            expected_version=form.cleaned_data.get("loaded_version"),
-        )
-        obj.version = corrected.version
+        super().save_model(request, obj, form, change)
 
     list_display = (
         "subject",
@@ -485,19 +480,7 @@ class ReferenceRangeAdmin(AuditedAdmin):
 
     list_display = ("site", "test_code", "unit", "sex", "lln", "uln", "effective_from")
     list_filter = ("site", "test_code")
-
-    def save_model(self, request, obj, form, change):
-        if not change:
-            record_create(record=obj, by=request.user)
-            return
-        corrected = reference_range_correct(
-            reference_range=type(obj).objects.get(pk=obj.pk),
-            changes=form_changes(form),
-            reason=form.cleaned_data["change_reason"],
-            by=request.user,
-            expected_version=form.cleaned_data.get("loaded_version"),
-        )
-        obj.version = corrected.version
+    correct = correcting(reference_range_correct, "reference_range")
 
 
 @admin.register(AuditEvent)
