@@ -77,6 +77,9 @@ def test_enrolment_needs_eligibility_and_an_open_dose_level(client, alice, study
     screened.refresh_from_db()
     assert screened.status == SubjectStatus.ON_TREATMENT
     assert screened.visits.filter(label="C1D1", planned_on=dt.date(2026, 9, 7)).exists()
+    # Two 21-day cycles: end of treatment on day 43, follow-up 30 days later.
+    assert screened.visits.filter(label="EOT", planned_on=dt.date(2026, 10, 19)).exists()
+    assert screened.visits.filter(label="Follow-up", planned_on=dt.date(2026, 11, 18)).exists()
 
 
 def test_the_subject_list_searches_and_filters(client, alice, subject, study, site_a):
@@ -135,6 +138,7 @@ def test_delaying_a_cycle_moves_its_visits_and_later_ones_with_the_reason(client
     assert after["C1D8"] == before["C1D8"]
     assert after["C2D1"] == before["C2D1"] + dt.timedelta(days=7)
     assert after["EOT"] == before["EOT"] + dt.timedelta(days=7)
+    assert after["Follow-up"] == before["Follow-up"] + dt.timedelta(days=7)
     row = AuditEvent.objects.filter(action="ecrf.visit.cycle_delayed").first()
     assert row.reason == "Cycle 2 delayed by 7 days: Grade 3 fatigue not resolved"
 

@@ -72,6 +72,7 @@ class StudyDefinition:
     dlt_min_exposure_pct: int
     screening_days: int
     planned_cycles: int
+    follow_up_days: int
     agents: list[AgentDef] = field(default_factory=list)
     dose_levels: list[DoseLevelDef] = field(default_factory=list)
     sites: list[SiteDef] = field(default_factory=list)
@@ -189,6 +190,7 @@ TOP_KEYS = {
     "schedule",
     "screening_days",
     "planned_cycles",
+    "follow_up_days",
 }
 
 
@@ -210,6 +212,7 @@ def parse_study_definition(data: Any) -> StudyDefinition:
     cycle_days = r.integer(data, "cycle_days", "", default=21, minimum=1, maximum=365)
     screening_days = r.integer(data, "screening_days", "", default=28, minimum=0, maximum=365)
     planned_cycles = r.integer(data, "planned_cycles", "", default=2, minimum=1, maximum=50)
+    follow_up_days = r.integer(data, "follow_up_days", "", default=30, minimum=1, maximum=3650)
 
     agents = []
     for path, item in r.list_of_objects(data, "agents", ""):
@@ -357,6 +360,7 @@ def parse_study_definition(data: Any) -> StudyDefinition:
         dlt_min_exposure_pct=min_exposure_pct,
         screening_days=screening_days,
         planned_cycles=planned_cycles,
+        follow_up_days=follow_up_days,
         agents=agents,
         dose_levels=dose_levels,
         sites=sites,

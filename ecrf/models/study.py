@@ -58,6 +58,9 @@ class Study(AuditedModel):
     planned_cycles = models.PositiveSmallIntegerField(
         default=2, help_text="Cycles planned when a subject's visits are scheduled."
     )
+    follow_up_days = models.PositiveSmallIntegerField(
+        default=30, help_text="Days from the end-of-treatment visit to the follow-up visit."
+    )
     subject_id_pattern = models.CharField(
         max_length=60,
         default="{site}-{number:03d}",

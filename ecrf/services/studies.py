@@ -48,6 +48,7 @@ def study_load(*, definition: StudyDefinition, by, source: str) -> tuple[Study, 
         "dlt_min_exposure_pct": definition.dlt_min_exposure_pct,
         "screening_days": definition.screening_days,
         "planned_cycles": definition.planned_cycles,
+        "follow_up_days": definition.follow_up_days,
     }
     with transaction.atomic():
         study, created = _upsert(

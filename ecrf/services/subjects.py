@@ -136,12 +136,23 @@ def visits_schedule(*, subject: Subject, by) -> list[Visit]:
                     window_after=scheduled.window_after,
                 )
             )
+    end_of_treatment = study_day_date(first, study.planned_cycles + 1, 1, study.cycle_days)
     planned.append(
         Visit(
             subject=subject,
             kind=VisitKind.END_OF_TREATMENT,
             label="EOT",
-            planned_on=study_day_date(first, study.planned_cycles + 1, 1, study.cycle_days),
+            planned_on=end_of_treatment,
+            window_after=7,
+        )
+    )
+    planned.append(
+        Visit(
+            subject=subject,
+            kind=VisitKind.FOLLOW_UP,
+            label="Follow-up",
+            planned_on=end_of_treatment + dt.timedelta(days=study.follow_up_days),
+            window_before=7,
             window_after=7,
         )
     )
@@ -184,7 +195,9 @@ def cycle_delay(*, subject: Subject, cycle: int, days: int, reason: str, by) -> 
     visits = list(
         subject.visits.filter(
             status=VisitStatus.PLANNED, entered_in_error=False, planned_on__isnull=False
-        ).filter(Q(cycle__gte=cycle) | Q(kind=VisitKind.END_OF_TREATMENT))
+        ).filter(
+            Q(cycle__gte=cycle) | Q(kind__in=[VisitKind.END_OF_TREATMENT, VisitKind.FOLLOW_UP])
+        )
     )
     if not any(v.cycle == cycle for v in visits):
         raise ValidationError({"cycle": CYCLE_NOT_PLANNED.format(cycle=cycle)})
