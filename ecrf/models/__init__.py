@@ -32,7 +32,7 @@ from .study import (
     Site,
     Study,
 )
-from .subject import ENROLLED_STATUSES, Sex, Subject, SubjectStatus
+from .subject import Sex, Subject, SubjectStatus
 from .visit import Visit, VisitKind, VisitStatus
 
 __all__ = [
@@ -43,7 +43,6 @@ __all__ = [
     "DltAssessment",
     "COUNTING_STATUSES",
     "APPEND_ONLY",
-    "ENROLLED_STATUSES",
     "SERIOUSNESS_CRITERIA",
     "ActionTaken",
     "AdverseEvent",

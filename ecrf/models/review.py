@@ -97,10 +97,6 @@ class DltAssessment(AuditedModel):
     def __str__(self) -> str:
         return f"{self.adverse_event}: {self.get_status_display()}"
 
-    @property
-    def counts_as_dlt(self) -> bool:
-        return self.status in COUNTING_STATUSES
-
 
 class DltReviewQueue(DltAssessment):
     """Potential DLTs awaiting an investigator's decision, oldest first (admin list)."""

@@ -22,12 +22,6 @@ class Sex(models.TextChoices):
     UNKNOWN = "U", "Unknown"
 
 
-ENROLLED_STATUSES = (
-    SubjectStatus.ON_TREATMENT,
-    SubjectStatus.OFF_TREATMENT,
-    SubjectStatus.OFF_STUDY,
-)
-
 SITE_NOT_IN_STUDY = "This site does not take part in the subject's study."
 DOSE_LEVEL_NOT_IN_STUDY = "This dose level belongs to another study."
 

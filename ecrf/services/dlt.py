@@ -16,6 +16,7 @@ from django.utils import timezone
 from .. import access
 from ..escalation import Recommendation, recommend
 from ..models import (
+    COUNTING_STATUSES,
     AdverseEvent,
     AdverseEventAgent,
     DltAssessment,
@@ -251,7 +252,7 @@ class EventDlt:
 
     @property
     def counts(self) -> bool:
-        return self.status in (DltStatus.POTENTIAL, DltStatus.CONFIRMED)
+        return self.status in COUNTING_STATUSES
 
     @property
     def reason(self) -> str:
