@@ -14,9 +14,17 @@ from pathlib import Path
 
 from django.db import transaction
 
-from ..models import SERIOUSNESS_CRITERIA, ActionTaken, Outcome, Study
+from ..models import ActionTaken, Outcome, Study
 from ..services import ae_record
-from .rows import ImportRefused, RowProblem, date, read_csv, run_rows
+from .rows import (
+    ImportRefused,
+    RowProblem,
+    date,
+    read_csv,
+    run_rows,
+    serious_criteria,
+    whole_number,
+)
 
 REQUIRED_COLUMNS = ("subject_id", "ctcae_term", "grade", "onset_date")
 # Model field names as the file calls them, so that a service's error names the CSV column.
@@ -35,16 +43,8 @@ def _parse_row(row: dict, agent_codes: list[str], subjects: dict) -> dict:
     code = (row.get("subject_id") or "").strip()
     if code not in subjects:
         raise RowProblem("subject_id", f"no subject {code!r} in this study")
-    raw_grade = (row.get("grade") or "").strip()
-    if not raw_grade.isdigit():
-        raise RowProblem("grade", f"{raw_grade!r} is not a whole number")
-    criteria = []
-    for name in filter(None, (c.strip() for c in (row.get("serious_criteria") or "").split(";"))):
-        field = f"sae_{name}"
-        if field not in SERIOUSNESS_CRITERIA:
-            known = ", ".join(c.removeprefix("sae_") for c in SERIOUSNESS_CRITERIA)
-            raise RowProblem("serious_criteria", f"{name!r} is not one of {known}")
-        criteria.append(field)
+    grade = whole_number(row, "grade")
+    criteria = serious_criteria(row)
     outcome = (row.get("outcome") or Outcome.NOT_RECOVERED).strip()
     if outcome not in Outcome.values:
         raise RowProblem("outcome", f"{outcome!r} is not one of {', '.join(Outcome.values)}")
@@ -62,13 +62,13 @@ def _parse_row(row: dict, agent_codes: list[str], subjects: dict) -> dict:
     return {
         "subject": subjects[code],
         "ctcae_term": (row.get("ctcae_term") or "").strip(),
-        "grade": int(raw_grade),
+        "grade": grade,
         "onset_on": date(row, "onset_date", required=True),
         "resolved_on": date(row, "resolution_date", required=False),
         "death_on": date(row, "death_date", required=False),
         "verbatim": (row.get("verbatim") or "").strip(),
         "outcome": outcome,
-        "serious_criteria": tuple(criteria),
+        "serious_criteria": criteria,
         "assessments": assessments,
     }
 

@@ -11,6 +11,8 @@ from pathlib import Path
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 
+from ..models import SERIOUSNESS_CRITERIA
+
 
 class ImportRefused(ValueError):
     """The import was refused and nothing was written; `problems` lists every problem."""
@@ -59,6 +61,25 @@ def number(row: dict, column: str, *, required: bool) -> Decimal | None:
     if not value.is_finite():
         raise RowProblem(column, f"{raw!r} is not a finite number")
     return value
+
+
+def whole_number(row: dict, column: str) -> int:
+    raw = text(row, column)
+    if not raw.isdigit():
+        raise RowProblem(column, f"{raw!r} is not a whole number")
+    return int(raw)
+
+
+def serious_criteria(row: dict, column: str = "serious_criteria") -> tuple[str, ...]:
+    """The ICH E2A criteria named in a cell ("hospitalisation;life_threatening")."""
+    criteria = []
+    for name in filter(None, (c.strip() for c in (row.get(column) or "").split(";"))):
+        field = f"sae_{name}"
+        if field not in SERIOUSNESS_CRITERIA:
+            known = ", ".join(c.removeprefix("sae_") for c in SERIOUSNESS_CRITERIA)
+            raise RowProblem(column, f"{name!r} is not one of {known}")
+        criteria.append(field)
+    return tuple(criteria)
 
 
 def problems_of(exc: ValidationError, columns: dict[str, str]) -> list[tuple[str, str]]:

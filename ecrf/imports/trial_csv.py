@@ -22,7 +22,6 @@ from pathlib import Path
 from django.db import transaction
 
 from ..models import (
-    SERIOUSNESS_CRITERIA,
     ActionTaken,
     Attribution,
     Site,
@@ -39,7 +38,17 @@ from ..services import (
     subject_screen,
 )
 from ..services.subjects import subject_correct
-from .rows import ImportRefused, RowProblem, date, number, read_csv, run_rows, text
+from .rows import (
+    ImportRefused,
+    RowProblem,
+    date,
+    number,
+    read_csv,
+    run_rows,
+    serious_criteria,
+    text,
+    whole_number,
+)
 
 FILES = {
     "subjects.csv": ("subject_id", "site", "dose_level", "enrolled_on", "first_dose_on"),
@@ -176,25 +185,15 @@ class _Importer:
         serious = text(row, "serious").upper()
         if serious not in ("Y", "N"):
             raise RowProblem("serious", f"{row['serious']!r} is not Y or N")
-        criteria = tuple(
-            f"sae_{name.strip()}"
-            for name in (row.get("serious_criteria") or "").split(";")
-            if name.strip()
-        )
-        for criterion in criteria:
-            if criterion not in SERIOUSNESS_CRITERIA:
-                raise RowProblem("serious_criteria", f"{criterion[4:]!r} is not a criterion")
+        criteria = serious_criteria(row)
         if serious == "Y" and not criteria:
             raise RowProblem("serious_criteria", "is required when serious is Y")
         if serious == "N" and criteria:
             raise RowProblem("serious_criteria", "must be empty when serious is N")
-        raw_grade = text(row, "grade")
-        if not raw_grade.isdigit():
-            raise RowProblem("grade", f"{raw_grade!r} is not a whole number")
         ae_record(
             subject=subject,
             ctcae_term=text(row, "term"),
-            grade=int(raw_grade),
+            grade=whole_number(row, "grade"),
             onset_on=date(row, "onset_date", required=True),
             resolved_on=date(row, "resolved_date", required=False),
             verbatim=text(row, "verbatim", required=False),

@@ -29,7 +29,7 @@ from ..models import (
 )
 from ..services import STALE_RECORD, StaleRecord
 from ..services.adverse_events import ae_correct, ae_record
-from .editing import changes_since, save_through_service
+from .editing import changes_since, describe_change, save_through_service
 from .subjects import role_label
 
 SAE_REPORTING_HOURS = 24
@@ -122,11 +122,7 @@ def _agent_changes_since(form: AdverseEventForm, assessments: dict[str, AdverseE
     for agent in form.agents:
         for change in changes_since(assessments[agent.code], form.agent_version(agent)):
             form.add_error(
-                None,
-                f"{change.actor} changed {agent.code} {change.field} from "
-                f"{change.old_value or '(empty)'} to {change.new_value or '(empty)'} "
-                f"at {change.at:%Y-%m-%d %H:%M} UTC"
-                + (f" ({change.reason})" if change.reason else ""),
+                None, describe_change(change, field_label=f"{agent.code} {change.field}")
             )
 
 

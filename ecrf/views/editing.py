@@ -30,6 +30,15 @@ def changes_since(record: models.Model, loaded_version: int | None) -> list[Audi
     return list(updates.filter(at__in=times).order_by("at", "id"))
 
 
+def describe_change(event: AuditEvent, *, field_label: str | None = None) -> str:
+    """One line for a refused form: who changed which field, from what to what, when and why."""
+    return (
+        f"{event.actor} changed {field_label or event.field} from {event.old_value or '(empty)'} "
+        f"to {event.new_value or '(empty)'} at {event.at:%Y-%m-%d %H:%M} UTC"
+        + (f" ({event.reason})" if event.reason else "")
+    )
+
+
 def save_through_service(
     form: RecordForm,
     save: Callable[[], T],
@@ -49,12 +58,7 @@ def save_through_service(
         form.add_error(None, STALE_RECORD)
         if record is not None:
             for event in changes_since(record, form.cleaned_data.get("loaded_version")):
-                form.add_error(
-                    None,
-                    f"{event.actor} changed {event.field} from {event.old_value or '(empty)'} "
-                    f"to {event.new_value or '(empty)'} at {event.at:%Y-%m-%d %H:%M} UTC"
-                    + (f" ({event.reason})" if event.reason else ""),
-                )
+                form.add_error(None, describe_change(event))
     except ValidationError as exc:
         if hasattr(exc, "error_dict"):
             for name, messages in exc.message_dict.items():

@@ -19,7 +19,7 @@ from ..forms.labs import PANELS, LabGridForm, LabRowForm, shown, units_of
 from ..models import LabResult, Subject, Visit
 from ..services import STALE_RECORD, StaleRecord
 from ..services.labs import lab_correct, lab_reconciliation_items, lab_record, reference_range_for
-from .editing import changes_since
+from .editing import changes_since, describe_change
 from .subjects import role_label
 
 # Samples are usually drawn in the morning of the visit.
@@ -135,11 +135,7 @@ def _save_grid(rows: list[LabRowForm], grid: LabGridForm, **context) -> dict[str
                 failed = True
                 row.add_error(None, STALE_RECORD)
                 for event in changes_since(row.result, row.cleaned_data.get("loaded_version")):
-                    row.add_error(
-                        None,
-                        f"{event.actor} changed {event.field} from {event.old_value or '(empty)'} "
-                        f"to {event.new_value or '(empty)'} at {event.at:%Y-%m-%d %H:%M} UTC",
-                    )
+                    row.add_error(None, describe_change(event))
             except ValidationError as exc:
                 failed = True
                 _errors_to_row(row, exc)

@@ -53,6 +53,16 @@ def role_label(user) -> str:
     return Role(role).label if role else ""
 
 
+def _render_form(request: HttpRequest, form, *, title: str, draft_key: str, **context):
+    """The one page layout of the screening, enrolment and visit forms."""
+    return render(
+        request,
+        "ecrf/subject_form.html",
+        {"form": form, "title": title, "draft_key": draft_key,
+         "role_label": role_label(request.user), **context},
+    )  # fmt: skip
+
+
 def _visible_subjects(user):
     return access.subjects_for_user(user).filter(entered_in_error=False)
 
@@ -188,12 +198,13 @@ def subject_register(request: HttpRequest, study_id: UUID) -> HttpResponse:
                 extra_tags=f"screen-{study.pk}",
             )  # fmt: skip
             return redirect("subject_detail", subject.pk)
-    return render(
+    return _render_form(
         request,
-        "ecrf/subject_form.html",
-        {"form": form, "study": study, "title": f"Register a subject in {study.code}",
-         "draft_key": f"screen-{study.pk}", "role_label": role_label(request.user)},
-    )  # fmt: skip
+        form,
+        title=f"Register a subject in {study.code}",
+        draft_key=f"screen-{study.pk}",
+        study=study,
+    )
 
 
 @login_required
@@ -222,12 +233,13 @@ def subject_enrol_view(request: HttpRequest, subject_id: UUID) -> HttpResponse:
                 extra_tags=f"enrol-{subject.pk}",
             )  # fmt: skip
             return redirect("subject_detail", subject.pk)
-    return render(
+    return _render_form(
         request,
-        "ecrf/subject_form.html",
-        {"form": form, "subject": subject, "title": f"Enrol {subject.subject_code}",
-         "draft_key": f"enrol-{subject.pk}", "role_label": role_label(request.user)},
-    )  # fmt: skip
+        form,
+        title=f"Enrol {subject.subject_code}",
+        draft_key=f"enrol-{subject.pk}",
+        subject=subject,
+    )
 
 
 def _form_state(visit: Visit) -> str:
@@ -316,13 +328,14 @@ def visit_edit(request: HttpRequest, visit_id: UUID) -> HttpResponse:
         if saved is not None:
             messages.success(request, f"{visit.label} saved.", extra_tags=f"visit-{visit.pk}")
             return redirect(reverse("subject_detail", args=[visit.subject_id]) + "#visits")
-    return render(
+    return _render_form(
         request,
-        "ecrf/subject_form.html",
-        {"form": form, "subject": visit.subject, "visit": visit,
-         "title": f"{visit.subject.subject_code} {visit.label}",
-         "draft_key": f"visit-{visit.pk}", "role_label": role_label(request.user)},
-    )  # fmt: skip
+        form,
+        title=f"{visit.subject.subject_code} {visit.label}",
+        draft_key=f"visit-{visit.pk}",
+        subject=visit.subject,
+        visit=visit,
+    )
 
 
 @login_required
@@ -340,12 +353,13 @@ def visit_unscheduled_view(request: HttpRequest, subject_id: UUID) -> HttpRespon
         if saved is not None:
             messages.success(request, f"{saved.label} added.", extra_tags=f"unsched-{subject.pk}")
             return redirect(reverse("subject_detail", args=[subject.pk]) + "#visits")
-    return render(
+    return _render_form(
         request,
-        "ecrf/subject_form.html",
-        {"form": form, "subject": subject, "title": f"Unscheduled visit of {subject.subject_code}",
-         "draft_key": f"unsched-{subject.pk}", "role_label": role_label(request.user)},
-    )  # fmt: skip
+        form,
+        title=f"Unscheduled visit of {subject.subject_code}",
+        draft_key=f"unsched-{subject.pk}",
+        subject=subject,
+    )
 
 
 @login_required
@@ -367,9 +381,10 @@ def cycle_delay_view(request: HttpRequest, subject_id: UUID) -> HttpResponse:
                 f"{len(moved)} visits moved.", extra_tags=f"delay-{subject.pk}",
             )  # fmt: skip
             return redirect(reverse("subject_detail", args=[subject.pk]) + "#visits")
-    return render(
+    return _render_form(
         request,
-        "ecrf/subject_form.html",
-        {"form": form, "subject": subject, "title": f"Delay a cycle of {subject.subject_code}",
-         "draft_key": f"delay-{subject.pk}", "role_label": role_label(request.user)},
-    )  # fmt: skip
+        form,
+        title=f"Delay a cycle of {subject.subject_code}",
+        draft_key=f"delay-{subject.pk}",
+        subject=subject,
+    )
