@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 from django import forms
 
+from ..services.queries import WARNINGS_ACCEPTED
+
 REASON_FOR_CHANGE_REQUIRED = "Give a reason for changing data that has already been saved."
 OVERRIDE_REQUIRED = "Check the warnings above: correct the values or give a reason to save anyway."
 
@@ -76,6 +78,6 @@ class RecordForm(forms.Form):
         if self.warnings:
             shown = "; ".join(w.message for w in self.warnings)
             parts.append(
-                f"Warnings accepted ({shown}): {self.cleaned_data['override_reason'].strip()}"
+                f"{WARNINGS_ACCEPTED} ({shown}): {self.cleaned_data['override_reason'].strip()}"
             )
         return " | ".join(p for p in parts if p)

@@ -10,6 +10,7 @@ from django import forms
 from ..ctcae.labs import LAB_TESTS
 from ..models import LabResult, LabTest
 from ..safety.plausibility import IMPLAUSIBLE, IMPOSSIBLE, check_lab_value
+from ..services.queries import WARNINGS_ACCEPTED
 from .base import REASON_FOR_CHANGE_REQUIRED, RecordForm, SoftWarning
 
 _CHEMISTRY = (
@@ -228,4 +229,6 @@ class LabGridForm(RecordForm):
         """The audit reason of a row saved despite its warning."""
         if not row.warning:
             return ""
-        return f"Warnings accepted ({row.warning}): {self.cleaned_data['override_reason'].strip()}"
+        return (
+            f"{WARNINGS_ACCEPTED} ({row.warning}): {self.cleaned_data['override_reason'].strip()}"
+        )

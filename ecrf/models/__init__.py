@@ -13,6 +13,16 @@ from .base import AuditedModel, ClinicalRecord, DeletionRefused
 from .ctcae import CtcaeTermDescription
 from .dosing import DoseAdministration
 from .lab import LabResult, LabTest, ReferenceRange
+from .oversight import (
+    DataLock,
+    DataQuery,
+    DataQueryMessage,
+    LockScope,
+    QueryMessageKind,
+    QueryOrigin,
+    QueryState,
+    SourceVerification,
+)
 from .review import (
     COUNTING_STATUSES,
     DltAssessment,
@@ -36,6 +46,14 @@ from .subject import Sex, Subject, SubjectStatus
 from .visit import Visit, VisitKind, VisitStatus
 
 __all__ = [
+    "DataLock",
+    "DataQuery",
+    "DataQueryMessage",
+    "LockScope",
+    "QueryMessageKind",
+    "QueryOrigin",
+    "QueryState",
+    "SourceVerification",
     "DltReviewQueue",
     "Signature",
     "DltStatus",

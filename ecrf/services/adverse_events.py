@@ -11,6 +11,7 @@ from django.db import transaction
 
 from ..models import AdverseEvent, AdverseEventAgent, Subject
 from .dlt import dlt_evaluate_event
+from .queries import queries_sync_automatic
 from .records import record_create, record_update
 
 ASSESSMENT_MISSING = "Give the attribution for every study agent; missing: {agents}."
@@ -71,6 +72,7 @@ def ae_record(
                 by=by,
             )
         dlt_evaluate_event(event=event, by=by)
+        queries_sync_automatic(subject=event.subject)
     return event
 
 
@@ -89,4 +91,5 @@ def ae_correct(
         )
         event = saved if isinstance(saved, AdverseEvent) else saved.adverse_event
         dlt_evaluate_event(event=event, by=by)
+        queries_sync_automatic(subject=event.subject)
     return saved

@@ -6,8 +6,10 @@ import datetime as dt
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
+from django.db import transaction
 
 from ..models import AdverseEvent, Agent, DoseAdministration, DoseLevelDose, Subject, Visit
+from .queries import queries_sync_automatic
 from .records import record_create
 
 NOT_ON_TREATMENT = "The subject has no dose level or first dose date yet."
@@ -70,4 +72,7 @@ def dose_record(
         reason=reason.strip(),
         adverse_event=adverse_event,
     )
-    return record_create(record=administration, by=by, reason=audit_reason)
+    with transaction.atomic():
+        record_create(record=administration, by=by, reason=audit_reason)
+        queries_sync_automatic(subject=administration.subject)
+    return administration

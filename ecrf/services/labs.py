@@ -20,6 +20,7 @@ from ..ctcae import CTCAE_VERSION
 from ..ctcae.labs import LAB_TESTS, GradingError, grade_lab
 from ..models import AdverseEvent, LabResult, ReferenceRange, Subject, Visit
 from ..safety.reconciliation import EventSpan, LabFinding, unreconciled_findings
+from .queries import queries_sync_automatic
 from .records import record_create, record_update
 
 GRADE_FIELDS = ("ctcae_version", "ctcae_term", "ctcae_grade")
@@ -141,6 +142,7 @@ def lab_record(
             labs_regrade(
                 subject=subject, test_code=test_code, by=by, reason="Regraded: the baseline changed"
             )
+        queries_sync_automatic(subject=subject)
     return result
 
 
@@ -192,6 +194,7 @@ def lab_correct(
             by=by,
             reason=f"Regraded after a correction: {reason}",
         )
+        queries_sync_automatic(subject=corrected.subject)
     corrected.refresh_from_db()
     return corrected
 

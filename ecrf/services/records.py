@@ -25,6 +25,7 @@ from .audit import (
     subject_of,
     write_audit,
 )
+from .locking import ensure_not_locked, verification_cleared
 
 Record = TypeVar("Record", bound=AuditedModel)
 
@@ -66,6 +67,7 @@ def record_create(*, record: Record, by, reason: str = "", action: str | None = 
     actor = as_actor(by)
     with transaction.atomic():
         ensure_can_write(actor, record)
+        ensure_not_locked(record)
         record.full_clean()
         record.save(force_insert=True)
         changes = [
@@ -112,6 +114,7 @@ def record_update(
         if current.version != version:
             raise StaleRecord(STALE_RECORD, code="stale")
         ensure_can_write(actor, current)
+        ensure_not_locked(current)
         old = {name: field_value(current, field) for name, field in fields.items()}
         for name, value in changes.items():
             setattr(current, name, value)
@@ -133,11 +136,15 @@ def record_update(
             raise StaleRecord(STALE_RECORD, code="stale")
         current.version = version + 1
         current.updated_at = now
+        audit_changes = [(name, old[name], field_value(current, fields[name])) for name in changed]
+        cleared = verification_cleared(current, version)
+        if cleared is not None:
+            audit_changes.append(cleared)
         write_audit(
             record=current,
             actor=actor,
             action=action or action_code(current, "updated"),
-            changes=[(name, old[name], field_value(current, fields[name])) for name in changed],
+            changes=audit_changes,
             reason=reason,
         )
     return current
@@ -147,16 +154,23 @@ def record_mark_entered_in_error(
     *, record: ClinicalRecord, reason: str, by, expected_version: int | None = None
 ) -> ClinicalRecord:
     """Retire a clinical record that should never have been entered; it stays in the database."""
+    from .queries import queries_sync_automatic
+
     if record.entered_in_error:
         raise ValidationError(ALREADY_IN_ERROR)
-    return record_update(
-        record=record,
-        changes={"entered_in_error": True, "entered_in_error_reason": (reason or "").strip()},
-        reason=reason,
-        by=by,
-        expected_version=expected_version,
-        action=action_code(record, "entered_in_error"),
-    )
+    with transaction.atomic():
+        retired = record_update(
+            record=record,
+            changes={"entered_in_error": True, "entered_in_error_reason": (reason or "").strip()},
+            reason=reason,
+            by=by,
+            expected_version=expected_version,
+            action=action_code(record, "entered_in_error"),
+        )
+        subject = subject_of(retired)
+        if subject is not None:
+            queries_sync_automatic(subject=subject)
+    return retired
 
 
 __all__ = [

@@ -1,0 +1,211 @@
+"""Source data verification and locks: what a monitor has checked and what nobody may change.
+
+A lock covers a form (one record, with its per-agent rows for an adverse event), a visit (the
+visit and the doses and lab results recorded at it) or a whole subject. Every write of clinical
+data goes through `ensure_not_locked` in the record service, so a lock holds for forms, admin,
+imports and commands alike.
+"""
+
+from __future__ import annotations
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import models, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from ..access import user_roles
+from ..models import (
+    AdverseEventAgent,
+    ClinicalRecord,
+    DataLock,
+    LockScope,
+    Role,
+    SourceVerification,
+    StudyAssignment,
+    Subject,
+    Visit,
+)
+from .audit import Actor, as_actor, subject_of, write_audit
+
+RECORD_LOCKED = "This {what} is locked by {who} since {when} UTC; it cannot be changed."
+ALREADY_LOCKED = "This {what} is already locked."
+NOT_LOCKED = "This lock has already been lifted."
+UNLOCK_REASON_REQUIRED = "Give a reason for unlocking."
+ONLY_DATA_MANAGERS_LOCK = "Only data managers lock and unlock data."
+ONLY_MONITORS_VERIFY = "Only monitors assigned to this site mark data as source-verified."
+VERIFICATION_CLEARED = "Source verification of version {version} cleared by this change."
+
+
+class RecordLocked(ValidationError):
+    """The data is locked; nothing was written."""
+
+
+def label_of(record: models.Model) -> str:
+    return record._meta.label
+
+
+def _covering_locks(record: models.Model) -> Q:
+    """The locks that would cover `record`: its own, its visit's, its subject's."""
+    subject = subject_of(record)
+    covering = Q(scope=LockScope.SUBJECT, subject=subject)
+    # An agent row (attribution, action taken) belongs to its adverse event's form.
+    own = record.adverse_event if isinstance(record, AdverseEventAgent) else record
+    if own.pk is not None:
+        covering |= Q(model=label_of(own), object_id=str(own.pk))
+    visit_id = record.pk if isinstance(record, Visit) else getattr(record, "visit_id", None)
+    if visit_id is not None:
+        covering |= Q(scope=LockScope.VISIT, object_id=str(visit_id))
+    return covering
+
+
+def active_lock(record: models.Model) -> DataLock | None:
+    if not isinstance(record, ClinicalRecord) or subject_of(record) is None:
+        return None
+    return (
+        DataLock.objects.filter(_covering_locks(record), locked=True)
+        .select_related("locked_by")
+        .first()
+    )
+
+
+def ensure_not_locked(record: models.Model) -> None:
+    """Refuse any change to clinical data that a lock covers (new records of a locked visit or
+    subject included)."""
+    lock = active_lock(record)
+    if lock is not None:
+        raise RecordLocked(
+            RECORD_LOCKED.format(
+                what=lock.get_scope_display().lower(),
+                who=lock.locked_by.get_username(),
+                when=f"{lock.locked_at:%Y-%m-%d %H:%M}",
+            ),
+            code="locked",
+        )
+
+
+def _assigned(user, subject: Subject) -> bool:
+    return StudyAssignment.objects.filter(
+        Q(site=subject.site) | Q(site__isnull=True), user=user, study_id=subject.study_id
+    ).exists()
+
+
+def _ensure_role(actor: Actor, subject: Subject, roles: set[str], message: str) -> None:
+    if actor.is_system or actor.user.is_superuser:
+        return
+    if not user_roles(actor.user) & roles or not _assigned(actor.user, subject):
+        raise PermissionDenied(message)
+
+
+def _lock_target(target: models.Model) -> tuple[str, Subject]:
+    if isinstance(target, Subject):
+        return LockScope.SUBJECT, target
+    if isinstance(target, Visit):
+        return LockScope.VISIT, target.subject
+    return LockScope.RECORD, subject_of(target)
+
+
+def lock_data(*, target: models.Model, by) -> DataLock:
+    """Lock a subject, a visit or one form."""
+    actor = as_actor(by)
+    scope, subject = _lock_target(target)
+    _ensure_role(actor, subject, {Role.DATA_MANAGER}, ONLY_DATA_MANAGERS_LOCK)
+    with transaction.atomic():
+        if DataLock.objects.filter(
+            model=label_of(target), object_id=str(target.pk), locked=True
+        ).exists():
+            raise ValidationError(ALREADY_LOCKED.format(what=LockScope(scope).label.lower()))
+        lock = DataLock.objects.create(
+            subject=subject,
+            scope=scope,
+            model=label_of(target),
+            object_id=str(target.pk),
+            locked_by=actor.user,
+            locked_at=timezone.now(),
+        )
+        write_audit(
+            record=target,
+            actor=actor,
+            action="ecrf.datalock.locked",
+            changes=[("locked", "no", "yes")],
+            reason=f"{lock.get_scope_display()} locked",
+        )
+    return lock
+
+
+def unlock_data(*, lock: DataLock, reason: str, by) -> DataLock:
+    """Lift a lock; the reason is kept in the audit trail."""
+    actor = as_actor(by)
+    _ensure_role(actor, lock.subject, {Role.DATA_MANAGER}, ONLY_DATA_MANAGERS_LOCK)
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError({"reason": UNLOCK_REASON_REQUIRED})
+    now = timezone.now()
+    with transaction.atomic():
+        written = DataLock.objects.filter(pk=lock.pk, locked=True).update(
+            locked=False,
+            unlocked_by=actor.user,
+            unlocked_at=now,
+            unlock_reason=reason,
+            version=models.F("version") + 1,
+            updated_at=now,
+        )
+        if written != 1:
+            raise ValidationError(NOT_LOCKED)
+        lock.refresh_from_db()
+        write_audit(
+            record=lock,
+            actor=actor,
+            action="ecrf.datalock.unlocked",
+            changes=[("locked", "yes", "no")],
+            reason=reason,
+        )
+    return lock
+
+
+# Source data verification
+
+
+def source_verify(*, record: ClinicalRecord, by) -> SourceVerification:
+    """Mark a record, as it stands now, as checked against the source documents."""
+    actor = as_actor(by)
+    subject = subject_of(record)
+    _ensure_role(actor, subject, {Role.MONITOR}, ONLY_MONITORS_VERIFY)
+    with transaction.atomic():
+        current = type(record).objects.get(pk=record.pk)
+        verification = SourceVerification.objects.create(
+            subject=subject,
+            model=label_of(current),
+            object_id=str(current.pk),
+            record_version=current.version,
+            verified_by=actor.user,
+            verified_at=timezone.now(),
+        )
+        write_audit(
+            record=current,
+            actor=actor,
+            action=f"{label_of(current).lower()}.source_verified",
+            changes=[("source_verified", "no", f"version {current.version}")],
+        )
+    return verification
+
+
+def verification_of(record: models.Model) -> SourceVerification | None:
+    """The latest source verification of a record, whether it still holds or not."""
+    return (
+        SourceVerification.objects.filter(model=label_of(record), object_id=str(record.pk))
+        .order_by("-verified_at", "-id")
+        .first()
+    )
+
+
+def is_source_verified(record: models.Model) -> bool:
+    verification = verification_of(record)
+    return verification is not None and verification.record_version == record.version
+
+
+def verification_cleared(record: models.Model, old_version: int) -> tuple[str, str, str] | None:
+    """The audit line saying a change cleared the record's source verification, if it had one."""
+    verification = verification_of(record)
+    if verification is None or verification.record_version != old_version:
+        return None
+    return ("source_verified", f"version {old_version}", "no")

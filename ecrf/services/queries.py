@@ -1,0 +1,299 @@
+"""Data queries (data clarification): raise, answer, close, re-open, and the automatic ones.
+
+A monitor or data manager raises a query on a field of a record; the site answers (correcting
+the data through the usual services, with a reason, when needed); the person who raised it
+closes or re-opens it. Edit checks accepted with a reason and lab results of grade 3 or more
+without a matching adverse event open queries by themselves, and close them when the cause is
+gone. Every step is a message of the query and a line of the audit trail.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import models, transaction
+from django.db.models import Count, F, Max, Q
+from django.utils import timezone
+
+from ..access import can_write_site, user_roles
+from ..models import (
+    AuditEvent,
+    DataQuery,
+    DataQueryMessage,
+    QueryMessageKind,
+    QueryOrigin,
+    QueryState,
+    Role,
+    Subject,
+)
+from .audit import Actor, as_actor, audited_fields, subject_of, system_actor, write_audit
+from .locking import _assigned, label_of
+
+# The audit reason of a record saved although an edit check warned (see forms/base.py).
+WARNINGS_ACCEPTED = "Warnings accepted"
+
+REVIEWER_ROLES = frozenset({Role.MONITOR, Role.DATA_MANAGER})
+MESSAGE_REQUIRED = "Write a message."
+NOT_A_FIELD = "{field} is not a field of this form."
+ONLY_REVIEWERS_RAISE = "Only monitors and data managers assigned to this site raise queries."
+ONLY_SITE_ANSWERS = "Only the site's staff answer queries."
+ONLY_RAISER_CLOSES = "Only the person who raised this query closes or re-opens it."
+ONLY_REVIEWERS_CLOSE = "Only monitors and data managers close automatic queries."
+WRONG_STATE = "This query is {state}; it cannot be {verb}."
+STALE_QUERY = "Someone else changed this query after you opened it. Reload it and try again."
+AUTO_CLOSED = "Closed automatically: {cause}"
+RECONCILIATION_MESSAGE = (
+    "{term} grade {grade} ({test} on {date}) has no adverse event of that term within 7 days. "
+    "Record the adverse event, or explain why there is none."
+)
+EDIT_CHECK_MESSAGE = "Saved although an edit check warned. {reason}"
+
+
+def _reviewer(actor: Actor, subject: Subject) -> bool:
+    return actor.is_system or (
+        bool(user_roles(actor.user) & REVIEWER_ROLES) and _assigned(actor.user, subject)
+    )
+
+
+def _message(query: DataQuery, actor: Actor, kind: str, text: str) -> DataQueryMessage:
+    return DataQueryMessage.objects.create(
+        query=query,
+        at=timezone.now(),
+        user=actor.user,
+        author=actor.name,
+        role=actor.role,
+        kind=kind,
+        text=text,
+    )
+
+
+def query_raise(*, record: models.Model, field: str, message: str, by) -> DataQuery:
+    """Raise a query on `field` of `record` (an empty field means the form as a whole)."""
+    actor = as_actor(by)
+    subject = subject_of(record)
+    if actor.is_system or not _reviewer(actor, subject):
+        raise PermissionDenied(ONLY_REVIEWERS_RAISE)
+    message = (message or "").strip()
+    errors = {}
+    if not message:
+        errors["message"] = MESSAGE_REQUIRED
+    if field and field not in {f.name for f in audited_fields(type(record))}:
+        errors["field"] = NOT_A_FIELD.format(field=field)
+    if errors:
+        raise ValidationError(errors)
+    with transaction.atomic():
+        query = DataQuery.objects.create(
+            subject=subject,
+            model=label_of(record),
+            object_id=str(record.pk),
+            field=field,
+            origin=QueryOrigin.MANUAL,
+            message=message,
+            raised_by=actor.user,
+        )
+        _message(query, actor, QueryMessageKind.RAISED, message)
+        write_audit(
+            record=query,
+            actor=actor,
+            action="ecrf.dataquery.raised",
+            changes=[("state", None, QueryState.OPEN), ("message", None, message)],
+        )
+    return query
+
+
+def _transition(
+    query: DataQuery, *, actor: Actor, state: str, kind: str, text: str, expected_version: int
+) -> DataQuery:
+    with transaction.atomic():
+        written = DataQuery.objects.filter(pk=query.pk, version=expected_version).update(
+            state=state, version=F("version") + 1, updated_at=timezone.now()
+        )
+        if written != 1:
+            raise ValidationError(STALE_QUERY, code="stale")
+        old_state = query.state
+        query.refresh_from_db()
+        _message(query, actor, kind, text)
+        write_audit(
+            record=query,
+            actor=actor,
+            action=f"ecrf.dataquery.{kind}",
+            changes=[("state", old_state, state)],
+            reason=text,
+        )
+    return query
+
+
+def _ensure_state(query: DataQuery, allowed: Iterable[str], verb: str) -> None:
+    if query.state not in allowed:
+        raise ValidationError(
+            WRONG_STATE.format(state=query.get_state_display().lower(), verb=verb)
+        )
+
+
+def query_answer(*, query: DataQuery, message: str, by, expected_version: int | None = None):
+    """The site answers an open query."""
+    actor = as_actor(by)
+    if actor.is_system or not can_write_site(actor.user, query.subject.site):
+        raise PermissionDenied(ONLY_SITE_ANSWERS)
+    message = (message or "").strip()
+    if not message:
+        raise ValidationError({"message": MESSAGE_REQUIRED})
+    _ensure_state(query, [QueryState.OPEN], "answered")
+    return _transition(
+        query,
+        actor=actor,
+        state=QueryState.ANSWERED,
+        kind=QueryMessageKind.ANSWERED,
+        text=message,
+        expected_version=query.version if expected_version is None else expected_version,
+    )
+
+
+def _ensure_may_close(actor: Actor, query: DataQuery) -> None:
+    if query.origin == QueryOrigin.MANUAL:
+        if actor.is_system or actor.user != query.raised_by:
+            raise PermissionDenied(ONLY_RAISER_CLOSES)
+    elif not _reviewer(actor, query.subject):
+        raise PermissionDenied(ONLY_REVIEWERS_CLOSE)
+
+
+def query_close(*, query: DataQuery, by, message: str = "", expected_version: int | None = None):
+    """The person who raised the query closes it (answered or not)."""
+    actor = as_actor(by)
+    _ensure_may_close(actor, query)
+    _ensure_state(query, [QueryState.OPEN, QueryState.ANSWERED], "closed")
+    return _transition(
+        query,
+        actor=actor,
+        state=QueryState.CLOSED,
+        kind=QueryMessageKind.CLOSED,
+        text=(message or "").strip(),
+        expected_version=query.version if expected_version is None else expected_version,
+    )
+
+
+def query_reopen(*, query: DataQuery, message: str, by, expected_version: int | None = None):
+    """The person who raised the query re-opens it when the answer does not settle it."""
+    actor = as_actor(by)
+    _ensure_may_close(actor, query)
+    message = (message or "").strip()
+    if not message:
+        raise ValidationError({"message": MESSAGE_REQUIRED})
+    _ensure_state(query, [QueryState.ANSWERED, QueryState.CLOSED], "re-opened")
+    if query.origin != QueryOrigin.MANUAL and query.state == QueryState.CLOSED:
+        # The cause of a closed automatic query is gone; a new cause opens a new query.
+        raise ValidationError(WRONG_STATE.format(state="closed", verb="re-opened"))
+    return _transition(
+        query,
+        actor=actor,
+        state=QueryState.OPEN,
+        kind=QueryMessageKind.REOPENED,
+        text=message,
+        expected_version=query.version if expected_version is None else expected_version,
+    )
+
+
+# Automatic queries
+
+
+def automatic_query_causes(subject: Subject) -> dict[str, dict]:
+    """What should have an open automatic query now, keyed by cause."""
+    from .labs import lab_reconciliation_items
+
+    causes = {}
+    for result in lab_reconciliation_items(subject):
+        causes[f"reconciliation:{result.pk}:v{result.version}"] = {
+            "origin": QueryOrigin.RECONCILIATION,
+            "model": label_of(result),
+            "object_id": str(result.pk),
+            "field": "ctcae_grade",
+            "message": RECONCILIATION_MESSAGE.format(
+                term=result.ctcae_term,
+                grade=result.ctcae_grade,
+                test=result.get_test_code_display(),
+                date=result.collected_at.date().isoformat(),
+            ),
+        }
+    # A record whose latest save accepted an edit check warning (one audit line per field).
+    latest_accepted = {}
+    for row in (
+        AuditEvent.objects.filter(subject_id=subject.pk, reason__contains=WARNINGS_ACCEPTED)
+        .order_by("at")
+        .values("model", "object_id", "at", "reason")
+    ):
+        latest_accepted[(row["model"], row["object_id"])] = row
+    if latest_accepted:
+        latest_save = {
+            (row["model"], row["object_id"]): row["at"]
+            for row in AuditEvent.objects.filter(
+                subject_id=subject.pk, object_id__in={key[1] for key in latest_accepted}
+            )
+            .values("model", "object_id")
+            .annotate(at=Max("at"))
+        }
+        for (model, object_id), row in latest_accepted.items():
+            if latest_save.get((model, object_id)) != row["at"]:
+                continue  # saved again since, without accepting a warning
+            causes[f"edit_check:{object_id}:{row['at'].isoformat()}"] = {
+                "origin": QueryOrigin.EDIT_CHECK,
+                "model": model,
+                "object_id": object_id,
+                "field": "",
+                "message": EDIT_CHECK_MESSAGE.format(
+                    reason=row["reason"][row["reason"].index(WARNINGS_ACCEPTED) :]
+                ),
+            }
+    return causes
+
+
+def queries_sync_automatic(*, subject: Subject, by=None) -> tuple[int, int]:
+    """Open an automatic query for each new cause, close those whose cause is gone.
+
+    Returns (opened, closed).
+    """
+    actor = as_actor(by) if by is not None else system_actor("automatic queries")
+    causes = automatic_query_causes(subject)
+    automatic = DataQuery.objects.filter(subject=subject).exclude(cause="")
+    # A cause is queried once: a query a reviewer closed stays closed while its cause lasts.
+    known = set(automatic.values_list("cause", flat=True))
+    still_open = automatic.exclude(state=QueryState.CLOSED).exclude(cause__in=list(causes))
+    opened = closed = 0
+    with transaction.atomic():
+        for cause, spec in causes.items():
+            if cause in known:
+                continue
+            query = DataQuery.objects.create(subject=subject, cause=cause, **spec)
+            _message(query, actor, QueryMessageKind.RAISED, spec["message"])
+            write_audit(
+                record=query,
+                actor=actor,
+                action="ecrf.dataquery.raised",
+                changes=[("state", None, QueryState.OPEN), ("message", None, spec["message"])],
+            )
+            opened += 1
+        for query in still_open:
+            _transition(
+                query,
+                actor=actor,
+                state=QueryState.CLOSED,
+                kind=QueryMessageKind.CLOSED,
+                text=AUTO_CLOSED.format(cause="the cause of this query is gone"),
+                expected_version=query.version,
+            )
+            closed += 1
+    return opened, closed
+
+
+def open_query_counts(subjects) -> dict:
+    """Open (not yet answered) and answered query counts per subject id, in one query."""
+    rows = (
+        DataQuery.objects.filter(subject__in=subjects)
+        .exclude(state=QueryState.CLOSED)
+        .values("subject_id")
+        .annotate(
+            open=Count("id", filter=Q(state=QueryState.OPEN)),
+            answered=Count("id", filter=Q(state=QueryState.ANSWERED)),
+        )
+    )
+    return {row["subject_id"]: {"open": row["open"], "answered": row["answered"]} for row in rows}
