@@ -44,21 +44,73 @@ def test_development_runs_without_any_variable_but_debug():
     assert result.returncode == 0, result.stderr
 
 
+PRODUCTION = {
+    "DJANGO_SECRET_KEY": "k7#Jq2!vX9@mP4$wL8^nR3&tY6*zB1(cF5)hD0-gS2=eU7+iOaQ",
+    "DJANGO_ALLOWED_HOSTS": "ecrf.example.org",
+    "DATABASE_URL": "postgres://ecrf@127.0.0.1:5432/ecrf",
+}
+
+
 def test_a_production_deploy_check_is_clean():
-    result = subprocess.run(
-        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
-        cwd=ROOT,
-        env={
-            **{k: v for k, v in os.environ.items() if not k.startswith("DJANGO_")},
-            "DJANGO_SETTINGS_MODULE": "trial.settings",
-            "DJANGO_SECRET_KEY": "k7#Jq2!vX9@mP4$wL8^nR3&tY6*zB1(cF5)hD0-gS2=eU7+iOaQ",
-            "DJANGO_ALLOWED_HOSTS": "ecrf.example.org",
-        },
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    # A subprocess: settings are read from the environment when they are imported.
+    result = _manage(PRODUCTION, "check", "--deploy", "--fail-level", "WARNING")
     assert result.returncode == 0, result.stdout + result.stderr
+    assert "System check identified no issues (0 silenced)." in result.stdout
+    assert "WARNING" not in result.stdout + result.stderr
+
+
+def test_a_deploy_check_without_https_settings_is_not_clean():
+    result = _manage(
+        {**PRODUCTION, "DJANGO_SECURE_COOKIES": "0", "DJANGO_HSTS_SECONDS": "0"},
+        "check",
+        "--deploy",
+        "--fail-level",
+        "WARNING",
+    )
+    assert result.returncode != 0
+    assert "security.W004" in result.stderr
+    assert "security.W012" in result.stderr
+
+
+def _settings(env: dict[str, str], *names: str) -> list[str]:
+    script = "from django.conf import settings; " + "; ".join(
+        f"print('SETTING', repr(settings.{name}))" for name in names
+    )
+    result = _manage(env, "shell", "-c", script)
+    assert result.returncode == 0, result.stderr
+    return [
+        line.removeprefix("SETTING ")
+        for line in result.stdout.splitlines()
+        if line.startswith("SETTING ")
+    ]
+
+
+def test_production_requires_a_second_factor_and_development_does_not():
+    assert _settings(PRODUCTION, "REQUIRE_TWO_FACTOR") == ["True"]
+    assert _settings({"DJANGO_DEBUG": "1"}, "REQUIRE_TWO_FACTOR") == ["False"]
+    assert _settings({**PRODUCTION, "DJANGO_REQUIRE_2FA": "0"}, "REQUIRE_TWO_FACTOR") == ["False"]
+
+
+def test_the_idle_session_length_and_the_lockout_come_from_the_environment():
+    assert _settings(PRODUCTION, "SESSION_COOKIE_AGE", "AXES_FAILURE_LIMIT") == ["1800", "5"]
+    env = {
+        **PRODUCTION,
+        "DJANGO_SESSION_COOKIE_AGE": "600",
+        "DJANGO_LOGIN_FAILURE_LIMIT": "3",
+        "DJANGO_LOGIN_COOLOFF_MINUTES": "60",
+    }
+    assert _settings(env, "SESSION_COOKIE_AGE", "AXES_FAILURE_LIMIT", "AXES_COOLOFF_TIME") == [
+        "600",
+        "3",
+        "datetime.timedelta(seconds=3600)",
+    ]
+
+
+def test_the_content_security_policy_applies_in_development_too():
+    (policy,) = _settings(
+        {"DJANGO_DEBUG": "1"}, "CONTENT_SECURITY_POLICY['DIRECTIVES']['script-src']"
+    )
+    assert policy == "[\"'self'\"]"
 
 
 @pytest.mark.parametrize("raw", ["maybe", "2", "TRUEISH"])

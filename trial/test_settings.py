@@ -18,3 +18,6 @@ STORAGES = {
 }
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = True
+# The second factor is tested where it is switched on (tests/test_security.py); elsewhere the
+# suite signs users in with force_login and no code, unless DJANGO_REQUIRE_2FA asks for it.
+REQUIRE_TWO_FACTOR = envbool("DJANGO_REQUIRE_2FA", False)  # noqa: F405
