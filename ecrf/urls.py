@@ -11,6 +11,7 @@ urlpatterns = [
     path("", include("ecrf.views.labs")),
     path("", include("ecrf.views.adverse_events")),
     path("", include("ecrf.views.audit")),
+    path("", include("ecrf.views.exports")),
     path("", subjects.home, name="home"),
     path("subjects/", subjects.subject_list, name="subject_list"),
     path(
