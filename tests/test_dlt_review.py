@@ -6,6 +6,7 @@ fatigue lasting 7 days or less; only events at least possibly related, with onse
 """
 
 import datetime as dt
+from decimal import Decimal
 
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -242,3 +243,44 @@ def test_new_dlt_settings_on_the_study_reapply_the_rules(fatigue, data_manager):
     assert AuditEvent.objects.filter(
         model="ecrf.Study", field="dlt_min_attribution", new_value="probable"
     ).exists()
+
+
+def _ctx_doses(subject, alice, given_by_day):
+    """Cyclophosphamide 50 mg planned daily; `given_by_day` maps study day to the dose given."""
+    from ecrf.services import dose_record
+
+    ctx = subject.study.agents.get(code="CTX")
+    for day, given in given_by_day.items():
+        offset = day - 1 if day > 0 else day
+        dose_record(
+            subject=subject,
+            agent=ctx,
+            given_on=subject.first_dose_on + dt.timedelta(days=offset),
+            given_dose=Decimal(given),
+            reason="" if given == 50 else "Held for nausea",
+            by=alice,
+        )
+
+
+@pytest.mark.parametrize(
+    ("given_by_day", "evaluable"),
+    [
+        # 16 full doses of 21 in the window: 800 / 1050 mg = 76.2 %, at least 75 %: evaluable.
+        # A missed lead-in dose (day -1) and a missed dose on day 22 lie outside the window.
+        (
+            {**dict.fromkeys(range(1, 22), 50), **dict.fromkeys((16, 17, 18, 19, 20, -1, 22), 0)},
+            True,
+        ),
+        # Day 21 is the window's last day: missing it too leaves 750 / 1050 mg = 71.4 %.
+        ({**dict.fromkeys(range(1, 22), 50), **dict.fromkeys((16, 17, 18, 19, 20, 21), 0)}, False),
+    ],
+)
+def test_exposure_counts_the_doses_of_window_days_1_to_21_only(
+    subject, alice, given_by_day, evaluable
+):
+    """Protocol DLT window 21 days, minimum exposure 75 % of the planned dose (study settings):
+    the doses before day 1 and after day 21 do not count, those of days 1 and 21 do."""
+    _ctx_doses(subject, alice, given_by_day)
+    overview = dlt_overview(subject.study, cutoff=dt.date(2026, 4, 30))
+    (row,) = overview.subjects
+    assert row.evaluability.evaluable is evaluable, row.evaluability.reason

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from django.db.models import DateField, ExpressionWrapper, F
 from django.utils import timezone
 
 from .. import access
@@ -342,9 +343,12 @@ def dlt_overview(study: Study, cutoff: dt.date | None = None) -> DltOverview:
         .select_related("dose_level", "site", "study")
         .order_by("subject_code")
     )
+    subject_by_id = {subject.pk: subject for subject in subjects}
     events = (
-        AdverseEvent.objects.filter(subject__in=subjects, entered_in_error=False)
-        .select_related("subject", "dlt_assessment")
+        AdverseEvent.objects.filter(
+            subject__in=subjects, entered_in_error=False, onset_on__lte=cutoff
+        )
+        .select_related("dlt_assessment")
         .order_by("onset_on")
     )
     attributions: dict = defaultdict(dict)
@@ -352,15 +356,23 @@ def dlt_overview(study: Study, cutoff: dt.date | None = None) -> DltOverview:
         adverse_event__subject__in=subjects, entered_in_error=False
     ).values_list("adverse_event_id", "agent__code", "attribution"):
         attributions[event_id][code] = attribution
+    # Only the doses of the DLT window count for exposure (ecrf.safety.dlt._window_exposure).
+    first_dose = F("subject__first_dose_on")
+    window_end = ExpressionWrapper(
+        first_dose + dt.timedelta(days=settings.window_days - 1), output_field=DateField()
+    )
     doses: dict = defaultdict(list)
-    for subject_id, code, given_on, planned, given in DoseAdministration.objects.filter(
-        subject__in=subjects, entered_in_error=False
-    ).values_list("subject_id", "agent__code", "given_on", "planned_dose", "given_dose"):
+    for subject_id, code, given_on, planned, given in (
+        DoseAdministration.objects.filter(
+            subject__in=subjects, entered_in_error=False, given_on__gte=first_dose
+        )
+        .filter(given_on__lte=window_end)
+        .values_list("subject_id", "agent__code", "given_on", "planned_dose", "given_dose")
+    ):
         doses[subject_id].append(DoseFacts(code, given_on, planned, given))
     by_subject: dict = defaultdict(list)
     for event in events:
-        if event.onset_on > cutoff:
-            continue
+        event.subject = subject_by_id[event.subject_id]
         assessment = getattr(event, "dlt_assessment", None)
         flag = None
         if event.subject.first_dose_on:
