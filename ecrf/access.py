@@ -24,10 +24,15 @@ def user_roles(user: AbstractBaseUser | AnonymousUser) -> set[str]:
     """Return the Role values the user holds through Django groups."""
     if not user.is_authenticated:
         return set()
+    # Kept on the user object for the rest of the request: one save asks many times.
+    cached = user.__dict__.get("_ecrf_roles")
+    if cached is not None:
+        return set(cached)
     names = {group.name for group in user.groups.all()}
     roles = {role.value for role in Role if role.value in names}
     if user.is_superuser:
         roles.add(Role.ADMINISTRATOR.value)
+    user.__dict__["_ecrf_roles"] = frozenset(roles)
     return roles
 
 

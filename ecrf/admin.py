@@ -350,6 +350,8 @@ class AdverseEventAdmin(AuditedAdmin):
     )
     search_fields = ("subject__subject_code", "ctcae_term", "verbatim")
     list_select_related = ("subject", "dlt_assessment")
+    # Rendering the rows is most of the page's time; 50 keep it quick.
+    list_per_page = 50
     inlines = [AgentAssessmentInline]
     readonly_fields = (*BOOKKEEPING, "ctcae_grades", "dlt_status")
 

@@ -12,6 +12,8 @@ urlpatterns = [
     path("", include("ecrf.views.adverse_events")),
     path("", include("ecrf.views.audit")),
     path("", include("ecrf.views.exports")),
+    path("", include("ecrf.views.casebook_pdf")),
+    path("", include("ecrf.views.oversight")),
     path("", subjects.home, name="home"),
     path("subjects/", subjects.subject_list, name="subject_list"),
     path(
@@ -28,6 +30,11 @@ urlpatterns = [
     path("visits/<uuid:visit_id>/", subjects.visit_edit, name="visit_edit"),
     path("dlt/", dlt.dlt_dashboard, name="dlt_dashboard"),
     path("dlt/<uuid:assessment_id>/decide/", dlt.dlt_decide_view, name="dlt_decide"),
+    path(
+        "studies/<uuid:study_id>/safety-summary.pdf",
+        dlt.safety_report_download,
+        name="safety_report",
+    ),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
 ]

@@ -5,6 +5,7 @@ site B who must see none of site A's data.
 """
 
 import datetime as dt
+from decimal import Decimal
 
 import pytest
 
@@ -130,3 +131,92 @@ def subject_b(study, site_b, charlie):
 @pytest.fixture
 def all_agents_unrelated():
     return dict.fromkeys(("CTX", "IM", "IL2"), ("unrelated", "none"))
+
+
+@pytest.fixture
+def site_a_records(subject, alice, data_manager, fatigue_event):
+    """One record of each kind at site A, addressed by the URL parameter that names it."""
+    from ecrf.models import DltAssessment
+    from ecrf.services import dose_record, lab_record
+
+    visit = subject.visits.order_by("planned_on").first()
+    dose = dose_record(
+        subject=subject,
+        agent=subject.study.agents.get(code="IM"),
+        given_on=dt.date(2026, 3, 2),
+        given_dose=Decimal("400"),
+        by=alice,
+    )
+    result = lab_record(
+        subject=subject,
+        test_code="ALT",
+        value=Decimal("30"),
+        unit="U/L",
+        lln=Decimal("0"),
+        uln=Decimal("40"),
+        collected_at=dt.datetime(2026, 3, 3, 9, tzinfo=dt.UTC),
+        by=alice,
+    )
+    from ecrf.services.locking import lock_data
+    from ecrf.services.queries import query_raise
+
+    monitor = _user("site-a-monitor", "monitor", subject.study, subject.site)
+    query = query_raise(
+        record=fatigue_event, field="grade", message="Grade per source?", by=monitor
+    )
+    lock = lock_data(target=result, by=data_manager)
+    return {
+        "subject_id": subject.pk,
+        "kind": "ae",
+        "record_id": fatigue_event.pk,
+        "query_id": query.pk,
+        "lock_id": lock.pk,
+        "visit_id": visit.pk,
+        "dose_id": dose.pk,
+        "event_id": fatigue_event.pk,
+        "result_id": result.pk,
+        "assessment_id": DltAssessment.objects.get(adverse_event=fatigue_event).pk,
+        "study_id": subject.study_id,
+        "panel": "chemistry",
+        "fmt": "csv",
+    }
+
+
+@pytest.fixture
+def fatigue_event(subject, alice):
+    """Fatigue grade 3 on day 12, possibly related to IL-2: a potential DLT to decide on."""
+    from ecrf.services import ae_record
+
+    return ae_record(
+        subject=subject,
+        ctcae_term="Fatigue",
+        grade=3,
+        onset_on=dt.date(2026, 3, 13),
+        assessments={
+            "CTX": ("unrelated", "none"),
+            "IM": ("unlikely", "none"),
+            "IL2": ("possible", "interrupted"),
+        },
+        by=alice,
+    )
+
+
+@pytest.fixture
+def monitor(study, site_a):
+    """Morgan, a monitor assigned to site A."""
+    return _user("morgan", "monitor", study, site_a)
+
+
+@pytest.fixture
+def event(subject, alice, all_agents_unrelated):
+    """Nausea grade 1 on 2026-03-05, unrelated to every agent: a plain adverse event of A-001."""
+    from ecrf.services import ae_record
+
+    return ae_record(
+        subject=subject,
+        ctcae_term="Nausea",
+        grade=1,
+        onset_on=dt.date(2026, 3, 5),
+        assessments=all_agents_unrelated,
+        by=alice,
+    )

@@ -35,26 +35,8 @@ from ecrf.services.queries import (
     query_reopen,
 )
 from ecrf.services.signoff import data_sign, signature_states
-from tests.conftest import _user
 
 PASSWORD = "correct horse battery"
-
-
-@pytest.fixture
-def monitor(study, site_a):
-    return _user("morgan", "monitor", study, site_a)
-
-
-@pytest.fixture
-def event(subject, alice, all_agents_unrelated):
-    return ae_record(
-        subject=subject,
-        ctcae_term="Nausea",
-        grade=1,
-        onset_on=dt.date(2026, 3, 5),
-        assessments=all_agents_unrelated,
-        by=alice,
-    )
 
 
 def _count(model):

@@ -4,10 +4,7 @@ Alice is a research nurse at site A, Bob an investigator at site A, Dana a data 
 """
 
 import datetime as dt
-import os
 import re
-import shutil
-from decimal import Decimal
 from html.parser import HTMLParser
 from pathlib import Path
 from uuid import uuid4
@@ -28,7 +25,6 @@ from django_otp.oath import totp
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from ecrf import urls as ecrf_urls
-from ecrf.models import ReferenceRange
 from ecrf.views.two_factor import OPEN_BEFORE_VERIFICATION, WRONG_CODE
 from trial import settings as production
 
@@ -425,78 +421,3 @@ def test_the_admin_cannot_delete_any_clinical_or_audit_record(db):
             assert not inline.can_delete, (name, type(inline).__name__)
         url = reverse(f"admin:ecrf_{model._meta.model_name}_delete", args=["1"])
         assert client.post(url, {"post": "yes"}).status_code == 403, name
-
-
-# Scripts still work under the policy, in a real browser ---------------------------------------
-
-CHROMIUM = "/usr/bin/chromium"
-
-
-@pytest.fixture
-def chromium_page():
-    if not shutil.which(CHROMIUM):
-        pytest.skip(
-            f"Chromium not found at {CHROMIUM}: install it with 'apt-get install chromium'."
-        )
-    from playwright.sync_api import sync_playwright
-
-    # Playwright's sync API runs an event loop in the test thread, as in tests/browser/.
-    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu", "--no-first-run"]
-        )
-        page = browser.new_page()
-        yield page
-        browser.close()
-
-
-@pytest.fixture
-def haematology_url(subject):
-    """The C1D8 haematology grid, with site ranges for haemoglobin in two units."""
-    for unit, lln, uln in (("g/dL", "12", "16"), ("g/L", "120", "160")):
-        ReferenceRange.objects.create(
-            site=subject.site,
-            test_code="HGB",
-            unit=unit,
-            lln=Decimal(lln),
-            uln=Decimal(uln),
-            effective_from=dt.date(2026, 1, 1),
-        )
-    return f"/visits/{subject.visits.get(label='C1D8').pk}/labs/haematology/"
-
-
-# The database work is done by the fixtures named before the browser starts: an ORM call made
-# while Playwright runs would open a connection the test database teardown cannot close.
-@pytest.mark.browser
-@pytest.mark.django_db(transaction=True)
-def test_the_page_scripts_run_under_the_policy(
-    live_server, alice, subject, haematology_url, chromium_page
-):
-    page = chromium_page
-    refused = []
-    page.on(
-        "console", lambda msg: refused.append(msg.text) if "Content Security" in msg.text else None
-    )
-    page.on("pageerror", lambda error: refused.append(str(error)))
-    dose_form = f"/subjects/{subject.pk}/doses/new/?date=2026-03-02"
-    page.goto(f"{live_server.url}/accounts/login/?next={dose_form}")
-    page.fill("input[name=username]", "alice")
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{live_server.url}{dose_form}")
-
-    page.select_option("#id_agent", label="Imatinib (IM)")
-    assert page.locator("#planned-dose").inner_text() == "planned 400 mg"
-    assert page.locator("#dose-unit").inner_text() == "mg"
-
-    page.goto(f"{live_server.url}{haematology_url}")
-    assert page.locator("#id_HGB-lln").input_value() == "12"
-    page.select_option("#id_HGB-unit", "g/L")
-    assert page.locator("#id_HGB-lln").input_value() == "120"
-    assert page.locator("#id_HGB-uln").input_value() == "160"
-
-    page.goto(f"{live_server.url}/subjects/{subject.pk}/")
-    page.click("button[data-bs-target='#visits']")
-    assert page.locator("#visits").is_visible()
-    assert refused == []

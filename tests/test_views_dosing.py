@@ -93,7 +93,7 @@ def test_alice_records_the_cycle_1_doses_of_the_three_agents(client, alice, subj
     client.force_login(alice)
     response = _create(client, subject, "CTX", C1D1, 50)
     assert response.status_code == 302
-    assert response.url == reverse("subject_detail", args=[subject.pk]) + "#doses"
+    assert response.url == reverse("subject_detail", args=[subject.pk]) + "?tab=doses#doses"
     assert _create(client, subject, "IM", C1D1, 400).status_code == 302
     # IL-2 is given on days 10 to 14 only: its first dose of cycle 1 is on day 10.
     assert _create(client, subject, "IL2", dt.date(2026, 3, 11), 3).status_code == 302

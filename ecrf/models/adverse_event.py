@@ -109,7 +109,11 @@ class AdverseEvent(ClinicalRecord):
                 violation_error_message="A fatal outcome needs the date of death.",
             ),
         ]
-        indexes = [models.Index(fields=["subject", "ctcae_term", "onset_on"])]
+        indexes = [
+            models.Index(fields=["subject", "ctcae_term", "onset_on"]),
+            # The casebook's pages of events, latest onset first.
+            models.Index(fields=["subject", "onset_on"], name="ae_subject_onset_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.ctcae_term} grade {self.grade}"

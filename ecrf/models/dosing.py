@@ -62,7 +62,11 @@ class DoseAdministration(ClinicalRecord):
                 violation_error_message="A dose reduced, increased or missed needs a reason.",
             ),
         ]
-        indexes = [models.Index(fields=["subject", "agent", "given_on"])]
+        indexes = [
+            models.Index(fields=["subject", "agent", "given_on"]),
+            # The casebook's pages of administrations, newest first.
+            models.Index(fields=["subject", "given_on"], name="dose_subject_given_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.agent.code} {self.given_dose} {self.unit} on {self.given_on}"

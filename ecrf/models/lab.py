@@ -83,7 +83,17 @@ class LabResult(ClinicalRecord):
                 name="lab_grade_0_to_4",
             ),
         ]
-        indexes = [models.Index(fields=["subject", "test_code", "collected_at"])]
+        indexes = [
+            models.Index(fields=["subject", "test_code", "collected_at"]),
+            # The casebook's pages of results, newest first.
+            models.Index(fields=["subject", "collected_at"], name="lab_subject_collected_idx"),
+            # Lab-AE reconciliation (home page and casebook) reads only the high grades.
+            models.Index(
+                fields=["subject", "ctcae_grade"],
+                condition=Q(ctcae_grade__gte=3, entered_in_error=False),
+                name="lab_subject_high_grade_idx",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.test_code} {self.value} {self.unit}"

@@ -13,10 +13,12 @@ from typing import BinaryIO
 from xml.sax.saxutils import escape
 
 import pandas as pd
+from reportlab import rl_config
 from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4, landscape
 from reportlab.lib.styles import ParagraphStyle, getSampleStyleSheet
 from reportlab.lib.units import mm
+from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.pdfgen import canvas as pdf_canvas
 from reportlab.platypus import (
     BaseDocTemplate,
@@ -37,8 +39,12 @@ LANDSCAPE = "landscape"
 _base = getSampleStyleSheet()
 STYLES = {
     "title": ParagraphStyle("ReportTitle", parent=_base["Title"], fontSize=18, leading=22),
-    "h1": ParagraphStyle("ReportH1", parent=_base["Heading1"], fontSize=14, leading=17),
-    "h2": ParagraphStyle("ReportH2", parent=_base["Heading2"], fontSize=11, leading=14),
+    "h1": ParagraphStyle(
+        "ReportH1", parent=_base["Heading1"], fontSize=14, leading=17, keepWithNext=1
+    ),
+    "h2": ParagraphStyle(
+        "ReportH2", parent=_base["Heading2"], fontSize=11, leading=14, keepWithNext=1
+    ),
     "body": ParagraphStyle("ReportBody", parent=_base["BodyText"], fontSize=9, leading=11.5),
     "cell": ParagraphStyle("ReportCell", parent=_base["BodyText"], fontSize=7.5, leading=9),
     "cell_right": ParagraphStyle(
@@ -47,7 +53,19 @@ STYLES = {
     "head": ParagraphStyle(
         "ReportHead", parent=_base["BodyText"], fontSize=7.5, leading=9, fontName="Helvetica-Bold"
     ),
+    "cell_bold": ParagraphStyle(
+        "ReportCellBold",
+        parent=_base["BodyText"],
+        fontSize=7.5,
+        leading=9,
+        fontName="Helvetica-Bold",
+    ),
 }
+CELL_FONT, CELL_BOLD_FONT, CELL_SIZE = "Helvetica", "Helvetica-Bold", 7.5
+HEADER_BACKGROUND = colors.HexColor("#e8eef4")
+HIGHLIGHT_BACKGROUND = colors.HexColor("#eef2f6")
+# Left and right padding of text cells (reportlab's default); numeric cells have less.
+TEXT_PADDING = 6
 
 
 def text(value: object) -> str:
@@ -66,42 +84,128 @@ def heading(value: str, level: int = 1) -> Paragraph:
     return Paragraph(text(value), STYLES[f"h{level}"])
 
 
+class LiteralTable(Table):
+    """A reportlab Table that does not draw empty cells (count tables are mostly blank)."""
+
+    def _drawCell(self, cellval, cellstyle, pos, size):  # noqa: N802 - reportlab's name
+        # The cell's background and grid are drawn apart from its content, and the canvas
+        # state the parent tracks is left untouched, so an empty cell can be skipped whole.
+        if cellval == "":
+            return
+        super()._drawCell(cellval, cellstyle, pos, size)
+
+
 def table(
     rows: Sequence[Sequence[object]],
     header: Sequence[object],
     *,
     col_widths: Sequence[float] | None = None,
     numeric_from: int | None = None,
+    group_header: Sequence[tuple[object, int]] | None = None,
+    highlight_rows: Iterable[int] = (),
 ) -> Table:
-    """A table of literal cells whose header row repeats on every page it spans.
+    """A table of literal cells whose header rows repeat on every page it spans.
 
-    Cells are wrapped in paragraphs so long text wraps inside its column; columns from
-    `numeric_from` on are right-aligned.
+    Text cells are wrapped in paragraphs so long text wraps inside its column; columns from
+    `numeric_from` on are right-aligned plain strings, which reportlab draws as they are (no
+    markup is parsed) and much faster than paragraphs, so long count tables stay quick.
+    `group_header` adds a row above the header whose cells span several columns, given as
+    (text, number of columns). `highlight_rows` are body rows (from 0) set in bold on a shade,
+    e.g. the system organ class rows of an adverse event table.
     """
     right = len(header) if numeric_from is None else numeric_from
-
-    def cell_style(column: int) -> ParagraphStyle:
-        return STYLES["cell_right"] if column >= right else STYLES["cell"]
-
-    data = [[Paragraph(text(cell), STYLES["head"]) for cell in header]]
-    data += [
-        [Paragraph(text(cell), cell_style(column)) for column, cell in enumerate(row)]
-        for row in rows
+    highlighted = set(highlight_rows)
+    top = 0
+    data: list[list[object]] = []
+    commands: list[tuple] = []
+    if group_header:
+        # A group label that fits its columns is a plain string drawn across them, with a box
+        # around the group instead of a cell span: reportlab recomputes spans over the whole
+        # table at every page split, which makes long spanned tables slow.
+        cells: list[object] = []
+        column = 0
+        for label, span in group_header:
+            widths = col_widths[column : column + span] if col_widths else []
+            fits = (
+                len(widths) == span
+                and None not in widths
+                and stringWidth(text_or_blank(label), CELL_BOLD_FONT, CELL_SIZE)
+                <= sum(widths) - 2 * TEXT_PADDING
+            )
+            if fits:
+                cells.append(text_or_blank(label))
+            else:
+                cells.append(Paragraph(text(label), STYLES["head"]))
+                if span > 1:
+                    commands.append(("SPAN", (column, 0), (column + span - 1, 0)))
+            cells.extend([""] * (span - 1))
+            commands.append(("BOX", (column, 0), (column + span - 1, 0), 0.25, colors.grey))
+            column += span
+        data.append(cells)
+        commands.append(("FONT", (0, 0), (-1, 0), CELL_BOLD_FONT, CELL_SIZE))
+        top = 1
+    data.append([Paragraph(text(cell), STYLES["head"]) for cell in header])
+    # With known column widths, a text cell that fits on one line is a plain string too: the
+    # same look, printed literally, and no paragraph to parse and wrap on every page split.
+    room = [
+        (width - 2 * TEXT_PADDING) if width is not None else None
+        for width in (col_widths or [None] * len(header))
     ]
-    result = Table(data, colWidths=col_widths, repeatRows=1, hAlign="LEFT")
+    for index, row in enumerate(rows):
+        bold = index in highlighted
+        style = STYLES["cell_bold"] if bold else STYLES["cell"]
+        font = CELL_BOLD_FONT if bold else CELL_FONT
+        cells = []
+        for column, cell in enumerate(row):
+            plain = text_or_blank(cell)
+            if column >= right or (
+                room[column] is not None
+                and "\n" not in plain
+                and stringWidth(plain, font, CELL_SIZE) <= room[column]
+            ):
+                cells.append(plain)
+            else:
+                cells.append(Paragraph(text(cell), style))
+        data.append(cells)
+        if bold:
+            line = top + 1 + index
+            commands += [
+                ("BACKGROUND", (0, line), (-1, line), HIGHLIGHT_BACKGROUND),
+                ("FONT", (0, line), (-1, line), CELL_BOLD_FONT, CELL_SIZE),
+            ]
+    result = LiteralTable(data, colWidths=col_widths, repeatRows=top + 1, hAlign="LEFT")
     result.setStyle(
         TableStyle(
             [
-                ("GRID", (0, 0), (-1, -1), 0.25, colors.grey),
-                ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#e8eef4")),
+                ("GRID", (0, top), (-1, -1), 0.25, colors.grey),
+                ("BACKGROUND", (0, 0), (-1, top), HEADER_BACKGROUND),
                 ("VALIGN", (0, 0), (-1, -1), "TOP"),
                 ("TOPPADDING", (0, 0), (-1, -1), 1.5),
                 ("BOTTOMPADDING", (0, 0), (-1, -1), 1.5),
-                ("ROWBACKGROUNDS", (0, 1), (-1, -1), [colors.white, colors.HexColor("#f6f8fa")]),
+                (
+                    "ROWBACKGROUNDS",
+                    (0, top + 1),
+                    (-1, -1),
+                    [colors.white, colors.HexColor("#f6f8fa")],
+                ),
+                ("FONT", (0, top + 1), (-1, -1), CELL_FONT, CELL_SIZE),
+                ("LEFTPADDING", (0, 0), (-1, -1), TEXT_PADDING),
+                ("RIGHTPADDING", (0, 0), (-1, -1), TEXT_PADDING),
+                ("ALIGN", (right, top + 1), (-1, -1), "RIGHT"),
+                ("LEFTPADDING", (right, top + 1), (-1, -1), 2.5),
+                ("RIGHTPADDING", (right, top + 1), (-1, -1), 2.5),
+                *commands,
             ]
         )
     )
     return result
+
+
+def text_or_blank(value: object) -> str:
+    """A value as a plain table cell (drawn literally, never parsed): None and NaN are empty."""
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return ""
+    return str(value)
 
 
 def frame_table(frame: pd.DataFrame, **kwargs) -> Table:
@@ -184,7 +288,14 @@ def build(out: str | BinaryIO, story: Iterable[Flowable], info: DocumentInfo) ->
         templates.append(PageTemplate(id=name, frames=[frame], pagesize=size))
     doc.addPageTemplates(templates)
     footer = f"{info.study} · {info.title} · data cutoff {info.cutoff}"
-    doc.build(list(story), canvasmaker=_numbered_canvas(footer))
+    # Binary (Flate only) streams: ASCII85 on top makes files a quarter larger and, without
+    # reportlab's optional C accelerator, costs seconds on long reports. The setting is read
+    # while the file is written; any value gives a valid PDF, so a concurrent build is safe.
+    previous, rl_config.useA85 = rl_config.useA85, 0
+    try:
+        doc.build(list(story), canvasmaker=_numbered_canvas(footer))
+    finally:
+        rl_config.useA85 = previous
 
 
 def usable_width(orientation: str = PORTRAIT) -> float:

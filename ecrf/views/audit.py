@@ -12,6 +12,7 @@ from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import path
+from django.views.decorators.http import require_GET
 
 from ..access import get_subject_for_user, user_roles
 from ..forms.audit import AuditFilterForm
@@ -74,6 +75,7 @@ def _csv_cell(value) -> str:
 
 
 @login_required
+@require_GET
 def audit_trail(request: HttpRequest, subject_id: UUID) -> HttpResponse:
     """A subject's audit trail, newest first; `?record=<id>` narrows it to one record."""
     if not user_roles(request.user) & AUDIT_READERS and not request.user.is_superuser:

@@ -1,21 +1,39 @@
 """The investigator's DLT dashboard and the signed decision on one event."""
 
+import datetime as dt
+import io
 from uuid import UUID
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import Http404, HttpRequest, HttpResponse
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_GET
 
 from .. import access
 from ..forms import DltDecisionForm
-from ..models import DltAssessment, Role
+from ..models import DltAssessment, DltStatus, Role
+from ..reports.safety import render_safety_report
 from ..services.dlt import dlt_decide, dlt_overview
 from .subjects import role_label
 
+DASHBOARD_SUBJECT_ROWS = 50
+
+
+def _page_url(request: HttpRequest, key: str, page, step: int) -> str:
+    """The address of the page before (step -1) or after (+1), keeping the other parameters."""
+    if not (page.has_previous() if step < 0 else page.has_next()):
+        return ""
+    query = request.GET.copy()
+    query[key] = page.number + step
+    return f"?{query.urlencode()}"
+
 
 @login_required
+@require_GET
 def dlt_dashboard(request: HttpRequest) -> HttpResponse:
     visible = set(access.subjects_for_user(request.user).values_list("pk", flat=True))
     overviews = []
@@ -23,6 +41,17 @@ def dlt_dashboard(request: HttpRequest) -> HttpResponse:
         overview = dlt_overview(study)
         # Only the subjects this user may see; the counts per dose level are the study's.
         overview.subjects = [row for row in overview.subjects if row.subject.pk in visible]
+        # The subjects table comes a page at a time, each study paged on its own, and each row
+        # names only the events that are or were DLT candidates, found here rather than by
+        # looping over every event of every subject in the template.
+        key = f"page-{study.code}"
+        overview.page = Paginator(overview.subjects, DASHBOARD_SUBJECT_ROWS).get_page(
+            request.GET.get(key)
+        )
+        for row in overview.page:
+            row.dlt_events = [item for item in row.events if item.status != DltStatus.NOT_DLT]
+        overview.previous_url = _page_url(request, key, overview.page, -1)
+        overview.next_url = _page_url(request, key, overview.page, +1)
         overviews.append(overview)
     return render(
         request,
@@ -80,3 +109,37 @@ def dlt_decide_view(request: HttpRequest, assessment_id: UUID) -> HttpResponse:
             "role_label": role_label(request.user),
         },
     )
+
+
+# Roles that may download the safety summary: it is the study-wide document of the safety review
+# (every site's subjects), so research nurses and monitors do not get it.
+SAFETY_REPORT_ROLES = frozenset(
+    {Role.INVESTIGATOR, Role.SPONSOR_VIEWER, Role.DATA_MANAGER, Role.ADMINISTRATOR}
+)
+SAFETY_REPORT_FORBIDDEN = "Your role does not give access to the safety summary."
+BAD_CUTOFF = "The cutoff must be a date (YYYY-MM-DD)."
+
+
+@login_required
+@require_GET
+def safety_report_download(request: HttpRequest, study_id: UUID) -> HttpResponse:
+    """The safety summary PDF of a study the user is assigned to, at ?cutoff= (default today)."""
+    study = access.studies_for_user(request.user).filter(pk=study_id).first()
+    if study is None:
+        raise Http404("No such study.")
+    if not access.user_roles(request.user) & SAFETY_REPORT_ROLES:
+        raise PermissionDenied(SAFETY_REPORT_FORBIDDEN)
+    try:
+        cutoff = dt.date.fromisoformat(
+            request.GET.get("cutoff") or timezone.localdate().isoformat()
+        )
+    except ValueError:
+        return HttpResponseBadRequest(BAD_CUTOFF)
+    user = request.user
+    generated_by = f"{user.get_full_name() or user.get_username()} ({role_label(user)})"
+    buffer = io.BytesIO()
+    render_safety_report(study, cutoff=cutoff, generated_by=generated_by, out=buffer)
+    response = HttpResponse(buffer.getvalue(), content_type="application/pdf")
+    filename = f"safety-summary-{study.code}-{cutoff.isoformat()}.pdf"
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response

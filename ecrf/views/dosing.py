@@ -154,7 +154,7 @@ def dose_create(request: HttpRequest, subject_id: UUID) -> HttpResponse:
             if request.POST.get("then") == "another":
                 url = reverse("dose_create", args=[subject.pk])
                 return redirect(f"{url}?date={dose.given_on:%Y-%m-%d}")
-            return redirect(reverse("subject_detail", args=[subject.pk]) + "#doses")
+            return redirect(reverse("subject_detail", args=[subject.pk]) + "?tab=doses#doses")
     return _render(
         request,
         form,
@@ -171,7 +171,7 @@ def dose_edit(request: HttpRequest, dose_id: UUID) -> HttpResponse:
     posting = request.method == "POST"
     dose = access.get_dose_for_user(request.user, dose_id, write=posting)
     subject = dose.subject
-    casebook = reverse("subject_detail", args=[subject.pk]) + "#doses"
+    casebook = reverse("subject_detail", args=[subject.pk]) + "?tab=doses#doses"
     if dose.entered_in_error:
         messages.info(request, ENTERED_IN_ERROR)
         return redirect(casebook)

@@ -202,7 +202,7 @@ def lab_grid(request: HttpRequest, visit_id: UUID, panel: str) -> HttpResponse:
             },
             "draft_key": draft_key,
             "can_write": access.can_write_site(request.user, subject.site),
-            "casebook_url": reverse("subject_detail", args=[subject.pk]) + "#labs",
+            "casebook_url": reverse("subject_detail", args=[subject.pk]) + "?tab=labs#labs",
             "role_label": role_label(request.user),
         },
     )

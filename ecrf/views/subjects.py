@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections import defaultdict
+from functools import cached_property
 from uuid import UUID
 
 from django.contrib import messages
@@ -10,11 +12,13 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db import transaction
-from django.db.models import Count, Max, Q
+from django.db.models import Count, Max, OuterRef, Q, Subquery
+from django.db.models.functions import Coalesce
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.views.decorators.http import require_GET
 
 from .. import access
 from ..forms.subjects import (
@@ -26,12 +30,20 @@ from ..forms.subjects import (
     VisitForm,
 )
 from ..models import (
+    AdverseEvent,
+    AdverseEventAgent,
+    Attribution,
     AuditEvent,
+    DltStatus,
+    DoseAdministration,
     DoseLevel,
+    LabResult,
+    Outcome,
     Role,
     Site,
     Study,
     StudyAssignment,
+    Subject,
     SubjectStatus,
     Visit,
     VisitStatus,
@@ -41,10 +53,20 @@ from ..services.labs import lab_reconciliation_items, reconciliation_counts
 from ..services.subjects import cycle_delay, next_subject_code, visit_unscheduled
 from .editing import save_through_service
 
-CASEBOOK_AUDIT_ROWS = 200
-# The casebook lists the latest rows; each visit's lab grid and the admin hold the rest.
-CASEBOOK_LAB_ROWS = 250
-CASEBOOK_DOSE_ROWS = 250
+SUBJECT_LIST_ROWS = 50
+# The casebook's long lists come a page at a time, newest first.
+CASEBOOK_PAGE_ROWS = 50
+CASEBOOK_TABS = {
+    "visits": "Visits",
+    "aes": "Adverse events",
+    "doses": "Dosing",
+    "labs": "Labs",
+    "audit": "Audit trail",
+}
+# The reconciliation alert names the latest results; the count covers them all.
+RECONCILIATION_ROWS = 20
+# Tabs rendered together on the casebook's first page; the others are pages of their own.
+IN_PAGE_TABS = ("visits", "aes")
 LAB_PANEL_LINKS = (("haematology", "Haematology"), ("chemistry", "Chemistry"), ("immune", "Immune"))
 
 
@@ -68,6 +90,7 @@ def _visible_subjects(user):
 
 
 @login_required
+@require_GET
 def home(request: HttpRequest) -> HttpResponse:
     """The user's studies, visits due or overdue by window, and open items."""
     today = timezone.localdate()
@@ -108,6 +131,7 @@ def home(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
+@require_GET
 def subject_list(request: HttpRequest) -> HttpResponse:
     subjects = _visible_subjects(request.user)
     studies = access.studies_for_user(request.user)
@@ -126,17 +150,24 @@ def subject_list(request: HttpRequest) -> HttpResponse:
             subjects = subjects.filter(dose_level=data["dose_level"])
         if data["status"]:
             subjects = subjects.filter(status=data["status"])
-    subjects = (
-        subjects.select_related("study", "site", "dose_level")
-        .annotate(
-            ae_count=Count("adverse_events", filter=Q(adverse_events__entered_in_error=False)),
-            worst_grade=Max(
-                "adverse_events__grade", filter=Q(adverse_events__entered_in_error=False)
-            ),
-        )
-        .order_by("study__code", "subject_code")
+    subjects = subjects.select_related("study", "site", "dose_level").order_by(
+        "study__code", "subject_code"
     )
-    page = Paginator(subjects, 50).get_page(request.GET.get("page"))
+    page = Paginator(subjects, SUBJECT_LIST_ROWS).get_page(request.GET.get("page"))
+    # The adverse event columns of this page's subjects only: counted over every visible
+    # subject, they made the page (and its row count) grow with the whole trial's events.
+    events = {
+        row["subject_id"]: row
+        for row in AdverseEvent.objects.filter(
+            subject__in=[subject.pk for subject in page], entered_in_error=False
+        )
+        .order_by()
+        .values("subject_id")
+        .annotate(n=Count("pk"), worst=Max("grade"))
+    }
+    for subject in page:
+        row = events.get(subject.pk, {})
+        subject.ae_count, subject.worst_grade = row.get("n", 0), row.get("worst")
     writable = [s for s in studies if _can_register(request.user, s)]
     return render(
         request,
@@ -251,43 +282,219 @@ def _form_state(visit: Visit) -> str:
     return "in progress" if visit.lab_count else "not started"
 
 
-@login_required
-def subject_detail(request: HttpRequest, subject_id: UUID) -> HttpResponse:
-    """The casebook: a fixed number of queries whatever the number of records."""
-    subject = access.get_subject_for_user(request.user, subject_id)
-    visits = list(
-        subject.visits.filter(entered_in_error=False)
-        .annotate(lab_count=Count("lab_results", filter=Q(lab_results__entered_in_error=False)))
-        .order_by("planned_on", "label")
+class _CountedPaginator(Paginator):
+    """A paginator told its row count, which the casebook has already read with the others."""
+
+    def __init__(self, object_list, per_page, *, count: int):
+        super().__init__(object_list, per_page)
+        self._known_count = count
+
+    @cached_property
+    def count(self) -> int:
+        return self._known_count
+
+
+def _casebook_totals(subject) -> dict[str, int]:
+    """The number of current visits, adverse events, doses and lab results, in one query."""
+
+    def total(queryset):
+        rows = (
+            queryset.filter(subject=OuterRef("pk"), entered_in_error=False)
+            .order_by()
+            .values("subject")
+            .annotate(n=Count("pk"))
+            .values("n")
+        )
+        return Coalesce(Subquery(rows), 0)
+
+    # Positional values: the ORM refuses an annotation named like a relation ("visits").
+    row = (
+        Subject.objects.filter(pk=subject.pk)
+        .values_list(
+            total(Visit.objects.all()),
+            total(AdverseEvent.objects.all()),
+            total(DoseAdministration.objects.all()),
+            total(LabResult.objects.all()),
+        )
+        .get()
     )
-    for visit in visits:
-        visit.form_state = _form_state(visit)
-    can_write = access.can_write_site(request.user, subject.site)
-    doses = subject.doses.filter(entered_in_error=False)
-    labs = subject.lab_results.filter(entered_in_error=False)
+    return dict(zip(("visits", "aes", "doses", "labs"), row, strict=True))
+
+
+def _casebook_tab(request: HttpRequest) -> str:
+    tab = request.GET.get("tab", "")
+    return tab if tab in CASEBOOK_TABS else "visits"
+
+
+def _url_for_each(name: str, *more_args):
+    """A function giving the URL of `name` for a record's UUID, for a page of rows: one
+    reverse() instead of one per row, which is where most of a long table's time went."""
+    placeholder = str(UUID(int=0))
+    head, _, tail = reverse(name, args=[placeholder, *more_args]).partition(placeholder)
+    return lambda pk: f"{head}{pk}{tail}"
+
+
+def _day(value) -> str:
+    return value.isoformat() if value else ""
+
+
+def _number(value) -> str:
+    """A decimal as the templates print it (`{{ value.normalize }}`), never in E notation."""
+    return "" if value is None else f"{value.normalize():f}"
+
+
+def _casebook_adverse_events(subject, page_number, total: int):
+    """One page of adverse events, latest onset first, as rows ready to print."""
+    events = (
+        subject.adverse_events.filter(entered_in_error=False)
+        .order_by("-onset_on", "ctcae_term", "pk")
+        .values_list(
+            "pk", "ctcae_term", "verbatim", "grade", "onset_on", "resolved_on", "serious",
+            "outcome", "dlt_assessment__pk", "dlt_assessment__status",
+        )
+    )  # fmt: skip
+    page = _CountedPaginator(events, CASEBOOK_PAGE_ROWS, count=total).get_page(page_number)
+    attributions: dict = defaultdict(list)
+    attribution_labels = dict(Attribution.choices)
+    for event_id, code, attribution in (
+        AdverseEventAgent.objects.filter(
+            adverse_event__in=[row[0] for row in page], entered_in_error=False
+        )
+        .order_by("agent__code")
+        .values_list("adverse_event_id", "agent__code", "attribution")
+    ):
+        attributions[event_id].append(f"{code}: {attribution_labels.get(attribution, attribution)}")
+    outcomes, statuses = dict(Outcome.choices), dict(DltStatus.choices)
+    edit_url, decide_url = _url_for_each("ae_edit"), _url_for_each("dlt_decide")
+    rows = [
+        {
+            "edit_url": edit_url(pk),
+            "term": term,
+            "verbatim": verbatim,
+            "grade": grade,
+            "onset_on": _day(onset_on),
+            "resolved_on": _day(resolved_on) or "ongoing",
+            "serious": "Yes" if serious else "No",
+            "attribution": "; ".join(attributions[pk]),
+            "outcome": outcomes.get(outcome, outcome),
+            "dlt_status": dlt_status,
+            "dlt_label": statuses.get(dlt_status, dlt_status),
+            "dlt_url": decide_url(dlt_pk) if dlt_pk else "",
+        }
+        for (pk, term, verbatim, grade, onset_on, resolved_on, serious, outcome, dlt_pk,
+             dlt_status) in page
+    ]  # fmt: skip
+    return page, rows
+
+
+def _casebook_doses(subject, page_number, total: int):
+    doses = (
+        subject.doses.filter(entered_in_error=False)
+        .order_by("-given_on", "agent__code", "pk")
+        .values_list(
+            "pk", "given_on", "cycle", "day", "agent__code", "planned_dose", "given_dose",
+            "unit", "reason",
+        )
+    )  # fmt: skip
+    page = _CountedPaginator(doses, CASEBOOK_PAGE_ROWS, count=total).get_page(page_number)
+    edit_url = _url_for_each("dose_edit")
+    rows = [
+        (edit_url(pk), _day(given_on), f"C{cycle} D{day}", agent, _number(planned),
+         _number(given), unit, reason)
+        for pk, given_on, cycle, day, agent, planned, given, unit, reason in page
+    ]  # fmt: skip
+    return page, rows
+
+
+def _casebook_labs(subject, page_number, total: int):
+    labs = (
+        subject.lab_results.filter(entered_in_error=False)
+        .order_by("-collected_at", "test_code", "pk")
+        .values_list(
+            "collected_at", "visit__label", "test_code", "value", "unit", "lln", "uln",
+            "ctcae_term", "ctcae_grade",
+        )
+    )  # fmt: skip
+    page = _CountedPaginator(labs, CASEBOOK_PAGE_ROWS, count=total).get_page(page_number)
+    rows = [
+        (timezone.localtime(collected_at).strftime("%Y-%m-%d %H:%M"), visit or "", test,
+         _number(value), unit, f"{_number(lln)}–{_number(uln)}", grade,
+         f"{term} G{grade}" if grade else "")
+        for collected_at, visit, test, value, unit, lln, uln, term, grade in page
+    ]  # fmt: skip
+    return page, rows
+
+
+def _casebook_audit(subject, page_number):
+    audit = (
+        AuditEvent.objects.filter(subject_id=subject.pk)
+        .order_by("-at", "-id")
+        .values_list(
+            "at", "actor", "role", "object_repr", "field", "old_value", "new_value", "reason"
+        )
+    )
+    page = Paginator(audit, CASEBOOK_PAGE_ROWS).get_page(page_number)
+    rows = [
+        (at.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S"), actor, role, record, field,
+         "" if old is None else old, "" if new is None else new, reason)
+        for at, actor, role, record, field, old, new, reason in page
+    ]  # fmt: skip
+    return page, rows
+
+
+@login_required
+@require_GET
+def subject_detail(request: HttpRequest, subject_id: UUID) -> HttpResponse:
+    """The casebook: a fixed number of queries whatever the number of records.
+
+    The visits and adverse events come with every casebook page and switch in the browser;
+    dosing, labs and the audit trail are long, so each is a page of its own (`?tab=labs`).
+    Long lists come a page at a time (`?tab=aes&page=2`), their rows formatted here: filters
+    and URL tags on every row of a long table cost more than the queries.
+    """
+    subject = access.get_subject_for_user(request.user, subject_id)
+    tab = _casebook_tab(request)
+    page_number = request.GET.get("page")
+    totals = _casebook_totals(subject)
+    reconciliation = sorted(
+        lab_reconciliation_items(subject), key=lambda lab: lab.collected_at, reverse=True
+    )
     context = {
         "subject": subject,
-        "visits": visits,
-        "adverse_events": subject.adverse_events.filter(entered_in_error=False)
-        .select_related("dlt_assessment")
-        .prefetch_related("agent_assessments__agent"),
-        "doses": doses.select_related("agent").order_by("-given_on", "agent__code")[
-            :CASEBOOK_DOSE_ROWS
+        "tab": tab,
+        "tab_links": [
+            (key, label, totals.get(key), tab in IN_PAGE_TABS and key in IN_PAGE_TABS)
+            for key, label in CASEBOOK_TABS.items()
         ],
-        "dose_total": doses.count(),
-        "labs": labs.select_related("visit").order_by("-collected_at", "test_code")[
-            :CASEBOOK_LAB_ROWS
-        ],
-        "lab_total": labs.count(),
-        "reconciliation": lab_reconciliation_items(subject),
-        "audit": AuditEvent.objects.filter(subject_id=subject.pk).order_by("-at", "-id")[
-            :CASEBOOK_AUDIT_ROWS
-        ],
-        "audit_rows": CASEBOOK_AUDIT_ROWS,
-        "lab_panels": LAB_PANEL_LINKS,
-        "can_write": can_write,
+        "reconciliation": reconciliation[:RECONCILIATION_ROWS],
+        "reconciliation_total": len(reconciliation),
+        "can_write": access.can_write_site(request.user, subject.site),
         "role_label": role_label(request.user),
     }
+    if tab in IN_PAGE_TABS:
+        visits = list(
+            subject.visits.filter(entered_in_error=False)
+            .annotate(lab_count=Count("lab_results", filter=Q(lab_results__entered_in_error=False)))
+            .order_by("planned_on", "label")
+        )
+        edit_url = _url_for_each("visit_edit")
+        panel_urls = [(_url_for_each("lab_grid", panel), label) for panel, label in LAB_PANEL_LINKS]
+        for visit in visits:
+            visit.form_state = _form_state(visit)
+            visit.edit_url = edit_url(visit.pk)
+            visit.planned = _day(visit.planned_on)
+            visit.done = _day(visit.done_on)
+            visit.panel_links = [(url(visit.pk), label) for url, label in panel_urls]
+        context["visits"] = visits
+        context["ae_page"], context["ae_rows"] = _casebook_adverse_events(
+            subject, page_number if tab == "aes" else 1, totals["aes"]
+        )
+    elif tab == "doses":
+        context["page"], context["rows"] = _casebook_doses(subject, page_number, totals["doses"])
+    elif tab == "labs":
+        context["page"], context["rows"] = _casebook_labs(subject, page_number, totals["labs"])
+    else:
+        context["page"], context["rows"] = _casebook_audit(subject, page_number)
     return render(request, "ecrf/subject_detail.html", context)
 
 

@@ -52,7 +52,7 @@ def test_alice_records_the_cycle_1_day_1_doses(live_server, page, alice, subject
     page.keyboard.type("400")
     with page.expect_navigation():
         page.keyboard.press("Enter")
-    page.wait_for_url(f"{live_server.url}/subjects/{subject.pk}/#doses")
+    page.wait_for_url(f"{live_server.url}/subjects/{subject.pk}/?tab=doses#doses")
     assert page.locator("text=IM 400 mg on 2026-03-02 saved (cycle 1 day 1).").is_visible()
     _shot(page, "dose-casebook")
 
@@ -65,7 +65,7 @@ def test_alice_records_the_cycle_1_day_1_doses(live_server, page, alice, subject
     _shot(page, "dose-warning")
     page.get_by_label("Reason to save despite the warnings").fill("Protocol amendment 2")
     page.get_by_role("button", name="Save", exact=True).click()
-    page.wait_for_url(f"{live_server.url}/subjects/{subject.pk}/#doses")
+    page.wait_for_url(f"{live_server.url}/subjects/{subject.pk}/?tab=doses#doses")
     _shot(page, "dose-casebook-after-override")
 
     doses = DoseAdministration.objects.filter(subject=subject).order_by("agent__code")

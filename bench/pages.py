@@ -1,0 +1,208 @@
+"""Server time and SQL queries of the pages people wait for, on synthetic trials of growing size.
+
+    python -m bench.pages [--configs 50x10,50x100,50x1000,50x50,500x50] [--repeats 40]
+
+Each configuration is SUBJECTSxEVENTS: a synthetic trial (`bench.synthetic.generate_trial`,
+500 lab results per subject) with that many subjects and adverse events per subject, in a fresh
+database (an SQLite file, or PostgreSQL when DATABASE_URL is set). The default matrix varies
+the adverse events per subject (10, 100, 1,000) at 50 subjects, and the subjects (50, 500) at 50
+adverse events per subject.
+
+Every page is requested through Django's test Client, with the whole middleware stack and a
+signed-in user (a study-wide investigator and data manager, staff for the admin): the subject
+list, the casebook of the subject with the most adverse events (its first page, and its labs
+tab), the investigator's DLT dashboard and the admin adverse event list. The baseline, measured
+in the same run through the same Client, is a bare view that runs one query and renders a
+template. Each page is requested a few times to warm up, then `--repeats` times (a page slower
+than half a second stops after 20 s of samples, and at least 5): median and
+95th percentile of the server time, median CPU time of this process (what the page costs when
+other processes share the machine; PostgreSQL's own work is not in it), the number of SQL
+queries of one request (session and user included), and the ratio of the median to the
+baseline's.
+
+Prints one JSON line per configuration and writes them all to bench/results/pages.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "trial.test_settings")
+
+import django  # noqa: E402
+
+django.setup()
+
+from django.db import connection  # noqa: E402
+from django.db.models import Count  # noqa: E402
+from django.http import HttpRequest, HttpResponse  # noqa: E402
+from django.template import engines  # noqa: E402
+from django.test import Client, override_settings  # noqa: E402
+from django.test.utils import CaptureQueriesContext  # noqa: E402
+from django.urls import include, path, reverse  # noqa: E402
+
+RESULTS = Path(__file__).resolve().parent / "results" / "pages.json"
+DEFAULT_CONFIGS = "50x10,50x100,50x1000,50x50,500x50"
+DEFAULT_REPEATS = 40
+WARMUP = 3
+MIN_REPEATS = 5
+SECONDS_PER_PAGE = 20
+SEED = 8
+BARE_TEMPLATE = engines["django"].from_string("<html><body>{{ subject }}</body></html>")
+
+
+def bare_view(request: HttpRequest) -> HttpResponse:
+    """The baseline: one query and a template render."""
+    from ecrf.models import Subject
+
+    subject = Subject.objects.first()
+    return HttpResponse(BARE_TEMPLATE.render({"subject": subject}, request))
+
+
+# The project's pages plus the baseline, served by the same Client and middleware.
+urlpatterns = [
+    path("bench/bare/", bare_view, name="bench_bare"),
+    path("", include("trial.urls")),
+]
+
+
+def _bench_user(study):
+    """A study-wide investigator and data manager, staff for the admin pages."""
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Group
+
+    from ecrf.access import ensure_role_groups
+    from ecrf.models import Role, StudyAssignment
+
+    ensure_role_groups()
+    user = get_user_model().objects.create_user("bench.reader", password=None, is_staff=True)
+    user.groups.add(*Group.objects.filter(name__in=[Role.INVESTIGATOR, Role.DATA_MANAGER]))
+    StudyAssignment.objects.create(user=user, study=study, site=None)
+    return user
+
+
+def _measure(client: Client, url: str, repeats: int) -> dict:
+    for _ in range(WARMUP):
+        response = client.get(url)
+        if response.status_code != 200:
+            raise RuntimeError(f"GET {url} answered {response.status_code}")
+    samples, cpu = [], []
+    # A page that takes seconds gets fewer samples, so that the matrix runs in minutes.
+    while len(samples) < repeats and (
+        len(samples) < MIN_REPEATS or sum(samples) < SECONDS_PER_PAGE
+    ):
+        start, start_cpu = time.perf_counter(), time.process_time()
+        client.get(url)
+        samples.append(time.perf_counter() - start)
+        cpu.append(time.process_time() - start_cpu)
+    with CaptureQueriesContext(connection) as queries:
+        client.get(url)
+    return {
+        "median_ms": round(statistics.median(samples) * 1000, 2),
+        "p95_ms": round(statistics.quantiles(samples, n=20)[-1] * 1000, 2),
+        "median_cpu_ms": round(statistics.median(cpu) * 1000, 2),
+        "queries": len(queries),
+        "samples": len(samples),
+    }
+
+
+def _configuration(subjects: int, events: int, repeats: int) -> dict:
+    from bench.synthetic import generate_trial, trial_counts
+    from ecrf.models import Subject
+
+    started = time.perf_counter()
+    study = generate_trial(
+        subjects=subjects, seed=SEED, study_code="SYN-PAGES", events_per_subject=events
+    )
+    generated_s = time.perf_counter() - started
+    counts = trial_counts(study)
+    casebook = (
+        Subject.objects.filter(study=study)
+        .annotate(n=Count("adverse_events"))
+        .order_by("-n", "subject_code")
+        .first()
+    )
+    client = Client()
+    client.force_login(_bench_user(study))
+    subject_url = reverse("subject_detail", args=[casebook.pk])
+    pages = {
+        "subject_list": reverse("subject_list"),
+        "casebook": subject_url,
+        "casebook_labs_tab": f"{subject_url}?tab=labs",
+        "dlt_dashboard": reverse("dlt_dashboard"),
+        "admin_adverse_events": reverse("admin:ecrf_adverseevent_changelist"),
+    }
+    baseline = _measure(client, reverse("bench_bare"), repeats)
+    measured = {name: _measure(client, url, repeats) for name, url in pages.items()}
+    for figures in measured.values():
+        figures["ratio_to_baseline"] = round(figures["median_ms"] / baseline["median_ms"], 1)
+    return {
+        "benchmark": "pages",
+        "database": connection.vendor,
+        "subjects": subjects,
+        "events_per_subject": events,
+        "labs_per_subject": 500,
+        "trial": counts,
+        "casebook_subject": {
+            "adverse_events": casebook.adverse_events.count(),
+            "lab_results": casebook.lab_results.count(),
+            "doses": casebook.doses.count(),
+        },
+        "generated_s": round(generated_s, 1),
+        "repeats": repeats,
+        "baseline": {"view": "bare view: one query and a template render", **baseline},
+        "pages": measured,
+    }
+
+
+def _run_in_fresh_database(subjects: int, events: int, repeats: int, folder: str) -> dict:
+    if connection.vendor == "sqlite":
+        # A database file, as in production, rather than the test runner's in-memory database.
+        connection.settings_dict["TEST"]["NAME"] = os.path.join(folder, "pages.sqlite3")
+    old_name = connection.creation.create_test_db(verbosity=0, autoclobber=True)
+    try:
+        # The Client's default host and the bare view's route; DEBUG stays off. The session is
+        # not written back on every request: on an SQLite file that write is a disk flush, the
+        # same for every page, which would drown what the pages themselves cost.
+        with override_settings(
+            ALLOWED_HOSTS=["testserver"], ROOT_URLCONF=__name__, SESSION_SAVE_EVERY_REQUEST=False
+        ):
+            return _configuration(subjects, events, repeats)
+    finally:
+        connection.creation.destroy_test_db(old_name, verbosity=0)
+
+
+def _configs(text: str) -> list[tuple[int, int]]:
+    pairs = []
+    for item in text.split(","):
+        subjects, _, events = item.strip().partition("x")
+        pairs.append((int(subjects), int(events)))
+    return pairs
+
+
+def main(argv: list[str] | None = None) -> list[dict]:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--configs", default=DEFAULT_CONFIGS,
+                        help="comma-separated SUBJECTSxEVENTS_PER_SUBJECT")  # fmt: skip
+    parser.add_argument("--repeats", type=int, default=DEFAULT_REPEATS)
+    parser.add_argument("--output", type=Path, default=RESULTS)
+    args = parser.parse_args(argv)
+    results = []
+    with tempfile.TemporaryDirectory() as folder:
+        for subjects, events in _configs(args.configs):
+            result = _run_in_fresh_database(subjects, events, args.repeats, folder)
+            print(json.dumps(result), flush=True)
+            results.append(result)
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
+    return results
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,759 @@
+"""The safety summary PDF of a study at a data cutoff (issue #6).
+
+Three steps the benchmark can time apart: `load_safety_frames` runs one query per domain into
+pandas frames (only data on or before the cutoff, nothing entered in error),
+`build_safety_tables` computes every table with the pure functions of `ecrf.safety.tables`, and
+`render_safety_report` lays them out with the shared PDF frame of `ecrf.reports.pdf`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import time
+from dataclasses import dataclass, fields
+from typing import BinaryIO
+
+import numpy as np
+import pandas as pd
+from django.db.models import CharField, FloatField
+from django.db.models.functions import Cast
+from django.utils import timezone
+from reportlab.lib.units import mm
+from reportlab.platypus import Flowable, Paragraph, Spacer
+
+from ..models import (
+    SERIOUSNESS_CRITERIA,
+    AdverseEvent,
+    AdverseEventAgent,
+    DoseAdministration,
+    LabResult,
+    Outcome,
+    Study,
+    Subject,
+)
+from ..safety import tables as t
+from ..services.dlt import dlt_overview
+from . import pdf
+
+TITLE = "Safety summary"
+NO_SUBJECTS = "There are no subjects in this study yet (none consented on or before the cutoff)."
+SECTIONS = (
+    "1. Study and data snapshot",
+    "2. Disposition",
+    "3. Exposure",
+    "4. Dose-limiting toxicities",
+    "5. Adverse event overview",
+    "6. Adverse events by system organ class and term",
+    "7. Serious adverse events and deaths",
+    "8. Laboratory shift tables",
+    "9. Figures",
+)
+OUTCOMES = dict(Outcome.choices)
+STATUS_LABELS = {
+    "potential": "Potential DLT",
+    "confirmed": "Confirmed DLT",
+    "ruled_out": "Ruled out",
+}
+
+
+@dataclass
+class SafetyFrames:
+    """Everything the report shows, as plain values and frames (see `ecrf.safety.tables`)."""
+
+    study_code: str
+    study_title: str
+    ctcae_version: str
+    design: str
+    cutoff: dt.date
+    recommendation: str
+    levels: pd.DataFrame
+    agents: pd.DataFrame
+    subjects: pd.DataFrame
+    doses: pd.DataFrame
+    events: pd.DataFrame
+    attributions: pd.DataFrame
+    labs: pd.DataFrame
+    dlt_levels: pd.DataFrame
+    dlt_subjects: pd.DataFrame
+    dlt_events: pd.DataFrame
+
+    def snapshot_hash(self) -> str:
+        """SHA-256 of the loaded data: the same rows give the same hash, in any order.
+
+        Each frame contributes its name, its column names and the sorted 64-bit hashes of its
+        rows, so the digest depends on the data and not on the order the database returned it.
+        """
+        digest = hashlib.sha256()
+        for item in fields(self):
+            value = getattr(self, item.name)
+            digest.update(item.name.encode())
+            if isinstance(value, pd.DataFrame):
+                digest.update("\x1f".join(map(str, value.columns)).encode())
+                rows = pd.util.hash_pandas_object(value, index=False).to_numpy()
+                digest.update(np.sort(rows).tobytes())
+            else:
+                digest.update(str(value).encode())
+        return digest.hexdigest()
+
+
+def _frame(queryset, columns: dict[str, str | Cast]) -> pd.DataFrame:
+    """One query: the named fields (or database expressions) of `queryset` as a frame."""
+    expressions = {f"x_{name}": value for name, value in columns.items() if isinstance(value, Cast)}
+    names = [f"x_{name}" if isinstance(value, Cast) else value for name, value in columns.items()]
+    if expressions:
+        queryset = queryset.annotate(**expressions)
+    return pd.DataFrame.from_records(list(queryset.values_list(*names)), columns=list(columns))
+
+
+def _dates(frame: pd.DataFrame, columns: list[str], cutoff: dt.date) -> None:
+    """Turn date columns into datetime64; dates after the cutoff become NaT (not yet known)."""
+    limit = pd.Timestamp(cutoff)
+    for column in columns:
+        values = pd.to_datetime(frame[column], format="ISO8601")
+        frame[column] = values.where(values <= limit)
+
+
+def _float(field: str) -> Cast:
+    # Numbers are read as floats by the database itself: no Decimal per value in Python.
+    return Cast(field, FloatField())
+
+
+def _text(field: str) -> Cast:
+    # Keys, dates and times are read as text, which pandas parses in bulk: no UUID, date or
+    # datetime object per value in Python (most of the time of a large load otherwise).
+    return Cast(field, CharField())
+
+
+def load_safety_frames(study: Study, cutoff: dt.date) -> SafetyFrames:
+    """One query per domain into a frame, then the DLT overview (a fixed number of queries).
+
+    Only data on or before the cutoff, and no record marked entered in error (nor any record of
+    a subject marked so).
+    """
+    levels = _frame(study.dose_levels.order_by("level"), {"level": "level", "label": "label"})
+    agents = _frame(
+        study.agents.order_by("code"), {"agent": "code", "name": "name", "unit": "unit"}
+    )
+    subjects = _frame(
+        Subject.objects.filter(study=study, entered_in_error=False, consent_on__lte=cutoff),
+        {"subject_code": "subject_code", "site": "site__code", "level": "dose_level__level",
+         "status": "status", "enrolled_on": "enrolled_on", "first_dose_on": "first_dose_on",
+         "off_study_on": "off_study_on", "off_study_reason": "off_study_reason"},
+    )  # fmt: skip
+    _dates(subjects, ["enrolled_on", "first_dose_on", "off_study_on"], cutoff)
+    # Enrolment after the cutoff has not happened yet at the cutoff.
+    subjects["level"] = subjects["level"].astype(float).where(subjects["enrolled_on"].notna())
+    subjects.loc[subjects["off_study_on"].isna(), "off_study_reason"] = ""
+    of_study = {"subject__study": study, "subject__entered_in_error": False,
+                "subject__consent_on__lte": cutoff, "entered_in_error": False}  # fmt: skip
+    doses = _frame(
+        DoseAdministration.objects.filter(**of_study, given_on__lte=cutoff),
+        {"subject_code": "subject__subject_code", "agent": "agent__code", "given_on": _text("given_on"),
+         "cycle": "cycle", "planned_dose": _float("planned_dose"),
+         "given_dose": _float("given_dose"), "adverse_event_id": _text("adverse_event_id")},
+    )  # fmt: skip
+    _dates(doses, ["given_on"], cutoff)
+    doses[["planned_dose", "given_dose"]] = doses[["planned_dose", "given_dose"]].astype(float)
+    events = _frame(
+        AdverseEvent.objects.filter(**of_study, onset_on__lte=cutoff),
+        {"event_id": _text("id"), "subject_code": "subject__subject_code", "term": "ctcae_term",
+         "soc": "soc", "verbatim": "verbatim", "grade": "grade", "onset_on": _text("onset_on"),
+         "resolved_on": _text("resolved_on"), "serious": "serious",
+         **{name: name for name in SERIOUSNESS_CRITERIA}, "outcome": "outcome",
+         "death_on": _text("death_on")},
+    )  # fmt: skip
+    _dates(events, ["onset_on", "resolved_on", "death_on"], cutoff)
+    events["grade"] = events["grade"].astype(int)
+    attributions = _frame(
+        AdverseEventAgent.objects.filter(
+            entered_in_error=False,
+            adverse_event__subject__study=study,
+            adverse_event__subject__entered_in_error=False,
+            adverse_event__subject__consent_on__lte=cutoff,
+            adverse_event__entered_in_error=False,
+            adverse_event__onset_on__lte=cutoff,
+        ),
+        {"event_id": _text("adverse_event_id"), "agent": "agent__code",
+         "attribution": "attribution", "action_taken": "action_taken"},
+    )  # fmt: skip
+    # A sample belongs to the cutoff day when it was collected before the next local midnight.
+    day_after = timezone.make_aware(dt.datetime.combine(cutoff + dt.timedelta(days=1), dt.time()))
+    labs = _frame(
+        LabResult.objects.filter(**of_study, collected_at__lt=day_after),
+        {"subject_code": "subject__subject_code", "test": "test_code", "unit": "unit",
+         "value": _float("value"), "lln": _float("lln"), "uln": _float("uln"),
+         "collected_at": _text("collected_at"), "grade": "ctcae_grade"},
+    )  # fmt: skip
+    labs[["value", "lln", "uln", "grade"]] = labs[["value", "lln", "uln", "grade"]].astype(float)
+    # Stored in UTC: SQLite gives "2026-03-02 07:00:00", PostgreSQL "2026-03-02 07:00:00+00".
+    local = pd.to_datetime(labs["collected_at"], utc=True, format="ISO8601").dt.tz_convert(
+        timezone.get_current_timezone_name()
+    )
+    labs["collected_at"] = local.dt.tz_localize(None)
+    labs["collected_on"] = labs["collected_at"].dt.normalize()
+    return SafetyFrames(
+        study_code=study.code,
+        study_title=study.title,
+        ctcae_version=study.ctcae_version,
+        design=study.get_design_method_display(),
+        cutoff=cutoff,
+        levels=levels,
+        agents=agents,
+        subjects=subjects,
+        doses=doses,
+        events=events,
+        attributions=attributions,
+        labs=labs,
+        **_dlt_frames(study, cutoff),
+    )
+
+
+def _dlt_frames(study: Study, cutoff: dt.date) -> dict:
+    """The DLT overview of the dashboard (same rules, same counts) as frames."""
+    overview = dlt_overview(study, cutoff)
+    dlt_levels = pd.DataFrame(
+        [
+            (
+                row.level,
+                row.label,
+                row.summary.treated,
+                row.summary.evaluable,
+                row.summary.with_dlt,
+                row.summary.replacements_needed,
+            )
+            for row in overview.levels
+        ],
+        columns=["level", "label", "treated", "evaluable", "with_dlt", "replacements_needed"],
+    )
+    dlt_subjects = pd.DataFrame(
+        [
+            (row.subject.subject_code, row.level, row.evaluability.evaluable, row.has_dlt)
+            for row in overview.subjects
+        ],
+        columns=["subject_code", "level", "evaluable", "has_dlt"],
+    )
+    dlt_events = pd.DataFrame(
+        [
+            (
+                row.subject.subject_code,
+                row.level,
+                item.event.ctcae_term,
+                item.event.grade,
+                item.flag.onset_day if item.flag else None,
+                item.flag.rule if item.flag else "",
+                str(item.status),
+                item.reason,
+            )
+            for row in overview.subjects
+            for item in row.events
+            if item.status != "not_dlt"
+        ],
+        columns=[
+            "subject_code",
+            "level",
+            "term",
+            "grade",
+            "onset_day",
+            "rule",
+            "status",
+            "reason",
+        ],
+    )
+    dlt_events["onset_day"] = dlt_events["onset_day"].astype("Int64")
+    return {
+        "recommendation": overview.recommendation.reason,
+        "dlt_levels": dlt_levels,
+        "dlt_subjects": dlt_subjects,
+        "dlt_events": dlt_events,
+    }
+
+
+@dataclass
+class SafetyTables:
+    levels: list[int]
+    level_names: dict
+    treated_sizes: pd.Series
+    enrolled_sizes: pd.Series
+    disposition: pd.DataFrame
+    exposure: pd.DataFrame
+    ae_overview: pd.DataFrame
+    ae_all: pd.DataFrame
+    ae_related: pd.DataFrame
+    sae: pd.DataFrame
+    deaths: pd.DataFrame
+    shift_haematology: pd.DataFrame
+    shift_chemistry: pd.DataFrame
+    swimmer_subjects: pd.DataFrame
+    swimmer_markers: pd.DataFrame
+    alt_course: pd.DataFrame
+    neutrophil_course: pd.DataFrame
+
+
+def build_safety_tables(frames: SafetyFrames) -> SafetyTables:
+    """Every table of the report from the frames (pure pandas, no database)."""
+    levels = t.level_keys(frames.levels)
+    population = t.treated(frames.subjects)
+    related = frames.events[
+        frames.events["event_id"].isin(t.related_event_ids(frames.attributions))
+    ]
+    names = {int(r.level): f"DL{int(r.level)} {r.label}" for r in frames.levels.itertuples()}
+    names[t.TOTAL] = t.TOTAL
+    return SafetyTables(
+        levels=levels,
+        level_names=names,
+        treated_sizes=t.column_sizes(population, levels),
+        enrolled_sizes=t.column_sizes(t.enrolled(frames.subjects), levels),
+        disposition=t.disposition(frames.subjects, frames.dlt_subjects, levels),
+        exposure=t.exposure(frames.doses, population, frames.agents, levels),
+        ae_overview=t.ae_overview(
+            frames.events, frames.attributions, frames.doses, population, levels
+        ),
+        ae_all=t.worst_grade_by_term(frames.events, population, levels),
+        ae_related=t.worst_grade_by_term(related, population, levels),
+        sae=t.sae_listing(frames.events, frames.attributions, population),
+        deaths=t.deaths(frames.events, population),
+        shift_haematology=t.lab_shift(frames.labs, population, levels, t.HAEMATOLOGY_TESTS),
+        shift_chemistry=t.lab_shift(frames.labs, population, levels, t.CHEMISTRY_TESTS),
+        **dict(
+            zip(
+                ("swimmer_subjects", "swimmer_markers"),
+                t.swimmer_data(frames.subjects, frames.doses, frames.dlt_events, frames.levels),
+                strict=True,
+            )
+        ),
+        alt_course=t.lab_course(frames.labs, population, frames.levels, "ALT", per_uln=True),
+        neutrophil_course=t.lab_course(
+            frames.labs, population, frames.levels, "NEUT", per_uln=False
+        ),
+    )
+
+
+@dataclass
+class SafetyReport:
+    study_code: str
+    cutoff: dt.date
+    generated_at: dt.datetime
+    generated_by: str
+    snapshot_hash: str
+    frames: SafetyFrames
+    tables: SafetyTables
+    seconds_loading: float
+    seconds_tables: float
+    seconds_rendering: float
+
+
+def render_safety_report(
+    study: Study, *, cutoff: dt.date, generated_by: str, out: str | BinaryIO
+) -> SafetyReport:
+    """Load, compute and render the safety summary of `study` at `cutoff` into `out`."""
+    started = time.perf_counter()
+    frames = load_safety_frames(study, cutoff)
+    loaded = time.perf_counter()
+    tables = build_safety_tables(frames)
+    computed = time.perf_counter()
+    report = SafetyReport(
+        study_code=study.code,
+        cutoff=cutoff,
+        generated_at=timezone.now().astimezone(dt.UTC).replace(microsecond=0),
+        generated_by=generated_by,
+        snapshot_hash=frames.snapshot_hash(),
+        frames=frames,
+        tables=tables,
+        seconds_loading=loaded - started,
+        seconds_tables=computed - loaded,
+        seconds_rendering=0.0,
+    )
+    info = pdf.DocumentInfo(
+        title=TITLE,
+        study=study.code,
+        cutoff=cutoff.isoformat(),
+        author=generated_by,
+        subject=f"{TITLE} of {study.code} at {cutoff.isoformat()}",
+    )
+    pdf.build(out, _story(report), info)
+    report.seconds_rendering = time.perf_counter() - computed
+    return report
+
+
+# --- Layout -----------------------------------------------------------------------------------
+
+LANDSCAPE_WIDTH = pdf.usable_width(pdf.LANDSCAPE)
+PORTRAIT_WIDTH = pdf.usable_width(pdf.PORTRAIT)
+
+
+def _note(value: str) -> Paragraph:
+    return pdf.paragraph(value, "body")
+
+
+def _gap(height: float = 3 * mm) -> Flowable:
+    return Spacer(1, height)
+
+
+def _column_header(tables: SafetyTables, sizes: pd.Series, column) -> str:
+    return f"{tables.level_names[column]} (N={sizes[column]})"
+
+
+def _cover(report: SafetyReport) -> list[Flowable]:
+    frames = report.frames
+    rows = [
+        ("Study", f"{frames.study_code}: {frames.study_title}"),
+        ("Data cutoff", frames.cutoff.isoformat()),
+        ("Generated at (UTC)", report.generated_at.strftime("%Y-%m-%d %H:%M:%S")),
+        ("Generated by", report.generated_by),
+        ("CTCAE version", frames.ctcae_version),
+        ("Escalation design", frames.design),
+        ("Data snapshot (SHA-256)", report.snapshot_hash),
+    ]
+    story: list[Flowable] = [
+        pdf.paragraph(TITLE, "title"),
+        pdf.heading(SECTIONS[0]),
+        pdf.table(rows, ["Item", "Value"], col_widths=[45 * mm, PORTRAIT_WIDTH - 45 * mm]),
+        _gap(),
+        _note(
+            "Data on or before the cutoff only: adverse events with onset, lab samples collected "
+            "and doses given after the cutoff are left out, as is every record marked entered in "
+            "error. The snapshot hash is computed over the data loaded for this report: the same "
+            "data gives the same hash."
+        ),
+    ]
+    return story
+
+
+def _counts_section(
+    title: str, counts: pd.DataFrame, tables: SafetyTables, sizes: pd.Series, label: str, note: str
+) -> list[Flowable]:
+    shown = t.n_percent(counts, sizes)
+    header = [label, *(_column_header(tables, sizes, c) for c in counts.columns)]
+    rows = [
+        [index, *values]
+        for index, values in zip(counts.index, shown.to_numpy().tolist(), strict=True)
+    ]
+    return [pdf.heading(title), pdf.table(rows, header, numeric_from=1), _gap(), _note(note)]
+
+
+def _disposition(tables: SafetyTables) -> list[Flowable]:
+    return _counts_section(
+        SECTIONS[1], tables.disposition, tables, tables.enrolled_sizes, "Subjects",
+        "Percent of enrolled subjects. Treated: first dose on or before the cutoff. DLT-evaluable "
+        "as on the DLT dashboard. A subject's status has no date: a treated subject not off study "
+        "by the cutoff is on treatment unless their status is off treatment (follow-up).",
+    )  # fmt: skip
+
+
+def _exposure(tables: SafetyTables) -> list[Flowable]:
+    frame = tables.exposure
+    sizes = tables.treated_sizes
+    columns = [*tables.levels, t.TOTAL]
+    header = ["Agent / measure", *(_column_header(tables, sizes, c) for c in columns)]
+    rows, highlight = [], []
+    for agent, measures in frame.groupby("agent", sort=False):
+        highlight.append(len(rows))
+        rows.append([agent, *([""] * len(columns))])
+        rows += measures[["measure", *columns]].to_numpy().tolist()
+    width = 52 * mm
+    return [
+        pdf.heading(SECTIONS[2]),
+        pdf.table(
+            rows,
+            header,
+            numeric_from=1,
+            highlight_rows=highlight,
+            col_widths=[width, *([(PORTRAIT_WIDTH - width) / len(columns)] * len(columns))],
+        ),
+        _gap(),
+        _note(
+            "Doses are administrations recorded on or before the cutoff: planned (planned dose "
+            "above 0) and given (given dose above 0). Relative dose intensity: total dose given "
+            "over total dose planned. A reduction is a dose given below plan; an interruption a "
+            "planned dose not given. Percent of treated subjects."
+        ),
+    ]
+
+
+def _dlts(frames: SafetyFrames, tables: SafetyTables) -> list[Flowable]:
+    levels = frames.dlt_levels
+    rows = [
+        [f"DL{r.level} {r.label}", r.treated, r.evaluable, r.with_dlt, r.replacements_needed]
+        for r in levels.itertuples()
+    ]
+    totals = levels[["treated", "evaluable", "with_dlt", "replacements_needed"]].sum()
+    rows.append([t.TOTAL, *(int(v) for v in totals)])
+    listing = frames.dlt_events.sort_values(["level", "subject_code", "onset_day"])
+    listing_rows = [
+        [r.subject_code, f"DL{r.level}", r.term, r.grade, r.onset_day,
+         r.rule.replace("_", " ") or "investigator",
+         STATUS_LABELS.get(r.status, r.status), r.reason]
+        for r in listing.itertuples()
+    ]  # fmt: skip
+    story = [
+        pdf.heading(SECTIONS[3]),
+        pdf.table(
+            rows,
+            ["Dose level", "Treated", "DLT-evaluable", "With DLT", "Replacements needed"],
+            numeric_from=1,
+        ),
+        _gap(),
+        pdf.paragraph(f"Design ({frames.design}) recommendation: {frames.recommendation}"),
+        _gap(),
+        pdf.heading("DLT listing", 2),
+    ]
+    if listing_rows:
+        story.append(
+            pdf.table(
+                listing_rows,
+                [
+                    "Subject",
+                    "Dose level",
+                    "Term",
+                    "Grade",
+                    "Onset day",
+                    "Rule",
+                    "Status",
+                    "Investigator decision / reason",
+                ],
+                col_widths=[w * mm for w in (16, 14, 32, 13, 13, 30, 20, 42)],
+            )
+        )
+    else:
+        story.append(_note("No adverse event is a potential, confirmed or ruled-out DLT."))
+    story += [
+        _gap(),
+        _note(
+            "Every event the protocol's DLT rules flag or an investigator decided on. A potential "
+            "DLT counts as a DLT until an investigator confirms or rules it out."
+        ),
+    ]
+    return story
+
+
+def _ae_overview(tables: SafetyTables) -> list[Flowable]:
+    return _counts_section(
+        SECTIONS[4], tables.ae_overview, tables, tables.treated_sizes, "Subjects with",
+        "Subjects treated by the cutoff, counted once per row; percent of treated subjects. "
+        "Treatment-related: possibly, probably or definitely related to any study agent. "
+        "Leading to a dose change: an agent's dose reduced, interrupted or withdrawn for it.",
+    )  # fmt: skip
+
+
+def _groups_per_chunk(label_width: float, group_width: float) -> int:
+    return max(1, int((LANDSCAPE_WIDTH - label_width) // group_width))
+
+
+def _chunks(columns: list, size: int) -> list[list]:
+    return [columns[i : i + size] for i in range(0, len(columns), size)]
+
+
+def _grade_table(title: str, table: pd.DataFrame, tables: SafetyTables) -> list[Flowable]:
+    sizes = tables.treated_sizes
+    shown = t.grade_table_text(table, sizes)
+    label_width, band_width = 62 * mm, 13.5 * mm
+    bands = [*t.GRADE_BANDS, t.ANY_GRADE]
+    groups = _chunks([*tables.levels, t.TOTAL], _groups_per_chunk(label_width, band_width * 5))
+    labels = [term if term else soc for soc, term in table.index]
+    highlight = [i for i, (_soc, term) in enumerate(table.index) if term in ("", t.ANY_EVENT)]
+    story: list[Flowable] = [pdf.heading(title, 2)]
+    for number, group in enumerate(groups, start=1):
+        if len(groups) > 1:
+            story.append(_note(f"Dose level columns, part {number} of {len(groups)}"))
+        columns = [(level, band) for level in group for band in bands]
+        values = shown.loc[:, columns].to_numpy().tolist()
+        rows = [[label, *cells] for label, cells in zip(labels, values, strict=True)]
+        story += [
+            pdf.table(
+                rows,
+                [
+                    "System organ class / term",
+                    *(band.removeprefix("Grade ") for _, band in columns),
+                ],
+                col_widths=[label_width, *([band_width] * len(columns))],
+                numeric_from=1,
+                group_header=[("", 1), *((_column_header(tables, sizes, g), 5) for g in group)],
+                highlight_rows=highlight,
+            ),
+            _gap(),
+        ]
+    return story
+
+
+def _adverse_events(tables: SafetyTables) -> list[Flowable]:
+    return [
+        pdf.heading(SECTIONS[5]),
+        _note(
+            "Subjects at their worst CTCAE grade: once per term, once per system organ class "
+            "(shaded) and once in the first row. Grade columns 1-2, 3, 4, 5 and any: n (%), the "
+            "percent of the column's treated subjects; blank is none."
+        ),
+        *_grade_table("All adverse events", tables.ae_all, tables),
+        *_grade_table(
+            "Treatment-related adverse events (possibly, probably or definitely related to any "
+            "agent)",
+            tables.ae_related,
+            tables,
+        ),
+    ]
+
+
+def _date(value) -> str:
+    return "" if pd.isna(value) else value.strftime("%Y-%m-%d")
+
+
+def _serious(tables: SafetyTables) -> list[Flowable]:
+    story: list[Flowable] = [pdf.heading(SECTIONS[6]), pdf.heading("Serious adverse events", 2)]
+    sae = tables.sae
+    if sae.empty:
+        story.append(_note("No serious adverse event."))
+    else:
+        rows = [
+            [r.subject_code, f"DL{int(r.level)}", r.term, r.verbatim, r.grade,
+             f"{_date(r.onset_on)} (day {r.onset_day})", _date(r.resolved_on), r.criteria,
+             OUTCOMES.get(r.outcome, r.outcome), r.related]
+            for r in sae.itertuples()
+        ]  # fmt: skip
+        story.append(
+            pdf.table(
+                rows,
+                [
+                    "Subject",
+                    "Dose level",
+                    "Term",
+                    "Verbatim",
+                    "Grade",
+                    "Onset",
+                    "Resolved",
+                    "Seriousness",
+                    "Outcome",
+                    "Related to",
+                ],
+                col_widths=[w * mm for w in (17, 14, 38, 38, 13, 27, 18, 34, 22, 46)],
+            )
+        )
+    story += [_gap(), pdf.heading("Deaths", 2)]
+    if tables.deaths.empty:
+        story.append(_note("No deaths."))
+    else:
+        rows = [
+            [r.subject_code, f"DL{int(r.level)}", _date(r.death_on),
+             "" if pd.isna(r.death_day) else r.death_day, r.term, r.verbatim, r.grade]
+            for r in tables.deaths.itertuples()
+        ]  # fmt: skip
+        story.append(
+            pdf.table(
+                rows,
+                [
+                    "Subject",
+                    "Dose level",
+                    "Date of death",
+                    "Study day",
+                    "Cause (term)",
+                    "Verbatim",
+                    "Grade",
+                ],
+                col_widths=[w * mm for w in (20, 16, 24, 16, 60, 60, 14)],
+            )
+        )
+    return story
+
+
+def _shift(title: str, table: pd.DataFrame, tables: SafetyTables) -> list[Flowable]:
+    story: list[Flowable] = [pdf.heading(title, 2)]
+    if table.empty:
+        return [*story, _note("No graded post-baseline results.")]
+    sizes = tables.treated_sizes
+    label_widths, grade_width = [22 * mm, 18 * mm], 8.5 * mm
+    groups = _chunks(
+        [*tables.levels, t.TOTAL],
+        _groups_per_chunk(sum(label_widths), grade_width * len(t.LAB_GRADES)),
+    )
+    for number, group in enumerate(groups, start=1):
+        if len(groups) > 1:
+            story.append(_note(f"Dose level columns, part {number} of {len(groups)}"))
+        columns = [(level, grade) for level in group for grade in t.LAB_GRADES]
+        values = table.loc[:, columns].to_numpy().tolist()
+        rows = [
+            [test, baseline, *cells]
+            for (test, baseline), cells in zip(table.index, values, strict=True)
+        ]
+        story += [
+            pdf.table(
+                rows,
+                ["Test", "Baseline", *(str(grade) for _, grade in columns)],
+                col_widths=[*label_widths, *([grade_width] * len(columns))],
+                numeric_from=2,
+                group_header=[
+                    ("", 2),
+                    *(
+                        (f"{_column_header(tables, sizes, g)}: worst grade after baseline", 5)
+                        for g in group
+                    ),
+                ],
+            ),
+            _gap(),
+        ]
+    return story
+
+
+def _labs(tables: SafetyTables) -> list[Flowable]:
+    return [
+        pdf.heading(SECTIONS[7]),
+        _note(
+            "Subjects by baseline CTCAE grade (the last result on or before the first dose) and "
+            "worst grade after the first dose, per test; the grade is the result's CTCAE grade in "
+            "the direction it was graded. Subjects with at least one graded result after the "
+            "first dose; Missing: no baseline result."
+        ),
+        *_shift("Haematology", tables.shift_haematology, tables),
+        *_shift("Chemistry", tables.shift_chemistry, tables),
+    ]
+
+
+def _figures(tables: SafetyTables) -> list[Flowable]:
+    from . import figures
+
+    story: list[Flowable] = [pdf.heading(SECTIONS[8]), pdf.heading("Swimmer plot", 2)]
+    if tables.swimmer_subjects.empty:
+        story.append(_note("No treated subjects."))
+    else:
+        story += figures.swimmer_plot(
+            tables.swimmer_subjects, tables.swimmer_markers, width=PORTRAIT_WIDTH
+        )
+    for title, frame, y_label in (
+        ("ALT / ULN by dose level", tables.alt_course, "ALT / ULN"),
+        ("Neutrophil count by dose level", tables.neutrophil_course, "Neutrophils (10^9/L)"),
+    ):
+        story.append(_gap())
+        if frame.empty:
+            story += [pdf.heading(title, 2), _note("No results.")]
+            continue
+        story.append(
+            figures.lab_time_course(
+                frame, title=title, y_label=y_label, width=PORTRAIT_WIDTH, height=75 * mm
+            )
+        )
+    return story
+
+
+def _story(report: SafetyReport) -> list[Flowable]:
+    frames, tables = report.frames, report.tables
+    story = _cover(report)
+    if frames.subjects.empty:
+        return [*story, _gap(), pdf.paragraph(NO_SUBJECTS)]
+    story += [
+        *pdf.portrait_pages(),
+        *_disposition(tables),
+        _gap(6 * mm),
+        *_exposure(tables),
+        *pdf.portrait_pages(),
+        *_dlts(frames, tables),
+        _gap(6 * mm),
+        *_ae_overview(tables),
+        *pdf.landscape_pages(),
+        *_adverse_events(tables),
+        *pdf.landscape_pages(),
+        *_serious(tables),
+        *pdf.landscape_pages(),
+        *_labs(tables),
+        *pdf.portrait_pages(),
+        *_figures(tables),
+    ]
+    return story

@@ -1,0 +1,597 @@
+"""The tables of the safety summary, as pandas frames computed from plain frames (no ORM).
+
+Every table has one column per dose level, in escalation order, plus a total. Counts are
+subjects: a subject is counted once per row, at their worst grade for that row (CTCAE v5.0,
+"Grades" in the introduction: each adverse event term is graded 1 to 5; the summary reports the
+highest grade a subject had). Percentages are of the subjects in the column's population, rounded
+half up to whole percent.
+
+The input frames (see ``ecrf.reports.safety.load_safety_frames``) hold only data on or before
+the cutoff and no record marked entered-in-error:
+
+- ``levels``: level (int, escalation order), label
+- ``agents``: agent (code), name, unit
+- ``subjects``: subject_code, site, level (float, NaN when not enrolled), status, enrolled_on,
+  first_dose_on, off_study_on (datetime64, NaT when after the cutoff or missing),
+  off_study_reason
+- ``doses``: subject_code, agent, given_on, cycle, planned_dose, given_dose, adverse_event_id
+- ``events``: event_id, subject_code, term, soc, verbatim, grade, onset_on, resolved_on,
+  serious, the six ICH E2A criteria (``sae_*`` booleans), outcome, death_on
+- ``attributions``: event_id, agent, attribution, action_taken
+- ``labs``: subject_code, test, unit, value, lln, uln, collected_at, collected_on, grade
+  (float, NaN for tests CTCAE does not grade)
+- ``dlt_subjects``: subject_code, level, evaluable, has_dlt;
+  ``dlt_events``: subject_code, level, term, grade, onset_day, rule, status, reason
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+TOTAL = "Total"
+
+# The attributions that make an event treatment-related: possible, probable or definite for any
+# study agent (the usual 5-point scale; the issue's definition of "treatment-related").
+RELATED_ATTRIBUTIONS = frozenset({"possible", "probable", "definite"})
+# Actions taken on a study agent that change its dose.
+DOSE_CHANGE_ACTIONS = frozenset({"reduced", "interrupted", "withdrawn"})
+
+GRADE_BANDS = ("Grade 1-2", "Grade 3", "Grade 4", "Grade 5")
+ANY_GRADE = "Any grade"
+_BAND_OF_GRADE = {1: "Grade 1-2", 2: "Grade 1-2", 3: "Grade 3", 4: "Grade 4", 5: "Grade 5"}
+ANY_EVENT = "Any adverse event"
+
+# The tests of the two panels the shift tables cover, in the order a lab report lists them
+# (DESIGN.md test codes; the panels of the lab entry grid).
+HAEMATOLOGY_TESTS = ("NEUT", "PLAT", "WBC", "LYM", "HGB")
+CHEMISTRY_TESTS = (
+    "ALT", "AST", "BILI", "ALP", "GGT", "CREAT", "CK", "LIPASE", "AMYLASE",
+    "GLUC", "K", "SODIUM", "CA", "MG", "ALB", "CHOL", "TRIG", "INR",
+)  # fmt: skip
+LAB_GRADES = (0, 1, 2, 3, 4)
+MISSING = "Missing"
+
+OVERVIEW_ROWS = (
+    "Any adverse event",
+    "Grade 3 or more",
+    "Serious",
+    "Treatment-related",
+    "Leading to a dose change",
+    "Fatal",
+)
+
+
+# --- Columns and counting ---------------------------------------------------------------------
+
+
+def level_keys(levels: pd.DataFrame) -> list[int]:
+    """The dose levels in escalation order."""
+    return [int(value) for value in levels.sort_values("level")["level"]]
+
+
+def treated(subjects: pd.DataFrame) -> pd.DataFrame:
+    """The safety population: subjects enrolled at a dose level with a first dose by the cutoff."""
+    return subjects[subjects["level"].notna() & subjects["first_dose_on"].notna()]
+
+
+def enrolled(subjects: pd.DataFrame) -> pd.DataFrame:
+    return subjects[subjects["level"].notna() & subjects["enrolled_on"].notna()]
+
+
+def column_sizes(population: pd.DataFrame, levels: list[int]) -> pd.Series:
+    """Subjects per dose level and in total: the denominators of a table's percentages."""
+    sizes = population.groupby("level")["subject_code"].nunique()
+    sizes.index = sizes.index.astype(int)
+    sizes = sizes.reindex(levels, fill_value=0)
+    sizes[TOTAL] = population["subject_code"].nunique()
+    return sizes.astype(int)
+
+
+def count_subjects(rows: pd.DataFrame, keys: list[str], levels: list[int]) -> pd.DataFrame:
+    """Distinct subjects per row key and dose level, with a total column.
+
+    `rows` has the `keys` columns, `level` and `subject_code`; the result is indexed by the keys
+    and has one int column per level plus TOTAL.
+    """
+    columns = [*levels, TOTAL]
+    if rows.empty:
+        index = (
+            pd.MultiIndex.from_arrays([[] for _ in keys], names=keys)
+            if len(keys) > 1
+            else (pd.Index([], name=keys[0]))
+        )
+        return pd.DataFrame(0, index=index, columns=columns, dtype=int)
+    per_level = (
+        rows.groupby([*keys, "level"])["subject_code"].nunique().unstack("level", fill_value=0)
+    )
+    per_level.columns = [int(c) for c in per_level.columns]
+    per_level = per_level.reindex(columns=levels, fill_value=0)
+    per_level[TOTAL] = rows.groupby(keys)["subject_code"].nunique()
+    return per_level.fillna(0).astype(int)
+
+
+def percent(count: pd.Series | pd.DataFrame, size) -> pd.Series | pd.DataFrame:
+    """Whole percent, rounded half up (12.5 -> 13), 0 where the denominator is 0."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        value = np.floor(np.asarray(count, dtype=float) * 100 / size + 0.5)
+    value = np.where(np.isfinite(value), value, 0).astype(int)
+    if isinstance(count, pd.Series | pd.DataFrame):
+        return count.__class__(
+            value,
+            index=count.index,
+            **({"columns": count.columns} if isinstance(count, pd.DataFrame) else {}),
+        )
+    return int(value)
+
+
+def n_percent(counts: pd.DataFrame, sizes: pd.Series, *, zero: str = "0") -> pd.DataFrame:
+    """Counts as text "n (p%)" per column, percent of that column's size; zero as `zero`."""
+    shown = pd.DataFrame(index=counts.index)
+    for column in counts.columns:
+        count = counts[column]
+        pct = percent(count, sizes[column])
+        shown[column] = np.where(
+            count == 0, zero, count.astype(str) + " (" + pct.astype(str) + "%)"
+        )
+    return shown
+
+
+# --- Disposition ------------------------------------------------------------------------------
+
+DISPOSITION_ROWS = (
+    "Enrolled",
+    "Treated",
+    "DLT-evaluable",
+    "On treatment",
+    "Off treatment, in follow-up",
+    "Off study",
+)
+
+
+def disposition(
+    subjects: pd.DataFrame, dlt_subjects: pd.DataFrame, levels: list[int]
+) -> pd.DataFrame:
+    """Subjects enrolled, treated, DLT-evaluable, on treatment, in follow-up and off study (by
+    reason), per dose level: counts, indexed by row label ("Off study: <reason>" rows follow).
+
+    A subject's status has no date: a treated subject not off study by the cutoff is on
+    treatment unless their status is off treatment (follow-up).
+    """
+    base = enrolled(subjects)
+    on_study = base[base["first_dose_on"].notna() & base["off_study_on"].isna()]
+    evaluable = dlt_subjects.loc[dlt_subjects["evaluable"].astype(bool)]
+    off = base[base["off_study_on"].notna()]
+    groups = {
+        "Enrolled": base,
+        "Treated": treated(base),
+        "DLT-evaluable": base[base["subject_code"].isin(evaluable["subject_code"])],
+        "On treatment": on_study[on_study["status"] != "off_treatment"],
+        "Off treatment, in follow-up": on_study[on_study["status"] == "off_treatment"],
+        "Off study": off,
+    }
+    rows = pd.concat(
+        [frame.assign(row=name)[["row", "level", "subject_code"]] for name, frame in groups.items()]
+        + [
+            off.assign(row="Off study: " + off["off_study_reason"].fillna(""))[
+                ["row", "level", "subject_code"]
+            ]
+        ]
+    )
+    counts = count_subjects(rows, ["row"], levels)
+    reasons = sorted(r for r in counts.index if r.startswith("Off study: "))
+    return counts.reindex([*DISPOSITION_ROWS, *reasons], fill_value=0)
+
+
+# --- Exposure -------------------------------------------------------------------------------
+
+
+def exposure_by_subject(doses: pd.DataFrame, population: pd.DataFrame) -> pd.DataFrame:
+    """Per treated subject and agent: cycles started, doses planned and given (records and
+    amounts), relative dose intensity, reductions and interruptions.
+
+    Relative dose intensity is the total dose given over the total dose planned in the recorded
+    administrations, in percent. A reduction is a dose given above 0 and below the plan; an
+    interruption a planned dose not given (given 0).
+    """
+    frame = doses.merge(population[["subject_code", "level"]], on="subject_code")
+    frame = frame.assign(
+        planned=frame["planned_dose"] > 0,
+        given=frame["given_dose"] > 0,
+        reduced=(frame["given_dose"] > 0) & (frame["given_dose"] < frame["planned_dose"]),
+        interrupted=(frame["given_dose"] == 0) & (frame["planned_dose"] > 0),
+        cycle_given=frame["cycle"].where(frame["given_dose"] > 0),
+    )
+    per = frame.groupby(["subject_code", "level", "agent"]).agg(
+        cycles_started=("cycle_given", "nunique"),
+        doses_planned=("planned", "sum"),
+        doses_given=("given", "sum"),
+        dose_planned=("planned_dose", "sum"),
+        dose_given=("given_dose", "sum"),
+        reductions=("reduced", "sum"),
+        interruptions=("interrupted", "sum"),
+    )
+    with np.errstate(divide="ignore", invalid="ignore"):
+        per["rdi_pct"] = (per["dose_given"] * 100 / per["dose_planned"]).where(
+            per["dose_planned"] > 0
+        )
+    return per.reset_index()
+
+
+def _median_range(values: pd.Series, digits: int = 0) -> str:
+    values = values.dropna()
+    if values.empty:
+        return "-"
+
+    def fmt(value: float) -> str:
+        return f"{value:.{digits}f}"
+
+    return f"{fmt(values.median())} ({fmt(values.min())}-{fmt(values.max())})"
+
+
+EXPOSURE_MEASURES = (
+    "Subjects dosed",
+    "Cycles started, median (range)",
+    "Doses planned",
+    "Doses given",
+    "Total dose planned",
+    "Total dose given",
+    "Relative dose intensity %, median (range)",
+    "Subjects with a dose reduction",
+    "Subjects with an interruption",
+)
+
+
+def exposure(
+    doses: pd.DataFrame, population: pd.DataFrame, agents: pd.DataFrame, levels: list[int]
+) -> pd.DataFrame:
+    """The exposure table per agent (rows agent x measure) as text, per dose level and total."""
+    per = exposure_by_subject(doses, population)
+    sizes = column_sizes(population, levels)
+    both = pd.concat([per, per.assign(level=TOTAL)])
+    both["level"] = both["level"].map(lambda v: v if v == TOTAL else int(v))
+    grouped = both.groupby(["agent", "level"])
+    stats = pd.DataFrame(
+        {
+            "Subjects dosed": grouped["doses_given"].apply(lambda s: int((s > 0).sum())),
+            "Cycles started, median (range)": grouped["cycles_started"].apply(_median_range),
+            "Doses planned": grouped["doses_planned"].sum().astype(int),
+            "Doses given": grouped["doses_given"].sum().astype(int),
+            "Total dose planned": grouped["dose_planned"].sum().map(_amount),
+            "Total dose given": grouped["dose_given"].sum().map(_amount),
+            "Relative dose intensity %, median (range)": grouped["rdi_pct"].apply(_median_range),
+            "Subjects with a dose reduction": grouped["reductions"].apply(
+                lambda s: int((s > 0).sum())
+            ),
+            "Subjects with an interruption": grouped["interruptions"].apply(
+                lambda s: int((s > 0).sum())
+            ),
+        }
+    )
+    columns = [*levels, TOTAL]
+    counted = ("Subjects dosed", "Subjects with a dose reduction", "Subjects with an interruption")
+    rows = []
+    units = dict(zip(agents["agent"], agents["unit"], strict=True))
+    names = dict(zip(agents["agent"], agents["name"], strict=True))
+    for agent in agents["agent"]:
+        for measure in EXPOSURE_MEASURES:
+            label = measure
+            if measure.startswith("Total dose"):
+                label = f"{measure} ({units[agent]})"
+            values = {}
+            for column in columns:
+                key = (agent, column)
+                if key not in stats.index:
+                    values[column] = "0" if measure in counted or "Doses" in measure else "-"
+                    continue
+                value = stats.at[key, measure]
+                if measure in counted and value:
+                    value = f"{value} ({percent(value, sizes[column])}%)"
+                values[column] = str(value)
+            rows.append({"agent": names[agent], "measure": label, **values})
+    return pd.DataFrame(rows, columns=["agent", "measure", *columns])
+
+
+def _amount(value: float) -> str:
+    return f"{value:,.3f}".rstrip("0").rstrip(".")
+
+
+# --- Adverse events -------------------------------------------------------------------------
+
+
+def related_event_ids(attributions: pd.DataFrame) -> pd.Index:
+    """Events at least possibly related to any study agent."""
+    related = attributions[attributions["attribution"].isin(RELATED_ATTRIBUTIONS)]
+    return pd.Index(related["event_id"].unique())
+
+
+def events_of_population(events: pd.DataFrame, population: pd.DataFrame) -> pd.DataFrame:
+    """The events of the treated subjects, with their dose level."""
+    return events.merge(population[["subject_code", "level"]], on="subject_code")
+
+
+def ae_overview(
+    events: pd.DataFrame,
+    attributions: pd.DataFrame,
+    doses: pd.DataFrame,
+    population: pd.DataFrame,
+    levels: list[int],
+) -> pd.DataFrame:
+    """Subjects with any AE, grade 3 or more, serious, treatment-related, leading to a dose
+    change (action reduced, interrupted or withdrawn for an agent, or a dose record citing the
+    event) and fatal (grade 5, or a fatal outcome)."""
+    frame = events_of_population(events, population)
+    changed = set(
+        attributions.loc[attributions["action_taken"].isin(DOSE_CHANGE_ACTIONS), "event_id"]
+    ) | set(doses["adverse_event_id"].dropna())
+    masks = {
+        "Any adverse event": pd.Series(True, index=frame.index),
+        "Grade 3 or more": frame["grade"] >= 3,
+        "Serious": frame["serious"].astype(bool),
+        "Treatment-related": frame["event_id"].isin(related_event_ids(attributions)),
+        "Leading to a dose change": frame["event_id"].isin(changed),
+        "Fatal": (frame["grade"] == 5) | (frame["outcome"] == "fatal"),
+    }
+    rows = pd.concat(
+        [
+            frame.loc[mask, ["level", "subject_code"]].assign(row=name)
+            for name, mask in masks.items()
+        ]
+    )
+    return count_subjects(rows, ["row"], levels).reindex(list(OVERVIEW_ROWS), fill_value=0)
+
+
+def worst_grade_by_term(
+    events: pd.DataFrame, population: pd.DataFrame, levels: list[int]
+) -> pd.DataFrame:
+    """Subjects by SOC and term at their worst grade (1-2, 3, 4, 5) and at any grade.
+
+    Indexed by (soc, term): a row ("", ANY_EVENT) first, then each SOC row (term "") followed by
+    its terms; SOCs and terms in decreasing order of subjects at any grade, then by name.
+    Columns are a MultiIndex (dose level or TOTAL, grade band or ANY_GRADE) of int counts.
+    """
+    frame = events_of_population(events, population)
+    columns = pd.MultiIndex.from_product([[*levels, TOTAL], [*GRADE_BANDS, ANY_GRADE]])
+    if frame.empty:
+        return pd.DataFrame(
+            0,
+            index=pd.MultiIndex.from_tuples([("", ANY_EVENT)], names=["soc", "term"]),
+            columns=columns,
+        )
+    term_rows = frame.groupby(["subject_code", "level", "soc", "term"], as_index=False)[
+        "grade"
+    ].max()
+    soc_rows = frame.groupby(["subject_code", "level", "soc"], as_index=False)["grade"].max()
+    soc_rows["term"] = ""
+    any_rows = frame.groupby(["subject_code", "level"], as_index=False)["grade"].max()
+    any_rows["soc"], any_rows["term"] = "", ANY_EVENT
+    rows = pd.concat([any_rows, soc_rows, term_rows], ignore_index=True)
+    rows["band"] = rows["grade"].map(_BAND_OF_GRADE)
+    counts = count_subjects(rows, ["soc", "term", "band"], levels)
+    table = counts.unstack("band", fill_value=0)
+    table = table.reindex(
+        columns=pd.MultiIndex.from_product([[*levels, TOTAL], GRADE_BANDS]), fill_value=0
+    )
+    for column in [*levels, TOTAL]:
+        table[(column, ANY_GRADE)] = table.loc[:, [(column, band) for band in GRADE_BANDS]].sum(
+            axis=1
+        )
+    table = table.reindex(columns=columns)
+    # Order: the any-event row, then SOCs by frequency, each followed by its terms by frequency.
+    order = table[(TOTAL, ANY_GRADE)].rename("n").reset_index()
+    soc_n = order.loc[order["term"] == "", ["soc", "n"]].rename(columns={"n": "soc_n"})
+    order = order.merge(soc_n, on="soc", how="left")
+    order["is_any"] = order["term"] == ANY_EVENT
+    order["is_soc"] = order["term"] == ""
+    order = order.sort_values(
+        ["is_any", "soc_n", "soc", "is_soc", "n", "term"],
+        ascending=[False, False, True, False, False, True],
+    )
+    table = table.reindex(pd.MultiIndex.from_frame(order[["soc", "term"]]))
+    return table.astype(int)
+
+
+def grade_table_text(table: pd.DataFrame, sizes: pd.Series) -> pd.DataFrame:
+    """A worst-grade table as text: "n (p)", p the percent of the column's subjects (the
+    header says "n (%)", which keeps five grade columns per dose level narrow); blank for 0."""
+    shown = pd.DataFrame(index=table.index)
+    for column in table.columns:
+        count = table[column]
+        pct = percent(count, sizes[column[0]])
+        shown[column] = np.where(count == 0, "", count.astype(str) + " (" + pct.astype(str) + ")")
+    shown.columns = table.columns
+    return shown
+
+
+# --- Listings -------------------------------------------------------------------------------
+
+SERIOUSNESS_LABELS = {
+    "sae_death": "death",
+    "sae_life_threatening": "life-threatening",
+    "sae_hospitalisation": "hospitalisation",
+    "sae_disability": "disability",
+    "sae_congenital_anomaly": "congenital anomaly",
+    "sae_important_medical_event": "important medical event",
+}
+
+
+def study_day(dates: pd.Series, first_dose: pd.Series) -> pd.Series:
+    """Study day of each date: day 1 is the first dose, the day before it day -1 (no day 0)."""
+    offset = (dates - first_dose).dt.days
+    return offset.where(offset < 0, offset + 1).astype("Int64")
+
+
+def related_agents(attributions: pd.DataFrame) -> pd.Series:
+    """Per event, the agents it is at least possibly related to, e.g. "IL2 (probable), IM
+    (possible)"; events related to none are absent."""
+    related = attributions[attributions["attribution"].isin(RELATED_ATTRIBUTIONS)]
+    related = related.sort_values(["event_id", "agent"])
+    text = related["agent"] + " (" + related["attribution"] + ")"
+    return text.groupby(related["event_id"]).agg(", ".join)
+
+
+def sae_listing(
+    events: pd.DataFrame, attributions: pd.DataFrame, population: pd.DataFrame
+) -> pd.DataFrame:
+    """Every serious adverse event of a treated subject, by subject and onset."""
+    frame = events[events["serious"].astype(bool)].merge(
+        population[["subject_code", "level", "first_dose_on"]], on="subject_code"
+    )
+    # A boolean frame times a row of "label, " texts: each row's true criteria, joined.
+    flags = frame[list(SERIOUSNESS_LABELS)].astype(bool)
+    labels = pd.Series([f"{label}, " for label in SERIOUSNESS_LABELS.values()], index=flags.columns)
+    criteria = flags.dot(labels) if len(flags) else pd.Series("", index=frame.index, dtype=object)
+    criteria = criteria.astype(str).str.removesuffix(", ")
+    frame = frame.assign(
+        criteria=criteria,
+        onset_day=study_day(frame["onset_on"], frame["first_dose_on"]),
+        related=frame["event_id"]
+        .map(related_agents(attributions[attributions["event_id"].isin(frame["event_id"])]))
+        .fillna("not related"),
+    )
+    return frame.sort_values(["subject_code", "onset_on", "term"]).reset_index(drop=True)
+
+
+def deaths(events: pd.DataFrame, population: pd.DataFrame) -> pd.DataFrame:
+    """Subjects who died (an event with a date of death, grade 5 or a fatal outcome): the first
+    such event per subject, with the date and study day of death."""
+    fatal = events[
+        events["death_on"].notna() | (events["grade"] == 5) | (events["outcome"] == "fatal")
+    ].merge(population[["subject_code", "level", "first_dose_on"]], on="subject_code")
+    fatal = fatal.sort_values(["subject_code", "death_on", "onset_on"]).drop_duplicates(
+        "subject_code"
+    )
+    return fatal.assign(death_day=study_day(fatal["death_on"], fatal["first_dose_on"])).reset_index(
+        drop=True
+    )
+
+
+# --- Lab shifts -----------------------------------------------------------------------------
+
+
+def lab_shift(
+    labs: pd.DataFrame, population: pd.DataFrame, levels: list[int], tests: tuple[str, ...]
+) -> pd.DataFrame:
+    """Baseline CTCAE grade against worst post-baseline grade, per test: subjects.
+
+    Baseline is the last graded result on or before the first dose date (as the grading rules
+    define it, docs/ctcae.md); post-baseline results are those after the first dose date. The
+    population of a test is the treated subjects with a post-baseline graded result; a subject
+    with none before is counted on the MISSING baseline row. The grade is the result's CTCAE
+    grade in whichever direction the test was graded (e.g. hypo- or hyperkalemia).
+
+    Indexed by (test, baseline grade as text: "0".."4" or MISSING); columns a MultiIndex
+    (dose level or TOTAL, worst post-baseline grade 0-4) of int counts. Every test of `tests`
+    with a post-baseline result has rows for baseline grades 0 to 4, plus MISSING when any.
+    """
+    columns = pd.MultiIndex.from_product([[*levels, TOTAL], LAB_GRADES])
+    graded = labs[labs["test"].isin(tests) & labs["grade"].notna()].merge(
+        population[["subject_code", "level", "first_dose_on"]], on="subject_code"
+    )
+    after = graded["collected_on"] > graded["first_dose_on"]
+    post = graded[after].groupby(["subject_code", "level", "test"], as_index=False)["grade"].max()
+    if post.empty:
+        return pd.DataFrame(
+            0, index=pd.MultiIndex.from_tuples([], names=["test", "baseline"]), columns=columns
+        )
+    base = (
+        graded[~after]
+        .sort_values("collected_at")
+        .drop_duplicates(["subject_code", "test"], keep="last")[["subject_code", "test", "grade"]]
+        .rename(columns={"grade": "baseline_grade"})
+    )
+    shift = post.merge(base, on=["subject_code", "test"], how="left")
+    shift["baseline"] = (
+        shift["baseline_grade"].fillna(-1).astype(int).astype(str).replace("-1", MISSING)
+    )
+    shift["worst"] = shift["grade"].astype(int)
+    counts = count_subjects(shift, ["test", "baseline", "worst"], levels)
+    table = counts.unstack("worst", fill_value=0)
+    table = table.reindex(columns=columns, fill_value=0)
+    present = [t for t in tests if t in set(shift["test"])]
+    with_missing = set(shift.loc[shift["baseline"] == MISSING, "test"])
+    index = [
+        (test, baseline)
+        for test in present
+        for baseline in [
+            *(str(g) for g in LAB_GRADES),
+            *([MISSING] if test in with_missing else []),
+        ]
+    ]
+    table = table.reindex(
+        pd.MultiIndex.from_tuples(index, names=["test", "baseline"]), fill_value=0
+    )
+    return table.fillna(0).astype(int)
+
+
+# --- Figure data ----------------------------------------------------------------------------
+
+
+def swimmer_data(
+    subjects: pd.DataFrame, doses: pd.DataFrame, dlt_events: pd.DataFrame, levels: pd.DataFrame
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The swimmer plot's subjects (treatment duration, ongoing) and markers (DLT onset days
+    that count, off-study days), as ``ecrf.reports.figures.swimmer_plot`` takes them."""
+    population = treated(subjects)
+    given = doses[doses["given_dose"] > 0]
+    span = given.groupby("subject_code")["given_on"].agg(["min", "max"])
+    frame = population.merge(span, left_on="subject_code", right_index=True, how="left")
+    days = (frame["max"] - frame["min"]).dt.days + 1
+    labels = dict(zip(levels["level"].astype(int), levels["label"], strict=True))
+    swim = pd.DataFrame(
+        {
+            "subject_code": frame["subject_code"].astype(str),
+            "level": frame["level"].astype(int),
+            "level_label": frame["level"].astype(int).map(labels),
+            "treatment_days": days.fillna(0).astype(int),
+            "ongoing": frame["off_study_on"].isna() & (frame["status"] == "on_treatment"),
+        }
+    ).sort_values(["level", "subject_code"])
+    counting = dlt_events[dlt_events["status"].isin(["potential", "confirmed"])]
+    dlt = pd.DataFrame(
+        {
+            "subject_code": counting["subject_code"],
+            "study_day": counting["onset_day"],
+            "kind": "DLT",
+        }
+    )
+    off = frame[frame["off_study_on"].notna()]
+    off_markers = pd.DataFrame(
+        {
+            "subject_code": off["subject_code"],
+            "study_day": study_day(off["off_study_on"], off["first_dose_on"]),
+            "kind": "Off study",
+        }
+    )
+    markers = pd.concat([dlt, off_markers], ignore_index=True).dropna(subset=["study_day"])
+    markers["study_day"] = markers["study_day"].astype(int)
+    return swim.reset_index(drop=True), markers
+
+
+# Conversions to 10^9/L of the count units CTCAE accepts.
+COUNT_UNITS_PER_1E9_L = {"10^9/L": 1.0, "/mm3": 1000.0, "cells/uL": 1000.0, "cells/µL": 1000.0}
+
+
+def lab_course(
+    labs: pd.DataFrame, population: pd.DataFrame, levels: pd.DataFrame, test: str, *, per_uln: bool
+) -> pd.DataFrame:
+    """One test's results of the treated subjects by study day and dose level, for
+    ``lab_time_course``: the value as a multiple of ULN (`per_uln`), or a count in 10^9/L."""
+    frame = labs[labs["test"] == test].merge(
+        population[["subject_code", "level", "first_dose_on"]], on="subject_code"
+    )
+    if per_uln:
+        frame = frame[frame["uln"] > 0]
+        value = frame["value"] / frame["uln"]
+    else:
+        factor = frame["unit"].map(COUNT_UNITS_PER_1E9_L)
+        frame, value = frame[factor.notna()], (frame["value"] / factor)[factor.notna()]
+    labels = dict(zip(levels["level"].astype(int), levels["label"], strict=True))
+    return pd.DataFrame(
+        {
+            "level": frame["level"].astype(int),
+            "level_label": frame["level"].astype(int).map(labels),
+            "study_day": study_day(frame["collected_on"], frame["first_dose_on"]).astype(int),
+            "value": value.astype(float),
+        }
+    ).reset_index(drop=True)

@@ -1,0 +1,191 @@
+"""The pages people wait for run as many SQL queries for a big trial as for a small one, and
+their long lists come a page at a time.
+
+Records are written through the services, as a nurse would write them; each count is taken
+after a first request, so that caches filled once per process (content types, permissions)
+do not make the small trial look more expensive than the big one.
+"""
+
+import datetime as dt
+from decimal import Decimal
+
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from ecrf.models import AdverseEvent, Subject
+from ecrf.services import (
+    ae_record,
+    dose_record,
+    lab_record,
+    subject_enrol,
+    subject_screen,
+)
+from ecrf.views import dlt as dlt_views
+from ecrf.views import subjects as subject_views
+
+FIRST_DOSE = dt.date(2026, 3, 2)
+
+
+def _enrol(study, site, code: str, by) -> Subject:
+    screened = subject_screen(study=study, site=site, subject_code=code,
+                              consent_on=dt.date(2026, 2, 1), by=by)  # fmt: skip
+    return subject_enrol(subject=screened, dose_level=study.dose_levels.get(level=1),
+                         enrolled_on=dt.date(2026, 2, 10), first_dose_on=FIRST_DOSE,
+                         by=by)  # fmt: skip
+
+
+def _record(subject: Subject, by, *, events: int, labs: int = 0, doses: int = 0) -> None:
+    """Grade 3 fatigue possibly related to every agent (a potential DLT in the window), ALT
+    results and daily imatinib doses."""
+    assessments = dict.fromkeys(("CTX", "IM", "IL2"), ("possible", "none"))
+    for i in range(events):
+        ae_record(subject=subject, ctcae_term="Fatigue", grade=3, assessments=assessments,
+                  onset_on=FIRST_DOSE + dt.timedelta(days=2 + i % 15), by=by)  # fmt: skip
+    for i in range(labs):
+        lab_record(subject=subject, test_code="ALT", value=Decimal(30 + i), unit="U/L",
+                   uln=Decimal(40), by=by,
+                   collected_at=dt.datetime(2026, 3, 2, 8, tzinfo=dt.UTC) + dt.timedelta(hours=i))  # fmt: skip
+    agent = subject.study.agents.get(code="IM")
+    for i in range(doses):
+        dose_record(subject=subject, agent=agent, given_on=FIRST_DOSE + dt.timedelta(days=i),
+                    given_dose=Decimal(400), by=by)  # fmt: skip
+
+
+def _trial(study, site, by, *, subjects: int, events: int, start: int = 1) -> None:
+    for number in range(start, start + subjects):
+        _record(_enrol(study, site, f"A-{number:03d}", by), by, events=events)
+
+
+def _queries(client, url: str) -> int:
+    assert client.get(url).status_code == 200
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(url)
+    assert response.status_code == 200
+    return len(queries)
+
+
+def test_the_subject_list_runs_as_many_queries_for_20_subjects_as_for_2(
+    client, alice, study, site_a
+):
+    client.force_login(alice)
+    url = reverse("subject_list")
+    _trial(study, site_a, alice, subjects=2, events=1)
+    small = _queries(client, url)
+    _trial(study, site_a, alice, subjects=18, events=1, start=3)
+    assert Subject.objects.count() == 20
+    assert _queries(client, url) == small
+    page = client.get(url).content.decode()
+    assert "A-020" in page
+
+
+def test_the_subject_list_counts_each_subjects_events_and_worst_grade(client, alice, study, site_a):
+    _trial(study, site_a, alice, subjects=1, events=3)
+    _enrol(study, site_a, "A-002", alice)
+    client.force_login(alice)
+    page = client.get(reverse("subject_list")).content.decode()
+    first, second = page.split("A-001", 1)[1], page.split("A-002", 1)[1]
+    assert '<td class="text-end">3</td>' in first.split("</tr>")[0]
+    assert '<td class="text-end grade-3">3</td>' in first.split("</tr>")[0]
+    assert '<td class="text-end">0</td>' in second.split("</tr>")[0]
+
+
+def test_the_subject_list_pages_keep_the_filters(client, alice, study, site_a, monkeypatch):
+    monkeypatch.setattr(subject_views, "SUBJECT_LIST_ROWS", 2)
+    for number in range(1, 5):
+        subject_screen(study=study, site=site_a, subject_code=f"A-{number:03d}",
+                       consent_on=dt.date(2026, 2, 1), by=alice)  # fmt: skip
+    client.force_login(alice)
+    url = reverse("subject_list")
+    body = client.get(url, {"status": "screening", "q": "A-00"}).content.decode()
+    assert "A-002" in body and "A-003" not in body
+    assert "Page 1 of 2" in body
+    assert "?status=screening&amp;q=A-00&amp;page=2" in body
+    second = client.get(url, {"status": "screening", "q": "A-00", "page": 2}).content.decode()
+    assert "A-003" in second and "A-004" in second and "A-002" not in second
+    assert "?status=screening&amp;q=A-00&amp;page=1" in second
+
+
+def test_the_casebook_runs_as_many_queries_for_30_events_as_for_2(client, alice, subject):
+    client.force_login(alice)
+    url = reverse("subject_detail", args=[subject.pk])
+    tabs = ["", "?tab=aes", "?tab=doses", "?tab=labs", "?tab=audit", "?tab=labs&page=2"]
+    _record(subject, alice, events=2, labs=2, doses=2)
+    small = {tab: _queries(client, url + tab) for tab in tabs}
+    _record(subject, alice, events=28, labs=28, doses=28)
+    assert AdverseEvent.objects.filter(subject=subject).count() == 30
+    assert {tab: _queries(client, url + tab) for tab in tabs} == small
+
+
+def test_the_casebook_lists_the_adverse_events_a_page_at_a_time(
+    client, alice, subject, monkeypatch
+):
+    monkeypatch.setattr(subject_views, "CASEBOOK_PAGE_ROWS", 2)
+    _record(subject, alice, events=3)
+    client.force_login(alice)
+    url = reverse("subject_detail", args=[subject.pk])
+    first = client.get(url).content.decode()
+    assert "Adverse events (3)" in first
+    assert "Adverse events 1–2 of 3, latest onset first." in first
+    assert first.count('href="/adverse-events/') == 2
+    assert "?tab=aes&amp;page=2" in first
+    second = client.get(url, {"tab": "aes", "page": 2}).content.decode()
+    assert "Adverse events 3–3 of 3" in second and second.count('href="/adverse-events/') == 1
+    assert 'class="tab-pane fade show active" id="aes"' in second
+    # The latest onset first: the first event recorded (the earliest) is on the second page.
+    earliest = AdverseEvent.objects.order_by("onset_on").first()
+    assert str(earliest.pk) in second and str(earliest.pk) not in first
+
+
+def test_the_casebook_shows_labs_doses_and_audit_on_their_own_pages(client, alice, subject):
+    _record(subject, alice, events=1, labs=3, doses=2)
+    client.force_login(alice)
+    url = reverse("subject_detail", args=[subject.pk])
+    first = client.get(url).content.decode()
+    # The first page carries the visits and adverse events, and links to the other tabs.
+    assert "Labs (3)" in first and "Dosing (2)" in first and 'id="labs"' not in first
+    assert 'href="?tab=labs"' in first and "U/L" not in first
+    labs = client.get(url, {"tab": "labs"}).content.decode()
+    assert 'id="labs"' in labs and labs.count("U/L") == 3 and "2026-03-02 10:00" in labs
+    doses = client.get(url, {"tab": "doses"}).content.decode()
+    assert doses.count(">400<") == 4  # planned and given, two doses
+    audit = client.get(url, {"tab": "audit"}).content.decode()
+    assert 'id="audit"' in audit and "A-001" in audit and "alice" in audit
+
+
+def test_the_dlt_dashboard_runs_as_many_queries_for_20_subjects_as_for_2(
+    client, bob, alice, study, site_a
+):
+    client.force_login(bob)
+    url = reverse("dlt_dashboard")
+    _trial(study, site_a, alice, subjects=2, events=1)
+    small = _queries(client, url)
+    _trial(study, site_a, alice, subjects=18, events=1, start=3)
+    body = client.get(url).content.decode()
+    assert "A-020" in body and body.count("Fatigue G3: Potential") == 20
+    assert _queries(client, url) == small
+
+
+def test_the_dlt_dashboard_pages_its_subjects(client, bob, alice, study, site_a, monkeypatch):
+    monkeypatch.setattr(dlt_views, "DASHBOARD_SUBJECT_ROWS", 2)
+    _trial(study, site_a, alice, subjects=3, events=0)
+    client.force_login(bob)
+    url = reverse("dlt_dashboard")
+    first = client.get(url).content.decode()
+    assert "A-002" in first and "A-003" not in first
+    assert f"?page-{study.code}=2" in first
+    second = client.get(url, {f"page-{study.code}": 2}).content.decode()
+    assert "A-003" in second and "A-001" not in second
+
+
+def test_the_admin_adverse_event_list_runs_as_many_queries_for_30_events_as_for_2(
+    client, data_manager, alice, study, site_a
+):
+    client.force_login(data_manager)
+    url = reverse("admin:ecrf_adverseevent_changelist")
+    _trial(study, site_a, alice, subjects=2, events=1)
+    small = _queries(client, url)
+    _trial(study, site_a, alice, subjects=2, events=14, start=3)
+    assert AdverseEvent.objects.count() == 30
+    assert "30 adverse events" in client.get(url).content.decode()
+    assert _queries(client, url) == small
