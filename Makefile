@@ -42,9 +42,15 @@ format: $(VENV)/.dev
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
+# Each benchmark prints one JSON line and writes bench/results/<name>.json. bench.load needs
+# PostgreSQL on 127.0.0.1:5432 (it creates and drops its own database).
 bench: $(VENV)/.dev
 	$(BIN)/python -m bench.grading
 	$(BIN)/python -m bench.casebook
+	$(BIN)/python -m bench.pages
+	$(BIN)/python -m bench.dlt
+	$(BIN)/python -m bench.reports
+	$(BIN)/python -m bench.load
 
 clean:
 	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache

@@ -264,6 +264,9 @@ class EventDlt:
 
 @dataclass
 class SubjectDlt:
+    """A treated subject's evaluability and DLT candidates: the events the rules flag or an
+    investigator decided on (events that are not DLTs are left out)."""
+
     subject: Subject
     level: int | None
     evaluability: Evaluability
@@ -344,13 +347,6 @@ def dlt_overview(study: Study, cutoff: dt.date | None = None) -> DltOverview:
         .order_by("subject_code")
     )
     subject_by_id = {subject.pk: subject for subject in subjects}
-    events = (
-        AdverseEvent.objects.filter(
-            subject__in=subjects, entered_in_error=False, onset_on__lte=cutoff
-        )
-        .select_related("dlt_assessment")
-        .order_by("onset_on")
-    )
     attributions: dict = defaultdict(dict)
     for event_id, code, attribution in AdverseEventAgent.objects.filter(
         adverse_event__subject__in=subjects, entered_in_error=False
@@ -370,19 +366,35 @@ def dlt_overview(study: Study, cutoff: dt.date | None = None) -> DltOverview:
         .values_list("subject_id", "agent__code", "given_on", "planned_dose", "given_dose")
     ):
         doses[subject_id].append(DoseFacts(code, given_on, planned, given))
+    # The rules run on plain values for every event; only the events that are, or were decided
+    # to be, DLT candidates are loaded as records for the listings.
+    candidates: dict = {}
+    for event_id, subject_id, term, grade, onset_on, resolved_on, decision in (
+        AdverseEvent.objects.filter(
+            subject__in=subjects, entered_in_error=False, onset_on__lte=cutoff
+        ).values_list(
+            "pk", "subject_id", "ctcae_term", "grade", "onset_on", "resolved_on",
+            "dlt_assessment__decision",
+        )
+    ):  # fmt: skip
+        first_dose_on = subject_by_id[subject_id].first_dose_on
+        flag = None
+        if first_dose_on:
+            facts = EventFacts(event_id, term, grade, onset_on, resolved_on, attributions[event_id])
+            flag = evaluate_event(
+                facts, first_dose_on=first_dose_on, cutoff=cutoff, settings=settings
+            )
+        if _status(bool(flag and flag.is_dlt), decision or "") != DltStatus.NOT_DLT:
+            candidates[event_id] = flag
     by_subject: dict = defaultdict(list)
-    for event in events:
+    for event in (
+        AdverseEvent.objects.filter(pk__in=list(candidates))
+        .select_related("dlt_assessment")
+        .order_by("onset_on", "created_at")
+    ):
         event.subject = subject_by_id[event.subject_id]
         assessment = getattr(event, "dlt_assessment", None)
-        flag = None
-        if event.subject.first_dose_on:
-            flag = evaluate_event(
-                _event_facts(event, attributions[event.pk]),
-                first_dose_on=event.subject.first_dose_on,
-                cutoff=cutoff,
-                settings=settings,
-            )
-        by_subject[event.subject_id].append(EventDlt(event, flag, assessment))
+        by_subject[event.subject_id].append(EventDlt(event, candidates[event.pk], assessment))
     rows = []
     for subject in subjects:
         if subject.first_dose_on is None or subject.first_dose_on > cutoff:

@@ -1,0 +1,180 @@
+"""The safety summary PDF and the exports on a synthetic trial, against pandas baselines measured
+in the same run (issue #6):
+
+- the safety summary against loading the same rows (every column of subjects, doses, adverse
+  events with their per-agent rows, lab results and DLT assessments) into pandas DataFrames;
+  target: under 10 s and at most 3 times the baseline;
+- all exports together (csv, xlsx, sdtm, xpt written from the domain frames, in one call)
+  against pandas writing the same frames (domain tables and SDTM datasets) with `to_csv`;
+  target: at most 2 times the baseline. Building the frames from the database is reported
+  apart, and in a second ratio.
+
+Run with `python -m bench.reports [--subjects 500] [--seed 1]`; prints one JSON line and writes
+bench/results/reports.json. The database is a fresh test database (SQLite in memory, or
+PostgreSQL when DATABASE_URL is set).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import io
+import json
+import os
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "trial.test_settings")
+
+import django  # noqa: E402
+
+django.setup()
+
+import pandas as pd  # noqa: E402
+from django.db import connection  # noqa: E402
+
+RESULTS = Path(__file__).resolve().parent / "results" / "reports.json"
+FORMATS = ["csv", "xlsx", "sdtm", "xpt"]
+
+
+def _best(action, repeats: int) -> float:
+    """The fastest of `repeats` runs, in seconds: the least disturbed by the rest of the machine."""
+    samples = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        action()
+        samples.append(time.perf_counter() - started)
+    return min(samples)
+
+
+def load_rows_into_pandas(study) -> dict[str, pd.DataFrame]:
+    """The baseline of the safety summary: every row it reads, all columns, one query a table."""
+    from ecrf.models import (
+        AdverseEvent,
+        AdverseEventAgent,
+        DltAssessment,
+        DoseAdministration,
+        LabResult,
+        Subject,
+    )
+
+    tables = {
+        "subjects": Subject.objects.filter(study=study),
+        "doses": DoseAdministration.objects.filter(subject__study=study),
+        "adverse_events": AdverseEvent.objects.filter(subject__study=study),
+        "adverse_event_agents": AdverseEventAgent.objects.filter(
+            adverse_event__subject__study=study
+        ),
+        "labs": LabResult.objects.filter(subject__study=study),
+        "dlt_assessments": DltAssessment.objects.filter(adverse_event__subject__study=study),
+    }
+    frames = {}
+    for name, queryset in tables.items():
+        columns = [f.attname for f in queryset.model._meta.concrete_fields]
+        frames[name] = pd.DataFrame.from_records(
+            list(queryset.values_list(*columns)), columns=columns
+        )
+    return frames
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--subjects", type=int, default=500)
+    parser.add_argument("--events-per-subject", type=int, default=50)
+    parser.add_argument("--labs-per-subject", type=int, default=500)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--repeats", type=int, default=2)
+    args = parser.parse_args(argv)
+
+    from bench.synthetic import generate_trial
+    from ecrf.exports import domain_frames, write_frames
+    from ecrf.exports.sdtm import sdtm_from_domains
+    from ecrf.reports.safety import render_safety_report
+
+    old_name = connection.creation.create_test_db(verbosity=0, autoclobber=True)
+    try:
+        started = time.perf_counter()
+        study = generate_trial(
+            subjects=args.subjects,
+            seed=args.seed,
+            events_per_subject=args.events_per_subject,
+            labs_per_subject=args.labs_per_subject,
+        )
+        generated_s = time.perf_counter() - started
+        frames = load_rows_into_pandas(study)
+        rows = {name: len(frame) for name, frame in frames.items()}
+        cutoff = dt.date.today()
+
+        load_s = _best(lambda: load_rows_into_pandas(study), args.repeats)
+        report_pdf = io.BytesIO()
+
+        def report():
+            report_pdf.seek(0)
+            report_pdf.truncate()
+            return render_safety_report(study, cutoff=cutoff, generated_by="bench", out=report_pdf)
+
+        report_s = _best(report, args.repeats)
+        stages = report()
+
+        with tempfile.TemporaryDirectory() as work:
+            out = Path(work)
+            domains = domain_frames(study)
+            same_frames = {**domains, **sdtm_from_domains(domains)}
+
+            def to_csv():
+                for name, frame in same_frames.items():
+                    frame.to_csv(out / f"baseline-{name}.csv", index=False)
+
+            to_csv_s = _best(to_csv, args.repeats)
+            frames_s = _best(lambda: domain_frames(study), args.repeats)
+            write_s = _best(
+                lambda: write_frames(FORMATS, out / "all", study_code=study.code, domains=domains),
+                args.repeats,
+            )
+            per_format = {
+                fmt: _best(
+                    lambda fmt=fmt: write_frames(
+                        fmt, out / fmt, study_code=study.code, domains=domains
+                    ),
+                    1,
+                )
+                for fmt in FORMATS
+            }
+    finally:
+        connection.creation.destroy_test_db(old_name, verbosity=0)
+
+    result = {
+        "benchmark": "reports_and_exports",
+        "database": connection.vendor,
+        "subjects": args.subjects,
+        "rows": rows,
+        "generate_synthetic_s": round(generated_s, 1),
+        "safety_report_s": round(report_s, 2),
+        "safety_report_stages_s": {
+            "loading": round(stages.seconds_loading, 2),
+            "tables": round(stages.seconds_tables, 2),
+            "rendering": round(stages.seconds_rendering, 2),
+        },
+        "safety_report_bytes": report_pdf.getbuffer().nbytes,
+        "baseline_load_into_pandas_s": round(load_s, 2),
+        "safety_report_ratio": round(report_s / load_s, 2),
+        "safety_report_targets": "under 10 s and ratio at most 3",
+        "exports_write_all_formats_s": round(write_s, 2),
+        "exports_per_format_s": {fmt: round(s, 2) for fmt, s in per_format.items()},
+        "exports_building_frames_from_database_s": round(frames_s, 2),
+        "baseline_to_csv_s": round(to_csv_s, 2),
+        "exports_ratio": round(write_s / to_csv_s, 2),
+        "exports_ratio_with_database_queries": round((write_s + frames_s) / to_csv_s, 2),
+        "exports_target": "ratio at most 2",
+        "repeats": args.repeats,
+        "timing": "best of repeats",
+    }
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(result) + "\n", encoding="utf-8")
+    print(json.dumps(result))
+    return result
+
+
+if __name__ == "__main__":
+    main()
