@@ -50,6 +50,12 @@ class ExportError(ValueError):
 
 def _text_column(series: pd.Series) -> pd.Series:
     """Formula-like texts of a column with a leading quote; other values as they are."""
+    if pd.api.types.is_string_dtype(series.dtype) and series.dtype != object:
+        # A text column (missing values apart): the string methods run over it directly.
+        hit = series.str.match(_FORMULA_START, na=False) & ~series.str.fullmatch(
+            _ONLY_A_NUMBER, na=False
+        )
+        return series.where(~hit, "'" + series) if hit.any() else series
     texts = series.astype(object)
     is_text = pd.Series(
         np.fromiter((isinstance(v, str) for v in texts.to_numpy()), dtype=bool, count=len(texts)),

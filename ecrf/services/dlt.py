@@ -8,10 +8,12 @@ import hashlib
 import json
 from collections import defaultdict
 from dataclasses import dataclass, field
+from uuid import UUID
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.db.models import DateField, ExpressionWrapper, F
+from django.db.models import CharField, DateField, ExpressionWrapper, F
+from django.db.models.functions import Cast
 from django.utils import timezone
 
 from .. import access
@@ -347,11 +349,18 @@ def dlt_overview(study: Study, cutoff: dt.date | None = None) -> DltOverview:
         .order_by("subject_code")
     )
     subject_by_id = {subject.pk: subject for subject in subjects}
+    # Events are matched to their attributions by the text of their key: turning tens of
+    # thousands of keys into UUID objects would take most of the time.
+    as_text = CharField()
     attributions: dict = defaultdict(dict)
-    for event_id, code, attribution in AdverseEventAgent.objects.filter(
-        adverse_event__subject__in=subjects, entered_in_error=False
-    ).values_list("adverse_event_id", "agent__code", "attribution"):
-        attributions[event_id][code] = attribution
+    for event_key, code, attribution in (
+        AdverseEventAgent.objects.filter(
+            adverse_event__subject__in=subjects, entered_in_error=False
+        )
+        .annotate(event_key=Cast("adverse_event_id", as_text))
+        .values_list("event_key", "agent__code", "attribution")
+    ):
+        attributions[event_key][code] = attribution
     # Only the doses of the DLT window count for exposure (ecrf.safety.dlt._window_exposure).
     first_dose = F("subject__first_dose_on")
     window_end = ExpressionWrapper(
@@ -369,23 +378,27 @@ def dlt_overview(study: Study, cutoff: dt.date | None = None) -> DltOverview:
     # The rules run on plain values for every event; only the events that are, or were decided
     # to be, DLT candidates are loaded as records for the listings.
     candidates: dict = {}
-    for event_id, subject_id, term, grade, onset_on, resolved_on, decision in (
+    for event_key, first_dose_on, term, grade, onset_on, resolved_on, decision in (
         AdverseEvent.objects.filter(
             subject__in=subjects, entered_in_error=False, onset_on__lte=cutoff
-        ).values_list(
-            "pk", "subject_id", "ctcae_term", "grade", "onset_on", "resolved_on",
-            "dlt_assessment__decision",
+        )
+        .annotate(event_key=Cast("pk", as_text))
+        .values_list(
+            "event_key", "subject__first_dose_on", "ctcae_term", "grade", "onset_on",
+            "resolved_on", "dlt_assessment__decision",
         )
     ):  # fmt: skip
-        first_dose_on = subject_by_id[subject_id].first_dose_on
         flag = None
         if first_dose_on:
-            facts = EventFacts(event_id, term, grade, onset_on, resolved_on, attributions[event_id])
+            event_id = UUID(event_key)
+            facts = EventFacts(
+                event_id, term, grade, onset_on, resolved_on, attributions[event_key]
+            )
             flag = evaluate_event(
                 facts, first_dose_on=first_dose_on, cutoff=cutoff, settings=settings
             )
         if _status(bool(flag and flag.is_dlt), decision or "") != DltStatus.NOT_DLT:
-            candidates[event_id] = flag
+            candidates[UUID(event_key)] = flag
     by_subject: dict = defaultdict(list)
     for event in (
         AdverseEvent.objects.filter(pk__in=list(candidates))
