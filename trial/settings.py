@@ -234,4 +234,6 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("DJANGO_LOG_LEVEL", "INFO")},
+    # Failed sign-ins and lockouts are warnings; every successful sign-in need not be logged.
+    "loggers": {"axes": {"level": os.environ.get("DJANGO_AXES_LOG_LEVEL", "WARNING")}},
 }
