@@ -44,6 +44,13 @@ XLSX_OPTIONS = {
 }
 
 
+def neutralised_text(text: str) -> str:
+    """One text as CSV and XLSX files hold it: quoted when a spreadsheet would run it."""
+    if re.match(_FORMULA_START, text) and not re.fullmatch(_ONLY_A_NUMBER, text):
+        return "'" + text
+    return text
+
+
 class ExportError(ValueError):
     """A frame cannot be written in the format asked for; nothing is written."""
 

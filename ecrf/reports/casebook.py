@@ -24,7 +24,6 @@ from typing import Any, BinaryIO
 
 from django.db import models
 from django.db.models.functions import Coalesce
-from reportlab.lib import colors
 from reportlab.lib.units import mm
 from reportlab.lib.utils import simpleSplit
 from reportlab.pdfbase.pdfmetrics import stringWidth
@@ -485,13 +484,8 @@ def data_table(
     result.setStyle(
         TableStyle(
             [
+                *pdf.grid_style(),
                 ("FONT", (0, 1), (-1, -1), font, size, cell.leading),
-                ("GRID", (0, 0), (-1, -1), 0.25, colors.grey),
-                ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#e8eef4")),
-                ("VALIGN", (0, 0), (-1, -1), "TOP"),
-                ("TOPPADDING", (0, 0), (-1, -1), 1.5),
-                ("BOTTOMPADDING", (0, 0), (-1, -1), 1.5),
-                ("ROWBACKGROUNDS", (0, 1), (-1, -1), [colors.white, colors.HexColor("#f6f8fa")]),
             ]
         )
     )

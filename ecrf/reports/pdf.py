@@ -95,6 +95,19 @@ class LiteralTable(Table):
         super()._drawCell(cellval, cellstyle, pos, size)
 
 
+def grid_style(top: int = 0) -> list[tuple]:
+    """The look every table shares: a light grid below the group headers (rows before `top`),
+    a shaded header row (`top`) and striped body rows."""
+    return [
+        ("GRID", (0, top), (-1, -1), 0.25, colors.grey),
+        ("BACKGROUND", (0, 0), (-1, top), HEADER_BACKGROUND),
+        ("VALIGN", (0, 0), (-1, -1), "TOP"),
+        ("TOPPADDING", (0, 0), (-1, -1), 1.5),
+        ("BOTTOMPADDING", (0, 0), (-1, -1), 1.5),
+        ("ROWBACKGROUNDS", (0, top + 1), (-1, -1), [colors.white, colors.HexColor("#f6f8fa")]),
+    ]
+
+
 def table(
     rows: Sequence[Sequence[object]],
     header: Sequence[object],
@@ -177,17 +190,7 @@ def table(
     result.setStyle(
         TableStyle(
             [
-                ("GRID", (0, top), (-1, -1), 0.25, colors.grey),
-                ("BACKGROUND", (0, 0), (-1, top), HEADER_BACKGROUND),
-                ("VALIGN", (0, 0), (-1, -1), "TOP"),
-                ("TOPPADDING", (0, 0), (-1, -1), 1.5),
-                ("BOTTOMPADDING", (0, 0), (-1, -1), 1.5),
-                (
-                    "ROWBACKGROUNDS",
-                    (0, top + 1),
-                    (-1, -1),
-                    [colors.white, colors.HexColor("#f6f8fa")],
-                ),
+                *grid_style(top),
                 ("FONT", (0, top + 1), (-1, -1), CELL_FONT, CELL_SIZE),
                 ("LEFTPADDING", (0, 0), (-1, -1), TEXT_PADDING),
                 ("RIGHTPADDING", (0, 0), (-1, -1), TEXT_PADDING),

@@ -15,6 +15,7 @@ from django.urls import path
 from django.views.decorators.http import require_GET
 
 from ..access import get_subject_for_user, user_roles
+from ..exports.writers import neutralised_text
 from ..forms.audit import AuditFilterForm
 from ..models import AuditEvent, Role
 
@@ -70,8 +71,7 @@ def _csv_cell(value) -> str:
     """A cell a spreadsheet shows as text and never runs as a formula."""
     if value is None:
         return ""
-    text = value.isoformat() if isinstance(value, dt.datetime) else str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+    return neutralised_text(value.isoformat() if isinstance(value, dt.datetime) else str(value))
 
 
 @login_required
