@@ -23,6 +23,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.text import capfirst
 from django.views.decorators.http import require_GET, require_POST
 
 from .. import access
@@ -243,7 +244,7 @@ def field_label(model_label: str, name: str) -> str:
     if kind is None:
         return name
     try:
-        return str(kind.model._meta.get_field(name).verbose_name).capitalize()
+        return capfirst(kind.model._meta.get_field(name).verbose_name)
     except FieldDoesNotExist:  # a field renamed since the query was raised
         return name
 
