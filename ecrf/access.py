@@ -69,14 +69,24 @@ def subjects_for_user(user) -> QuerySet[Subject]:
     return Subject.objects.filter(_assignment_filter(user))
 
 
+def is_assigned_to_site(user, site: Site) -> bool:
+    """The user is assigned to this site, or to every site of its study."""
+    return StudyAssignment.objects.filter(
+        Q(site=site) | Q(site__isnull=True), user=user, study_id=site.study_id
+    ).exists()
+
+
 def can_write_site(user, site: Site) -> bool:
     if user.is_superuser:
         return True
     if not user_roles(user) & WRITE_ROLES:
         return False
-    return StudyAssignment.objects.filter(
-        Q(site=site) | Q(site__isnull=True), user=user, study_id=site.study_id
-    ).exists()
+    return is_assigned_to_site(user, site)
+
+
+def is_site_investigator(user, site: Site) -> bool:
+    """An investigator who may change this site's data: who decides DLTs and signs its data."""
+    return Role.INVESTIGATOR in user_roles(user) and can_write_site(user, site)
 
 
 def ensure_can_write_site(user, site: Site) -> None:

@@ -26,7 +26,6 @@ from ..models import (
     DltDecision,
     DltStatus,
     DoseAdministration,
-    Role,
     Signature,
     Study,
     Subject,
@@ -162,9 +161,7 @@ def _sign_decision(
     actor = as_actor(by)
     user = actor.user
     subject = assessment.adverse_event.subject
-    if Role.INVESTIGATOR not in access.user_roles(user) or not access.can_write_site(
-        user, subject.site
-    ):
+    if not access.is_site_investigator(user, subject.site):
         raise PermissionDenied(ONLY_SITE_INVESTIGATOR)
     errors = {}
     reason = (reason or "").strip()

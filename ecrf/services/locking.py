@@ -13,7 +13,7 @@ from django.db import models, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from ..access import user_roles
+from ..access import is_assigned_to_site, user_roles
 from ..models import (
     AdverseEventAgent,
     ClinicalRecord,
@@ -21,7 +21,6 @@ from ..models import (
     LockScope,
     Role,
     SourceVerification,
-    StudyAssignment,
     Subject,
     Visit,
 )
@@ -83,16 +82,10 @@ def ensure_not_locked(record: models.Model) -> None:
         )
 
 
-def _assigned(user, subject: Subject) -> bool:
-    return StudyAssignment.objects.filter(
-        Q(site=subject.site) | Q(site__isnull=True), user=user, study_id=subject.study_id
-    ).exists()
-
-
 def _ensure_role(actor: Actor, subject: Subject, roles: set[str], message: str) -> None:
     if actor.is_system or actor.user.is_superuser:
         return
-    if not user_roles(actor.user) & roles or not _assigned(actor.user, subject):
+    if not user_roles(actor.user) & roles or not is_assigned_to_site(actor.user, subject.site):
         raise PermissionDenied(message)
 
 

@@ -16,7 +16,7 @@ from django.db import models, transaction
 from django.db.models import Count, F, Max, Q
 from django.utils import timezone
 
-from ..access import can_write_site, user_roles
+from ..access import can_write_site, is_assigned_to_site, user_roles
 from ..models import (
     AuditEvent,
     DataQuery,
@@ -28,7 +28,7 @@ from ..models import (
     Subject,
 )
 from .audit import Actor, as_actor, audited_fields, subject_of, system_actor, write_audit
-from .locking import _assigned, label_of
+from .locking import label_of
 
 # The audit reason of a record saved although an edit check warned (see forms/base.py).
 WARNINGS_ACCEPTED = "Warnings accepted"
@@ -52,7 +52,8 @@ EDIT_CHECK_MESSAGE = "Saved although an edit check warned. {reason}"
 
 def _reviewer(actor: Actor, subject: Subject) -> bool:
     return actor.is_system or (
-        bool(user_roles(actor.user) & REVIEWER_ROLES) and _assigned(actor.user, subject)
+        bool(user_roles(actor.user) & REVIEWER_ROLES)
+        and is_assigned_to_site(actor.user, subject.site)
     )
 
 

@@ -22,7 +22,6 @@ from ..models import (
     AuditEvent,
     DoseAdministration,
     LabResult,
-    Role,
     Signature,
     Subject,
     Visit,
@@ -81,11 +80,7 @@ def data_sign(*, target: models.Model, by, password: str, printed_name: str) -> 
     actor = as_actor(by)
     user = actor.user
     subject = _subject_of(target)
-    if (
-        actor.is_system
-        or Role.INVESTIGATOR not in access.user_roles(user)
-        or not access.can_write_site(user, subject.site)
-    ):
+    if actor.is_system or not access.is_site_investigator(user, subject.site):
         raise PermissionDenied(ONLY_SITE_INVESTIGATOR)
     printed_name = (printed_name or "").strip()
     errors = {}

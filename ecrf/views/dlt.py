@@ -77,9 +77,7 @@ def get_assessment_for_user(user, assessment_id: UUID) -> DltAssessment:
 @login_required
 def dlt_decide_view(request: HttpRequest, assessment_id: UUID) -> HttpResponse:
     assessment = get_assessment_for_user(request.user, assessment_id)
-    can_decide = Role.INVESTIGATOR in access.user_roles(request.user) and access.can_write_site(
-        request.user, assessment.adverse_event.subject.site
-    )
+    can_decide = access.is_site_investigator(request.user, assessment.adverse_event.subject.site)
     form = DltDecisionForm(request.POST or None)
     if request.method == "POST":
         if not can_decide:

@@ -141,9 +141,7 @@ def may_lock(user) -> bool:
 
 
 def may_sign(user, subject: Subject) -> bool:
-    return Role.INVESTIGATOR in access.user_roles(user) and access.can_write_site(
-        user, subject.site
-    )
+    return access.is_site_investigator(user, subject.site)
 
 
 def may_answer(user, query: DataQuery) -> bool:
