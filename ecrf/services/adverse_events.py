@@ -12,7 +12,7 @@ from django.db import transaction
 from ..models import AdverseEvent, AdverseEventAgent, Subject
 from .dlt import dlt_evaluate_event
 from .queries import queries_sync_automatic
-from .records import record_create, record_update
+from .records import STALE_RECORD, StaleRecord, record_create, record_update
 
 ASSESSMENT_MISSING = "Give the attribution for every study agent; missing: {agents}."
 ASSESSMENT_UNKNOWN_AGENT = "{agents} is not a study agent of this study."
@@ -74,6 +74,71 @@ def ae_record(
         dlt_evaluate_event(event=event, by=by)
         queries_sync_automatic(subject=event.subject)
     return event
+
+
+def ae_update(
+    *,
+    event: AdverseEvent,
+    changes: Mapping[str, Any],
+    agent_changes: Mapping[str, Mapping[str, Any]],
+    reason: str,
+    by,
+    expected_version: int | None = None,
+    agent_versions: Mapping[str, int] | None = None,
+) -> AdverseEvent:
+    """Correct an adverse event and its per-agent attributions and actions in one save.
+
+    `changes` holds the event's changed fields; `agent_changes` maps an agent code to the
+    changed fields of that agent's assessment. `expected_version` and `agent_versions` are the
+    versions the user's form was built from: the form is one unit for the nurse, so a change
+    anyone saved to the event or to any of its assessments since refuses the whole save. The DLT
+    rules and the automatic queries then run once.
+    """
+    assessments = {
+        assessment.agent.code: assessment
+        for assessment in event.agent_assessments.filter(entered_in_error=False).select_related(
+            "agent"
+        )
+    }
+    unknown = sorted(set(agent_changes) - set(assessments))
+    if unknown:
+        raise ValidationError(
+            {"assessments": ASSESSMENT_UNKNOWN_AGENT.format(agents=", ".join(unknown))}
+        )
+    loaded = {
+        (AdverseEvent, event.pk): event.version if expected_version is None else expected_version
+    }
+    for code, version in (agent_versions or {}).items():
+        if code in assessments:
+            loaded[(AdverseEventAgent, assessments[code].pk)] = version
+    with transaction.atomic():
+        for (model, pk), version in loaded.items():
+            # The row lock makes a second save of the same event wait for this one to finish.
+            current = model.objects.select_for_update().filter(pk=pk).values("version").first()
+            if current is None or version is None or current["version"] != version:
+                raise StaleRecord(STALE_RECORD, code="stale")
+        saved = event
+        if changes:
+            saved = record_update(
+                record=event,
+                changes=changes,
+                reason=reason,
+                by=by,
+                expected_version=loaded[(AdverseEvent, event.pk)],
+            )
+        for code, change in sorted(agent_changes.items()):
+            if change:
+                assessment = assessments[code]
+                record_update(
+                    record=assessment,
+                    changes=change,
+                    reason=reason,
+                    by=by,
+                    expected_version=loaded.get((AdverseEventAgent, assessment.pk)),
+                )
+        dlt_evaluate_event(event=saved, by=by)
+        queries_sync_automatic(subject=saved.subject)
+    return saved
 
 
 def ae_correct(

@@ -3,14 +3,25 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from decimal import Decimal
+from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Q
 
-from ..models import AdverseEvent, Agent, DoseAdministration, DoseLevelDose, Subject, Visit
+from ..models import (
+    AdverseEvent,
+    Agent,
+    DoseAdministration,
+    DoseLevelDose,
+    Subject,
+    Visit,
+    VisitStatus,
+)
 from .queries import queries_sync_automatic
-from .records import record_create
+from .records import record_create, record_update
 
 NOT_ON_TREATMENT = "The subject has no dose level or first dose date yet."
 NO_PLANNED_DOSE = "Dose level {level} plans no dose of {agent}."
@@ -37,6 +48,17 @@ def cycle_and_day(subject: Subject, given_on: dt.date) -> tuple[int, int]:
         return 1, offset
     cycle_days = subject.study.cycle_days
     return offset // cycle_days + 1, offset % cycle_days + 1
+
+
+def visit_on(subject: Subject, day: dt.date) -> Visit | None:
+    """The subject's visit on a dose date, if one took place (or is planned) that day."""
+    return (
+        subject.visits.filter(entered_in_error=False)
+        .exclude(status=VisitStatus.MISSED)
+        .filter(Q(done_on=day) | Q(done_on__isnull=True, planned_on=day))
+        .order_by("planned_on", "label")
+        .first()
+    )
 
 
 def dose_record(
@@ -76,3 +98,35 @@ def dose_record(
         record_create(record=administration, by=by, reason=audit_reason)
         queries_sync_automatic(subject=administration.subject)
     return administration
+
+
+def dose_correct(
+    *,
+    dose: DoseAdministration,
+    changes: Mapping[str, Any],
+    reason: str,
+    by,
+    expected_version: int | None = None,
+) -> DoseAdministration:
+    """Correct a recorded administration, with a reason.
+
+    `changes` holds what the user changed (agent, given_on, given_dose, reason, adverse_event);
+    the fields that follow from them are set here: cycle and day from the date, the visit of
+    the new date, the unit and the planned dose of a new agent.
+    """
+    changes = dict(changes)
+    subject = dose.subject
+    given_on = changes.get("given_on", dose.given_on)
+    if given_on != dose.given_on:
+        changes["cycle"], changes["day"] = cycle_and_day(subject, given_on)
+        changes["visit"] = visit_on(subject, given_on)
+    agent = changes.get("agent", dose.agent)
+    if agent.pk != dose.agent_id:
+        changes["unit"] = agent.unit
+        changes.setdefault("planned_dose", level_dose(subject, agent))
+    with transaction.atomic():
+        saved = record_update(
+            record=dose, changes=changes, reason=reason, by=by, expected_version=expected_version
+        )
+        queries_sync_automatic(subject=saved.subject)
+    return saved

@@ -7,7 +7,6 @@ from uuid import UUID
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
@@ -27,8 +26,8 @@ from ..models import (
     CtcaeTermDescription,
     Subject,
 )
-from ..services import STALE_RECORD, StaleRecord
-from ..services.adverse_events import ae_correct, ae_record
+from ..services import STALE_RECORD
+from ..services.adverse_events import ae_record, ae_update
 from .editing import changes_since, describe_change, save_through_service
 from .subjects import role_label
 
@@ -97,26 +96,6 @@ def ae_create(request: HttpRequest, subject_id: UUID) -> HttpResponse:
     return _render(request, form, subject, draft_key=draft_key)
 
 
-def _ensure_unchanged(
-    event: AdverseEvent,
-    assessments: dict[str, AdverseEventAgent],
-    form: AdverseEventForm,
-) -> None:
-    """Refuse the save if anyone saved the event or one of its assessments after it was loaded.
-
-    The form is one unit for the nurse: a changed attribution with an unchanged event (or the
-    other way round) is still a change she has not seen.
-    """
-    loaded = {(AdverseEvent, event.pk): form.cleaned_data.get("loaded_version")}
-    for agent in form.agents:
-        loaded[(AdverseEventAgent, assessments[agent.code].pk)] = form.agent_version(agent)
-    for (model, pk), version in loaded.items():
-        # The lock makes a second save of the same event wait for this one to finish.
-        current = model.objects.select_for_update().filter(pk=pk).values("version").first()
-        if current is None or version is None or current["version"] != version:
-            raise StaleRecord(STALE_RECORD, code="stale")
-
-
 def _agent_changes_since(form: AdverseEventForm, assessments: dict[str, AdverseEventAgent]):
     """Add what others changed in the agent assessments to a refused form."""
     for agent in form.agents:
@@ -171,27 +150,15 @@ def ae_edit(request: HttpRequest, event_id: UUID) -> HttpResponse:
             return redirect(_casebook_url(subject))
 
         def save() -> AdverseEvent:
-            with transaction.atomic():
-                _ensure_unchanged(event, assessments, form)
-                saved_event = event
-                if changes:
-                    saved_event = ae_correct(
-                        record=event,
-                        changes=changes,
-                        reason=form.audit_reason,
-                        by=request.user,
-                        expected_version=form.cleaned_data["loaded_version"],
-                    )
-                for code, change in agent_changes.items():
-                    assessment = assessments[code]
-                    ae_correct(
-                        record=assessment,
-                        changes=change,
-                        reason=form.audit_reason,
-                        by=request.user,
-                        expected_version=form.agent_version(assessment.agent),
-                    )
-                return saved_event
+            return ae_update(
+                event=event,
+                changes=changes,
+                agent_changes=agent_changes,
+                reason=form.audit_reason,
+                by=request.user,
+                expected_version=form.cleaned_data["loaded_version"],
+                agent_versions={agent.code: form.agent_version(agent) for agent in form.agents},
+            )
 
         saved_event = save_through_service(form, save, record=event)
         if saved_event is not None:

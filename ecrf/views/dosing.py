@@ -10,7 +10,6 @@ from uuid import UUID
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.db.models import Q
 from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
@@ -18,9 +17,9 @@ from django.utils import timezone
 
 from .. import access
 from ..forms.dosing import DoseForm, describe_dosing_days
-from ..models import AgentSchedule, DoseAdministration, Subject, Visit, VisitStatus
-from ..services import dose_record, record_update
-from ..services.dosing import cycle_and_day, level_dose
+from ..models import AgentSchedule, DoseAdministration, Subject
+from ..services import dose_record
+from ..services.dosing import dose_correct, level_dose, visit_on
 from .editing import save_through_service
 from .subjects import role_label
 
@@ -63,17 +62,6 @@ def _agent_rows(subject: Subject, planned: dict[UUID, Decimal]) -> list[dict]:
 def _number(value: Decimal) -> str:
     text = format(value, "f")
     return text.rstrip("0").rstrip(".") if "." in text else text
-
-
-def _visit_on(subject: Subject, day: dt.date) -> Visit | None:
-    """The subject's visit on the dose date, if one took place (or is planned) that day."""
-    return (
-        subject.visits.filter(entered_in_error=False)
-        .exclude(status=VisitStatus.MISSED)
-        .filter(Q(done_on=day) | Q(done_on__isnull=True, planned_on=day))
-        .order_by("planned_on", "label")
-        .first()
-    )
 
 
 def _prefill(subject: Subject, query: QueryDict) -> dict:
@@ -144,7 +132,7 @@ def dose_create(request: HttpRequest, subject_id: UUID) -> HttpResponse:
                 given_dose=data["given_dose"],
                 reason=data["reason"],
                 adverse_event=data["adverse_event"],
-                visit=_visit_on(subject, data["given_on"]),
+                visit=visit_on(subject, data["given_on"]),
                 audit_reason=form.audit_reason,
                 by=request.user,
             ),
@@ -198,25 +186,17 @@ def dose_edit(request: HttpRequest, dose_id: UUID) -> HttpResponse:
         data = form.cleaned_data
 
         def save() -> DoseAdministration:
-            agent, given_on = data["agent"], data["given_on"]
-            cycle, day = cycle_and_day(subject, given_on)
-            changes = {
-                "agent": agent,
-                "given_on": given_on,
-                "cycle": cycle,
-                "day": day,
-                "planned_dose": planned[agent.pk],
-                "given_dose": data["given_dose"],
-                "unit": agent.unit,
-                "reason": data["reason"],
-                "adverse_event": data["adverse_event"],
-            }
-            if given_on != dose.given_on:
-                changes["visit"] = _visit_on(subject, given_on)
             version = data["loaded_version"]
-            return record_update(
-                record=dose,
-                changes=changes,
+            return dose_correct(
+                dose=dose,
+                changes={
+                    "agent": data["agent"],
+                    "given_on": data["given_on"],
+                    "planned_dose": planned[data["agent"].pk],
+                    "given_dose": data["given_dose"],
+                    "reason": data["reason"],
+                    "adverse_event": data["adverse_event"],
+                },
                 reason=form.audit_reason,
                 by=request.user,
                 expected_version=dose.version if version is None else version,

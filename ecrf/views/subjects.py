@@ -48,9 +48,10 @@ from ..models import (
     Visit,
     VisitStatus,
 )
-from ..services import record_update, subject_enrol, subject_screen
+from ..services import subject_enrol, subject_screen
 from ..services.labs import lab_reconciliation_items, reconciliation_counts
 from ..services.subjects import cycle_delay, next_subject_code, visit_unscheduled
+from ..services.visits import visit_record
 from .editing import save_through_service
 
 SUBJECT_LIST_ROWS = 50
@@ -516,17 +517,14 @@ def visit_edit(request: HttpRequest, visit_id: UUID) -> HttpResponse:
     )
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
-        done = data["status"] == VisitStatus.DONE
         saved = save_through_service(
             form,
-            lambda: record_update(
-                record=visit,
-                changes={
-                    "status": data["status"],
-                    "done_on": data["done_on"] if done else None,
-                    "missed_reason": "" if done else data["missed_reason"].strip(),
-                },
-                reason=form.audit_reason or f"Visit {data['status']}",
+            lambda: visit_record(
+                visit=visit,
+                status=data["status"],
+                done_on=data["done_on"],
+                missed_reason=data["missed_reason"],
+                reason=form.audit_reason,
                 by=request.user,
                 expected_version=data["loaded_version"] if editing else visit.version,
             ),
