@@ -13,7 +13,6 @@ from .dlt import dlt_evaluate_subject
 from .records import record_create, record_update
 
 DOSE_LEVEL_CLOSED = "Dose level {level} is not open for enrolment."
-ALREADY_ENROLLED = "This subject is already enrolled."
 NOT_SCREENING = "Only a subject in screening can be enrolled."
 
 
@@ -53,23 +52,33 @@ def subject_screen(
     *,
     study: Study,
     site: Site,
-    subject_code: str,
     consent_on: dt.date,
     by,
+    subject_code: str | None = None,
     sex: str = "U",
     birth_year: int | None = None,
 ) -> Subject:
-    """Register a consented subject in screening."""
-    subject = Subject(
-        study=study,
-        site=site,
-        subject_code=subject_code,
-        consent_on=consent_on,
-        sex=sex,
-        birth_year=birth_year,
-        status=SubjectStatus.SCREENING,
-    )
-    return record_create(record=subject, by=by)
+    """Register a consented subject in screening, with the next subject ID unless one is given.
+
+    The ID is allocated inside the transaction that saves the subject, with the study's row
+    locked, so that two registrations at the same moment never get the same number. An import
+    passes the IDs its file states.
+    """
+    with transaction.atomic():
+        if subject_code is None:
+            # The lock serialises registrations in the study until this one commits.
+            Study.objects.select_for_update().filter(pk=study.pk).values_list("pk").first()
+            subject_code = next_subject_code(study, site)
+        subject = Subject(
+            study=study,
+            site=site,
+            subject_code=subject_code,
+            consent_on=consent_on,
+            sex=sex,
+            birth_year=birth_year,
+            status=SubjectStatus.SCREENING,
+        )
+        return record_create(record=subject, by=by)
 
 
 def subject_enrol(

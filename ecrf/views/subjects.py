@@ -11,7 +11,6 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.db import transaction
 from django.db.models import Count, Max, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce
 from django.http import Http404, HttpRequest, HttpResponse
@@ -50,7 +49,7 @@ from ..models import (
 )
 from ..services import subject_enrol, subject_screen
 from ..services.labs import lab_reconciliation_items, reconciliation_counts
-from ..services.subjects import cycle_delay, next_subject_code, visit_unscheduled
+from ..services.subjects import cycle_delay, visit_unscheduled
 from ..services.visits import visit_record
 from .editing import save_through_service
 
@@ -211,19 +210,17 @@ def subject_register(request: HttpRequest, study_id: UUID) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
 
-        def save():
-            with transaction.atomic():
-                return subject_screen(
-                    study=study,
-                    site=data["site"],
-                    subject_code=next_subject_code(study, data["site"]),
-                    consent_on=data["consent_on"],
-                    sex=data["sex"],
-                    birth_year=data["birth_year"],
-                    by=request.user,
-                )
-
-        subject = save_through_service(form, save)
+        subject = save_through_service(
+            form,
+            lambda: subject_screen(
+                study=study,
+                site=data["site"],
+                consent_on=data["consent_on"],
+                sex=data["sex"],
+                birth_year=data["birth_year"],
+                by=request.user,
+            ),
+        )
         if subject is not None:
             messages.success(
                 request, f"Subject {subject.subject_code} registered in screening.",
