@@ -153,7 +153,17 @@ UNIT_ALIASES = MappingProxyType(
 
 
 class GradingError(ValueError):
-    """A lab result that cannot be graded: unknown test, wrong unit, bad number or limits."""
+    """A lab result that cannot be graded: unknown test, wrong unit, bad number or limits.
+
+    ``field`` names the input at fault ("test", "unit", "value", "lln", "uln", "baseline", or
+    None for the frame as a whole) and ``code`` says what is wrong with it, so that a caller
+    routes the error by them and never by the English message.
+    """
+
+    def __init__(self, message: str, *, field: str | None, code: str):
+        super().__init__(message)
+        self.field = field
+        self.code = code
 
 
 @dataclass(frozen=True, slots=True)
@@ -509,9 +519,15 @@ def _lookup(test: Any, unit: Any) -> tuple[_Rules | None, _Rules | None]:
         return rules
     if not isinstance(test, str) or test not in LAB_TESTS:
         known = ", ".join(LAB_TESTS)
-        raise GradingError(f"Unknown lab test code {test!r}; known codes: {known}.")
+        raise GradingError(
+            f"Unknown lab test code {test!r}; known codes: {known}.", field="test", code="unknown"
+        )
     accepted = ", ".join(LAB_TESTS[test].units)
-    raise GradingError(f"Unit {unit!r} does not fit {test}; accepted units: {accepted}.")
+    raise GradingError(
+        f"Unit {unit!r} does not fit {test}; accepted units: {accepted}.",
+        field="unit",
+        code="unit_not_accepted",
+    )
 
 
 def _is_number(x: Any) -> bool:
@@ -521,9 +537,15 @@ def _is_number(x: Any) -> bool:
 def _value(test: str, value: Any) -> float:
     number = float(value) if _is_number(value) else math.nan
     if not math.isfinite(number):
-        raise GradingError(f"{test} value must be a finite number, got {value!r}.")
+        raise GradingError(
+            f"{test} value must be a finite number, got {value!r}.",
+            field="value",
+            code="not_finite",
+        )
     if number < 0:
-        raise GradingError(f"{test} value must not be negative, got {value!r}.")
+        raise GradingError(
+            f"{test} value must not be negative, got {value!r}.", field="value", code="negative"
+        )
     return number
 
 
@@ -533,23 +555,36 @@ def _limit(test: str, name: str, limit: Any) -> float:
         return math.nan
     number = float(limit) if _is_number(limit) else math.inf
     if math.isinf(number):
-        raise GradingError(f"{test} {name} must be a finite number, got {limit!r}.")
+        raise GradingError(
+            f"{test} {name} must be a finite number, got {limit!r}.", field=name, code="not_finite"
+        )
     if number < 0:
-        raise GradingError(f"{test} {name} must not be negative, got {limit!r}.")
+        raise GradingError(
+            f"{test} {name} must not be negative, got {limit!r}.", field=name, code="negative"
+        )
     if name == ULN and number == 0:
-        raise GradingError(f"{test} uln must be greater than 0, got {limit!r}.")
+        raise GradingError(
+            f"{test} uln must be greater than 0, got {limit!r}.", field=ULN, code="zero"
+        )
     return number
 
 
 def _check_limits(test: str, lln: float, uln: float) -> None:
     spec = LAB_TESTS[test]
     if spec.needs_lln and lln != lln:
-        raise GradingError(f"{test} needs lln: {spec.low_term} is graded against LLN.")
+        raise GradingError(
+            f"{test} needs lln: {spec.low_term} is graded against LLN.", field=LLN, code="required"
+        )
     if spec.needs_uln and uln != uln:
         term = spec.high_term or spec.low_term
-        raise GradingError(f"{test} needs uln: {term} is graded against ULN.")
+        raise GradingError(
+            f"{test} needs uln: {term} is graded against ULN.", field=ULN, code="required"
+        )
     if lln > uln:
-        raise GradingError(f"{test} lln ({lln:g}) is greater than uln ({uln:g}).")
+        # Reported on ULN, the limit a nurse corrects when the two were swapped or mistyped.
+        raise GradingError(
+            f"{test} lln ({lln:g}) is greater than uln ({uln:g}).", field=ULN, code="below_lln"
+        )
 
 
 def _scalar_grade(rules: _Rules, value: float, lln: float, uln: float, baseline: float) -> int:
@@ -688,7 +723,9 @@ def _refuse(frame: pd.DataFrame, position: int) -> GradingError:
         grade_lab(row["test"], row["value"], row["unit"], **limits)
     except GradingError as error:
         return GradingError(
-            f"Row {frame.index[position]!r}: {error} No row of the batch was graded."
+            f"Row {frame.index[position]!r}: {error} No row of the batch was graded.",
+            field=error.field,
+            code=error.code,
         )
     raise RuntimeError(  # pragma: no cover - the validation masks and grade_lab disagree.
         f"Row {frame.index[position]!r} failed vector validation but grade_lab accepts it."
@@ -712,7 +749,9 @@ def grade_labs(frame: pd.DataFrame) -> pd.DataFrame:
     missing = [name for name in FRAME_COLUMNS if name not in frame.columns]
     if missing:
         raise GradingError(
-            f"grade_labs needs columns {', '.join(FRAME_COLUMNS)}; missing: {', '.join(missing)}."
+            f"grade_labs needs columns {', '.join(FRAME_COLUMNS)}; missing: {', '.join(missing)}.",
+            field=None,
+            code="columns_missing",
         )
     size = len(frame)
 

@@ -6,6 +6,7 @@ from .dosing import dose_record
 from .labs import lab_record
 from .records import (
     REASON_REQUIRED,
+    STALE,
     STALE_RECORD,
     StaleRecord,
     record_create,
@@ -17,6 +18,7 @@ from .subjects import subject_enrol, subject_screen, visits_schedule
 
 __all__ = [
     "REASON_REQUIRED",
+    "STALE",
     "STALE_RECORD",
     "Actor",
     "StaleRecord",

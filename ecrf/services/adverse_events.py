@@ -6,13 +6,13 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
-from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from ..models import AdverseEvent, AdverseEventAgent, Subject
 from .dlt import dlt_evaluate_event
+from .errors import invalid
 from .queries import queries_sync_automatic
-from .records import STALE_RECORD, StaleRecord, record_create, record_update
+from .records import STALE, STALE_RECORD, StaleRecord, record_create, record_update
 
 ASSESSMENT_MISSING = "Give the attribution for every study agent; missing: {agents}."
 ASSESSMENT_UNKNOWN_AGENT = "{agents} is not a study agent of this study."
@@ -39,11 +39,17 @@ def ae_record(
     missing = sorted(set(agents) - set(assessments))
     unknown = sorted(set(assessments) - set(agents))
     if unknown:
-        raise ValidationError(
-            {"assessments": ASSESSMENT_UNKNOWN_AGENT.format(agents=", ".join(unknown))}
+        raise invalid(
+            "assessments",
+            ASSESSMENT_UNKNOWN_AGENT.format(agents=", ".join(unknown)),
+            "unknown_agent",
         )
     if missing:
-        raise ValidationError({"assessments": ASSESSMENT_MISSING.format(agents=", ".join(missing))})
+        raise invalid(
+            "assessments",
+            ASSESSMENT_MISSING.format(agents=", ".join(missing)),
+            "assessment_missing",
+        )
     event = AdverseEvent(
         subject=subject,
         ctcae_version=subject.study.ctcae_version,
@@ -102,8 +108,10 @@ def ae_update(
     }
     unknown = sorted(set(agent_changes) - set(assessments))
     if unknown:
-        raise ValidationError(
-            {"assessments": ASSESSMENT_UNKNOWN_AGENT.format(agents=", ".join(unknown))}
+        raise invalid(
+            "assessments",
+            ASSESSMENT_UNKNOWN_AGENT.format(agents=", ".join(unknown)),
+            "unknown_agent",
         )
     loaded = {
         (AdverseEvent, event.pk): event.version if expected_version is None else expected_version
@@ -116,7 +124,7 @@ def ae_update(
             # The row lock makes a second save of the same event wait for this one to finish.
             current = model.objects.select_for_update().filter(pk=pk).values("version").first()
             if current is None or version is None or current["version"] != version:
-                raise StaleRecord(STALE_RECORD, code="stale")
+                raise StaleRecord(STALE_RECORD, code=STALE)
         saved = event
         if changes:
             saved = record_update(

@@ -7,7 +7,6 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
-from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Q
 
@@ -20,6 +19,7 @@ from ..models import (
     Visit,
     VisitStatus,
 )
+from .errors import invalid
 from .queries import queries_sync_automatic
 from .records import record_create, record_update
 
@@ -30,11 +30,13 @@ NO_PLANNED_DOSE = "Dose level {level} plans no dose of {agent}."
 def level_dose(subject: Subject, agent: Agent) -> Decimal:
     """The dose of `agent` that the subject's dose level plans."""
     if subject.dose_level_id is None:
-        raise ValidationError({"subject": NOT_ON_TREATMENT})
+        raise invalid("subject", NOT_ON_TREATMENT, "not_on_treatment")
     dose = DoseLevelDose.objects.filter(dose_level_id=subject.dose_level_id, agent=agent).first()
     if dose is None:
-        raise ValidationError(
-            {"agent": NO_PLANNED_DOSE.format(level=subject.dose_level.level, agent=agent.code)}
+        raise invalid(
+            "agent",
+            NO_PLANNED_DOSE.format(level=subject.dose_level.level, agent=agent.code),
+            "no_planned_dose",
         )
     return dose.dose
 
@@ -42,7 +44,7 @@ def level_dose(subject: Subject, agent: Agent) -> Decimal:
 def cycle_and_day(subject: Subject, given_on: dt.date) -> tuple[int, int]:
     """Cycle and day of a date; dates before the first dose are cycle 1, negative days."""
     if subject.first_dose_on is None:
-        raise ValidationError({"subject": NOT_ON_TREATMENT})
+        raise invalid("subject", NOT_ON_TREATMENT, "not_on_treatment")
     offset = (given_on - subject.first_dose_on).days
     if offset < 0:
         return 1, offset

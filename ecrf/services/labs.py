@@ -8,7 +8,8 @@ before the first dose are graded against the normal range alone.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
@@ -24,6 +25,9 @@ from .queries import queries_sync_automatic
 from .records import record_create, record_update
 
 GRADE_FIELDS = ("ctcae_version", "ctcae_term", "ctcae_grade")
+# The fields of a new result that a panel row gives.
+PANEL_VALUES = ("value", "unit", "lln", "uln", "collected_at")
+PANEL_REFUSED = "Nothing was saved: correct the rows marked below, then save again."
 
 
 def reference_range_for(
@@ -63,15 +67,15 @@ def _float(value: Decimal | None) -> float | None:
     return None if value is None else float(value)
 
 
-def _grading_error_field(message: str) -> str:
-    lowered = message.lower()
-    if "unit" in lowered:
-        return "unit"
-    if "uln" in lowered:
-        return "uln"
-    if "lln" in lowered:
-        return "lln"
-    return "value"
+# The inputs of a result the nurse can correct; a grading error about another input (the
+# baseline, which comes from earlier results) is shown on the value.
+GRADED_INPUTS = frozenset({"value", "unit", "lln", "uln"})
+
+
+def _grading_error(exc: GradingError) -> ValidationError:
+    """A grading error as a validation error on the field it names, with its code."""
+    name = exc.field if exc.field in GRADED_INPUTS else "value"
+    return ValidationError({name: ValidationError(str(exc), code=exc.code)})
 
 
 def ctcae_grade_of(result: LabResult, baseline: Decimal | None) -> dict[str, Any]:
@@ -90,7 +94,7 @@ def ctcae_grade_of(result: LabResult, baseline: Decimal | None) -> dict[str, Any
             baseline=None if pre_dose else _float(baseline),
         )
     except GradingError as exc:
-        raise ValidationError({_grading_error_field(str(exc)): str(exc)}) from exc
+        raise _grading_error(exc) from exc
     return {
         "ctcae_version": CTCAE_VERSION,
         "ctcae_term": graded.term or "",
@@ -98,7 +102,7 @@ def ctcae_grade_of(result: LabResult, baseline: Decimal | None) -> dict[str, Any
     }
 
 
-def lab_record(
+def _lab_insert(
     *,
     subject: Subject,
     test_code: str,
@@ -106,14 +110,15 @@ def lab_record(
     unit: str,
     collected_at: dt.datetime,
     by,
-    lln: Decimal | None = None,
-    uln: Decimal | None = None,
-    visit: Visit | None = None,
-    audit_reason: str = "",
+    lln: Decimal | None,
+    uln: Decimal | None,
+    visit: Visit | None,
+    audit_reason: str,
 ) -> LabResult:
-    """Record one lab result with its CTCAE grade; LLN/ULN default to the site's range.
+    """Grade and save a new result, regrading the later ones if it is a new baseline.
 
-    `audit_reason` is kept with the new values in the audit trail (a warning accepted on entry).
+    A building block for callers that already hold a transaction: the automatic queries are
+    left to them, so that a panel of results brings them up to date once.
     """
     if lln is None and uln is None:
         reference = reference_range_for(subject, test_code, unit, collected_at.date())
@@ -132,16 +137,49 @@ def lab_record(
     # The model's own checks first, so that a bad value or range gets the data model's message
     # before grading looks at it.
     result.full_clean()
+    baseline = baseline_value(subject, test_code, unit)
+    for name, graded in ctcae_grade_of(result, baseline).items():
+        setattr(result, name, graded)
+    record_create(record=result, by=by, reason=audit_reason)
+    if subject.first_dose_on and collected_at.date() <= subject.first_dose_on:
+        # A new pre-dose value can be the new baseline of the results after it.
+        labs_regrade(
+            subject=subject, test_code=test_code, by=by, reason="Regraded: the baseline changed"
+        )
+    return result
+
+
+def lab_record(
+    *,
+    subject: Subject,
+    test_code: str,
+    value: Decimal,
+    unit: str,
+    collected_at: dt.datetime,
+    by,
+    lln: Decimal | None = None,
+    uln: Decimal | None = None,
+    visit: Visit | None = None,
+    audit_reason: str = "",
+) -> LabResult:
+    """Record one lab result with its CTCAE grade; LLN/ULN default to the site's range.
+
+    `audit_reason` is kept with the new values in the audit trail (a warning accepted on entry).
+    Not durable: the imports and the demo record results inside their own transaction.
+    """
     with transaction.atomic():
-        baseline = baseline_value(subject, test_code, unit)
-        for name, graded in ctcae_grade_of(result, baseline).items():
-            setattr(result, name, graded)
-        record_create(record=result, by=by, reason=audit_reason)
-        if subject.first_dose_on and collected_at.date() <= subject.first_dose_on:
-            # A new pre-dose value can be the new baseline of the results after it.
-            labs_regrade(
-                subject=subject, test_code=test_code, by=by, reason="Regraded: the baseline changed"
-            )
+        result = _lab_insert(
+            subject=subject,
+            test_code=test_code,
+            value=value,
+            unit=unit,
+            collected_at=collected_at,
+            by=by,
+            lln=lln,
+            uln=uln,
+            visit=visit,
+            audit_reason=audit_reason,
+        )
         queries_sync_automatic(subject=subject)
     return result
 
@@ -171,6 +209,31 @@ def labs_regrade(*, subject: Subject, by, reason: str, test_code: str | None = N
     return changed
 
 
+def _lab_update(
+    *,
+    result: LabResult,
+    changes: Mapping[str, Any],
+    reason: str,
+    by,
+    expected_version: int | None,
+) -> LabResult:
+    """Save a correction and regrade the results of its test; the caller syncs the queries."""
+    corrected = record_update(
+        record=result,
+        changes=changes,
+        reason=reason,
+        by=by,
+        expected_version=expected_version,
+    )
+    labs_regrade(
+        subject=corrected.subject,
+        test_code=corrected.test_code,
+        by=by,
+        reason=f"Regraded after a correction: {reason}",
+    )
+    return corrected
+
+
 def lab_correct(
     *,
     result: LabResult,
@@ -179,24 +242,102 @@ def lab_correct(
     by,
     expected_version: int | None = None,
 ) -> LabResult:
-    """Correct a result (value, unit, range, time) and regrade what the correction affects."""
+    """Correct a result (value, unit, range, time) and regrade what the correction affects.
+
+    Not durable: a reference range correction corrects many results in its own transaction.
+    """
     with transaction.atomic():
-        corrected = record_update(
-            record=result,
-            changes=changes,
-            reason=reason,
-            by=by,
-            expected_version=expected_version,
-        )
-        labs_regrade(
-            subject=corrected.subject,
-            test_code=corrected.test_code,
-            by=by,
-            reason=f"Regraded after a correction: {reason}",
+        corrected = _lab_update(
+            result=result, changes=changes, reason=reason, by=by, expected_version=expected_version
         )
         queries_sync_automatic(subject=corrected.subject)
     corrected.refresh_from_db()
     return corrected
+
+
+@dataclass(frozen=True)
+class LabPanelRow:
+    """One row of a lab panel: a new result of `test_code`, or a correction of `result`.
+
+    `values` holds, for a new result, value, unit, lln, uln and collected_at; for a correction,
+    the changed fields only. `reason` goes to the audit trail: the reason for change of a
+    correction, and for a new result the warnings accepted (or nothing).
+    """
+
+    test_code: str
+    values: Mapping[str, Any]
+    result: LabResult | None = None
+    reason: str = ""
+    expected_version: int | None = None
+
+
+@dataclass
+class LabPanelSaved:
+    """What a panel save wrote: the new results and the corrected ones."""
+
+    created: list[LabResult] = field(default_factory=list)
+    corrected: list[LabResult] = field(default_factory=list)
+
+
+class LabPanelRefused(ValidationError):
+    """A panel save refused as a whole; `row_errors` maps a row's test code to its error.
+
+    Each error is a ValidationError (with the fields of the row it is about) or a StaleRecord
+    when someone else saved the row's result since the grid was loaded. Nothing was written.
+    """
+
+    def __init__(self, row_errors: Mapping[str, ValidationError]):
+        super().__init__(PANEL_REFUSED, code="rows_refused")
+        self.row_errors = dict(row_errors)
+
+
+def _panel_row_save(row: LabPanelRow, *, subject: Subject, visit: Visit, by) -> LabResult:
+    if row.result is None:
+        return _lab_insert(
+            subject=subject,
+            visit=visit,
+            test_code=row.test_code,
+            by=by,
+            audit_reason=row.reason,
+            **{name: row.values.get(name) for name in PANEL_VALUES},
+        )
+    return _lab_update(
+        result=row.result,
+        changes=row.values,
+        reason=row.reason,
+        by=by,
+        expected_version=row.expected_version,
+    )
+
+
+def lab_panel_save(
+    *, subject: Subject, visit: Visit, rows: Sequence[LabPanelRow], by
+) -> LabPanelSaved:
+    """Save a visit's panel of lab results all together or not at all.
+
+    Each row is saved in its own savepoint, so that a refused row does not stop the others
+    from being checked and every row's errors are reported together; any error rolls back the
+    whole panel and raises LabPanelRefused. The automatic queries (edit checks accepted, the
+    lab-AE reconciliation) are brought up to date once, after the last row.
+    """
+    saved = LabPanelSaved()
+    errors: dict[str, ValidationError] = {}
+    with transaction.atomic(durable=True):
+        for row in rows:
+            try:
+                with transaction.atomic():
+                    result = _panel_row_save(row, subject=subject, visit=visit, by=by)
+            except ValidationError as exc:
+                errors[row.test_code] = exc
+                continue
+            (saved.created if row.result is None else saved.corrected).append(result)
+        if errors:
+            # Raising inside the transaction rolls back the rows that were saved too.
+            raise LabPanelRefused(errors)
+        queries_sync_automatic(subject=subject)
+    for result in saved.corrected:
+        result.refresh_from_db()
+    return saved
 
 
 def lab_reconciliation_items(subject: Subject) -> list[LabResult]:

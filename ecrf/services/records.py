@@ -25,6 +25,7 @@ from .audit import (
     subject_of,
     write_audit,
 )
+from .errors import invalid
 from .locking import ensure_not_locked, verification_cleared
 
 Record = TypeVar("Record", bound=AuditedModel)
@@ -34,6 +35,8 @@ STALE_RECORD = (
     "Someone else saved this record after you opened it. Reload it to see their change, "
     "then make yours again."
 )
+# The code of a refused compare-and-set, for callers that show the other person's changes.
+STALE = "stale"
 NOT_A_FIELD = "{field} is not a field of {model}."
 ALREADY_IN_ERROR = "This record is already marked as entered in error."
 STUDY_SETUP_ROLES = frozenset({Role.DATA_MANAGER, Role.ADMINISTRATOR})
@@ -102,17 +105,21 @@ def record_update(
     actor = as_actor(by)
     reason = (reason or "").strip()
     if not reason:
-        raise ValidationError({"reason": REASON_REQUIRED})
+        raise invalid("reason", REASON_REQUIRED, "reason_required")
     model = type(record)
     fields = {f.name: f for f in audited_fields(model)}
     for name in changes:
         if name not in fields:
-            raise ValidationError(NOT_A_FIELD.format(field=name, model=model._meta.verbose_name))
+            raise invalid(
+                None,
+                NOT_A_FIELD.format(field=name, model=model._meta.verbose_name),
+                "not_a_field",
+            )
     version = record.version if expected_version is None else expected_version
     with transaction.atomic():
         current = model.objects.get(pk=record.pk)
         if current.version != version:
-            raise StaleRecord(STALE_RECORD, code="stale")
+            raise StaleRecord(STALE_RECORD, code=STALE)
         ensure_can_write(actor, current)
         ensure_not_locked(current)
         old = {name: field_value(current, field) for name, field in fields.items()}
@@ -133,7 +140,7 @@ def record_update(
             **values, version=F("version") + 1, updated_at=now
         )
         if written != 1:
-            raise StaleRecord(STALE_RECORD, code="stale")
+            raise StaleRecord(STALE_RECORD, code=STALE)
         current.version = version + 1
         current.updated_at = now
         audit_changes = [(name, old[name], field_value(current, fields[name])) for name in changed]
@@ -157,7 +164,7 @@ def record_mark_entered_in_error(
     from .queries import queries_sync_automatic
 
     if record.entered_in_error:
-        raise ValidationError(ALREADY_IN_ERROR)
+        raise invalid(None, ALREADY_IN_ERROR, "already_in_error")
     with transaction.atomic():
         retired = record_update(
             record=record,
@@ -177,6 +184,7 @@ __all__ = [
     "ALREADY_IN_ERROR",
     "NO_STUDY_SETUP_ROLE",
     "REASON_REQUIRED",
+    "STALE",
     "STALE_RECORD",
     "WRITE_ROLES",
     "StaleRecord",

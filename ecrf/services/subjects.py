@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 
-from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Q
 
 from ..models import DoseLevel, Site, Study, Subject, SubjectStatus, Visit, VisitKind, VisitStatus
 from .dlt import dlt_evaluate_subject
+from .errors import invalid
 from .records import record_create, record_update
 
 DOSE_LEVEL_CLOSED = "Dose level {level} is not open for enrolment."
@@ -40,8 +40,10 @@ def next_subject_code(study: Study, site: Site) -> str:
         try:
             code = study.subject_id_pattern.format(site=site.code, number=number, study=study.code)
         except (KeyError, ValueError, IndexError) as exc:
-            raise ValidationError(
-                SUBJECT_ID_PATTERN_BROKEN.format(pattern=study.subject_id_pattern, error=exc)
+            raise invalid(
+                None,
+                SUBJECT_ID_PATTERN_BROKEN.format(pattern=study.subject_id_pattern, error=exc),
+                "subject_id_pattern_broken",
             ) from exc
         if not study.subjects.filter(subject_code=code).exists():
             return code
@@ -95,9 +97,11 @@ def subject_enrol(
     Data entry requires the eligibility date; an import of historical data may not have it.
     """
     if subject.status != SubjectStatus.SCREENING:
-        raise ValidationError({"status": NOT_SCREENING})
+        raise invalid("status", NOT_SCREENING, "not_screening")
     if dose_level.study_id == subject.study_id and not dose_level.open_for_enrolment:
-        raise ValidationError({"dose_level": DOSE_LEVEL_CLOSED.format(level=dose_level.level)})
+        raise invalid(
+            "dose_level", DOSE_LEVEL_CLOSED.format(level=dose_level.level), "dose_level_closed"
+        )
     with transaction.atomic():
         subject = record_update(
             record=subject,
@@ -192,6 +196,7 @@ def subject_correct(
 
 
 CYCLE_NOT_PLANNED = "Cycle {cycle} has no planned visits left to move."
+DELAY_REASON_REQUIRED = "Give the reason for the delay."
 
 
 def cycle_delay(*, subject: Subject, cycle: int, days: int, reason: str, by) -> list[Visit]:
@@ -200,7 +205,7 @@ def cycle_delay(*, subject: Subject, cycle: int, days: int, reason: str, by) -> 
     The delay and its reason are written on each moved visit in the audit trail.
     """
     if not (reason or "").strip():
-        raise ValidationError({"reason": "Give the reason for the delay."})
+        raise invalid("reason", DELAY_REASON_REQUIRED, "reason_required")
     visits = list(
         subject.visits.filter(
             status=VisitStatus.PLANNED, entered_in_error=False, planned_on__isnull=False
@@ -209,7 +214,7 @@ def cycle_delay(*, subject: Subject, cycle: int, days: int, reason: str, by) -> 
         )
     )
     if not any(v.cycle == cycle for v in visits):
-        raise ValidationError({"cycle": CYCLE_NOT_PLANNED.format(cycle=cycle)})
+        raise invalid("cycle", CYCLE_NOT_PLANNED.format(cycle=cycle), "cycle_not_planned")
     audit_reason = f"Cycle {cycle} delayed by {days} days: {reason.strip()}"
     with transaction.atomic():
         return [

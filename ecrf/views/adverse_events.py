@@ -7,6 +7,7 @@ from uuid import UUID
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import NON_FIELD_ERRORS
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
@@ -26,7 +27,7 @@ from ..models import (
     CtcaeTermDescription,
     Subject,
 )
-from ..services import STALE_RECORD
+from ..services import STALE
 from ..services.adverse_events import ae_record, ae_update
 from .editing import changes_since, describe_change, save_through_service
 from .subjects import role_label
@@ -163,7 +164,7 @@ def ae_edit(request: HttpRequest, event_id: UUID) -> HttpResponse:
         saved_event = save_through_service(form, save, record=event)
         if saved_event is not None:
             return _saved(request, saved_event, CORRECTED, draft_key)
-        if STALE_RECORD in form.non_field_errors():
+        if form.has_error(NON_FIELD_ERRORS, STALE):
             _agent_changes_since(form, assessments)
     return _render(
         request,
@@ -172,7 +173,7 @@ def ae_edit(request: HttpRequest, event_id: UUID) -> HttpResponse:
         event=event,
         draft_key=draft_key,
         deadline=sae_report_deadline(event) if event.serious else None,
-        conflict=form.is_bound and STALE_RECORD in form.non_field_errors(),
+        conflict=form.is_bound and form.has_error(NON_FIELD_ERRORS, STALE),
     )
 
 

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TypeVar
 
+from django import forms
 from django.core.exceptions import ValidationError
 from django.db import models
 
-from ..forms import RecordForm
 from ..models import AuditEvent
-from ..services import STALE_RECORD, StaleRecord
+from ..services import StaleRecord
 
 T = TypeVar("T")
 
@@ -39,31 +39,43 @@ def describe_change(event: AuditEvent, *, field_label: str | None = None) -> str
     )
 
 
+def add_service_errors(
+    form: forms.BaseForm,
+    exc: ValidationError,
+    *,
+    record: models.Model | None = None,
+    field_names: Mapping[str, str] | None = None,
+) -> None:
+    """Put a service's validation error on the form, each message next to its field.
+
+    The messages keep their codes, so that a view asks `form.has_error(NON_FIELD_ERRORS,
+    STALE)` instead of looking for a wording. `field_names` maps model field names to form
+    field names where they differ; a field the form does not show gets a form-wide message.
+    A conflict (StaleRecord) also lists what the other person changed in `record` since the
+    form's `loaded_version`, so the nurse can decide what to keep.
+    """
+    field_names = field_names or {}
+    if not hasattr(exc, "error_dict"):
+        form.add_error(None, ValidationError(exc.error_list))
+    else:
+        for name, errors in exc.error_dict.items():
+            target = field_names.get(name, name)
+            form.add_error(target if target in form.fields else None, ValidationError(errors))
+    if isinstance(exc, StaleRecord) and record is not None:
+        for event in changes_since(record, form.cleaned_data.get("loaded_version")):
+            form.add_error(None, describe_change(event))
+
+
 def save_through_service(
-    form: RecordForm,
+    form: forms.BaseForm,
     save: Callable[[], T],
     *,
     record: models.Model | None = None,
-    field_names: dict[str, str] | None = None,
+    field_names: Mapping[str, str] | None = None,
 ) -> T | None:
-    """Call `save`; on a validation error or a conflict, add the messages to the form.
-
-    `field_names` maps model field names to form field names where they differ. A conflict
-    lists what the other person changed, so the nurse can decide what to keep.
-    """
-    field_names = field_names or {}
+    """Call `save`; on a validation error or a conflict, add the messages to the form."""
     try:
         return save()
-    except StaleRecord:
-        form.add_error(None, STALE_RECORD)
-        if record is not None:
-            for event in changes_since(record, form.cleaned_data.get("loaded_version")):
-                form.add_error(None, describe_change(event))
     except ValidationError as exc:
-        if hasattr(exc, "error_dict"):
-            for name, messages in exc.message_dict.items():
-                target = field_names.get(name, name)
-                form.add_error(target if target in form.fields else None, messages)
-        else:
-            form.add_error(None, exc.messages)
+        add_service_errors(form, exc, record=record, field_names=field_names)
     return None

@@ -7,8 +7,6 @@ from uuid import UUID
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
-from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
@@ -17,16 +15,22 @@ from django.utils import timezone
 from .. import access
 from ..forms.labs import PANELS, LabGridForm, LabRowForm, shown, units_of
 from ..models import LabResult, Subject, Visit
-from ..services import STALE_RECORD, StaleRecord
-from ..services.labs import lab_correct, lab_reconciliation_items, lab_record, reference_range_for
-from .editing import changes_since, describe_change
+from ..services.labs import (
+    PANEL_REFUSED,
+    LabPanelRefused,
+    LabPanelRow,
+    lab_panel_save,
+    lab_reconciliation_items,
+    reference_range_for,
+)
+from .editing import add_service_errors
 from .subjects import role_label
 
 # Samples are usually drawn in the morning of the visit.
 DEFAULT_SAMPLE_TIME = dt.time(8, 0)
 SAVED = "{panel} saved: {created} recorded, {corrected} corrected."
 NOTHING_TO_SAVE = "Nothing to save: enter at least one value, or change a saved one."
-ROWS_REFUSED = "Nothing was saved: correct the rows marked below, then save again."
+ROWS_REFUSED = PANEL_REFUSED
 
 
 def _grade_text(result: LabResult | None) -> str:
@@ -75,73 +79,39 @@ def _build_rows(data, subject: Subject, visit: Visit, tests: tuple[str, ...]) ->
     ]
 
 
-def _errors_to_row(row: LabRowForm, exc: ValidationError) -> None:
-    """Put a service's messages next to the row's inputs they are about."""
-    if not hasattr(exc, "error_dict"):
-        row.add_error(None, exc.messages)
-        return
-    for name, errors in exc.message_dict.items():
-        target = "change_reason" if name == "reason" else name
-        if name == NON_FIELD_ERRORS or target not in row.fields:
-            target = None
-        row.add_error(target, errors)
-
-
-def _save_row(row: LabRowForm, grid: LabGridForm, *, subject, visit, by) -> str:
-    """Save one row through the services; return 'created' or 'corrected'."""
+def _panel_row(row: LabRowForm, grid: LabGridForm) -> LabPanelRow:
+    """A row of the grid as the service takes it: a new result or a correction."""
     data = row.cleaned_data
     accepted = grid.row_audit_reason(row)
     if row.result is None:
-        lab_record(
-            subject=subject,
-            visit=visit,
+        return LabPanelRow(
             test_code=row.test,
-            value=data["value"],
-            unit=data["unit"],
-            lln=data["lln"],
-            uln=data["uln"],
-            collected_at=data["collected_at"],
-            by=by,
-            audit_reason=accepted,
+            values={name: data[name] for name in ("value", "unit", "lln", "uln", "collected_at")},
+            reason=accepted,
         )
-        return "created"
     version = data.get("loaded_version")
-    lab_correct(
+    return LabPanelRow(
+        test_code=row.test,
+        values=row.changes,
         result=row.result,
-        changes=row.changes,
         reason=" | ".join(p for p in (data["change_reason"].strip(), accepted) if p),
-        by=by,
         expected_version=row.result.version if version is None else version,
     )
-    return "corrected"
 
 
 def _save_grid(rows: list[LabRowForm], grid: LabGridForm, **context) -> dict[str, int] | None:
-    """Save every row with work in one transaction; on any error save none and keep them all.
-
-    Each row runs in its own savepoint so that one refused row does not stop the others from
-    being checked; the outer transaction is then rolled back as a whole.
-    """
-    counts = {"created": 0, "corrected": 0}
-    failed = False
-    with transaction.atomic():
-        for row in rows:
-            if not row.has_work:
-                continue
-            try:
-                with transaction.atomic():
-                    counts[_save_row(row, grid, **context)] += 1
-            except StaleRecord:
-                failed = True
-                row.add_error(None, STALE_RECORD)
-                for event in changes_since(row.result, row.cleaned_data.get("loaded_version")):
-                    row.add_error(None, describe_change(event))
-            except ValidationError as exc:
-                failed = True
-                _errors_to_row(row, exc)
-        if failed:
-            transaction.set_rollback(True)
-    return None if failed else counts
+    """Save every row with work through the service; on a refusal put each row's errors back."""
+    worked = {row.test: row for row in rows if row.has_work}
+    try:
+        saved = lab_panel_save(rows=[_panel_row(row, grid) for row in worked.values()], **context)
+    except LabPanelRefused as exc:
+        for test, error in exc.row_errors.items():
+            row = worked[test]
+            add_service_errors(
+                row, error, record=row.result, field_names={"reason": "change_reason"}
+            )
+        return None
+    return {"created": len(saved.created), "corrected": len(saved.corrected)}
 
 
 @login_required
