@@ -384,9 +384,9 @@ def test_the_command_refuses_bad_arguments(study, tmp_path, args, message):
 
 
 def test_the_demo_trial_report_has_every_section_on_non_blank_pages(db, tmp_path):
-    from ecrf.demo import seed_demo
+    from ecrf.services.demo import demo_seed
 
-    study = seed_demo().study
+    study = demo_seed().study
     path, report = _render(study, tmp_path, cutoff=dt.date(2026, 11, 1))
     text = _text(path)
     for heading in SECTIONS:

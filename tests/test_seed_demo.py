@@ -7,7 +7,6 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 
-from ecrf.demo import DEMO_USERS
 from ecrf.models import (
     AdverseEvent,
     AuditEvent,
@@ -19,6 +18,7 @@ from ecrf.models import (
     SubjectStatus,
     Visit,
 )
+from ecrf.services.demo import DEMO_USERS
 
 
 @pytest.mark.django_db

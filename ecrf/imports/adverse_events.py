@@ -12,16 +12,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from django.db import transaction
-
 from ..models import ActionTaken, Outcome, Study
 from ..services import ae_record
+from ..services.imports import RowBatch, rows_import
 from .rows import (
     ImportRefused,
     RowProblem,
     date,
     read_csv,
-    run_rows,
     serious_criteria,
     whole_number,
 )
@@ -82,15 +80,10 @@ def import_adverse_events(*, study: Study, path: str | Path, by) -> int:
         raise ImportRefused(problems)
     agent_codes = list(study.agents.order_by("code").values_list("code", flat=True))
     subjects = {s.subject_code: s for s in study.subjects.select_related("study", "site")}
-    with transaction.atomic():
-        count = run_rows(
-            label=path.name,
-            rows=rows,
-            write=lambda row: ae_record(**_parse_row(row, agent_codes, subjects), by=by),
-            columns=COLUMN_OF_FIELD,
-            problems=problems,
-        )
-        if problems:
-            # Raising inside the transaction rolls back the rows that were valid too.
-            raise ImportRefused(problems)
-    return count
+    batch = RowBatch(
+        label=path.name,
+        rows=rows,
+        write=lambda row: ae_record(**_parse_row(row, agent_codes, subjects), by=by),
+        columns=COLUMN_OF_FIELD,
+    )
+    return rows_import(batches=[batch])[path.name]

@@ -1,36 +1,29 @@
-"""Shared pieces of the CSV imports: row problems, cell parsers and the all-or-nothing runner."""
+"""Shared pieces of the CSV imports: cell parsers and the reading of a file's rows.
+
+The writing (one transaction, a savepoint per row) is the service `ecrf.services.imports`.
+"""
 
 from __future__ import annotations
 
 import csv
 import datetime as dt
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
-from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
-
 from ..models import SERIOUSNESS_CRITERIA
+from ..services.imports import ImportRefused, RowProblem
 
-
-class ImportRefused(ValueError):
-    """The import was refused and nothing was written; `problems` lists every problem."""
-
-    def __init__(self, problems: list[str]):
-        self.problems = problems
-        super().__init__(
-            f"Import refused, nothing was written ({len(problems)} problem"
-            f"{'s' if len(problems) != 1 else ''}):\n" + "\n".join(f"- {p}" for p in problems)
-        )
-
-
-class RowProblem(ValueError):
-    """A cell that cannot be read; `column` names it."""
-
-    def __init__(self, column: str, message: str):
-        self.column = column
-        super().__init__(message)
+__all__ = [
+    "ImportRefused",
+    "RowProblem",
+    "date",
+    "number",
+    "read_csv",
+    "serious_criteria",
+    "text",
+    "whole_number",
+]
 
 
 def text(row: dict, column: str, *, required: bool = True) -> str:
@@ -80,48 +73,6 @@ def serious_criteria(row: dict, column: str = "serious_criteria") -> tuple[str, 
             raise RowProblem(column, f"{name!r} is not one of {known}")
         criteria.append(field)
     return tuple(criteria)
-
-
-def problems_of(exc: ValidationError, columns: dict[str, str]) -> list[tuple[str, str]]:
-    """A service's validation error as (CSV column, message) pairs."""
-    if hasattr(exc, "error_dict"):
-        return [
-            (columns.get(name, "row" if name == "__all__" else name), message)
-            for name, messages in exc.message_dict.items()
-            for message in messages
-        ]
-    return [("row", message) for message in exc.messages]
-
-
-def run_rows(
-    *,
-    label: str,
-    rows: Iterable[tuple[int, dict]],
-    write: Callable[[dict], object],
-    columns: dict[str, str],
-    problems: list[str],
-) -> int:
-    """Write each row in its own savepoint; record every problem as label:line:column: message.
-
-    The caller runs this inside one transaction and raises ImportRefused when any problem was
-    recorded, so that a file with one bad row writes nothing at all.
-    """
-    written = 0
-    for line, row in rows:
-        try:
-            with transaction.atomic():
-                write(row)
-            written += 1
-        except RowProblem as exc:
-            problems.append(f"{label}:{line}:{exc.column}: {exc}")
-        except ValidationError as exc:
-            problems.extend(
-                f"{label}:{line}:{column}: {message}"
-                for column, message in problems_of(exc, columns)
-            )
-        except PermissionDenied as exc:
-            problems.append(f"{label}:{line}:row: {exc}")
-    return written
 
 
 def read_csv(path: Path, required: Iterable[str], problems: list[str]) -> list[tuple[int, dict]]:

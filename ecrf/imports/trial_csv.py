@@ -19,12 +19,9 @@ import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from django.db import transaction
-
 from ..models import (
     ActionTaken,
     Attribution,
-    Site,
     Study,
     Subject,
     SubjectStatus,
@@ -33,10 +30,11 @@ from ..services import (
     ae_record,
     dose_record,
     lab_record,
-    record_create,
     subject_enrol,
     subject_screen,
 )
+from ..services.imports import RowBatch, rows_import
+from ..services.studies import site_create
 from ..services.subjects import subject_correct
 from .rows import (
     ImportRefused,
@@ -44,7 +42,6 @@ from .rows import (
     date,
     number,
     read_csv,
-    run_rows,
     serious_criteria,
     text,
     whole_number,
@@ -118,8 +115,7 @@ class _Importer:
         off_study_on = date(row, "off_study_on", required=False)
         site = self.sites.get(site_code)
         if site is None:
-            site = record_create(record=Site(study=self.study, code=site_code, name=site_code),
-                                 by=self.by)  # fmt: skip
+            site = site_create(study=self.study, code=site_code, name=site_code, by=self.by)
             self.sites[site_code] = site
             self.summary.sites_created.append(site_code)
         subject = subject_screen(
@@ -237,12 +233,10 @@ def import_trial_csv(*, study: Study, folder: str | Path, by) -> ImportSummary:
         "adverse_events.csv": importer.write_adverse_event,
         "labs.csv": importer.write_lab,
     }
-    with transaction.atomic():
-        for name in present:
-            importer.summary.written[name] = run_rows(
-                label=name, rows=tables[name], write=writers[name], columns=COLUMNS,
-                problems=problems,
-            )  # fmt: skip
-        if problems:
-            raise ImportRefused(problems)
+    importer.summary.written = rows_import(
+        batches=[
+            RowBatch(label=name, rows=tables[name], write=writers[name], columns=COLUMNS)
+            for name in present
+        ]
+    )
     return importer.summary

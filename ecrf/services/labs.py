@@ -358,6 +358,35 @@ def lab_reconciliation_items(subject: Subject) -> list[LabResult]:
     return [results[f.result_id] for f in unreconciled_findings(findings, events)]
 
 
+def reference_range_create(
+    *,
+    site,
+    test_code: str,
+    unit: str,
+    effective_from: dt.date,
+    by,
+    lln: Decimal | None = None,
+    uln: Decimal | None = None,
+    sex: str = "",
+) -> ReferenceRange:
+    """Add a site's normal range of a test, in force from `effective_from`.
+
+    Results already recorded keep their limits; a range is corrected with
+    reference_range_correct, which regrades them. Not durable: the demo adds its ranges inside
+    the transaction that loads the demo trial.
+    """
+    reference = ReferenceRange(
+        site=site,
+        test_code=test_code,
+        unit=unit,
+        sex=sex,
+        lln=lln,
+        uln=uln,
+        effective_from=effective_from,
+    )
+    return record_create(record=reference, by=by)
+
+
 def reference_range_correct(
     *,
     reference_range: ReferenceRange,

@@ -13,6 +13,7 @@ from ..models import (
     ScheduledVisit,
     Site,
     Study,
+    StudyAssignment,
 )
 from .dlt import dlt_evaluate_subject
 from .records import record_create, record_update
@@ -119,3 +120,20 @@ def study_correct(
             for subject in saved.subjects.filter(first_dose_on__isnull=False):
                 dlt_evaluate_subject(subject=subject, by=by)
     return saved
+
+
+def site_create(*, study: Study, code: str, name: str, by, reason: str = "") -> Site:
+    """Add a site to a study (an import that names a new site adds it this way).
+
+    Not durable: the trial import creates sites inside its own transaction.
+    """
+    return record_create(record=Site(study=study, code=code, name=name), by=by, reason=reason)
+
+
+def study_assignment_create(*, user, study: Study, site: Site | None, by) -> StudyAssignment:
+    """Assign a user to a study, at one site or (site None) at every site of the study.
+
+    Not durable: the demo assigns its users inside the transaction that loads the demo trial.
+    """
+    assignment = StudyAssignment(user=user, study=study, site=site)
+    return record_create(record=assignment, by=by)

@@ -2,7 +2,7 @@
 
 from django.core.management.base import BaseCommand
 
-from ecrf.demo import seed_demo
+from ecrf.services.demo import demo_seed
 
 
 class Command(BaseCommand):
@@ -21,7 +21,7 @@ class Command(BaseCommand):
         if if_empty and Study.objects.exists():
             self.stdout.write("The database already holds a study; demo not loaded.")
             return
-        report = seed_demo()
+        report = demo_seed()
         self.stdout.write(
             f"Study {report.study.code}: {'created' if report.study_created else 'up to date'}; "
             f"{report.subjects_created} demo subjects added."

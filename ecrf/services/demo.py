@@ -17,9 +17,9 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.db import transaction
 
-from .access import ensure_role_groups
-from .imports.study_definition import read_study_definition
-from .models import (
+from ..access import ensure_role_groups
+from ..imports.study_definition import read_study_definition
+from ..models import (
     ActionTaken,
     ReferenceRange,
     Role,
@@ -27,21 +27,17 @@ from .models import (
     StudyAssignment,
     SubjectStatus,
     VisitKind,
+    VisitStatus,
 )
-from .services import (
-    ae_record,
-    dose_record,
-    lab_record,
-    record_create,
-    record_update,
-    study_load,
-    subject_enrol,
-    subject_screen,
-    system_actor,
-)
-from .services.subjects import study_day_date
+from .adverse_events import ae_record
+from .audit import system_actor
+from .dosing import dose_record
+from .labs import lab_record, reference_range_create
+from .studies import study_assignment_create, study_load
+from .subjects import study_day_date, subject_correct, subject_enrol, subject_screen
+from .visits import visit_record
 
-STUDY_FILE = Path(__file__).resolve().parent.parent / "studies" / "IL2-IM-CTX.json"
+STUDY_FILE = Path(__file__).resolve().parents[2] / "studies" / "IL2-IM-CTX.json"
 SEED = 17
 FIRST_ENROLMENT = dt.date(2026, 1, 5)
 
@@ -119,7 +115,7 @@ def _ensure_users(study: Study) -> dict[str, str]:
             passwords[demo.username] = password
         site = sites[demo.site] if demo.site else None
         if not StudyAssignment.objects.filter(user=user, study=study, site=site).exists():
-            record_create(record=StudyAssignment(user=user, study=study, site=site), by=actor)
+            study_assignment_create(user=user, study=study, site=site, by=actor)
     return passwords
 
 
@@ -129,11 +125,15 @@ def _ensure_reference_ranges(study: Study) -> None:
     for site in study.sites.all():
         for test, (unit, lln, uln, _typical, _spread) in LAB_PANEL.items():
             if not ReferenceRange.objects.filter(site=site, test_code=test, unit=unit).exists():
-                record_create(
-                    record=ReferenceRange(site=site, test_code=test, unit=unit, lln=lln, uln=uln,
-                                          effective_from=dt.date(2025, 1, 1)),
+                reference_range_create(
+                    site=site,
+                    test_code=test,
+                    unit=unit,
+                    lln=lln,
+                    uln=uln,
+                    effective_from=dt.date(2025, 1, 1),
                     by=actor,
-                )  # fmt: skip
+                )
 
 
 def _decimal(value: float, places: int = 1) -> Decimal:
@@ -180,8 +180,8 @@ def _enrol_subjects(study: Study, rng: random.Random) -> int:
             consent_on=first_dose - dt.timedelta(days=10 - index),
             by=actor,
         )
-        record_update(
-            record=subject,
+        subject_correct(
+            subject=subject,
             changes={"status": SubjectStatus.SCREEN_FAILED},
             reason="Eligibility not met: inadequate organ function at screening",
             by=actor,
@@ -258,9 +258,10 @@ def _treat(subject, agents, extra_event, rng: random.Random, actor) -> None:
                 )
     for visit in subject.visits.filter(kind__in=[VisitKind.SCREENING, VisitKind.CYCLE_DAY]):
         done_on = visit.planned_on
-        visit = record_update(
-            record=visit,
-            changes={"status": "done", "done_on": done_on},
+        visit = visit_record(
+            visit=visit,
+            status=VisitStatus.DONE,
+            done_on=done_on,
             reason="Visit took place",
             by=actor,
         )
@@ -282,12 +283,16 @@ def _treat(subject, agents, extra_event, rng: random.Random, actor) -> None:
             )
 
 
-def seed_demo() -> DemoReport:
-    """Load the reference trial and its demo subjects and users; safe to run again."""
+def demo_seed() -> DemoReport:
+    """Load the reference trial and its demo subjects and users; safe to run again.
+
+    One durable transaction: a demo that fails half way leaves nothing behind, so that running
+    it again starts afresh.
+    """
     rng = random.Random(SEED)  # noqa: S311 - synthetic demo data, not security
     actor = system_actor("seed_demo")
     definition = read_study_definition(STUDY_FILE)
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         study, created = study_load(definition=definition, by=actor, source=STUDY_FILE.name)
         passwords = _ensure_users(study)
         _ensure_reference_ranges(study)
