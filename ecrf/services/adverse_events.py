@@ -34,7 +34,10 @@ def ae_record(
     meddra_code: str = "",
     soc: str = "",
 ) -> AdverseEvent:
-    """Record an adverse event; `assessments` maps agent code to (attribution, action taken)."""
+    """Record an adverse event; `assessments` maps agent code to (attribution, action taken).
+
+    Not durable: the imports and the demo record events inside their own transaction.
+    """
     agents = {agent.code: agent for agent in subject.study.agents.all()}
     missing = sorted(set(agents) - set(assessments))
     unknown = sorted(set(assessments) - set(agents))
@@ -98,7 +101,8 @@ def ae_update(
     changed fields of that agent's assessment. `expected_version` and `agent_versions` are the
     versions the user's form was built from: the form is one unit for the nurse, so a change
     anyone saved to the event or to any of its assessments since refuses the whole save. The DLT
-    rules and the automatic queries then run once.
+    rules and the automatic queries then run once. Durable: only the pages and the admin call
+    it, each save its own transaction.
     """
     assessments = {
         assessment.agent.code: assessment
@@ -119,7 +123,7 @@ def ae_update(
     for code, version in (agent_versions or {}).items():
         if code in assessments:
             loaded[(AdverseEventAgent, assessments[code].pk)] = version
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         for (model, pk), version in loaded.items():
             # The row lock makes a second save of the same event wait for this one to finish.
             current = model.objects.select_for_update().filter(pk=pk).values("version").first()
@@ -157,7 +161,10 @@ def ae_correct(
     by,
     expected_version: int | None = None,
 ):
-    """Correct an adverse event or one agent's attribution, then re-apply the DLT rules."""
+    """Correct an adverse event or one agent's attribution, then re-apply the DLT rules.
+
+    Not durable: callers that record a whole casebook in one transaction correct with it.
+    """
     with transaction.atomic():
         saved = record_update(
             record=record, changes=changes, reason=reason, by=by, expected_version=expected_version

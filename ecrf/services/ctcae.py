@@ -25,7 +25,8 @@ def ctcae_descriptions_load(*, descriptions: Sequence[TermDescription]) -> int:
         )
         for item in descriptions
     ]
-    with transaction.atomic():
+    # Durable: the load_ctcae command's one transaction.
+    with transaction.atomic(durable=True):
         CtcaeTermDescription.objects.bulk_create(
             rows,
             update_conflicts=True,

@@ -30,10 +30,11 @@ from ..models import (
     VisitStatus,
 )
 from .adverse_events import ae_record
+from .assignments import study_assignment_create
 from .audit import system_actor
 from .dosing import dose_record
 from .labs import lab_record, reference_range_create
-from .studies import study_assignment_create, study_load
+from .studies import study_load
 from .subjects import study_day_date, subject_correct, subject_enrol, subject_screen
 from .visits import visit_record
 

@@ -80,7 +80,8 @@ def dose_record(
 
     The planned dose is the subject's dose level's unless given (an import states its own).
     `reason` is the clinical reason for a changed dose; `audit_reason` goes to the audit trail
-    (for example the reason a nurse saved despite a warning).
+    (for example the reason a nurse saved despite a warning). Not durable: the imports and the
+    demo record doses inside their own transaction.
     """
     cycle, day = cycle_and_day(subject, given_on)
     administration = DoseAdministration(
@@ -114,7 +115,8 @@ def dose_correct(
 
     `changes` holds what the user changed (agent, given_on, given_dose, reason, adverse_event);
     the fields that follow from them are set here: cycle and day from the date, the visit of
-    the new date, the unit and the planned dose of a new agent.
+    the new date, the unit and the planned dose of a new agent. Durable: only the pages and
+    the admin correct a dose, each save its own transaction.
     """
     changes = dict(changes)
     subject = dose.subject
@@ -126,7 +128,7 @@ def dose_correct(
     if agent.pk != dose.agent_id:
         changes["unit"] = agent.unit
         changes.setdefault("planned_dose", level_dose(subject, agent))
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         saved = record_update(
             record=dose, changes=changes, reason=reason, by=by, expected_version=expected_version
         )

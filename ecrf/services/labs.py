@@ -185,7 +185,10 @@ def lab_record(
 
 
 def labs_regrade(*, subject: Subject, by, reason: str, test_code: str | None = None) -> int:
-    """Recompute the CTCAE grade of the subject's results; audit each one that changes."""
+    """Recompute the CTCAE grade of the subject's results; audit each one that changes.
+
+    A building block of the lab services, inside their transaction.
+    """
     results = subject.lab_results.filter(entered_in_error=False).select_related("subject")
     if test_code is not None:
         results = results.filter(test_code=test_code)
@@ -399,9 +402,10 @@ def reference_range_correct(
 
     A result took its limits from the range when it was collected at that site, for that test,
     unit and sex, while the range was in force, and still carries the range's old limits.
+    Durable: only the admin corrects a range, each save its own transaction.
     """
     old = ReferenceRange.objects.get(pk=reference_range.pk)
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         corrected = record_update(
             record=reference_range,
             changes=changes,

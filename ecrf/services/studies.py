@@ -13,7 +13,6 @@ from ..models import (
     ScheduledVisit,
     Site,
     Study,
-    StudyAssignment,
 )
 from .dlt import dlt_evaluate_subject
 from .records import record_create, record_update
@@ -34,7 +33,8 @@ def study_load(*, definition: StudyDefinition, by, source: str) -> tuple[Study, 
     """Create the study of `definition`, or update the study with its code.
 
     Nothing a file leaves out is removed: agents, dose levels, sites and visits already in the
-    study stay, because subjects' data may refer to them.
+    study stay, because subjects' data may refer to them. Not durable: the demo and the
+    synthetic trial generator load the study inside their own transaction.
     """
     reason = f"Study definition loaded from {source}"
     study_values = {
@@ -111,8 +111,11 @@ def study_load(*, definition: StudyDefinition, by, source: str) -> tuple[Study, 
 def study_correct(
     *, study: Study, changes: dict, reason: str, by, expected_version: int | None = None
 ) -> Study:
-    """Change a study's settings; new DLT settings re-apply the DLT rules to every event."""
-    with transaction.atomic():
+    """Change a study's settings; new DLT settings re-apply the DLT rules to every event.
+
+    Durable: only the admin changes a study's settings, each save its own transaction.
+    """
+    with transaction.atomic(durable=True):
         saved = record_update(
             record=study, changes=changes, reason=reason, by=by, expected_version=expected_version
         )
@@ -128,12 +131,3 @@ def site_create(*, study: Study, code: str, name: str, by, reason: str = "") -> 
     Not durable: the trial import creates sites inside its own transaction.
     """
     return record_create(record=Site(study=study, code=code, name=name), by=by, reason=reason)
-
-
-def study_assignment_create(*, user, study: Study, site: Site | None, by) -> StudyAssignment:
-    """Assign a user to a study, at one site or (site None) at every site of the study.
-
-    Not durable: the demo assigns its users inside the transaction that loads the demo trial.
-    """
-    assignment = StudyAssignment(user=user, study=study, site=site)
-    return record_create(record=assignment, by=by)

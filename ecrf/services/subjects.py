@@ -64,7 +64,8 @@ def subject_screen(
 
     The ID is allocated inside the transaction that saves the subject, with the study's row
     locked, so that two registrations at the same moment never get the same number. An import
-    passes the IDs its file states.
+    passes the IDs its file states. Not durable: the imports and the demo screen subjects
+    inside their own transaction.
     """
     with transaction.atomic():
         if subject_code is None:
@@ -95,6 +96,7 @@ def subject_enrol(
     """Enrol a screened subject at a dose level open for enrolment and plan their visits.
 
     Data entry requires the eligibility date; an import of historical data may not have it.
+    Not durable: the imports and the demo enrol inside their own transaction.
     """
     if subject.status != SubjectStatus.SCREENING:
         raise invalid("status", NOT_SCREENING, "not_screening")
@@ -122,7 +124,10 @@ def subject_enrol(
 
 
 def visits_schedule(*, subject: Subject, by) -> list[Visit]:
-    """Create the planned visits the study schedule gives, skipping any that already exist."""
+    """Create the planned visits the study schedule gives, skipping any that already exist.
+
+    A building block of subject_enrol, inside its transaction.
+    """
     study = subject.study
     existing = set(subject.visits.values_list("label", flat=True))
     first = subject.first_dose_on
@@ -185,7 +190,10 @@ def subject_correct(
     by,
     expected_version: int | None = None,
 ) -> Subject:
-    """Correct a subject's data; a new first dose date moves every event's DLT window."""
+    """Correct a subject's data; a new first dose date moves every event's DLT window.
+
+    Not durable: the trial import and the demo correct subjects inside their own transaction.
+    """
     with transaction.atomic():
         saved = record_update(
             record=subject, changes=changes, reason=reason, by=by, expected_version=expected_version
@@ -202,7 +210,8 @@ DELAY_REASON_REQUIRED = "Give the reason for the delay."
 def cycle_delay(*, subject: Subject, cycle: int, days: int, reason: str, by) -> list[Visit]:
     """Move the planned visits of a cycle, and of every cycle after it, by `days` days.
 
-    The delay and its reason are written on each moved visit in the audit trail.
+    The delay and its reason are written on each moved visit in the audit trail. Durable: the
+    page's one save.
     """
     if not (reason or "").strip():
         raise invalid("reason", DELAY_REASON_REQUIRED, "reason_required")
@@ -216,7 +225,7 @@ def cycle_delay(*, subject: Subject, cycle: int, days: int, reason: str, by) -> 
     if not any(v.cycle == cycle for v in visits):
         raise invalid("cycle", CYCLE_NOT_PLANNED.format(cycle=cycle), "cycle_not_planned")
     audit_reason = f"Cycle {cycle} delayed by {days} days: {reason.strip()}"
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         return [
             record_update(
                 record=visit,
@@ -232,7 +241,7 @@ def cycle_delay(*, subject: Subject, cycle: int, days: int, reason: str, by) -> 
 def visit_unscheduled(
     *, subject: Subject, label: str, done_on: dt.date, by, reason: str = ""
 ) -> Visit:
-    """Record a visit outside the schedule (it took place on `done_on`)."""
+    """Record a visit outside the schedule (it took place on `done_on`); durable, the page's save."""
     visit = Visit(
         subject=subject,
         kind=VisitKind.UNSCHEDULED,
@@ -241,4 +250,5 @@ def visit_unscheduled(
         status=VisitStatus.DONE,
         done_on=done_on,
     )
-    return record_create(record=visit, by=by, reason=reason)
+    with transaction.atomic(durable=True):
+        return record_create(record=visit, by=by, reason=reason)

@@ -27,7 +27,8 @@ def visit_record(
 
     A first recording of a planned visit needs no reason for change; the audit trail says
     "Visit done" or "Visit missed". Recording it again is a correction and needs one. The
-    automatic data queries (a date outside the window accepted with a reason) follow.
+    automatic data queries (a date outside the window accepted with a reason) follow. Not
+    durable: the demo records its visits inside the transaction that loads the demo trial.
     """
     done = status == VisitStatus.DONE
     changes = {
@@ -50,7 +51,10 @@ def visit_correct(
     by,
     expected_version: int | None = None,
 ) -> Visit:
-    """Correct a visit's fields with a reason, then bring its automatic queries up to date."""
+    """Correct a visit's fields with a reason, then bring its automatic queries up to date.
+
+    Not durable: visit_record, which is called inside other services, saves through it.
+    """
     with transaction.atomic():
         saved = record_update(
             record=visit, changes=changes, reason=reason, by=by, expected_version=expected_version
