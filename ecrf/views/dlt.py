@@ -18,6 +18,7 @@ from ..forms import DltDecisionForm
 from ..models import DltAssessment, DltStatus, Role
 from ..reports.safety import render_safety_report
 from ..services.dlt import dlt_decide, dlt_overview
+from .editing import add_service_errors
 from .subjects import role_label
 
 DASHBOARD_SUBJECT_ROWS = 50
@@ -86,11 +87,7 @@ def dlt_decide_view(request: HttpRequest, assessment_id: UUID) -> HttpResponse:
             try:
                 dlt_decide(assessment=assessment, by=request.user, **form.cleaned_data)
             except ValidationError as exc:
-                if hasattr(exc, "error_dict"):
-                    for name, errors in exc.message_dict.items():
-                        form.add_error(name if name in form.fields else None, errors)
-                else:
-                    form.add_error(None, exc.messages)
+                add_service_errors(form, exc)
             else:
                 messages.success(request, "Decision signed and recorded.")
                 return redirect("dlt_dashboard")
