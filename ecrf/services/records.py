@@ -26,6 +26,7 @@ from .audit import (
     write_audit,
 )
 from .locking import ensure_not_locked, verification_cleared
+from .queries import queries_sync_automatic
 
 Record = TypeVar("Record", bound=AuditedModel)
 
@@ -154,8 +155,6 @@ def record_mark_entered_in_error(
     *, record: ClinicalRecord, reason: str, by, expected_version: int | None = None
 ) -> ClinicalRecord:
     """Retire a clinical record that should never have been entered; it stays in the database."""
-    from .queries import queries_sync_automatic
-
     if record.entered_in_error:
         raise ValidationError(ALREADY_IN_ERROR)
     with transaction.atomic():

@@ -17,8 +17,9 @@ from django.utils import timezone
 from .. import access
 from ..forms.labs import PANELS, LabGridForm, LabRowForm, shown, units_of
 from ..models import LabResult, Subject, Visit
+from ..selectors.reconciliation import subject_reconciliation_items
 from ..services import STALE_RECORD, StaleRecord
-from ..services.labs import lab_correct, lab_reconciliation_items, lab_record, reference_range_for
+from ..services.labs import lab_correct, lab_record, reference_range_for
 from .editing import changes_since, describe_change
 from .subjects import role_label
 
@@ -177,7 +178,7 @@ def lab_grid(request: HttpRequest, visit_id: UUID, panel: str) -> HttpResponse:
             grid.add_error(None, ROWS_REFUSED)
     for row in rows:
         row.mark_errors()
-    flagged = {result.pk for result in lab_reconciliation_items(subject)}
+    flagged = {result.pk for result in subject_reconciliation_items(subject)}
     for row in rows:
         row.reconcile = row.result is not None and row.result.pk in flagged
         row.grade_text = _grade_text(row.result)
