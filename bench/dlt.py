@@ -55,7 +55,7 @@ def _p95(samples: list[float]) -> float:
 def _run(subjects: int, events: int, labs: int, repeats: int) -> dict:
     from bench.synthetic import generate_trial, trial_counts
     from ecrf.models import Subject
-    from ecrf.services.dlt import dlt_overview
+    from ecrf.selectors.dlt import dlt_overview
 
     started = time.perf_counter()
     study = generate_trial(subjects=subjects, seed=SEED, study_code="SYN-DLT",

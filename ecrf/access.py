@@ -149,24 +149,140 @@ def _get_for_user(user, queryset: QuerySet, record_id: UUID, subject_path: str, 
 
 
 def get_visit_for_user(user, visit_id: UUID, *, write: bool = False):
-    from .models import Visit
-
     return _get_for_user(user, Visit.objects.all(), visit_id, "subject", write)
 
 
 def get_adverse_event_for_user(user, event_id: UUID, *, write: bool = False):
-    from .models import AdverseEvent
-
     return _get_for_user(user, AdverseEvent.objects.all(), event_id, "subject", write)
 
 
 def get_dose_for_user(user, dose_id: UUID, *, write: bool = False):
-    from .models import DoseAdministration
-
     return _get_for_user(user, DoseAdministration.objects.all(), dose_id, "subject", write)
 
 
 def get_lab_result_for_user(user, result_id: UUID, *, write: bool = False):
-    from .models import LabResult
-
     return _get_for_user(user, LabResult.objects.all(), result_id, "subject", write)
+
+
+# Records of the oversight pages (queries, verification, locks, sign-off), addressed by
+# `<kind>/<uuid>` in their URLs, and the lookups of queries and locks. Imported here, below the
+# rest, so that the capability table above stays one block.
+from dataclasses import dataclass  # noqa: E402
+
+from django.db import models  # noqa: E402
+
+from .models import (  # noqa: E402
+    AdverseEvent,
+    DataLock,
+    DataQuery,
+    DoseAdministration,
+    LabResult,
+    QueryOrigin,
+    Visit,
+)
+
+
+@dataclass(frozen=True)
+class RecordKind:
+    """One kind of record the oversight pages address by `<kind>/<uuid>` in their URLs."""
+
+    slug: str
+    model: type[models.Model]
+    lookup: object  # one of the helpers above: (user, id, *, write=False) -> record
+    label: str
+    order_by: tuple[str, ...]
+
+
+RECORD_KINDS = {
+    kind.slug: kind
+    for kind in (
+        RecordKind("subject", Subject, get_subject_for_user, "Subject", ("pk",)),
+        RecordKind("visit", Visit, get_visit_for_user, "Visit", ("planned_on", "label", "pk")),
+        RecordKind(
+            "ae",
+            AdverseEvent,
+            get_adverse_event_for_user,
+            "Adverse event",
+            ("-onset_on", "ctcae_term", "pk"),
+        ),
+        RecordKind(
+            "dose",
+            DoseAdministration,
+            get_dose_for_user,
+            "Dose",
+            ("-given_on", "agent__code", "pk"),
+        ),
+        RecordKind(
+            "lab",
+            LabResult,
+            get_lab_result_for_user,
+            "Lab result",
+            ("-collected_at", "test_code", "pk"),
+        ),
+    )
+}
+KIND_OF_MODEL = {kind.model._meta.label: kind for kind in RECORD_KINDS.values()}
+
+
+def record_kind(slug: str) -> RecordKind:
+    """The kind of record a URL names, else 404."""
+    kind = RECORD_KINDS.get(slug)
+    if kind is None:
+        raise Http404("No such kind of record.")
+    return kind
+
+
+def get_record_for_user(user, slug: str, record_id: UUID) -> models.Model:
+    """A visible, current record of one of the kinds above, else 404."""
+    record = record_kind(slug).lookup(user, record_id)
+    if record.entered_in_error:
+        raise Http404("This record was marked as entered in error.")
+    return record
+
+
+def get_query_for_user(user, query_id: UUID) -> DataQuery:
+    """A query on a subject the user may see, else 404."""
+    query = DataQuery.objects.select_related("raised_by").filter(pk=query_id).first()
+    if query is None:
+        raise Http404("No such query.")
+    query.subject = get_subject_for_user(user, query.subject_id)
+    return query
+
+
+def get_lock_for_user(user, lock_id: UUID) -> DataLock:
+    """A lock on a subject the user may see, else 404."""
+    lock = DataLock.objects.select_related("locked_by").filter(pk=lock_id).first()
+    if lock is None:
+        raise Http404("No such lock.")
+    lock.subject = get_subject_for_user(user, lock.subject_id)
+    return lock
+
+
+# Who sees which oversight buttons; the services check the same rules again on every POST.
+REVIEWER_ROLES = frozenset({Role.MONITOR, Role.DATA_MANAGER})
+
+
+def may_raise_queries(user) -> bool:
+    return bool(user_roles(user) & REVIEWER_ROLES)
+
+
+def may_verify(user) -> bool:
+    return Role.MONITOR in user_roles(user) or user.is_superuser
+
+
+def may_lock(user) -> bool:
+    return Role.DATA_MANAGER in user_roles(user) or user.is_superuser
+
+
+def may_sign(user, subject: Subject) -> bool:
+    return is_site_investigator(user, subject.site)
+
+
+def may_answer(user, query: DataQuery) -> bool:
+    return can_write_site(user, query.subject.site)
+
+
+def may_close(user, query: DataQuery) -> bool:
+    if query.origin == QueryOrigin.MANUAL:
+        return user.pk == query.raised_by_id
+    return may_raise_queries(user)

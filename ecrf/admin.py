@@ -34,10 +34,10 @@ from .models import (
     Subject,
     Visit,
 )
+from .selectors.dlt import dlt_overview
 from .services import REASON_REQUIRED, STALE_RECORD, record_create, record_update
 from .services.adverse_events import ae_correct
 from .services.ctcae import ctcae_grade_descriptions
-from .services.dlt import dlt_overview
 from .services.labs import lab_correct, lab_record, reference_range_correct
 from .services.studies import study_correct
 from .services.subjects import subject_correct

@@ -13,7 +13,11 @@ urlpatterns = [
     path("", include("ecrf.views.audit")),
     path("", include("ecrf.views.exports")),
     path("", include("ecrf.views.casebook_pdf")),
-    path("", include("ecrf.views.oversight")),
+    path("", include("ecrf.views.review")),
+    path("", include("ecrf.views.queries")),
+    path("", include("ecrf.views.verification")),
+    path("", include("ecrf.views.locks")),
+    path("", include("ecrf.views.signoff")),
     path("", subjects.home, name="home"),
     path("subjects/", subjects.subject_list, name="subject_list"),
     path(

@@ -157,14 +157,14 @@ def site_a_records(subject, alice, data_manager, fatigue_event):
         collected_at=dt.datetime(2026, 3, 3, 9, tzinfo=dt.UTC),
         by=alice,
     )
-    from ecrf.services.locking import lock_data
+    from ecrf.services.locking import lock_place
     from ecrf.services.queries import query_raise
 
     monitor = _user("site-a-monitor", "monitor", subject.study, subject.site)
     query = query_raise(
         record=fatigue_event, field="grade", message="Grade per source?", by=monitor
     )
-    lock = lock_data(target=result, by=data_manager)
+    lock = lock_place(target=result, by=data_manager)
     return {
         "subject_id": subject.pk,
         "kind": "ae",

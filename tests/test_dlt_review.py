@@ -13,15 +13,11 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.urls import reverse
 
 from ecrf.models import AuditEvent, DltAssessment, DltStatus, Signature
+from ecrf.selectors.dlt import dlt_overview
 from ecrf.services import ae_record
 from ecrf.services.adverse_events import ae_correct
-from ecrf.services.dlt import (
-    MEANING_CONFIRM,
-    ONLY_SITE_INVESTIGATOR,
-    WRONG_PASSWORD,
-    dlt_decide,
-    dlt_overview,
-)
+from ecrf.services.dlt import MEANING_CONFIRM, dlt_decide
+from ecrf.services.signatures import ONLY_SITE_INVESTIGATOR, WRONG_PASSWORD
 
 PASSWORD = "correct horse battery"
 

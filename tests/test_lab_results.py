@@ -14,8 +14,9 @@ from django.core.exceptions import ValidationError
 from django.urls import reverse
 
 from ecrf.models import AuditEvent, LabResult, ReferenceRange
+from ecrf.selectors.reconciliation import subject_reconciliation_items
 from ecrf.services import ae_record, record_create
-from ecrf.services.labs import lab_correct, lab_reconciliation_items, lab_record
+from ecrf.services.labs import lab_correct, lab_record
 
 PRE_DOSE = dt.datetime(2026, 2, 27, 8, tzinfo=dt.UTC)
 DAY_8 = dt.datetime(2026, 3, 9, 8, tzinfo=dt.UTC)
@@ -154,7 +155,7 @@ def test_a_grade_3_result_without_a_matching_event_is_a_reconciliation_item(
     client, subject, alice, all_agents_unrelated
 ):
     result = _alt(subject, alice, "250")  # 6.25 x ULN: grade 3
-    assert lab_reconciliation_items(subject) == [result]
+    assert subject_reconciliation_items(subject) == [result]
     client.force_login(alice)
     page = client.get(reverse("subject_detail", args=[subject.pk])).content.decode()
     assert "Lab-AE reconciliation" in page
@@ -166,7 +167,7 @@ def test_a_grade_3_result_without_a_matching_event_is_a_reconciliation_item(
         assessments=all_agents_unrelated,
         by=alice,
     )
-    assert lab_reconciliation_items(subject) == []
+    assert subject_reconciliation_items(subject) == []
     page = client.get(reverse("subject_detail", args=[subject.pk])).content.decode()
     assert "Lab-AE reconciliation" not in page
 

@@ -18,23 +18,24 @@ from ecrf.models import (
     QueryState,
     Signature,
 )
+from ecrf.selectors.queries import open_query_counts
+from ecrf.selectors.signatures import signature_states
+from ecrf.selectors.verification import is_source_verified
 from ecrf.services import ae_record, lab_record, record_mark_entered_in_error, record_update
 from ecrf.services.adverse_events import ae_correct
 from ecrf.services.locking import (
     RecordLocked,
-    is_source_verified,
-    lock_data,
-    source_verify,
-    unlock_data,
+    lock_place,
+    lock_remove,
+    verification_record,
 )
 from ecrf.services.queries import (
-    open_query_counts,
     query_answer,
     query_close,
     query_raise,
     query_reopen,
 )
-from ecrf.services.signoff import data_sign, signature_states
+from ecrf.services.signoff import signoff_sign
 
 PASSWORD = "correct horse battery"
 
@@ -148,7 +149,7 @@ def test_accepted_warning_opens_a_query_until_saved_without_one(event, alice):
 
 
 def test_source_verification_cleared_by_a_change_says_so(event, monitor, alice):
-    source_verify(record=event, by=monitor)
+    verification_record(record=event, by=monitor)
     assert is_source_verified(event)
     changed = record_update(record=event, changes={"grade": 2}, reason="source", by=alice)
     assert not is_source_verified(changed)
@@ -161,13 +162,13 @@ def test_source_verification_cleared_by_a_change_says_so(event, monitor, alice):
 
 def test_only_monitors_verify(event, alice):
     with pytest.raises(PermissionDenied):
-        source_verify(record=event, by=alice)
+        verification_record(record=event, by=alice)
 
 
 @pytest.mark.parametrize("scope", ["record", "subject"])
 def test_locked_data_cannot_be_changed_by_anyone(scope, event, data_manager, alice):
     target = event if scope == "record" else event.subject
-    lock = lock_data(target=target, by=data_manager)
+    lock = lock_place(target=target, by=data_manager)
     before = AuditEvent.objects.count()
     for user in (alice, data_manager):
         with pytest.raises(RecordLocked, match="locked"):
@@ -178,13 +179,13 @@ def test_locked_data_cannot_be_changed_by_anyone(scope, event, data_manager, ali
     with pytest.raises(RecordLocked):
         record_mark_entered_in_error(record=event, reason="dup", by=alice)
     with pytest.raises(ValidationError):
-        unlock_data(lock=lock, reason=" ", by=data_manager)
-    unlock_data(lock=lock, reason="Query answered late", by=data_manager)
+        lock_remove(lock=lock, reason=" ", by=data_manager)
+    lock_remove(lock=lock, reason="Query answered late", by=data_manager)
     assert record_update(record=event, changes={"grade": 2}, reason="fix", by=alice).grade == 2
 
 
 def test_a_locked_subject_takes_no_new_records(subject, data_manager, alice, all_agents_unrelated):
-    lock_data(target=subject, by=data_manager)
+    lock_place(target=subject, by=data_manager)
     with pytest.raises(RecordLocked):
         ae_record(
             subject=subject,
@@ -199,7 +200,7 @@ def test_a_locked_subject_takes_no_new_records(subject, data_manager, alice, all
 def test_only_data_managers_lock(event, alice, monitor):
     for user in (alice, monitor):
         with pytest.raises(PermissionDenied):
-            lock_data(target=event, by=user)
+            lock_place(target=event, by=user)
     assert _count(DataLock) == 0
 
 
@@ -208,7 +209,7 @@ def test_only_data_managers_lock(event, alice, monitor):
 
 def test_signed_casebook_is_invalidated_by_a_later_change(event, bob, alice):
     subject = event.subject
-    signature = data_sign(
+    signature = signoff_sign(
         target=subject, by=bob, password=PASSWORD, printed_name="Bob Investigator"
     )
     assert signature.meaning == "I have reviewed these data and they are accurate."
@@ -220,16 +221,16 @@ def test_signed_casebook_is_invalidated_by_a_later_change(event, bob, alice):
     assert state.invalidated_by.actor == "alice"
     assert state.invalidated_by.field == "grade"
     assert "invalidated by alice's change of grade" in state.description
-    data_sign(target=subject, by=bob, password=PASSWORD, printed_name="Bob Investigator")
+    signoff_sign(target=subject, by=bob, password=PASSWORD, printed_name="Bob Investigator")
     assert [s.valid for s in signature_states(subject)] == [False, True]
 
 
 def test_signing_needs_the_password_and_a_site_investigator(event, bob, alice):
     with pytest.raises(ValidationError) as refused:
-        data_sign(target=event.subject, by=bob, password="wrong", printed_name="")
+        signoff_sign(target=event.subject, by=bob, password="wrong", printed_name="")
     assert set(refused.value.message_dict) == {"password", "printed_name"}
     with pytest.raises(PermissionDenied):
-        data_sign(target=event.subject, by=alice, password=PASSWORD, printed_name="Alice")
+        signoff_sign(target=event.subject, by=alice, password=PASSWORD, printed_name="Alice")
     assert _count(Signature) == 0
 
 
@@ -237,7 +238,7 @@ def test_visit_signature_covers_only_that_visit(subject, bob, alice):
     from ecrf.models import Visit
 
     visit = Visit.objects.filter(subject=subject).order_by("planned_on").first()
-    data_sign(target=visit, by=bob, password=PASSWORD, printed_name="Bob")
+    signoff_sign(target=visit, by=bob, password=PASSWORD, printed_name="Bob")
     lab_record(
         subject=subject,
         test_code="ALT",

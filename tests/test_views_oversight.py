@@ -23,15 +23,11 @@ from ecrf.models import (
     SourceVerification,
 )
 from ecrf.services import dose_record, lab_record, record_update
-from ecrf.services.locking import UNLOCK_REASON_REQUIRED, lock_data, source_verify
+from ecrf.services.locking import UNLOCK_REASON_REQUIRED, lock_place, verification_record
 from ecrf.services.queries import MESSAGE_REQUIRED, STALE_QUERY, query_answer, query_raise
-from ecrf.services.signoff import (
-    MEANING_REVIEWED,
-    PRINTED_NAME_REQUIRED,
-    WRONG_PASSWORD,
-    data_sign,
-)
-from ecrf.views.oversight import CHANGED_SINCE_LOADED
+from ecrf.services.signatures import PRINTED_NAME_REQUIRED, WRONG_PASSWORD
+from ecrf.services.signoff import MEANING_REVIEWED, signoff_sign
+from ecrf.views.verification import CHANGED_SINCE_LOADED
 from tests.conftest import _user
 from tests.test_views_adverse_events import edit_data as ae_edit_data
 from tests.test_views_dosing import _edit_data as dose_edit_data
@@ -349,7 +345,7 @@ def test_a_data_manager_locks_a_form_and_the_edit_page_shows_why_it_cannot_save(
 
 
 def test_locking_twice_says_so_and_writes_nothing(client, data_manager, event):
-    lock_data(target=event, by=data_manager)
+    lock_place(target=event, by=data_manager)
     client.force_login(data_manager)
     before = _written()
     response = client.post(reverse("record_lock", args=["ae", event.pk]), follow=True)
@@ -429,7 +425,7 @@ def test_a_locked_casebook_refuses_edits_of_visits_doses_and_labs_with_the_messa
 
 
 def test_unlocking_needs_a_reason(client, data_manager, alice, event):
-    lock = lock_data(target=event.subject, by=data_manager)
+    lock = lock_place(target=event.subject, by=data_manager)
     client.force_login(data_manager)
     url = reverse("lock_release", args=[lock.pk])
     assert client.get(url).status_code == 200
@@ -446,7 +442,7 @@ def test_unlocking_needs_a_reason(client, data_manager, alice, event):
 
 @pytest.mark.parametrize("persona", ["alice", "morgan"])
 def test_only_data_managers_unlock(client, persona, data_manager, alice, monitor, event):
-    lock = lock_data(target=event, by=data_manager)
+    lock = lock_place(target=event, by=data_manager)
     client.force_login({"alice": alice, "morgan": monitor}[persona])
     url = reverse("lock_release", args=[lock.pk])
     assert client.get(url).status_code == 403
@@ -523,7 +519,7 @@ def test_an_adverse_event_is_not_signed_on_its_own(client, bob, event):
 def test_another_sites_staff_get_404_on_every_oversight_url(
     client, charlie, study, site_b, monitor, data_manager, event, query
 ):
-    lock = lock_data(target=event, by=data_manager)
+    lock = lock_place(target=event, by=data_manager)
     subject = event.subject
     get_urls = [
         reverse("subject_review", args=[subject.pk]),
@@ -561,7 +557,7 @@ def test_an_unknown_kind_of_record_is_not_found(client, monitor, event):
 
 def test_source_verification_leaves_a_signature_valid(client, monitor, bob, event, subject):
     """Marking data as verified is not a change of the data: a signature stays valid."""
-    data_sign(target=subject, by=bob, password=PASSWORD, printed_name="Dr Bob Baker")
-    source_verify(record=event, by=monitor)
+    signoff_sign(target=subject, by=bob, password=PASSWORD, printed_name="Dr Bob Baker")
+    verification_record(record=event, by=monitor)
     client.force_login(bob)
     assert "Signed · valid" in _casebook(client, subject)

@@ -3,6 +3,7 @@
 from django import forms
 
 from ..models import DltDecision
+from ..services.signatures import PRINTED_NAME_REQUIRED
 
 
 class DltDecisionForm(forms.Form):
@@ -11,7 +12,10 @@ class DltDecisionForm(forms.Form):
     )
     reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), label="Reason")
     printed_name = forms.CharField(
-        max_length=150, label="Your full name", help_text="As it is to appear on the signature."
+        max_length=150,
+        label="Your full name",
+        help_text="As it is to appear on the signature.",
+        error_messages={"required": PRINTED_NAME_REQUIRED},
     )
     password = forms.CharField(
         widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),

@@ -11,7 +11,8 @@ from django import forms
 
 from ..services.locking import UNLOCK_REASON_REQUIRED
 from ..services.queries import MESSAGE_REQUIRED
-from ..services.signoff import MEANING_REVIEWED, PRINTED_NAME_REQUIRED
+from ..services.signatures import PRINTED_NAME_REQUIRED
+from ..services.signoff import MEANING_REVIEWED
 
 WHOLE_FORM = "The form as a whole"
 

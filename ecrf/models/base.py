@@ -1,8 +1,10 @@
 """Abstract bases shared by every clinical model: UUID keys, versions, no deletion."""
 
+import datetime as dt
 import uuid
 
 from django.db import models
+from django.utils import timezone
 
 
 class DeletionRefused(Exception):
@@ -66,10 +68,6 @@ def date_errors(subject, dates: dict[str, tuple[str, object]]) -> dict[str, str]
 
     `dates` maps a field name to (label, date); empty dates are skipped.
     """
-    import datetime as dt
-
-    from django.utils import timezone
-
     today = timezone.localdate()
     errors = {}
     for name, (label, value) in dates.items():

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..services.dlt import DltOverview
+from ..selectors.dlt import DltOverview
 
 
 def dlt_report_data(overview: DltOverview) -> dict:

@@ -33,7 +33,7 @@ from ..models import (
     Subject,
 )
 from ..safety import tables as t
-from ..services.dlt import dlt_overview
+from ..selectors.dlt import dlt_overview
 from . import pdf
 
 TITLE = "Safety summary"

@@ -19,8 +19,7 @@ from django.db.models import Q
 
 from ..ctcae import CTCAE_VERSION
 from ..ctcae.labs import LAB_TESTS, GradingError, grade_lab
-from ..models import AdverseEvent, LabResult, ReferenceRange, Subject, Visit
-from ..safety.reconciliation import EventSpan, LabFinding, unreconciled_findings
+from ..models import LabResult, ReferenceRange, Subject, Visit
 from .queries import queries_sync_automatic
 from .records import record_create, record_update
 
@@ -343,24 +342,6 @@ def lab_panel_save(
     return saved
 
 
-def lab_reconciliation_items(subject: Subject) -> list[LabResult]:
-    """Results of grade 3 or more with no adverse event of their CTCAE term within 7 days."""
-    results = {
-        r.pk: r for r in subject.lab_results.filter(entered_in_error=False, ctcae_grade__gte=3)
-    }
-    findings = [
-        LabFinding(r.pk, r.test_code, r.ctcae_term, r.ctcae_grade, r.collected_at.date())
-        for r in results.values()
-    ]
-    events = [
-        EventSpan(term, onset, resolved)
-        for term, onset, resolved in AdverseEvent.objects.filter(
-            subject=subject, entered_in_error=False
-        ).values_list("ctcae_term", "onset_on", "resolved_on")
-    ]
-    return [results[f.result_id] for f in unreconciled_findings(findings, events)]
-
-
 def reference_range_create(
     *,
     site,
@@ -449,23 +430,3 @@ def reference_range_correct(
                 by=by,
             )
     return corrected
-
-
-def reconciliation_counts(subjects) -> dict:
-    """Number of lab-AE reconciliation items per subject, in two queries for any number."""
-    findings: dict = {}
-    for pk, subject_id, test, term, grade, collected_at in LabResult.objects.filter(
-        subject__in=subjects, entered_in_error=False, ctcae_grade__gte=3
-    ).values_list("pk", "subject_id", "test_code", "ctcae_term", "ctcae_grade", "collected_at"):
-        findings.setdefault(subject_id, []).append(
-            LabFinding(pk, test, term, grade, collected_at.date())
-        )
-    events: dict = {}
-    for subject_id, term, onset, resolved in AdverseEvent.objects.filter(
-        subject_id__in=list(findings), entered_in_error=False
-    ).values_list("subject_id", "ctcae_term", "onset_on", "resolved_on"):
-        events.setdefault(subject_id, []).append(EventSpan(term, onset, resolved))
-    return {
-        subject_id: len(unreconciled_findings(items, events.get(subject_id, [])))
-        for subject_id, items in findings.items()
-    }

@@ -24,6 +24,7 @@ from ..models import (
     Subject,
     Visit,
 )
+from ..selectors.verification import verification_of
 from .audit import Actor, as_actor, subject_of, write_audit
 
 RECORD_LOCKED = "This {what} is locked by {who} since {when} UTC; it cannot be changed."
@@ -32,7 +33,6 @@ NOT_LOCKED = "This lock has already been lifted."
 UNLOCK_REASON_REQUIRED = "Give a reason for unlocking."
 ONLY_DATA_MANAGERS_LOCK = "Only data managers lock and unlock data."
 ONLY_MONITORS_VERIFY = "Only monitors assigned to this site mark data as source-verified."
-VERIFICATION_CLEARED = "Source verification of version {version} cleared by this change."
 
 
 class RecordLocked(ValidationError):
@@ -97,7 +97,7 @@ def _lock_target(target: models.Model) -> tuple[str, Subject]:
     return LockScope.RECORD, subject_of(target)
 
 
-def lock_data(*, target: models.Model, by) -> DataLock:
+def lock_place(*, target: models.Model, by) -> DataLock:
     """Lock a subject, a visit or one form."""
     actor = as_actor(by)
     scope, subject = _lock_target(target)
@@ -125,7 +125,7 @@ def lock_data(*, target: models.Model, by) -> DataLock:
     return lock
 
 
-def unlock_data(*, lock: DataLock, reason: str, by) -> DataLock:
+def lock_remove(*, lock: DataLock, reason: str, by) -> DataLock:
     """Lift a lock; the reason is kept in the audit trail."""
     actor = as_actor(by)
     _ensure_role(actor, lock.subject, {Role.DATA_MANAGER}, ONLY_DATA_MANAGERS_LOCK)
@@ -158,7 +158,7 @@ def unlock_data(*, lock: DataLock, reason: str, by) -> DataLock:
 # Source data verification
 
 
-def source_verify(*, record: ClinicalRecord, by) -> SourceVerification:
+def verification_record(*, record: ClinicalRecord, by) -> SourceVerification:
     """Mark a record, as it stands now, as checked against the source documents."""
     actor = as_actor(by)
     subject = subject_of(record)
@@ -180,20 +180,6 @@ def source_verify(*, record: ClinicalRecord, by) -> SourceVerification:
             changes=[("source_verified", "no", f"version {current.version}")],
         )
     return verification
-
-
-def verification_of(record: models.Model) -> SourceVerification | None:
-    """The latest source verification of a record, whether it still holds or not."""
-    return (
-        SourceVerification.objects.filter(model=label_of(record), object_id=str(record.pk))
-        .order_by("-verified_at", "-id")
-        .first()
-    )
-
-
-def is_source_verified(record: models.Model) -> bool:
-    verification = verification_of(record)
-    return verification is not None and verification.record_version == record.version
 
 
 def verification_cleared(record: models.Model, old_version: int) -> tuple[str, str, str] | None:

@@ -13,10 +13,10 @@ from collections.abc import Iterable
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models, transaction
-from django.db.models import Count, F, Max, Q
+from django.db.models import F, Max
 from django.utils import timezone
 
-from ..access import can_write_site, is_assigned_to_site, user_roles
+from ..access import REVIEWER_ROLES, can_write_site, is_assigned_to_site, user_roles
 from ..models import (
     AuditEvent,
     DataQuery,
@@ -24,16 +24,15 @@ from ..models import (
     QueryMessageKind,
     QueryOrigin,
     QueryState,
-    Role,
     Subject,
 )
+from ..selectors.reconciliation import subject_reconciliation_items
 from .audit import Actor, as_actor, audited_fields, subject_of, system_actor, write_audit
 from .locking import label_of
 
 # The audit reason of a record saved although an edit check warned (see forms/base.py).
 WARNINGS_ACCEPTED = "Warnings accepted"
 
-REVIEWER_ROLES = frozenset({Role.MONITOR, Role.DATA_MANAGER})
 MESSAGE_REQUIRED = "Write a message."
 NOT_A_FIELD = "{field} is not a field of this form."
 ONLY_REVIEWERS_RAISE = "Only monitors and data managers assigned to this site raise queries."
@@ -200,10 +199,8 @@ def query_reopen(*, query: DataQuery, message: str, by, expected_version: int | 
 
 def automatic_query_causes(subject: Subject) -> dict[str, dict]:
     """What should have an open automatic query now, keyed by cause."""
-    from .labs import lab_reconciliation_items
-
     causes = {}
-    for result in lab_reconciliation_items(subject):
+    for result in subject_reconciliation_items(subject):
         causes[f"reconciliation:{result.pk}:v{result.version}"] = {
             "origin": QueryOrigin.RECONCILIATION,
             "model": label_of(result),
@@ -284,17 +281,3 @@ def queries_sync_automatic(*, subject: Subject, by=None) -> tuple[int, int]:
             )
             closed += 1
     return opened, closed
-
-
-def open_query_counts(subjects) -> dict:
-    """Open (not yet answered) and answered query counts per subject id, in one query."""
-    rows = (
-        DataQuery.objects.filter(subject__in=subjects)
-        .exclude(state=QueryState.CLOSED)
-        .values("subject_id")
-        .annotate(
-            open=Count("id", filter=Q(state=QueryState.OPEN)),
-            answered=Count("id", filter=Q(state=QueryState.ANSWERED)),
-        )
-    )
-    return {row["subject_id"]: {"open": row["open"], "answered": row["answered"]} for row in rows}

@@ -27,6 +27,7 @@ from .audit import (
 )
 from .errors import invalid
 from .locking import ensure_not_locked, verification_cleared
+from .queries import queries_sync_automatic
 
 Record = TypeVar("Record", bound=AuditedModel)
 
@@ -161,8 +162,6 @@ def record_mark_entered_in_error(
     *, record: ClinicalRecord, reason: str, by, expected_version: int | None = None
 ) -> ClinicalRecord:
     """Retire a clinical record that should never have been entered; it stays in the database."""
-    from .queries import queries_sync_automatic
-
     if record.entered_in_error:
         raise invalid(None, ALREADY_IN_ERROR, "already_in_error")
     with transaction.atomic():

@@ -17,7 +17,8 @@ from .. import access
 from ..forms import DltDecisionForm
 from ..models import DltAssessment, DltStatus, Role
 from ..reports.safety import render_safety_report
-from ..services.dlt import dlt_decide, dlt_overview
+from ..selectors.dlt import dlt_overview
+from ..services.dlt import dlt_decide
 from .editing import add_service_errors
 from .subjects import role_label
 

@@ -15,12 +15,12 @@ from django.utils import timezone
 from .. import access
 from ..forms.labs import PANELS, LabGridForm, LabRowForm, shown, units_of
 from ..models import LabResult, Subject, Visit
+from ..selectors.reconciliation import subject_reconciliation_items
 from ..services.labs import (
     PANEL_REFUSED,
     LabPanelRefused,
     LabPanelRow,
     lab_panel_save,
-    lab_reconciliation_items,
     reference_range_for,
 )
 from .editing import add_service_errors
@@ -147,7 +147,7 @@ def lab_grid(request: HttpRequest, visit_id: UUID, panel: str) -> HttpResponse:
             grid.add_error(None, ROWS_REFUSED)
     for row in rows:
         row.mark_errors()
-    flagged = {result.pk for result in lab_reconciliation_items(subject)}
+    flagged = {result.pk for result in subject_reconciliation_items(subject)}
     for row in rows:
         row.reconcile = row.result is not None and row.result.pk in flagged
         row.grade_text = _grade_text(row.result)

@@ -47,8 +47,8 @@ from ..models import (
     Visit,
     VisitStatus,
 )
+from ..selectors.reconciliation import reconciliation_counts, subject_reconciliation_items
 from ..services import subject_enrol, subject_screen
-from ..services.labs import lab_reconciliation_items, reconciliation_counts
 from ..services.subjects import cycle_delay, visit_unscheduled
 from ..services.visits import visit_record
 from .editing import save_through_service
@@ -455,7 +455,7 @@ def subject_detail(request: HttpRequest, subject_id: UUID) -> HttpResponse:
     page_number = request.GET.get("page")
     totals = _casebook_totals(subject)
     reconciliation = sorted(
-        lab_reconciliation_items(subject), key=lambda lab: lab.collected_at, reverse=True
+        subject_reconciliation_items(subject), key=lambda lab: lab.collected_at, reverse=True
     )
     context = {
         "subject": subject,

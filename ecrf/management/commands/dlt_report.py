@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from ecrf.models import Study
 from ecrf.reports.dlt import dlt_report_data, dlt_report_text
-from ecrf.services.dlt import dlt_overview
+from ecrf.selectors.dlt import dlt_overview
 
 
 class Command(BaseCommand):

@@ -1,0 +1,314 @@
+"""The DLT overview of a study at a cutoff: every treated subject's DLT candidates and
+evaluability, the per-dose-level counts and the escalation design's recommendation.
+
+Loaders read plain values in a fixed number of queries whatever the size of the study
+(DESIGN.md, rule 3); the pure rules (`ecrf.safety.dlt`, `ecrf.escalation`) do the rest.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from dataclasses import dataclass, field
+from uuid import UUID
+
+from django.db.models import CharField, DateField, ExpressionWrapper, F
+from django.db.models.functions import Cast
+from django.utils import timezone
+
+from ..escalation import Recommendation, recommend
+from ..models import (
+    COUNTING_STATUSES,
+    AdverseEvent,
+    AdverseEventAgent,
+    DltAssessment,
+    DltStatus,
+    DoseAdministration,
+    Study,
+    Subject,
+)
+from ..safety.dlt import (
+    DltFlag,
+    DltSettings,
+    DoseFacts,
+    DoseLevelSummary,
+    Evaluability,
+    EventFacts,
+    evaluate_event,
+    evaluate_subject,
+    summarise_dose_level,
+)
+
+# Events are matched to their attributions by the text of their key: turning tens of
+# thousands of keys into UUID objects would take most of the time.
+AS_TEXT = CharField()
+
+
+def study_dlt_settings(study: Study) -> DltSettings:
+    """The protocol's DLT rules of a study, as the pure rules take them."""
+    return DltSettings(
+        window_days=study.dlt_window_days,
+        min_attribution=study.dlt_min_attribution,
+        min_exposure_pct=study.dlt_min_exposure_pct,
+    )
+
+
+def dlt_status(rule_flag: bool, decision: str) -> str:
+    """An investigator's decision overrides the rules' flag."""
+    if decision:
+        return decision
+    return DltStatus.POTENTIAL if rule_flag else DltStatus.NOT_DLT
+
+
+@dataclass
+class EventDlt:
+    event: AdverseEvent
+    flag: DltFlag | None
+    assessment: DltAssessment | None
+
+    @property
+    def status(self) -> str:
+        decision = self.assessment.decision if self.assessment else ""
+        return dlt_status(bool(self.flag and self.flag.is_dlt), decision)
+
+    @property
+    def counts(self) -> bool:
+        return self.status in COUNTING_STATUSES
+
+    @property
+    def reason(self) -> str:
+        if self.assessment and self.assessment.decision:
+            return self.assessment.decision_reason
+        return self.flag.reason if self.flag else ""
+
+
+@dataclass
+class SubjectDlt:
+    """A treated subject's evaluability and DLT candidates: the events the rules flag or an
+    investigator decided on (events that are not DLTs are left out)."""
+
+    subject: Subject
+    level: int | None
+    evaluability: Evaluability
+    events: list[EventDlt] = field(default_factory=list)
+
+    @property
+    def has_dlt(self) -> bool:
+        return any(e.counts for e in self.events)
+
+
+@dataclass
+class LevelRow:
+    level: int
+    label: str
+    summary: DoseLevelSummary
+
+
+@dataclass
+class DltOverview:
+    study: Study
+    cutoff: dt.date
+    subjects: list[SubjectDlt]
+    levels: list[LevelRow]
+    recommendation: Recommendation
+    outcomes: str
+
+    @property
+    def queue(self) -> list[EventDlt]:
+        """Potential DLTs awaiting an investigator's decision, oldest first."""
+        pending = [e for s in self.subjects for e in s.events if e.status == DltStatus.POTENTIAL]
+        return sorted(pending, key=lambda e: (e.event.onset_on, e.event.created_at))
+
+
+# Loaders: one query each.
+
+
+def dlt_subjects(study: Study) -> list[Subject]:
+    """The study's current subjects with a dose level, by subject code."""
+    return list(
+        study.subjects.filter(entered_in_error=False, dose_level__isnull=False)
+        .select_related("dose_level", "site", "study")
+        .order_by("subject_code")
+    )
+
+
+def dlt_attributions(subjects: list[Subject]) -> dict[str, dict[str, str]]:
+    """Per event key (the event id as text), each agent's attribution."""
+    attributions: dict = defaultdict(dict)
+    for event_key, code, attribution in (
+        AdverseEventAgent.objects.filter(
+            adverse_event__subject__in=subjects, entered_in_error=False
+        )
+        .annotate(event_key=Cast("adverse_event_id", AS_TEXT))
+        .values_list("event_key", "agent__code", "attribution")
+    ):
+        attributions[event_key][code] = attribution
+    return attributions
+
+
+def dlt_window_doses(subjects: list[Subject], window_days: int) -> dict[UUID, list[DoseFacts]]:
+    """Per subject id, the doses given in the DLT window: only they count for exposure
+    (ecrf.safety.dlt._window_exposure)."""
+    first_dose = F("subject__first_dose_on")
+    window_end = ExpressionWrapper(
+        first_dose + dt.timedelta(days=window_days - 1), output_field=DateField()
+    )
+    doses: dict = defaultdict(list)
+    for subject_id, code, given_on, planned, given in (
+        DoseAdministration.objects.filter(
+            subject__in=subjects, entered_in_error=False, given_on__gte=first_dose
+        )
+        .filter(given_on__lte=window_end)
+        .values_list("subject_id", "agent__code", "given_on", "planned_dose", "given_dose")
+    ):
+        doses[subject_id].append(DoseFacts(code, given_on, planned, given))
+    return doses
+
+
+def dlt_candidates(
+    subjects: list[Subject], attributions: dict, cutoff: dt.date, settings: DltSettings
+) -> dict[UUID, DltFlag | None]:
+    """Per event id, the rules' flag of every event that is, or was decided to be, a DLT
+    candidate; the rules run on plain values for every event with onset by the cutoff."""
+    candidates: dict = {}
+    for event_key, first_dose_on, term, grade, onset_on, resolved_on, decision in (
+        AdverseEvent.objects.filter(
+            subject__in=subjects, entered_in_error=False, onset_on__lte=cutoff
+        )
+        .annotate(event_key=Cast("pk", AS_TEXT))
+        .values_list(
+            "event_key", "subject__first_dose_on", "ctcae_term", "grade", "onset_on",
+            "resolved_on", "dlt_assessment__decision",
+        )
+    ):  # fmt: skip
+        flag = None
+        if first_dose_on:
+            facts = EventFacts(
+                UUID(event_key), term, grade, onset_on, resolved_on, attributions[event_key]
+            )
+            flag = evaluate_event(
+                facts, first_dose_on=first_dose_on, cutoff=cutoff, settings=settings
+            )
+        if dlt_status(bool(flag and flag.is_dlt), decision or "") != DltStatus.NOT_DLT:
+            candidates[UUID(event_key)] = flag
+    return candidates
+
+
+def dlt_candidate_events(
+    candidates: dict[UUID, DltFlag | None], subjects: list[Subject]
+) -> dict[UUID, list[EventDlt]]:
+    """Per subject id, the candidate events as records with their assessments, oldest first."""
+    subject_by_id = {subject.pk: subject for subject in subjects}
+    by_subject: dict = defaultdict(list)
+    for event in (
+        AdverseEvent.objects.filter(pk__in=list(candidates))
+        .select_related("dlt_assessment")
+        .order_by("onset_on", "created_at")
+    ):
+        event.subject = subject_by_id[event.subject_id]
+        assessment = getattr(event, "dlt_assessment", None)
+        by_subject[event.subject_id].append(EventDlt(event, candidates[event.pk], assessment))
+    return by_subject
+
+
+# Assembly: pure, over what the loaders read.
+
+
+def _decided_flag(item: EventDlt) -> DltFlag:
+    """The flag an evaluability check should see, once the decision has overridden the rules."""
+    base = item.flag
+    return DltFlag(
+        event_id=item.event.pk,
+        is_dlt=item.counts,
+        rule=base.rule if base else "investigator",
+        reason=item.reason,
+        onset_day=base.onset_day if base else 0,
+        duration_days=base.duration_days if base else 0,
+        term=item.event.ctcae_term,
+        grade=item.event.grade,
+    )
+
+
+def _outcomes(rows: list[SubjectDlt], level_index: dict[int, int]) -> str:
+    """Cohorts in order of first dose, e.g. "1NNN 2NTN", from the evaluable subjects."""
+    cohorts: list[list] = []
+    ordered = sorted(
+        (r for r in rows if r.evaluability.evaluable and r.level is not None),
+        key=lambda r: (r.subject.first_dose_on, r.subject.subject_code),
+    )
+    for row in ordered:
+        index = level_index[row.level]
+        letter = "T" if row.has_dlt else "N"
+        if cohorts and cohorts[-1][0] == index:
+            cohorts[-1][1] += letter
+        else:
+            cohorts.append([index, letter])
+    return " ".join(f"{index}{letters}" for index, letters in cohorts)
+
+
+def subject_rows(
+    subjects: list[Subject],
+    events: dict[UUID, list[EventDlt]],
+    doses: dict[UUID, list[DoseFacts]],
+    cutoff: dt.date,
+    settings: DltSettings,
+) -> list[SubjectDlt]:
+    """Each subject treated by the cutoff with its evaluability and DLT candidates."""
+    rows = []
+    for subject in subjects:
+        if subject.first_dose_on is None or subject.first_dose_on > cutoff:
+            continue
+        items = events.get(subject.pk, [])
+        evaluability = evaluate_subject(
+            first_dose_on=subject.first_dose_on,
+            off_study_on=subject.off_study_on,
+            doses=doses.get(subject.pk, []),
+            dlt_flags=[_decided_flag(item) for item in items if item.counts],
+            cutoff=cutoff,
+            settings=settings,
+        )
+        rows.append(SubjectDlt(subject, subject.dose_level.level, evaluability, items))
+    return rows
+
+
+def assemble_overview(
+    study: Study, cutoff: dt.date, levels: list, rows: list[SubjectDlt]
+) -> DltOverview:
+    """Per-dose-level counts and the design's recommendation from the subjects' rows."""
+    level_index = {level.level: i for i, level in enumerate(levels, start=1)}
+    level_rows = [
+        LevelRow(
+            level.level,
+            level.label,
+            summarise_dose_level(
+                [(r.evaluability, r.has_dlt) for r in rows if r.level == level.level]
+            ),
+        )
+        for level in levels
+    ]
+    outcomes = _outcomes(rows, level_index)
+    recommendation = recommend(
+        study.design_method,
+        outcomes,
+        max(len(levels), 1),
+        target=float(study.design_target) if study.design_target else None,
+        allow_deescalate=study.allow_deescalate,
+    )
+    return DltOverview(study, cutoff, rows, level_rows, recommendation, outcomes)
+
+
+def dlt_overview(study: Study, cutoff: dt.date | None = None) -> DltOverview:
+    """Every subject's DLTs and evaluability, per-dose-level counts and the design's advice.
+
+    Runs a fixed number of queries whatever the size of the study.
+    """
+    cutoff = cutoff or timezone.localdate()
+    settings = study_dlt_settings(study)
+    levels = list(study.dose_levels.order_by("level"))
+    subjects = dlt_subjects(study)
+    attributions = dlt_attributions(subjects)
+    doses = dlt_window_doses(subjects, settings.window_days)
+    candidates = dlt_candidates(subjects, attributions, cutoff, settings)
+    events = dlt_candidate_events(candidates, subjects)
+    rows = subject_rows(subjects, events, doses, cutoff, settings)
+    return assemble_overview(study, cutoff, levels, rows)

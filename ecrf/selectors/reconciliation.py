@@ -1,0 +1,89 @@
+"""Lab-AE reconciliation: the lab results of grade 3 or more that no adverse event explains.
+
+The matching rule is pure (`ecrf.safety.reconciliation`); this module loads what it needs for
+any number of subjects in two queries (DESIGN.md, rule 3).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+
+from ..models import AdverseEvent, LabResult, Subject
+from ..safety.reconciliation import (
+    RECONCILIATION_MIN_GRADE,
+    EventSpan,
+    LabFinding,
+    unreconciled_findings,
+)
+
+
+def _event_spans(subject_ids: Iterable) -> dict:
+    """Each subject's current adverse events as spans, in one query."""
+    spans: dict = defaultdict(list)
+    for subject_id, term, onset, resolved in AdverseEvent.objects.filter(
+        subject_id__in=list(subject_ids), entered_in_error=False
+    ).values_list("subject_id", "ctcae_term", "onset_on", "resolved_on"):
+        spans[subject_id].append(EventSpan(term, onset, resolved))
+    return spans
+
+
+def _unreconciled(findings: dict) -> dict:
+    """Per subject id, its findings that no event explains (subjects with none are left out)."""
+    events = _event_spans(findings)
+    found = {
+        subject_id: unreconciled_findings(items, events.get(subject_id, []))
+        for subject_id, items in findings.items()
+    }
+    return {subject_id: items for subject_id, items in found.items() if items}
+
+
+def _high_grade(subjects) -> dict:
+    return {
+        "subject__in": subjects,
+        "entered_in_error": False,
+        "ctcae_grade__gte": RECONCILIATION_MIN_GRADE,
+    }
+
+
+def reconciliation_items(subjects) -> dict:
+    """Per subject id, its results of grade 3 or more with no adverse event of their CTCAE term
+    within 7 days, in the results' usual order; subjects with none are left out. Two queries.
+
+    `subjects` is a queryset, or a list of subjects or subject ids.
+    """
+    results = {}
+    findings: dict = defaultdict(list)
+    for result in LabResult.objects.filter(**_high_grade(subjects)):
+        results[result.pk] = result
+        findings[result.subject_id].append(
+            LabFinding(result.pk, result.test_code, result.ctcae_term, result.ctcae_grade,
+                       result.collected_at.date())
+        )  # fmt: skip
+    # A subject passed in as a record is set on its results, so reading it costs no query.
+    known = (
+        {s.pk: s for s in subjects if isinstance(s, Subject)} if isinstance(subjects, list) else {}
+    )
+    items = {}
+    for subject_id, unexplained in _unreconciled(findings).items():
+        items[subject_id] = [results[f.result_id] for f in unexplained]
+        if subject_id in known:
+            for result in items[subject_id]:
+                result.subject = known[subject_id]
+    return items
+
+
+def reconciliation_counts(subjects) -> dict:
+    """Per subject id, how many reconciliation items it has (see `reconciliation_items`); reads
+    plain values only, for lists of many subjects. Two queries."""
+    findings: dict = defaultdict(list)
+    for pk, subject_id, test, term, grade, collected_at in LabResult.objects.filter(
+        **_high_grade(subjects)
+    ).values_list("pk", "subject_id", "test_code", "ctcae_term", "ctcae_grade", "collected_at"):
+        findings[subject_id].append(LabFinding(pk, test, term, grade, collected_at.date()))
+    return {subject_id: len(items) for subject_id, items in _unreconciled(findings).items()}
+
+
+def subject_reconciliation_items(subject: Subject) -> list[LabResult]:
+    """One subject's reconciliation items (see `reconciliation_items`)."""
+    return reconciliation_items([subject]).get(subject.pk, [])

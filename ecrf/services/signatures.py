@@ -1,0 +1,79 @@
+"""Electronic signatures (21 CFR Part 11: 11.50 signature manifestations, 11.70 linking, 11.200
+components): one check and one record for every signature, a DLT decision or a data sign-off.
+
+A signature is given by an investigator of the subject's site who re-enters their password and
+types their printed name; it records the UTC time and its meaning and is bound to the SHA-256
+hash of the content signed (`ecrf.selectors.signatures.content_hash`).
+"""
+
+from __future__ import annotations
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import models, transaction
+from django.utils import timezone
+
+from .. import access
+from ..models import Signature, Subject
+from ..selectors.signatures import content_hash
+from .audit import Actor
+
+ONLY_SITE_INVESTIGATOR = "Only an investigator of this subject's site signs for it."
+PRINTED_NAME_REQUIRED = "Type your full name as it is to appear on the signature."
+WRONG_PASSWORD = "The password is not correct; nothing was signed."  # noqa: S105
+
+# Error codes of the signature fields, for forms and API clients that route by code.
+CODE_PRINTED_NAME_REQUIRED = "printed_name_required"
+CODE_WRONG_PASSWORD = "wrong_password"  # noqa: S105
+
+
+def signature_errors(*, actor: Actor, password: str, printed_name: str) -> dict:
+    """The signature's own field errors (printed name, password), each with its code."""
+    errors = {}
+    if not (printed_name or "").strip():
+        errors["printed_name"] = ValidationError(
+            PRINTED_NAME_REQUIRED, code=CODE_PRINTED_NAME_REQUIRED
+        )
+    if actor.is_system or not actor.user.check_password(password or ""):
+        errors["password"] = ValidationError(WRONG_PASSWORD, code=CODE_WRONG_PASSWORD)
+    return errors
+
+
+def signature_check(
+    *, actor: Actor, subject: Subject, password: str, printed_name: str, errors: dict | None = None
+) -> str:
+    """Refuse a signer who is not an investigator of the subject's site, then a missing printed
+    name or a wrong password, together with the caller's own field `errors`; nothing is written.
+
+    Returns the printed name as it is to be recorded.
+    """
+    if actor.is_system or not access.is_site_investigator(actor.user, subject.site):
+        raise PermissionDenied(ONLY_SITE_INVESTIGATOR)
+    found = {**(errors or {}), **signature_errors(actor=actor, password=password,
+                                                  printed_name=printed_name)}  # fmt: skip
+    if found:
+        raise ValidationError(found)
+    return printed_name.strip()
+
+
+def signature_sign(
+    *,
+    actor: Actor,
+    target: models.Model,
+    meaning: str,
+    content: str,
+    printed_name: str,
+    signed_at=None,
+) -> Signature:
+    """Record a checked signature (see `signature_check`) of `target`, bound to the hash of
+    `content`, the canonical text of what is signed."""
+    with transaction.atomic():
+        return Signature.objects.create(
+            signer=actor.user,
+            printed_name=printed_name,
+            role=actor.role,
+            signed_at=signed_at or timezone.now(),
+            meaning=meaning,
+            model=target._meta.label,
+            object_id=str(target.pk),
+            content_hash=content_hash(content),
+        )
