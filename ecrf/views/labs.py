@@ -18,6 +18,7 @@ from ..models import LabResult, Subject, Visit
 from ..selectors.reconciliation import subject_reconciliation_items
 from ..services.labs import (
     PANEL_REFUSED,
+    PANEL_VALUES,
     LabPanelRefused,
     LabPanelRow,
     lab_panel_save,
@@ -86,7 +87,7 @@ def _panel_row(row: LabRowForm, grid: LabGridForm) -> LabPanelRow:
     if row.result is None:
         return LabPanelRow(
             test_code=row.test,
-            values={name: data[name] for name in ("value", "unit", "lln", "uln", "collected_at")},
+            values={name: data[name] for name in PANEL_VALUES},
             reason=accepted,
         )
     version = data.get("loaded_version")
