@@ -45,14 +45,13 @@ from ..models import (
     LockScope,
     QueryOrigin,
     QueryState,
-    Role,
     SourceVerification,
     Subject,
     Visit,
 )
 from ..services.audit import audited_fields
 from ..services.locking import lock_data, source_verify, unlock_data
-from ..services.queries import REVIEWER_ROLES, query_answer, query_close, query_raise, query_reopen
+from ..services.queries import query_answer, query_close, query_raise, query_reopen
 from ..services.signoff import MEANING_REVIEWED, data_sign, signature_states
 from .subjects import role_label
 
@@ -129,29 +128,29 @@ SIGNABLE_KINDS = ("subject", "visit")
 
 
 def may_raise_queries(user) -> bool:
-    return bool(access.user_roles(user) & REVIEWER_ROLES)
+    return access.can(user, access.Action.RAISE_QUERY)
 
 
 def may_verify(user) -> bool:
-    return Role.MONITOR in access.user_roles(user) or user.is_superuser
+    return access.can(user, access.Action.VERIFY_SOURCE)
 
 
 def may_lock(user) -> bool:
-    return Role.DATA_MANAGER in access.user_roles(user) or user.is_superuser
+    return access.can(user, access.Action.LOCK_DATA)
 
 
 def may_sign(user, subject: Subject) -> bool:
-    return access.is_site_investigator(user, subject.site)
+    return access.can(user, access.Action.SIGN_DATA, site=subject.site)
 
 
 def may_answer(user, query: DataQuery) -> bool:
-    return access.can_write_site(user, query.subject.site)
+    return access.can(user, access.Action.ANSWER_QUERY, site=query.subject.site)
 
 
 def may_close(user, query: DataQuery) -> bool:
     if query.origin == QueryOrigin.MANUAL:
-        return user.pk == query.raised_by_id
-    return may_raise_queries(user)
+        return access.can(user, access.Action.CLOSE_QUERY, raised_by=query.raised_by_id)
+    return access.can(user, access.Action.CLOSE_AUTOMATIC_QUERY)
 
 
 # Lookups: every one goes through an ecrf.access helper.
