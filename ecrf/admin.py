@@ -26,7 +26,6 @@ from .models import (
     DoseLevelDose,
     LabResult,
     ReferenceRange,
-    Role,
     ScheduledVisit,
     Site,
     Study,
@@ -425,7 +424,8 @@ class DltReviewQueueAdmin(admin.ModelAdmin):
         return False
 
     def has_view_permission(self, request, obj=None):
-        return request.user.is_staff or access.user_roles(request.user) & {Role.INVESTIGATOR}
+        # Staff, and the investigators who decide (access.CAPABILITIES[Action.DECIDE_DLT]).
+        return request.user.is_staff or access.can(request.user, access.Action.DECIDE_DLT)
 
 
 @admin.register(AdverseEventAgent)

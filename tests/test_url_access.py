@@ -3,9 +3,10 @@ or study: the answer is 403 or 404 (405 for a method the page does not take) and
 written.
 
 The URLs are enumerated from the URL configuration, so a new page is covered without anyone
-remembering to add it: a URL missing from ACCESS, or with a parameter this test cannot fill,
-fails the test until its rights are declared here. ICH E6(R2) 4.9 and 21 CFR 11.10(d): access
-to the system is limited to authorised individuals.
+remembering to add it: a URL missing from RIGHTS, or with a parameter this test cannot fill,
+fails the test until the Action it needs is declared in RIGHTS. The roles that hold each Action
+are read from `ecrf.access.CAPABILITIES`, the table the code enforces. ICH E6(R2) 4.9 and
+21 CFR 11.10(d): access to the system is limited to authorised individuals.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from django.db.models import Sum
 from django.urls import get_resolver, reverse
 from django.urls.resolvers import URLPattern, URLResolver
 
+from ecrf.access import CAPABILITIES, Action
 from tests.conftest import _user
 
 NURSE, INVESTIGATOR, MONITOR, DATA_MANAGER, SPONSOR = (
@@ -26,51 +28,71 @@ NURSE, INVESTIGATOR, MONITOR, DATA_MANAGER, SPONSOR = (
     "sponsor_viewer",
 )
 EVERYONE = frozenset({NURSE, INVESTIGATOR, MONITOR, DATA_MANAGER, SPONSOR})
-SITE_STAFF = frozenset({NURSE, INVESTIGATOR, DATA_MANAGER})  # who enters and corrects data
-REVIEWERS = frozenset({MONITOR, DATA_MANAGER})
 NOBODY = frozenset()
+# Pages any signed-in user reaches whatever their role: they show nothing of a subject.
+SIGNED_IN = "signed in"
+# The users of another study assigned to the whole of it (the others to its site A).
+STUDY_WIDE = frozenset({MONITOR, DATA_MANAGER})
 
-# URL name -> (roles that may GET it, roles that may POST to it). The README's permission
-# matrix says the same in words.
-ACCESS: dict[str, tuple[frozenset, frozenset]] = {
-    "home": (EVERYONE, NOBODY),
-    "subject_list": (EVERYONE, NOBODY),
-    "subject_detail": (EVERYONE, NOBODY),
-    "subject_register": (SITE_STAFF, SITE_STAFF),
+# URL name -> (the Action a GET needs, the Action a POST needs); None: the page refuses that
+# method to everyone. Which roles hold each Action comes from access.CAPABILITIES, the table the
+# code enforces, so this test and the code cannot drift.
+RIGHTS: dict[str, tuple[Action | str | None, Action | str | None]] = {
+    "home": (Action.SEE_SUBJECTS, None),
+    "subject_list": (Action.SEE_SUBJECTS, None),
+    "subject_detail": (Action.SEE_SUBJECTS, None),
+    "subject_register": (Action.ENTER_DATA, Action.ENTER_DATA),
     # The data-entry forms of a subject are readable by everyone who sees the subject; only
     # the site staff save them.
-    "subject_enrol": (EVERYONE, SITE_STAFF),
-    "visit_unscheduled": (EVERYONE, SITE_STAFF),
-    "cycle_delay": (EVERYONE, SITE_STAFF),
-    "visit_edit": (EVERYONE, SITE_STAFF),
-    "dose_create": (EVERYONE, SITE_STAFF),
-    "dose_edit": (EVERYONE, SITE_STAFF),
-    "lab_grid": (EVERYONE, SITE_STAFF),
-    "ae_create": (EVERYONE, SITE_STAFF),
-    "ae_edit": (EVERYONE, SITE_STAFF),
-    "ctcae_term_search": (EVERYONE, NOBODY),
-    "audit_trail": (EVERYONE - {SPONSOR}, NOBODY),
-    "dlt_dashboard": (EVERYONE, NOBODY),
+    "subject_enrol": (Action.SEE_SUBJECTS, Action.ENTER_DATA),
+    "visit_unscheduled": (Action.SEE_SUBJECTS, Action.ENTER_DATA),
+    "cycle_delay": (Action.SEE_SUBJECTS, Action.ENTER_DATA),
+    "visit_edit": (Action.SEE_SUBJECTS, Action.ENTER_DATA),
+    "dose_create": (Action.SEE_SUBJECTS, Action.ENTER_DATA),
+    "dose_edit": (Action.SEE_SUBJECTS, Action.ENTER_DATA),
+    "lab_grid": (Action.SEE_SUBJECTS, Action.ENTER_DATA),
+    "ae_create": (Action.SEE_SUBJECTS, Action.ENTER_DATA),
+    "ae_edit": (Action.SEE_SUBJECTS, Action.ENTER_DATA),
+    "ctcae_term_search": (SIGNED_IN, None),
+    "audit_trail": (Action.READ_AUDIT, None),
+    "dlt_dashboard": (Action.SEE_SUBJECTS, None),
     # The decision page shows the event and any signed decision to everyone who sees the subject.
-    "dlt_decide": (EVERYONE, frozenset({INVESTIGATOR})),
-    "safety_report": (frozenset({INVESTIGATOR, DATA_MANAGER, SPONSOR}), NOBODY),
-    "subject_casebook_pdf": (EVERYONE, NOBODY),
-    "export_list": (frozenset({DATA_MANAGER}), NOBODY),
-    "export_file": (frozenset({DATA_MANAGER}), NOBODY),
-    "two_factor": (EVERYONE, EVERYONE),
-    "subject_review": (EVERYONE, NOBODY),
-    "query_list": (EVERYONE, NOBODY),
-    "query_detail": (EVERYONE, NOBODY),
-    "query_raise": (REVIEWERS, REVIEWERS),
-    "query_answer": (NOBODY, SITE_STAFF),
-    # Only the person who raised a query closes or re-opens it (tests/test_views_oversight.py).
-    "query_close": (NOBODY, NOBODY),
-    "query_reopen": (NOBODY, NOBODY),
-    "record_verify": (NOBODY, frozenset({MONITOR})),
-    "record_lock": (NOBODY, frozenset({DATA_MANAGER})),
-    "lock_release": (frozenset({DATA_MANAGER}), frozenset({DATA_MANAGER})),
-    "sign_off": (frozenset({INVESTIGATOR}), frozenset({INVESTIGATOR})),
+    "dlt_decide": (Action.SEE_SUBJECTS, Action.DECIDE_DLT),
+    "safety_report": (Action.SAFETY_REPORT, None),
+    "subject_casebook_pdf": (Action.SEE_SUBJECTS, None),
+    "export_list": (Action.EXPORT, None),
+    "export_file": (Action.EXPORT, None),
+    "two_factor": (SIGNED_IN, SIGNED_IN),
+    "subject_review": (Action.SEE_SUBJECTS, None),
+    "query_list": (Action.SEE_SUBJECTS, None),
+    "query_detail": (Action.SEE_SUBJECTS, None),
+    "query_raise": (Action.RAISE_QUERY, Action.RAISE_QUERY),
+    "query_answer": (None, Action.ANSWER_QUERY),
+    # The query of site_a_records is a manual one raised by another user: only that user closes
+    # or re-opens it, so every role here is refused (tests/test_views_oversight.py).
+    "query_close": (None, Action.CLOSE_QUERY),
+    "query_reopen": (None, Action.CLOSE_QUERY),
+    "record_verify": (None, Action.VERIFY_SOURCE),
+    "record_lock": (None, Action.LOCK_DATA),
+    "lock_release": (Action.LOCK_DATA, Action.LOCK_DATA),
+    "sign_off": (Action.SIGN_DATA, Action.SIGN_DATA),
 }
+
+
+def allowed_roles(need: Action | str | None) -> frozenset:
+    """The roles of this test that hold `need`, as access.CAPABILITIES says."""
+    if need is None:
+        return NOBODY
+    if need == SIGNED_IN:
+        return EVERYONE
+    return frozenset(CAPABILITIES[need].holders) & EVERYONE
+
+
+# URL name -> (roles that may GET it, roles that may POST to it).
+ACCESS: dict[str, tuple[frozenset, frozenset]] = {
+    name: (allowed_roles(get), allowed_roles(post)) for name, (get, post) in RIGHTS.items()
+}
+SITE_STAFF = allowed_roles(Action.ENTER_DATA)  # who enters and corrects data
 # Parameters that differ for one URL: sign-off takes a subject or a visit.
 URL_PARAMETERS = {"sign_off": {"kind": "subject", "record_id": "subject_id"}}
 # Pages every signed-in user (or anyone) reaches by design.
@@ -153,10 +175,10 @@ def _refused(client, user, url, method):
 
 
 def test_every_url_has_declared_rights():
-    undeclared = [name for name, _ in _project_urls() if name not in ACCESS]
-    assert not undeclared, f"Declare who may use these URLs in ACCESS: {undeclared}"
-    gone = set(ACCESS) - {name for name, _ in _project_urls()}
-    assert not gone, f"ACCESS names URLs that no longer exist: {gone}"
+    undeclared = [name for name, _ in _project_urls() if name not in RIGHTS]
+    assert not undeclared, f"Declare the Action these URLs need in RIGHTS: {undeclared}"
+    gone = set(RIGHTS) - {name for name, _ in _project_urls()}
+    assert not gone, f"RIGHTS names URLs that no longer exist: {gone}"
 
 
 def test_users_of_another_site_or_study_reach_nothing_of_site_a(
@@ -171,7 +193,7 @@ def test_users_of_another_site_or_study_reach_nothing_of_site_a(
     ]
     other = other_study.sites.get(code="A")
     strangers = [
-        _user(f"other-{role}", role, other_study, None if role in REVIEWERS else other)
+        _user(f"other-{role}", role, other_study, None if role in STUDY_WIDE else other)
         for role in sorted(EVERYONE)
     ]
     checked = 0
@@ -191,7 +213,8 @@ def test_users_of_another_site_or_study_reach_nothing_of_site_a(
 
 @pytest.mark.parametrize("role", sorted(EVERYONE))
 def test_each_role_is_refused_what_it_lacks(client, study, site_a, site_a_records, role):
-    """At its own site, a role gets 403/404/405 wherever ACCESS does not grant it the method."""
+    """At its own site, a role gets 403/404/405 wherever the Action a method needs is not one it
+    holds."""
     user = _user(f"user-{role}", role, study, None if role in {DATA_MANAGER, SPONSOR} else site_a)
     checked = 0
     for name, pattern in _project_urls():

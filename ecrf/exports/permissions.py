@@ -1,4 +1,4 @@
-"""Who may download a study's exports: its data managers and administrators.
+"""Who may download a study's exports: `ecrf.access.CAPABILITIES[Action.EXPORT]`.
 
 Built only on the access helpers of `ecrf.access`: a study the user is not assigned to is a 404,
 as for a missing id; a study they see without an export role is a 403. A data manager assigned
@@ -9,19 +9,16 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.http import Http404
 
 from .. import access
-from ..models import Role, Study
+from ..models import Study
 
-EXPORT_ROLES = frozenset({Role.DATA_MANAGER, Role.ADMINISTRATOR})
 NO_EXPORT_ROLE = "Only data managers and administrators may download exports."
 
 
 def can_export(user) -> bool:
-    return bool(access.user_roles(user) & EXPORT_ROLES)
+    return access.can(user, access.Action.EXPORT)
 
 
 def studies_for_export(user) -> QuerySet[Study]:
@@ -33,11 +30,8 @@ def studies_for_export(user) -> QuerySet[Study]:
 
 def get_study_for_export(user, study_id: UUID) -> Study:
     """The study if the user may download its exports; 404 if they cannot see it, else 403."""
-    study = access.studies_for_user(user).filter(pk=study_id).first()
-    if study is None:
-        raise Http404("No such study.")
-    if not can_export(user):
-        raise PermissionDenied(NO_EXPORT_ROLE)
+    study = access.get_study_for_user(user, study_id)
+    access.ensure_can(user, access.Action.EXPORT, study=study, message=NO_EXPORT_ROLE)
     return study
 
 

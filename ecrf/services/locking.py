@@ -8,18 +8,17 @@ imports and commands alike.
 
 from __future__ import annotations
 
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import models, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from ..access import is_assigned_to_site, user_roles
+from ..access import Action, ensure_can
 from ..models import (
     AdverseEventAgent,
     ClinicalRecord,
     DataLock,
     LockScope,
-    Role,
     SourceVerification,
     Subject,
     Visit,
@@ -82,11 +81,10 @@ def ensure_not_locked(record: models.Model) -> None:
         )
 
 
-def _ensure_role(actor: Actor, subject: Subject, roles: set[str], message: str) -> None:
-    if actor.is_system or actor.user.is_superuser:
-        return
-    if not user_roles(actor.user) & roles or not is_assigned_to_site(actor.user, subject.site):
-        raise PermissionDenied(message)
+def _ensure_may(actor: Actor, subject: Subject, action: Action, message: str) -> None:
+    """Commands of the installation may; a user only as access.CAPABILITIES says."""
+    if not actor.is_system:
+        ensure_can(actor.user, action, site=subject.site, message=message)
 
 
 def _lock_target(target: models.Model) -> tuple[str, Subject]:
@@ -101,7 +99,7 @@ def lock_place(*, target: models.Model, by) -> DataLock:
     """Lock a subject, a visit or one form."""
     actor = as_actor(by)
     scope, subject = _lock_target(target)
-    _ensure_role(actor, subject, {Role.DATA_MANAGER}, ONLY_DATA_MANAGERS_LOCK)
+    _ensure_may(actor, subject, Action.LOCK_DATA, ONLY_DATA_MANAGERS_LOCK)
     with transaction.atomic():
         if DataLock.objects.filter(
             model=label_of(target), object_id=str(target.pk), locked=True
@@ -128,7 +126,7 @@ def lock_place(*, target: models.Model, by) -> DataLock:
 def lock_remove(*, lock: DataLock, reason: str, by) -> DataLock:
     """Lift a lock; the reason is kept in the audit trail."""
     actor = as_actor(by)
-    _ensure_role(actor, lock.subject, {Role.DATA_MANAGER}, ONLY_DATA_MANAGERS_LOCK)
+    _ensure_may(actor, lock.subject, Action.LOCK_DATA, ONLY_DATA_MANAGERS_LOCK)
     reason = (reason or "").strip()
     if not reason:
         raise ValidationError({"reason": UNLOCK_REASON_REQUIRED})
@@ -162,7 +160,7 @@ def verification_record(*, record: ClinicalRecord, by) -> SourceVerification:
     """Mark a record, as it stands now, as checked against the source documents."""
     actor = as_actor(by)
     subject = subject_of(record)
-    _ensure_role(actor, subject, {Role.MONITOR}, ONLY_MONITORS_VERIFY)
+    _ensure_may(actor, subject, Action.VERIFY_SOURCE, ONLY_MONITORS_VERIFY)
     with transaction.atomic():
         current = type(record).objects.get(pk=record.pk)
         verification = SourceVerification.objects.create(

@@ -16,7 +16,7 @@ from django.db import models, transaction
 from django.db.models import F, Max
 from django.utils import timezone
 
-from ..access import REVIEWER_ROLES, can_write_site, is_assigned_to_site, user_roles
+from ..access import Action, can
 from ..models import (
     AuditEvent,
     DataQuery,
@@ -49,11 +49,9 @@ RECONCILIATION_MESSAGE = (
 EDIT_CHECK_MESSAGE = "Saved although an edit check warned. {reason}"
 
 
-def _reviewer(actor: Actor, subject: Subject) -> bool:
-    return actor.is_system or (
-        bool(user_roles(actor.user) & REVIEWER_ROLES)
-        and is_assigned_to_site(actor.user, subject.site)
-    )
+def _reviewer(actor: Actor, subject: Subject, action: Action) -> bool:
+    """A command of the installation, or a user who may do `action` at the subject's site."""
+    return actor.is_system or can(actor.user, action, site=subject.site)
 
 
 def _message(query: DataQuery, actor: Actor, kind: str, text: str) -> DataQueryMessage:
@@ -72,7 +70,7 @@ def query_raise(*, record: models.Model, field: str, message: str, by) -> DataQu
     """Raise a query on `field` of `record` (an empty field means the form as a whole)."""
     actor = as_actor(by)
     subject = subject_of(record)
-    if actor.is_system or not _reviewer(actor, subject):
+    if actor.is_system or not _reviewer(actor, subject, Action.RAISE_QUERY):
         raise PermissionDenied(ONLY_REVIEWERS_RAISE)
     message = (message or "").strip()
     errors = {}
@@ -134,7 +132,7 @@ def _ensure_state(query: DataQuery, allowed: Iterable[str], verb: str) -> None:
 def query_answer(*, query: DataQuery, message: str, by, expected_version: int | None = None):
     """The site answers an open query."""
     actor = as_actor(by)
-    if actor.is_system or not can_write_site(actor.user, query.subject.site):
+    if actor.is_system or not can(actor.user, Action.ANSWER_QUERY, site=query.subject.site):
         raise PermissionDenied(ONLY_SITE_ANSWERS)
     message = (message or "").strip()
     if not message:
@@ -152,9 +150,9 @@ def query_answer(*, query: DataQuery, message: str, by, expected_version: int | 
 
 def _ensure_may_close(actor: Actor, query: DataQuery) -> None:
     if query.origin == QueryOrigin.MANUAL:
-        if actor.is_system or actor.user != query.raised_by:
+        if actor.is_system or not can(actor.user, Action.CLOSE_QUERY, raised_by=query.raised_by_id):
             raise PermissionDenied(ONLY_RAISER_CLOSES)
-    elif not _reviewer(actor, query.subject):
+    elif not _reviewer(actor, query.subject, Action.CLOSE_AUTOMATIC_QUERY):
         raise PermissionDenied(ONLY_REVIEWERS_CLOSE)
 
 

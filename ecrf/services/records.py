@@ -9,13 +9,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, TypeVar
 
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import models, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from ..access import WRITE_ROLES, ensure_can_write_site, user_roles
-from ..models import AuditedModel, ClinicalRecord, Role
+from ..access import Action, ensure_can, ensure_can_write_site
+from ..models import AuditedModel, ClinicalRecord
 from .audit import (
     Actor,
     action_code,
@@ -40,7 +40,6 @@ STALE_RECORD = (
 STALE = "stale"
 NOT_A_FIELD = "{field} is not a field of {model}."
 ALREADY_IN_ERROR = "This record is already marked as entered in error."
-STUDY_SETUP_ROLES = frozenset({Role.DATA_MANAGER, Role.ADMINISTRATOR})
 NO_STUDY_SETUP_ROLE = "Only data managers and administrators may change the study definition."
 
 
@@ -56,10 +55,7 @@ def ensure_can_write(actor: Actor, record: models.Model) -> None:
     if subject is not None:
         ensure_can_write_site(actor.user, subject.site)
         return
-    if actor.user.is_superuser:
-        return
-    if not user_roles(actor.user) & STUDY_SETUP_ROLES:
-        raise PermissionDenied(NO_STUDY_SETUP_ROLE)
+    ensure_can(actor.user, Action.SET_UP_STUDY, message=NO_STUDY_SETUP_ROLE)
 
 
 def _non_empty(value: Any) -> bool:
@@ -185,7 +181,6 @@ __all__ = [
     "REASON_REQUIRED",
     "STALE",
     "STALE_RECORD",
-    "WRITE_ROLES",
     "StaleRecord",
     "ensure_can_write",
     "record_create",

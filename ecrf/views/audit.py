@@ -7,29 +7,17 @@ import datetime as dt
 from uuid import UUID
 
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import path
 from django.views.decorators.http import require_GET
 
-from ..access import get_subject_for_user, user_roles
+from ..access import Action, ensure_can, get_subject_for_user
 from ..exports.writers import neutralised_text
 from ..forms.audit import AuditFilterForm
-from ..models import AuditEvent, Role
+from ..models import AuditEvent
 
-# Who reads the audit trail: the reviewers, and the site staff for their own subjects. Sponsor
-# viewers see summaries, not the record-level history.
-AUDIT_READERS = frozenset(
-    {
-        Role.MONITOR,
-        Role.DATA_MANAGER,
-        Role.ADMINISTRATOR,
-        Role.INVESTIGATOR,
-        Role.RESEARCH_NURSE,
-    }
-)
 NOT_AN_AUDIT_READER = "Your role does not give access to the audit trail."
 PAGE_ROWS = 100
 CSV_COLUMNS = [
@@ -78,8 +66,9 @@ def _csv_cell(value) -> str:
 @require_GET
 def audit_trail(request: HttpRequest, subject_id: UUID) -> HttpResponse:
     """A subject's audit trail, newest first; `?record=<id>` narrows it to one record."""
-    if not user_roles(request.user) & AUDIT_READERS and not request.user.is_superuser:
-        raise PermissionDenied(NOT_AN_AUDIT_READER)
+    # Who reads it: access.CAPABILITIES[Action.READ_AUDIT]. The role is asked first, so a sponsor
+    # viewer gets 403 whether or not the subject exists.
+    ensure_can(request.user, Action.READ_AUDIT, message=NOT_AN_AUDIT_READER)
     subject = get_subject_for_user(request.user, subject_id)
     trail = AuditEvent.objects.filter(subject_id=subject.pk)
     form = AuditFilterForm(

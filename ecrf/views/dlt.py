@@ -8,14 +8,14 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from .. import access
 from ..forms import DltDecisionForm
-from ..models import DltAssessment, DltStatus, Role
+from ..models import DltStatus
 from ..reports.safety import render_safety_report
 from ..selectors.dlt import dlt_overview
 from ..services.dlt import dlt_decide
@@ -62,23 +62,9 @@ def dlt_dashboard(request: HttpRequest) -> HttpResponse:
     )
 
 
-def get_assessment_for_user(user, assessment_id: UUID) -> DltAssessment:
-    """The DLT assessment of an event whose subject the user may see, else 404."""
-    assessment = (
-        DltAssessment.objects.select_related(
-            "adverse_event__subject__site", "adverse_event__subject__study", "signature"
-        )
-        .filter(pk=assessment_id, adverse_event__subject__in=access.subjects_for_user(user))
-        .first()
-    )
-    if assessment is None:
-        raise Http404("No such DLT assessment.")
-    return assessment
-
-
 @login_required
 def dlt_decide_view(request: HttpRequest, assessment_id: UUID) -> HttpResponse:
-    assessment = get_assessment_for_user(request.user, assessment_id)
+    assessment = access.get_assessment_for_user(request.user, assessment_id)
     can_decide = access.is_site_investigator(request.user, assessment.adverse_event.subject.site)
     form = DltDecisionForm(request.POST or None)
     if request.method == "POST":
@@ -107,11 +93,6 @@ def dlt_decide_view(request: HttpRequest, assessment_id: UUID) -> HttpResponse:
     )
 
 
-# Roles that may download the safety summary: it is the study-wide document of the safety review
-# (every site's subjects), so research nurses and monitors do not get it.
-SAFETY_REPORT_ROLES = frozenset(
-    {Role.INVESTIGATOR, Role.SPONSOR_VIEWER, Role.DATA_MANAGER, Role.ADMINISTRATOR}
-)
 SAFETY_REPORT_FORBIDDEN = "Your role does not give access to the safety summary."
 BAD_CUTOFF = "The cutoff must be a date (YYYY-MM-DD)."
 
@@ -120,11 +101,11 @@ BAD_CUTOFF = "The cutoff must be a date (YYYY-MM-DD)."
 @require_GET
 def safety_report_download(request: HttpRequest, study_id: UUID) -> HttpResponse:
     """The safety summary PDF of a study the user is assigned to, at ?cutoff= (default today)."""
-    study = access.studies_for_user(request.user).filter(pk=study_id).first()
-    if study is None:
-        raise Http404("No such study.")
-    if not access.user_roles(request.user) & SAFETY_REPORT_ROLES:
-        raise PermissionDenied(SAFETY_REPORT_FORBIDDEN)
+    study = access.get_study_for_user(request.user, study_id)
+    # Who may: access.CAPABILITIES[Action.SAFETY_REPORT] (not research nurses nor monitors).
+    access.ensure_can(
+        request.user, access.Action.SAFETY_REPORT, study=study, message=SAFETY_REPORT_FORBIDDEN
+    )
     try:
         cutoff = dt.date.fromisoformat(
             request.GET.get("cutoff") or timezone.localdate().isoformat()

@@ -13,7 +13,7 @@ from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import Count, Max, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -41,7 +41,6 @@ from ..models import (
     Role,
     Site,
     Study,
-    StudyAssignment,
     Subject,
     SubjectStatus,
     Visit,
@@ -181,31 +180,20 @@ def subject_list(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _registration_sites(user, study: Study):
-    sites = study.sites.all()
-    if user.is_superuser:
-        return sites
-    assigned = StudyAssignment.objects.filter(user=user, study=study)
-    if assigned.filter(site__isnull=True).exists():
-        return sites
-    return sites.filter(pk__in=assigned.values("site_id"))
-
-
 def _can_register(user, study: Study) -> bool:
-    return bool(access.user_roles(user) & access.WRITE_ROLES) and any(
-        access.can_write_site(user, site) for site in _registration_sites(user, study)
+    """The user may enter data at one of the study's sites they are assigned to."""
+    return access.can(user, access.Action.ENTER_DATA) and any(
+        access.can_write_site(user, site) for site in access.sites_for_user(user, study)
     )
 
 
 @login_required
 def subject_register(request: HttpRequest, study_id: UUID) -> HttpResponse:
     """Screening: a consented subject gets the next subject ID of the study's pattern."""
-    study = access.studies_for_user(request.user).filter(pk=study_id).first()
-    if study is None:
-        raise Http404("No such study.")
+    study = access.get_study_for_user(request.user, study_id)
     if not _can_register(request.user, study):
         raise PermissionDenied(access.NO_WRITE_ROLE)
-    sites = _registration_sites(request.user, study)
+    sites = access.sites_for_user(request.user, study)
     form = ScreeningForm(request.POST or None, sites=sites)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data

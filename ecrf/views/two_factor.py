@@ -21,9 +21,7 @@ from django_otp import login as otp_login
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from .. import access
-from ..models import Role
 
-TWO_FACTOR_ROLES = frozenset({Role.INVESTIGATOR, Role.DATA_MANAGER})
 # Pages a signed-in user may open before entering a code: this page, and signing in or out.
 OPEN_BEFORE_VERIFICATION = frozenset({"two_factor", "login", "logout"})
 WRONG_CODE = "That code is not right, or it has been used already. Enter the current code."
@@ -36,7 +34,7 @@ def needs_second_factor(request: HttpRequest) -> bool:
     user = request.user
     if not settings.REQUIRE_TWO_FACTOR or not user.is_authenticated or user.is_verified():
         return False
-    return bool(access.user_roles(user) & TWO_FACTOR_ROLES)
+    return bool(access.user_roles(user) & access.TWO_FACTOR_ROLES)
 
 
 class TwoFactorRequiredMiddleware:
