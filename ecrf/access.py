@@ -21,7 +21,21 @@ from django.db import models
 from django.db.models import Q, QuerySet
 from django.http import Http404
 
-from .models import DltAssessment, Role, Site, Study, StudyAssignment, Subject
+from .models import (
+    AdverseEvent,
+    DataLock,
+    DataQuery,
+    DltAssessment,
+    DoseAdministration,
+    LabResult,
+    QueryOrigin,
+    Role,
+    Site,
+    Study,
+    StudyAssignment,
+    Subject,
+    Visit,
+)
 
 NO_WRITE_ROLE = "Your role does not allow changing clinical data."
 NOT_ASSIGNED = "You are not assigned to this site."
@@ -395,24 +409,6 @@ def get_dose_for_user(user, dose_id: UUID, *, write: bool = False):
 
 def get_lab_result_for_user(user, result_id: UUID, *, write: bool = False):
     return _get_for_user(user, LabResult.objects.all(), result_id, "subject", write)
-
-
-# Records of the oversight pages (queries, verification, locks, sign-off), addressed by
-# `<kind>/<uuid>` in their URLs, and the lookups of queries and locks. Imported here, below the
-# rest, so that the capability table above stays one block.
-from dataclasses import dataclass  # noqa: E402
-
-from django.db import models  # noqa: E402
-
-from .models import (  # noqa: E402
-    AdverseEvent,
-    DataLock,
-    DataQuery,
-    DoseAdministration,
-    LabResult,
-    QueryOrigin,
-    Visit,
-)
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,6 @@ The records' own descriptions and field labels are reads, in `ecrf.selectors.rec
 
 from __future__ import annotations
 
-from django.core.exceptions import ValidationError
 from django.db import models
 from django.http import HttpRequest
 from django.urls import reverse
@@ -43,15 +42,6 @@ def next_url(request: HttpRequest, default: str) -> str:
     ):
         return target
     return default
-
-
-def add_service_errors(form, exc: ValidationError) -> None:
-    """A service's refusal next to the form's fields (the rest above the form)."""
-    if hasattr(exc, "error_dict"):
-        for name, errors in exc.message_dict.items():
-            form.add_error(name if name in form.fields else None, errors)
-    else:
-        form.add_error(None, exc.messages)
 
 
 def casebook_url(subject_id, anchor: str = "oversight") -> str:

@@ -18,7 +18,8 @@ from ..forms.oversight import SignOffForm
 from ..selectors.queries import open_query_total
 from ..selectors.signatures import signature_states, signed_counts
 from ..services.signoff import MEANING_REVIEWED, signoff_sign
-from .display import add_service_errors, casebook_url, subject_of
+from .display import casebook_url, subject_of
+from .editing import add_service_errors
 from .subjects import role_label
 
 SIGNABLE_KINDS = ("subject", "visit")
