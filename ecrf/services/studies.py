@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError
 from django.db import models, transaction
 
 from ..imports.study_definition import StudyDefinition
@@ -119,3 +120,37 @@ def study_correct(
             for subject in saved.subjects.filter(first_dose_on__isnull=False):
                 dlt_evaluate_subject(subject=subject, by=by)
     return saved
+
+
+DOSE_LEVEL_SETTINGS = frozenset({"open_for_enrolment", "label"})
+SET_BY_STUDY_DEFINITION = (
+    "{field} is set by the study definition; load the definition to change it."
+)
+
+
+def dose_level_correct(
+    *, dose_level: DoseLevel, changes: dict, reason: str, by, expected_version: int | None = None
+) -> DoseLevel:
+    """Open or close a dose level for enrolment, or correct its label, with a reason.
+
+    The level's number, its study and its doses belong to the study definition (`study_load`):
+    subjects' doses and the escalation order refer to them, so they are not edited here.
+    """
+    fixed = sorted(set(changes) - DOSE_LEVEL_SETTINGS)
+    if fixed:
+        raise ValidationError(
+            {
+                name: ValidationError(
+                    SET_BY_STUDY_DEFINITION.format(field=name), code="set_by_study_definition"
+                )
+                for name in fixed
+            }
+        )
+    with transaction.atomic():
+        return record_update(
+            record=dose_level,
+            changes=changes,
+            reason=reason,
+            by=by,
+            expected_version=expected_version,
+        )
