@@ -54,6 +54,7 @@ from .services.visits import visit_correct
 
 BOOKKEEPING = ("id", "version", "created_at", "updated_at")
 FORM_ONLY_FIELDS = ("change_reason", "loaded_version")
+IN_ERROR_FIELDS = ("entered_in_error", "entered_in_error_reason")
 NOT_PERMITTED = "You may not make this change."
 
 
@@ -160,10 +161,20 @@ class AuditedAdmin(admin.ModelAdmin):
     def get_fields(self, request, obj=None):
         if obj is None and self.add_fields is not None:
             return list(self.add_fields)
-        fields = [f for f in super().get_fields(request, obj) if f not in BOOKKEEPING]
-        fields = [f for f in fields if f not in FORM_ONLY_FIELDS]
+        last = (*IN_ERROR_FIELDS, *FORM_ONLY_FIELDS, *BOOKKEEPING)
+        every = super().get_fields(request, obj)
+        fields = [f for f in every if f not in last]
+        # Marking a record entered in error is the exception, so it comes after the data, just
+        # above the reason for change.
+        in_error = [f for f in IN_ERROR_FIELDS if f in every]
         extra = list(FORM_ONLY_FIELDS) if obj and self.correct is not None else []
-        return [*fields, *extra, *(BOOKKEEPING if obj else ())]
+        return [*fields, *in_error, *extra, *(BOOKKEEPING if obj else ())]
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        # A record is added for a subject the user may see, as on the data-entry pages.
+        if db_field.name == "subject":
+            kwargs["queryset"] = access.subjects_for_user(request.user)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def get_readonly_fields(self, request, obj=None):
         readonly = list(super().get_readonly_fields(request, obj))

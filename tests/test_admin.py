@@ -360,6 +360,63 @@ def test_a_study_setting_is_corrected_in_the_admin(dm, study):
     assert dm.get(add_url(Study)).status_code == 403
 
 
+def test_a_service_s_permission_refusal_shows_at_the_top_of_the_form(client, alice, study):
+    """A nurse given the admin's change permission still may not change the study's settings."""
+    from django.contrib.auth.models import Permission
+
+    alice.is_staff = True
+    alice.save(update_fields=["is_staff"])
+    alice.user_permissions.add(
+        *Permission.objects.filter(codename__in=["view_study", "change_study"])
+    )
+    client.force_login(alice)
+    before = AuditEvent.objects.count()
+    response = change(client, study, dlt_window_days=28)
+    refused(response, "Only data managers and administrators may change the study definition.")
+    study.refresh_from_db()
+    assert study.dlt_window_days == 21 and AuditEvent.objects.count() == before
+
+
+def test_the_admin_offers_only_the_subjects_the_user_may_see(client, study, site_b, subject):
+    from ecrf.services import subject_screen
+
+    other = subject_screen(
+        study=study,
+        site=site_b,
+        subject_code="B-001",
+        consent_on=dt.date(2026, 2, 1),
+        by=system_user(),
+    )
+    manager_b = _site_data_manager(study, site_b)
+    client.force_login(manager_b)
+    page = client.get(add_url(DoseAdministration))
+    choices = {
+        str(pk)
+        for pk in page.context["adminform"]
+        .form.fields["subject"]
+        .queryset.values_list("pk", flat=True)
+    }
+    assert choices == {str(other.pk)}
+
+
+def system_user():
+    from ecrf.services import system_actor
+
+    return system_actor("test")
+
+
+def _site_data_manager(study, site):
+    from django.contrib.auth import get_user_model
+
+    from ecrf.access import ensure_role_groups
+
+    ensure_role_groups()
+    user = get_user_model().objects.create_user("site-dm", password="x", is_staff=True)
+    user.groups.add(user.groups.model.objects.get(name="data_manager"))
+    StudyAssignment.objects.create(user=user, study=study, site=site)
+    return user
+
+
 def test_a_user_is_assigned_to_a_site_in_the_admin(dm, study, site_b, alice):
     data = page_data(dm, add_url(StudyAssignment))
     data.update({"user": str(alice.pk), "study": str(study.pk), "site": str(site_b.pk)})
