@@ -164,9 +164,9 @@ class AuditedAdmin(admin.ModelAdmin):
         last = (*IN_ERROR_FIELDS, *FORM_ONLY_FIELDS, *BOOKKEEPING)
         every = super().get_fields(request, obj)
         fields = [f for f in every if f not in last]
-        # Marking a record entered in error is the exception, so it comes after the data, just
-        # above the reason for change.
-        in_error = [f for f in IN_ERROR_FIELDS if f in every]
+        # Marking a saved record entered in error is the exception, so it comes after the data,
+        # just above the reason for change; a new record is not entered in error.
+        in_error = [f for f in IN_ERROR_FIELDS if f in every and obj is not None]
         extra = list(FORM_ONLY_FIELDS) if obj and self.correct is not None else []
         return [*fields, *in_error, *extra, *(BOOKKEEPING if obj else ())]
 
@@ -290,6 +290,10 @@ class AgentAssessmentInline(admin.TabularInline):
 
     def get_extra(self, request, obj=None, **kwargs):
         return 0 if obj is not None else self.agents(request).count()
+
+    def get_max_num(self, request, obj=None, **kwargs):
+        # One row per agent: no "add another" row beyond them.
+        return self.get_extra(request, obj) if obj is None else None
 
     def get_readonly_fields(self, request, obj=None):
         return ("agent",) if obj is not None else ()

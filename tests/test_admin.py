@@ -209,6 +209,9 @@ def test_an_adverse_event_is_added_in_the_admin_with_an_attribution_per_agent(dm
     data = page_data(dm, add_url(AdverseEvent))
     agents = {data[f"agent_assessments-{i}-agent"]: i for i in range(3)}
     assert len(agents) == 3  # one row per study agent, ready to fill in
+    assert data["agent_assessments-MAX_NUM_FORMS"] == "3"
+    # A new event is not entered in error: the add page does not ask.
+    assert "entered_in_error" not in dm.get(add_url(AdverseEvent)).context["adminform"].form.fields
     data.update(
         {
             "subject": str(subject.pk),
@@ -602,3 +605,10 @@ def test_a_dose_level_s_doses_show_read_only_on_its_page(dm, study):
     assert page.status_code == 200
     formset = page.context["inline_admin_formsets"][0]
     assert not formset.has_change_permission and not formset.has_add_permission
+
+
+def test_saving_an_unchanged_admin_page_needs_no_reason_and_writes_nothing(dm, fatigue_event):
+    before = AuditEvent.objects.count()
+    saved(dm.post(change_url(fatigue_event), page_data(dm, change_url(fatigue_event))))
+    fatigue_event.refresh_from_db()
+    assert fatigue_event.version == 1 and AuditEvent.objects.count() == before
