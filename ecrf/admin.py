@@ -292,8 +292,11 @@ class AgentAssessmentInline(admin.TabularInline):
         return 0 if obj is not None else self.agents(request).count()
 
     def get_max_num(self, request, obj=None, **kwargs):
-        # One row per agent: no "add another" row beyond them.
-        return self.get_extra(request, obj) if obj is None else None
+        # One row per agent: no "add another" row beyond them (and none on a saved event,
+        # where the admin sets max_num to 0 as rows cannot be added).
+        if obj is None:
+            return self.get_extra(request, obj)
+        return super().get_max_num(request, obj, **kwargs)
 
     def get_readonly_fields(self, request, obj=None):
         return ("agent",) if obj is not None else ()

@@ -185,6 +185,7 @@ def test_the_admin_calls_no_generic_record_service():
 
 def test_an_adverse_event_and_its_attributions_change_in_one_admin_save(dm, fatigue_event):
     data = page_data(dm, change_url(fatigue_event))
+    assert data["agent_assessments-MAX_NUM_FORMS"] == "0"  # rows are not added to a saved event
     rows = {
         data[f"agent_assessments-{i}-id"]: i for i in range(3)
     }  # the inline rows, by assessment id
