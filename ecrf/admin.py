@@ -1,19 +1,26 @@
-"""Admin pages. Every save goes through the services, so the admin writes the audit trail too.
+"""Admin pages. Every save goes through the same domain service as the data-entry pages.
 
-Nothing can be deleted here: clinical records are marked entered in error with a reason.
+A page whose model has no service for a change is read-only. A service's refusal (a validation
+error, a permission refusal, a lock, a newer save by someone else) is shown on the form, next
+to the field it names or at the top. Nothing can be deleted here: clinical records are marked
+entered in error with a reason.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from django import forms
 from django.contrib import admin
-from django.core.exceptions import ValidationError
+from django.contrib.admin.options import csrf_protect_m
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Q
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
 from . import access
 from .models import (
+    SERIOUSNESS_CRITERIA,
     AdverseEvent,
     AdverseEventAgent,
     Agent,
@@ -34,14 +41,20 @@ from .models import (
     Visit,
 )
 from .selectors.dlt import dlt_overview
-from .services import REASON_REQUIRED, STALE_RECORD, record_create, record_update
-from .services.adverse_events import ae_correct
+from .services import REASON_REQUIRED, STALE_RECORD, subject_screen
+from .services.adverse_events import ae_record, ae_update
+from .services.assignments import study_assignment_create
 from .services.ctcae import ctcae_grade_descriptions
+from .services.dosing import dose_correct, dose_record, visit_on
 from .services.labs import lab_correct, lab_record, reference_range_correct
-from .services.studies import study_correct
+from .services.studies import dose_level_correct, study_correct
 from .services.subjects import subject_correct
+from .services.visits import visit_correct
 
 BOOKKEEPING = ("id", "version", "created_at", "updated_at")
+FORM_ONLY_FIELDS = ("change_reason", "loaded_version")
+IN_ERROR_FIELDS = ("entered_in_error", "entered_in_error_reason")
+NOT_PERMITTED = "You may not make this change."
 
 
 class AuditedAdminForm(forms.ModelForm):
@@ -54,6 +67,8 @@ class AuditedAdminForm(forms.ModelForm):
         help_text="Required when changing saved data; it is kept in the audit trail.",
     )
     loaded_version = forms.IntegerField(widget=forms.HiddenInput, required=False)
+    # The error a service gave on the first try of this save; see AuditedAdmin.changeform_view.
+    refusal: ValidationError | PermissionDenied | None = None
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -71,40 +86,107 @@ class AuditedAdminForm(forms.ModelForm):
                 and loaded != type(self.instance).objects.get(pk=self.instance.pk).version
             ):
                 raise ValidationError(STALE_RECORD)
+        if self.refusal is not None:
+            add_service_error(self, self.refusal)
         return cleaned
 
 
-def form_changes(form: AuditedAdminForm) -> dict:
-    """The model fields the user changed in an audited admin form, with their new values."""
+class VersionedInlineForm(forms.ModelForm):
+    """An inline row that remembers the version it was loaded from, for the service's check."""
+
+    loaded_version = forms.IntegerField(widget=forms.HiddenInput, required=False)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not self.instance._state.adding:
+            self.fields["loaded_version"].initial = self.instance.version
+
+
+def add_service_error(form: forms.BaseForm, error: ValidationError | PermissionDenied) -> None:
+    """Put a service's refusal next to the field it names, or at the top of the form."""
+    if isinstance(error, PermissionDenied):
+        form.add_error(None, str(error) or NOT_PERMITTED)
+    elif hasattr(error, "error_dict"):
+        for name, errors in error.error_dict.items():
+            form.add_error(name if name in form.fields else None, errors)
+    else:
+        form.add_error(None, error.error_list)
+
+
+class ServiceRefused(Exception):
+    """A service refused an admin save; nothing was written and the form is shown again."""
+
+    def __init__(self, error: ValidationError | PermissionDenied):
+        super().__init__(str(error))
+        self.error = error
+
+
+def form_changes(form: forms.BaseForm) -> dict:
+    """The model fields the user changed in an admin form, with their new values."""
     return {
-        name: form.cleaned_data[name]
-        for name in form.changed_data
-        if name not in ("change_reason", "loaded_version")
+        name: form.cleaned_data[name] for name in form.changed_data if name not in FORM_ONLY_FIELDS
     }
 
 
-def correcting(service, record_keyword: str):
-    """Adapt a correction service that names its record otherwise to AuditedAdmin.correct."""
-
-    def correct(*, record, **kwargs):
-        return service(**{record_keyword: record}, **kwargs)
-
-    return staticmethod(correct)
+def correction(request, form: AuditedAdminForm) -> dict:
+    """The keyword arguments every correction service takes from a valid change form."""
+    return {
+        "changes": form_changes(form),
+        "reason": form.cleaned_data["change_reason"],
+        "by": request.user,
+        "expected_version": form.cleaned_data.get("loaded_version"),
+    }
 
 
 class AuditedAdmin(admin.ModelAdmin):
+    """A model admin whose add and change pages save through a domain service.
+
+    A subclass defines `create(request, form, formsets)` to allow adding and
+    `correct(request, record, form, formsets)` to allow changing; each calls the model's service
+    and returns the saved record. Without them the page is read-only.
+    """
+
     form = AuditedAdminForm
-    # The service that corrects a saved record; models with follow-up rules name their own.
-    correct = staticmethod(record_update)
     readonly_fields = BOOKKEEPING
+    # The fields of the add page, when they are not those of the change page.
+    add_fields: Sequence[str] | None = None
+    # Fields shown but not changed on the change page (a record's subject, for one).
+    change_readonly_fields: Sequence[str] = ()
     # Subject-linked records are filtered to the user's sites; see get_queryset.
     subject_path: str | None = None
+    create = None
+    correct = None
 
     def get_fields(self, request, obj=None):
-        fields = [f for f in super().get_fields(request, obj) if f not in BOOKKEEPING]
-        fields = [f for f in fields if f not in ("change_reason", "loaded_version")]
-        extra = ["change_reason", "loaded_version"] if obj else []
-        return [*fields, *extra, *(BOOKKEEPING if obj else ())]
+        if obj is None and self.add_fields is not None:
+            return list(self.add_fields)
+        last = (*IN_ERROR_FIELDS, *FORM_ONLY_FIELDS, *BOOKKEEPING)
+        every = super().get_fields(request, obj)
+        fields = [f for f in every if f not in last]
+        # Marking a saved record entered in error is the exception, so it comes after the data,
+        # just above the reason for change; a new record is not entered in error.
+        in_error = [f for f in IN_ERROR_FIELDS if f in every and obj is not None]
+        extra = list(FORM_ONLY_FIELDS) if obj and self.correct is not None else []
+        return [*fields, *in_error, *extra, *(BOOKKEEPING if obj else ())]
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        # A record is added for a subject the user may see, as on the data-entry pages.
+        if db_field.name == "subject":
+            kwargs["queryset"] = access.subjects_for_user(request.user)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def get_readonly_fields(self, request, obj=None):
+        readonly = list(super().get_readonly_fields(request, obj))
+        if obj is not None:
+            readonly += [f for f in self.change_readonly_fields if f not in readonly]
+        return readonly
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+        refusal = getattr(request, "_ecrf_admin_refusal", None)
+        if refusal is not None:
+            form = type(form.__name__, (form,), {"refusal": refusal})
+        return form
 
     def get_queryset(self, request):
         queryset = super().get_queryset(request)
@@ -113,26 +195,62 @@ class AuditedAdmin(admin.ModelAdmin):
         visible = access.subjects_for_user(request.user).values("pk")
         return queryset.filter(**{f"{self.subject_path}__in": visible})
 
+    def has_add_permission(self, request):
+        return self.create is not None and super().has_add_permission(request)
+
+    def has_change_permission(self, request, obj=None):
+        return self.correct is not None and super().has_change_permission(request, obj)
+
     def has_delete_permission(self, request, obj=None):
         return False
 
+    @csrf_protect_m
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        # The services open their own outermost transaction, so the admin's usual transaction
+        # around the whole page is not opened: it would nest theirs. A service's refusal comes
+        # after the form was found valid; the page is then built again with the refusal added
+        # to the form's errors (nothing was written, the service rolled back).
+        try:
+            return self._changeform_view(request, object_id, form_url, extra_context)
+        except ServiceRefused as refused:
+            request._ecrf_admin_refusal = refused.error
+            return self._changeform_view(request, object_id, form_url, extra_context)
+
     def save_model(self, request, obj, form, change):
-        if not change:
-            record_create(record=obj, by=request.user)
-            return
-        saved = self.correct(
-            record=type(obj).objects.get(pk=obj.pk),
-            changes=form_changes(form),
-            reason=form.cleaned_data["change_reason"],
-            by=request.user,
-            expected_version=form.cleaned_data.get("loaded_version"),
-        )
-        obj.version = saved.version
+        # Saved in save_related instead, where the inline rows are at hand too: a service saves
+        # a record and its rows in one call.
+        return None
 
     def save_related(self, request, form, formsets, change):
-        # Many-to-many fields do not exist on these models and inlines are read-only, so there
-        # is nothing related to save outside the services.
-        return None
+        obj = form.instance
+        try:
+            if change:
+                record = type(obj).objects.get(pk=obj.pk)
+                if not self.has_changes(form, formsets):
+                    saved = record
+                elif not (form.cleaned_data.get("change_reason") or "").strip():
+                    raise ValidationError({"change_reason": REASON_REQUIRED})
+                else:
+                    saved = self.correct(request, record, form, formsets)
+            else:
+                saved = self.create(request, form, formsets)
+        except (ValidationError, PermissionDenied) as error:
+            raise ServiceRefused(error) from error
+        # The admin goes on with `obj` (its change message, its redirect): give it the saved row.
+        for field in obj._meta.concrete_fields:
+            setattr(obj, field.attname, getattr(saved, field.attname))
+        obj._state.adding = False
+        for formset in formsets:
+            # Django's change message reads these; a service that saved rows sets its own.
+            for name in ("new_objects", "changed_objects", "deleted_objects"):
+                if not hasattr(formset, name):
+                    setattr(formset, name, [])
+
+    def has_changes(self, form, formsets) -> bool:
+        # A read-only inline row has no data in the POST: it is unchanged whatever its fields say.
+        return bool(form_changes(form)) or any(
+            row.has_changed() and form_changes(row) for formset in formsets for row in formset.forms
+        )
 
 
 class ReadOnlyInline(admin.TabularInline):
@@ -152,16 +270,57 @@ class DoseLevelDoseInline(ReadOnlyInline):
     fields = ("agent", "dose")
 
 
-class AgentAssessmentInline(ReadOnlyInline):
+class AgentAssessmentInline(admin.TabularInline):
+    """Attribution and action taken per study agent: saved with the event by its service.
+
+    A new event gets one row per agent of the user's studies (rows left empty are ignored);
+    a saved event's rows keep their agent, and rows are neither added nor removed.
+    """
+
     model = AdverseEventAgent
-    fields = ("agent", "attribution", "action_taken")
+    form = VersionedInlineForm
+    fields = ("agent", "attribution", "action_taken", "loaded_version")
+    can_delete = False
+
+    def agents(self, request):
+        return Agent.objects.filter(study__in=access.studies_for_user(request.user)).order_by(
+            "study__code", "code"
+        )
+
+    def get_extra(self, request, obj=None, **kwargs):
+        return 0 if obj is not None else self.agents(request).count()
+
+    def get_max_num(self, request, obj=None, **kwargs):
+        # One row per agent: no "add another" row beyond them (and none on a saved event,
+        # where the admin sets max_num to 0 as rows cannot be added).
+        if obj is None:
+            return self.get_extra(request, obj)
+        return super().get_max_num(request, obj, **kwargs)
+
+    def get_readonly_fields(self, request, obj=None):
+        return ("agent",) if obj is not None else ()
+
+    def has_add_permission(self, request, obj=None):
+        return obj is None and super().has_add_permission(request, obj)
+
+
+def _valid_rows(formsets) -> list[forms.ModelForm]:
+    return [row for formset in formsets for row in formset.forms if row.cleaned_data]
 
 
 @admin.register(Study)
 class StudyAdmin(AuditedAdmin):
-    correct = correcting(study_correct, "study")
+    """Study settings are corrected here; the study itself is created by load_study."""
+
     list_display = ("code", "title", "design_method", "ctcae_version", "cycle_days")
     search_fields = ("code", "title")
+
+    def correct(self, request, record, form, formsets):
+        return study_correct(study=record, **correction(request, form))
+
+
+# The study definition is loaded from its file by load_study (the study_load service): these
+# pages show it, and nobody edits it here.
 
 
 @admin.register(Site)
@@ -183,9 +342,15 @@ class AgentScheduleAdmin(AuditedAdmin):
 
 @admin.register(DoseLevel)
 class DoseLevelAdmin(AuditedAdmin):
+    """A data manager opens or closes a level for enrolment; its doses are the definition's."""
+
     list_display = ("study", "level", "label", "open_for_enrolment")
     list_filter = ("study", "open_for_enrolment")
     inlines = [DoseLevelDoseInline]
+    change_readonly_fields = ("study", "level")
+
+    def correct(self, request, record, form, formsets):
+        return dose_level_correct(dose_level=record, **correction(request, form))
 
     def get_list_display(self, request):
         # Counts and advice come from the study's DLT overview, computed once per page.
@@ -225,8 +390,17 @@ class ScheduledVisitAdmin(AuditedAdmin):
 
 @admin.register(StudyAssignment)
 class StudyAssignmentAdmin(AuditedAdmin):
+    """Giving a user access to a study's site; an assignment is not edited once given."""
+
     list_display = ("user", "study", "site")
     list_filter = ("study", "site")
+    add_fields = ("user", "study", "site")
+
+    def create(self, request, form, formsets):
+        data = form.cleaned_data
+        return study_assignment_create(
+            user=data["user"], study=data["study"], site=data["site"], by=request.user
+        )
 
 
 def overview_for(request, study_id):
@@ -239,12 +413,29 @@ def overview_for(request, study_id):
 
 @admin.register(Subject)
 class SubjectAdmin(AuditedAdmin):
+    """Screening a subject allocates the next subject ID, as on the subject page."""
+
     subject_path = "pk"
-    correct = correcting(subject_correct, "subject")
     list_display = ("subject_code", "study", "site", "dose_level", "status", "first_dose_on")
     list_filter = ("study", "site", "status", "dose_level")
     search_fields = ("subject_code",)
     list_select_related = ("study", "site", "dose_level")
+    add_fields = ("study", "site", "consent_on", "sex", "birth_year")
+    change_readonly_fields = ("study", "subject_code")
+
+    def create(self, request, form, formsets):
+        data = form.cleaned_data
+        return subject_screen(
+            study=data["study"],
+            site=data["site"],
+            consent_on=data["consent_on"],
+            sex=data["sex"],
+            birth_year=data["birth_year"],
+            by=request.user,
+        )
+
+    def correct(self, request, record, form, formsets):
+        return subject_correct(subject=record, **correction(request, form))
 
     def get_list_display(self, request):
         # The column reads the study's DLT overview, computed once for the page's request.
@@ -262,15 +453,23 @@ class SubjectAdmin(AuditedAdmin):
 
 @admin.register(Visit)
 class VisitAdmin(AuditedAdmin):
+    """Visits are planned from the study schedule; the admin corrects them."""
+
     subject_path = "subject"
     list_display = ("subject", "label", "planned_on", "status", "done_on")
     list_filter = ("status", "kind", "subject__site")
     search_fields = ("subject__subject_code", "label")
     list_select_related = ("subject",)
+    change_readonly_fields = ("subject",)
+
+    def correct(self, request, record, form, formsets):
+        return visit_correct(visit=record, **correction(request, form))
 
 
 @admin.register(DoseAdministration)
 class DoseAdministrationAdmin(AuditedAdmin):
+    """Cycle, day, visit, unit and planned dose follow from what is given; the service sets them."""
+
     subject_path = "subject"
     list_display = (
         "subject",
@@ -287,6 +486,25 @@ class DoseAdministrationAdmin(AuditedAdmin):
     search_fields = ("subject__subject_code",)
     list_select_related = ("subject", "agent")
     date_hierarchy = "given_on"
+    add_fields = ("subject", "agent", "given_on", "given_dose", "reason", "adverse_event")
+    readonly_fields = (*BOOKKEEPING, "visit", "cycle", "day", "planned_dose", "unit")
+    change_readonly_fields = ("subject",)
+
+    def create(self, request, form, formsets):
+        data = form.cleaned_data
+        return dose_record(
+            subject=data["subject"],
+            agent=data["agent"],
+            given_on=data["given_on"],
+            given_dose=data["given_dose"],
+            reason=data["reason"],
+            adverse_event=data["adverse_event"],
+            visit=visit_on(data["subject"], data["given_on"]),
+            by=request.user,
+        )
+
+    def correct(self, request, record, form, formsets):
+        return dose_correct(dose=record, **correction(request, form))
 
 
 DLT_BADGE_COLOURS = {
@@ -327,8 +545,9 @@ class GradeAtLeast3Filter(admin.SimpleListFilter):
 
 @admin.register(AdverseEvent)
 class AdverseEventAdmin(AuditedAdmin):
+    """An event and its per-agent attributions are saved together, by one service call."""
+
     subject_path = "subject"
-    correct = staticmethod(ae_correct)
     list_display = (
         "subject",
         "ctcae_term",
@@ -352,7 +571,71 @@ class AdverseEventAdmin(AuditedAdmin):
     # Rendering the rows is most of the page's time; 50 keep it quick.
     list_per_page = 50
     inlines = [AgentAssessmentInline]
-    readonly_fields = (*BOOKKEEPING, "ctcae_grades", "dlt_status")
+    # The CTCAE version is the study's, the MedDRA code and SOC the term's, "serious" follows
+    # from the criteria: the service sets them.
+    readonly_fields = (
+        *BOOKKEEPING,
+        "ctcae_version",
+        "meddra_code",
+        "soc",
+        "serious",
+        "ctcae_grades",
+        "dlt_status",
+    )
+    change_readonly_fields = ("subject",)
+
+    def get_formset_kwargs(self, request, obj, inline, prefix):
+        kwargs = super().get_formset_kwargs(request, obj, inline, prefix)
+        if obj._state.adding and isinstance(inline, AgentAssessmentInline):
+            kwargs["initial"] = [{"agent": agent.pk} for agent in inline.agents(request)]
+        return kwargs
+
+    def create(self, request, form, formsets):
+        data = form.cleaned_data
+        return ae_record(
+            subject=data["subject"],
+            ctcae_term=data["ctcae_term"],
+            grade=data["grade"],
+            onset_on=data["onset_on"],
+            assessments={
+                row.cleaned_data["agent"].code: (
+                    row.cleaned_data["attribution"],
+                    row.cleaned_data["action_taken"],
+                )
+                for row in _valid_rows(formsets)
+            },
+            by=request.user,
+            verbatim=data["verbatim"],
+            resolved_on=data["resolved_on"],
+            outcome=data["outcome"],
+            death_on=data["death_on"],
+            serious_criteria=tuple(name for name in SERIOUSNESS_CRITERIA if data[name]),
+        )
+
+    def correct(self, request, record, form, formsets):
+        kwargs = correction(request, form)
+        changes = kwargs.pop("changes")
+        if any(name in changes for name in SERIOUSNESS_CRITERIA):
+            changes["serious"] = any(form.cleaned_data[name] for name in SERIOUSNESS_CRITERIA)
+        rows = [row for row in _valid_rows(formsets) if row.instance.pk is not None]
+        agent_changes = {row.instance.agent.code: form_changes(row) for row in rows}
+        saved = ae_update(
+            event=record,
+            changes=changes,
+            agent_changes={code: change for code, change in agent_changes.items() if change},
+            agent_versions={
+                row.instance.agent.code: row.cleaned_data.get("loaded_version") for row in rows
+            },
+            **kwargs,
+        )
+        for formset in formsets:
+            # For the admin's history of the event: which rows changed, and which fields.
+            formset.changed_objects = [
+                (row.instance, list(form_changes(row)))
+                for row in formset.forms
+                if row in rows and form_changes(row)
+            ]
+        return saved
 
     @admin.display(description="DLT", ordering="dlt_assessment__status")
     def dlt_status(self, obj: AdverseEvent):
@@ -430,9 +713,30 @@ class DltReviewQueueAdmin(admin.ModelAdmin):
 
 @admin.register(AdverseEventAgent)
 class AdverseEventAgentAdmin(AuditedAdmin):
+    """One agent's attribution and action, corrected with its event by the event's service."""
+
     subject_path = "adverse_event__subject"
-    correct = staticmethod(ae_correct)
     list_display = ("adverse_event", "agent", "attribution", "action_taken")
+    change_readonly_fields = ("adverse_event", "agent")
+
+    def correct(self, request, record, form, formsets):
+        kwargs = correction(request, form)
+        code = record.agent.code
+        return _agent_row(
+            ae_update(
+                event=record.adverse_event,
+                changes={},
+                agent_changes={code: kwargs["changes"]},
+                agent_versions={code: kwargs["expected_version"]},
+                reason=kwargs["reason"],
+                by=kwargs["by"],
+            ),
+            code,
+        )
+
+
+def _agent_row(event: AdverseEvent, code: str) -> AdverseEventAgent:
+    return event.agent_assessments.get(agent__code=code, entered_in_error=False)
 
 
 @admin.register(LabResult)
@@ -441,25 +745,25 @@ class LabResultAdmin(AuditedAdmin):
 
     subject_path = "subject"
     exclude = ("ctcae_version", "ctcae_term", "ctcae_grade")
-    correct = correcting(lab_correct, "result")
     readonly_fields = (*BOOKKEEPING, "ctcae_version", "ctcae_term", "ctcae_grade")
+    change_readonly_fields = ("subject",)
 
-    def save_model(self, request, obj, form, change):
-        if not change:
-            saved = lab_record(
-                subject=obj.subject,
-                visit=obj.visit,
-                test_code=obj.test_code,
-                value=obj.value,
-                unit=obj.unit,
-                lln=obj.lln,
-                uln=obj.uln,
-                collected_at=obj.collected_at,
-                by=request.user,
-            )
-            obj.pk = saved.pk
-            return
-        super().save_model(request, obj, form, change)
+    def create(self, request, form, formsets):
+        data = form.cleaned_data
+        return lab_record(
+            subject=data["subject"],
+            visit=data["visit"],
+            test_code=data["test_code"],
+            value=data["value"],
+            unit=data["unit"],
+            lln=data["lln"],
+            uln=data["uln"],
+            collected_at=data["collected_at"],
+            by=request.user,
+        )
+
+    def correct(self, request, record, form, formsets):
+        return lab_correct(result=record, **correction(request, form))
 
     list_display = (
         "subject",
@@ -482,7 +786,9 @@ class ReferenceRangeAdmin(AuditedAdmin):
 
     list_display = ("site", "test_code", "unit", "sex", "lln", "uln", "effective_from")
     list_filter = ("site", "test_code")
-    correct = correcting(reference_range_correct, "reference_range")
+
+    def correct(self, request, record, form, formsets):
+        return reference_range_correct(reference_range=record, **correction(request, form))
 
 
 @admin.register(AuditEvent)

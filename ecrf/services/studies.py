@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError
 from django.db import models, transaction
 
 from ..imports.study_definition import StudyDefinition
@@ -131,3 +132,37 @@ def site_create(*, study: Study, code: str, name: str, by, reason: str = "") -> 
     Not durable: the trial import creates sites inside its own transaction.
     """
     return record_create(record=Site(study=study, code=code, name=name), by=by, reason=reason)
+
+
+DOSE_LEVEL_SETTINGS = frozenset({"open_for_enrolment", "label"})
+SET_BY_STUDY_DEFINITION = (
+    "{field} is set by the study definition; load the definition to change it."
+)
+
+
+def dose_level_correct(
+    *, dose_level: DoseLevel, changes: dict, reason: str, by, expected_version: int | None = None
+) -> DoseLevel:
+    """Open or close a dose level for enrolment, or correct its label, with a reason.
+
+    The level's number, its study and its doses belong to the study definition (`study_load`):
+    subjects' doses and the escalation order refer to them, so they are not edited here.
+    """
+    fixed = sorted(set(changes) - DOSE_LEVEL_SETTINGS)
+    if fixed:
+        raise ValidationError(
+            {
+                name: ValidationError(
+                    SET_BY_STUDY_DEFINITION.format(field=name), code="set_by_study_definition"
+                )
+                for name in fixed
+            }
+        )
+    with transaction.atomic():
+        return record_update(
+            record=dose_level,
+            changes=changes,
+            reason=reason,
+            by=by,
+            expected_version=expected_version,
+        )
