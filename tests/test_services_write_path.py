@@ -9,6 +9,7 @@ from decimal import Decimal
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.urls import reverse
 
 from ecrf.ctcae.labs import GradingError, grade_lab
@@ -363,3 +364,17 @@ def test_a_stale_assessment_version_refuses_the_whole_ae_save(nausea, alice):
     assert (AuditEvent.objects.count(), nausea.version) == before
     assert nausea.grade == 2
     assert _assessment(nausea, "IL2").attribution == "unrelated"
+
+
+# Outermost services own their transaction
+
+
+def test_an_outermost_service_refuses_to_run_inside_a_callers_transaction(subject, alice):
+    """A page, import or command that wrapped a durable service in its own transaction could
+    roll back what the service reported as saved; Django refuses the nesting outright."""
+    visit = subject.visits.get(label="C1D8")
+    with pytest.raises(RuntimeError, match="durable"), transaction.atomic():
+        lab_panel_save(
+            subject=subject, visit=visit, rows=[_new("ALT", "50", "U/L", uln="40")], by=alice
+        )
+    assert not LabResult.objects.exists()
