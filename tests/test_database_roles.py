@@ -263,3 +263,99 @@ def test_the_owner_cannot_update_or_delete_audit_events_either(owner_connection)
             ):
                 conn.execute(statement)
         conn.rollback()
+
+
+@on_postgresql
+def test_every_append_only_table_has_an_enabled_row_trigger_refusing_update_and_delete(
+    owner_connection,
+):
+    # pg_trigger.tgtype bits: 1 row-level, 2 before, 8 delete, 16 update.
+    with owner_connection() as conn:
+        for table in append_only_tables():
+            rows = conn.execute(
+                "SELECT t.tgname FROM pg_trigger t JOIN pg_proc p ON p.oid = t.tgfoid "
+                "WHERE t.tgrelid = %s::regclass AND t.tgenabled = 'O' AND t.tgtype & 27 = 27 "
+                "AND p.proname = 'ecrf_audit_append_only'",
+                [table],
+            ).fetchall()
+            assert rows, table
+
+
+# What db_roles refuses (PostgreSQL, run as the application role: nothing is applied).
+
+
+@as_app_role
+@pytest.mark.django_db
+def test_db_roles_refuses_to_run_as_the_application_role(pg_roles):
+    owner, app = pg_roles["owner"]["USER"], pg_roles["app"]["USER"]
+    with pytest.raises(CommandError, match=f"Connected as '{app}': run this as '{owner}'"):
+        call_command("db_roles", owner=owner, app=app, stdout=StringIO())
+
+
+@as_app_role
+@pytest.mark.django_db
+def test_db_roles_refuses_a_superuser_or_a_member_of_the_owner_as_application_role(pg_roles):
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT rolname FROM pg_roles WHERE rolsuper ORDER BY rolname LIMIT 1")
+        (superuser,) = cursor.fetchone()
+    with pytest.raises(CommandError, match="is a superuser"):
+        call_command("db_roles", owner=pg_roles["owner"]["USER"], app=superuser, stdout=StringIO())
+    # The owner of the database is a member of pg_database_owner, a role every database has.
+    with pytest.raises(CommandError, match="is a member of 'pg_database_owner'"):
+        call_command(
+            "db_roles", owner="pg_database_owner", app=pg_roles["owner"]["USER"], stdout=StringIO()
+        )
+
+
+@as_app_role
+@pytest.mark.django_db
+def test_db_roles_refuses_when_another_role_owns_the_tables(pg_roles):
+    # Connected as the application role and naming it the owner: every table belongs to another.
+    with pytest.raises(CommandError, match="Not owned by .*ecrf_auditevent"):
+        call_command(
+            "db_roles",
+            owner=pg_roles["app"]["USER"],
+            app=pg_roles["owner"]["USER"],
+            stdout=StringIO(),
+        )
+
+
+@on_postgresql
+@pytest.mark.django_db
+def test_db_roles_refuses_while_migrations_are_pending(pg_roles, monkeypatch):
+    from django.db.migrations.executor import MigrationExecutor
+
+    monkeypatch.setattr(MigrationExecutor, "migration_plan", lambda self, targets: [object()])
+    with pytest.raises(CommandError, match="1 migration"):
+        call_command("db_roles", owner="ecrf_owner", app="ecrf_app", stdout=StringIO())
+
+
+# Pooled connections (PostgreSQL).
+
+
+@on_postgresql
+@pytest.mark.django_db(transaction=True)
+def test_a_pooled_connection_the_database_dropped_is_replaced_before_it_is_reused():
+    import psycopg
+    from django.db import close_old_connections
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        (dropped,) = cursor.fetchone()
+    settings_dict = connection.settings_dict
+    # The same role may end its own sessions, as a database restart ends them all.
+    with psycopg.connect(
+        dbname=settings_dict["NAME"],
+        host=settings_dict["HOST"] or None,
+        port=settings_dict["PORT"] or None,
+        user=settings_dict["USER"] or None,
+        password=settings_dict.get("PASSWORD") or None,
+        autocommit=True,
+    ) as other:
+        assert other.execute("SELECT pg_terminate_backend(%s)", [dropped]).fetchone() == (True,)
+    # What Django runs when the next request starts; the connection is kept (CONN_MAX_AGE).
+    close_old_connections()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        (current,) = cursor.fetchone()
+    assert current != dropped
