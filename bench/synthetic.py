@@ -1470,10 +1470,13 @@ def _indexes_rebuilt_after(model: type[models.Model], *, rows: int) -> Iterator[
                 [table],
             )
         else:
-            # Indexes that back a constraint (the primary key) stay.
+            # Indexes that back a constraint (the primary key) stay. Only the table's owner
+            # may drop its indexes: connected as the application role (manage.py db_roles)
+            # the rows go in with the indexes in place.
             cursor.execute(
                 "SELECT i.relname, pg_get_indexdef(i.oid) FROM pg_index x "
                 "JOIN pg_class i ON i.oid = x.indexrelid WHERE x.indrelid = %s::regclass "
+                "AND pg_has_role(i.relowner, 'USAGE') "
                 "AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = x.indexrelid)",
                 [connection.ops.quote_name(table)],
             )

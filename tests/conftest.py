@@ -2,12 +2,123 @@
 
 Alice is a research nurse at site A, Bob an investigator at site A, Charlie a research nurse at
 site B who must see none of site A's data.
+
+On PostgreSQL with DATABASE_APP_URL set (as .ci/run does), every test runs connected as the
+application role of `manage.py db_roles`, not as the owner that created the test database.
 """
 
+import contextlib
 import datetime as dt
+import os
 from decimal import Decimal
 
 import pytest
+
+# The role that owns the test database's tables and the application role, once known.
+PG_ROLES: dict[str, dict[str, str]] = {}
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """On PostgreSQL: migrate as the owner (DATABASE_URL), then run the tests as the app role.
+
+    pytest-django creates the test database and runs the migrations as DATABASE_URL's user, who
+    thus owns every table. With DATABASE_APP_URL set, `db_roles` then grants that URL's role its
+    rights and the connection switches to it: the settings dict is shared by every thread's
+    connection, so the live server's connections use the app role too. Before the database is
+    dropped the connection goes back to the owner.
+    """
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        yield
+        return
+    settings_dict = connection.settings_dict
+    owner = {"USER": settings_dict["USER"], "PASSWORD": settings_dict.get("PASSWORD", "")}
+    PG_ROLES["owner"] = owner
+    app = _app_role()
+    with pytest.MonkeyPatch.context() as patch:
+        # Transactional tests (the browser tests) are reset with TRUNCATE, which the
+        # application role may not send and the append-only tables refuse from anyone.
+        patch.setattr(
+            "django.db.backends.postgresql.operations.DatabaseOperations.execute_sql_flush",
+            _flush_as_owner,
+        )
+        if app:
+            with django_db_blocker.unblock():
+                from django.core.management import call_command
+
+                call_command("db_roles", owner=owner["USER"], app=app["USER"], verbosity=0)
+                connection.close()
+            settings_dict.update(app)
+            PG_ROLES["app"] = app
+        yield
+        with django_db_blocker.unblock():
+            connection.close()
+        settings_dict.update(owner)
+
+
+def _app_role() -> dict[str, str] | None:
+    """USER and PASSWORD of DATABASE_APP_URL (its database name is not used), or None."""
+    url = os.environ.get("DATABASE_APP_URL")
+    if not url:
+        return None
+    import dj_database_url
+
+    parsed = dj_database_url.parse(url)
+    return {"USER": parsed["USER"], "PASSWORD": parsed.get("PASSWORD") or ""}
+
+
+@pytest.fixture
+def pg_roles(django_db_setup):
+    """{"owner": {USER, PASSWORD}, "app": {USER, PASSWORD}} of the PostgreSQL test database."""
+    return PG_ROLES
+
+
+@pytest.fixture
+def owner_connection(django_db_setup):
+    """Open connections to the test database as the role that owns its tables (PostgreSQL)."""
+    return _owner_connection
+
+
+@contextlib.contextmanager
+def _owner_connection():
+    """A psycopg connection to the test database as the owner; commits on success, then closes."""
+    import psycopg
+    from django.db import connection
+
+    settings_dict = connection.settings_dict
+    owner = PG_ROLES["owner"]
+    with psycopg.connect(
+        dbname=settings_dict["NAME"],
+        host=settings_dict["HOST"] or None,
+        port=settings_dict["PORT"] or None,
+        user=owner["USER"] or None,
+        password=owner["PASSWORD"] or None,
+    ) as conn:
+        # A test that left a lock behind makes this fail instead of waiting for ever.
+        conn.execute("SET lock_timeout = '30s'")
+        yield conn
+
+
+def _flush_as_owner(ops, sql_list):
+    """Flush (TRUNCATE) as the owner, with the append-only tables' TRUNCATE triggers off.
+
+    The owner may disable its tables' triggers; doing it inside the flush's own transaction
+    means no other session ever sees them off. The test's own connection holds no lock at
+    this point: transactional tests run in autocommit.
+    """
+    from ecrf.database_roles import append_only_tables, no_truncate_trigger
+
+    tables = append_only_tables()
+    with _owner_connection() as conn:
+        for table in tables:
+            conn.execute(f"ALTER TABLE {table} DISABLE TRIGGER {no_truncate_trigger(table)}")
+        for sql in sql_list:
+            conn.execute(sql)
+        for table in tables:
+            conn.execute(f"ALTER TABLE {table} ENABLE TRIGGER {no_truncate_trigger(table)}")
+
 
 DEFINITION = {
     "code": "TEST-IL2",

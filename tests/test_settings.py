@@ -106,6 +106,12 @@ def test_the_idle_session_length_and_the_lockout_come_from_the_environment():
     ]
 
 
+def test_pooled_database_connections_are_health_checked_before_reuse():
+    names = "DATABASES['default']['CONN_HEALTH_CHECKS']", "DATABASES['default']['CONN_MAX_AGE']"
+    assert _settings(PRODUCTION, *names) == ["True", "60"]
+    assert _settings({"DJANGO_DEBUG": "1"}, *names) == ["True", "60"]
+
+
 def test_the_content_security_policy_applies_in_development_too():
     (policy,) = _settings(
         {"DJANGO_DEBUG": "1"}, "CONTENT_SECURITY_POLICY['DIRECTIVES']['script-src']"

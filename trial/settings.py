@@ -119,10 +119,13 @@ TEMPLATES = [
 
 WSGI_APPLICATION = "trial.wsgi.application"
 
+# A pooled connection is checked before a request reuses it, so that after a database restart
+# the first request on each worker reconnects instead of failing on the dead connection.
 DATABASES = {
     "default": dj_database_url.config(
         default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}",
         conn_max_age=envint("DJANGO_DB_CONN_MAX_AGE", 60),
+        conn_health_checks=True,
     )
 }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
