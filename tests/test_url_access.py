@@ -58,6 +58,7 @@ ACCESS: dict[str, tuple[frozenset, frozenset]] = {
     "export_list": (frozenset({DATA_MANAGER}), NOBODY),
     "export_file": (frozenset({DATA_MANAGER}), NOBODY),
     "two_factor": (EVERYONE, EVERYONE),
+    "password_change": (EVERYONE, EVERYONE),
     "subject_review": (EVERYONE, NOBODY),
     "query_list": (EVERYONE, NOBODY),
     "query_detail": (EVERYONE, NOBODY),
