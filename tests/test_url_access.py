@@ -63,6 +63,7 @@ RIGHTS: dict[str, tuple[Action | str | None, Action | str | None]] = {
     "export_list": (Action.EXPORT, None),
     "export_file": (Action.EXPORT, None),
     "two_factor": (SIGNED_IN, SIGNED_IN),
+    "password_change": (SIGNED_IN, SIGNED_IN),
     "subject_review": (Action.SEE_SUBJECTS, None),
     "query_list": (Action.SEE_SUBJECTS, None),
     "query_detail": (Action.SEE_SUBJECTS, None),

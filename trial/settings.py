@@ -92,6 +92,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Cache-Control: no-store on every response to a signed-in user (ecrf/auth/middleware.py).
+    "ecrf.auth.middleware.NoStoreForSignedInUsersMiddleware",
     "django_otp.middleware.OTPMiddleware",
     "ecrf.views.two_factor.TwoFactorRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -217,20 +219,31 @@ CONTENT_SECURITY_POLICY = {
 }
 
 # Sign-in throttling (django-axes): after DJANGO_LOGIN_FAILURE_LIMIT failed attempts for one user
-# name from one address, that user name is refused from that address for the cool-off period,
-# even with the right password. A successful sign-in clears the count.
+# name, from any address, that user name is refused for the cool-off period, even with the right
+# password. Keyed on the user name alone: behind a reverse proxy every client has the proxy's
+# address, so a lock on the address would let anyone lock everyone out. Wrong passwords typed to
+# sign data or to change the password count too (ecrf/auth/lockout.py). A successful sign-in
+# clears the count.
 AXES_FAILURE_LIMIT = envint("DJANGO_LOGIN_FAILURE_LIMIT", 5)
 AXES_COOLOFF_TIME = timedelta(minutes=envint("DJANGO_LOGIN_COOLOFF_MINUTES", 30))
-AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_LOCKOUT_PARAMETERS = ["username"]
+# axes.W006 warns that without the address, rotating user agents or cookies gets round the lock.
+# Not so here: the count is summed over every attempt for the user name, whatever the agent
+# (tests/test_sign_in_lock.py rotates agents and addresses and is still locked out).
+SILENCED_SYSTEM_CHECKS = ["axes.W006"]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 # Lockouts are still logged as warnings; the per-request and start-up lines are not.
 AXES_VERBOSE = False
 
-# Second factor (django-otp, TOTP) for investigators and data managers: on by default in
-# production, off by default with DEBUG. See ecrf/views/two_factor.py.
+# Second factor (django-otp, TOTP) for investigators, data managers, staff and superusers: on by
+# default in production, off by default with DEBUG. See ecrf/views/two_factor.py. First enrolment
+# needs a one-time token an administrator issues, valid DJANGO_2FA_ENROLMENT_HOURS.
 REQUIRE_TWO_FACTOR = envbool("DJANGO_REQUIRE_2FA", not DEBUG)
 OTP_TOTP_ISSUER = os.environ.get("DJANGO_OTP_ISSUER", "Phase I eCRF")
+TWO_FACTOR_ENROLMENT_HOURS = envint("DJANGO_2FA_ENROLMENT_HOURS", 72)
+# The admin never shows a device's key or QR code: a key is seen once, by its owner, at enrolment.
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True
 
 LOGGING = {
     "version": 1,

@@ -43,6 +43,7 @@ from .study import (
     Study,
 )
 from .subject import Sex, Subject, SubjectStatus
+from .two_factor import TwoFactorEnrolmentToken
 from .visit import Visit, VisitKind, VisitStatus
 
 __all__ = [
@@ -90,6 +91,7 @@ __all__ = [
     "StudyAssignment",
     "Subject",
     "SubjectStatus",
+    "TwoFactorEnrolmentToken",
     "Visit",
     "VisitKind",
     "VisitStatus",

@@ -1,10 +1,14 @@
-"""The second factor (TOTP, django-otp) for investigators and data managers.
+"""The second factor (TOTP, django-otp) for investigators, data managers, staff and superusers.
 
-When ``settings.REQUIRE_TWO_FACTOR`` is on, an investigator or data manager who has signed in with
-a password reaches no page until they enter a code from their authenticator app. The first time,
-the page enrols the app: it shows the secret key and the otpauth URI to type or paste into it, and
-confirms the device with the first correct code. Other roles are unaffected.
+When ``settings.REQUIRE_TWO_FACTOR`` is on, such a user who has signed in with a password reaches
+no page until they enter a code from their authenticator app. The first time, the page asks for
+the one-time enrolment token an administrator issued them (ecrf/auth/enrolment.py); only then
+does it show the secret key and the otpauth URI to type or paste into the app, and it confirms
+the device with the first correct code. Knowing the password alone enrols nothing. Other roles
+are unaffected.
 """
+
+from __future__ import annotations
 
 from base64 import b32encode
 from collections.abc import Callable
@@ -16,17 +20,23 @@ from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import Resolver404, path, resolve, reverse
-from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django_otp import login as otp_login
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from .. import access
+from ..auth.enrolment import two_factor_enrol_confirm, two_factor_enrol_start
 
 # Pages a signed-in user may open before entering a code: this page, and signing in or out.
 OPEN_BEFORE_VERIFICATION = frozenset({"two_factor", "login", "logout"})
 WRONG_CODE = "That code is not right, or it has been used already. Enter the current code."
 TOO_MANY_WRONG_CODES = "Too many wrong codes. Wait a few seconds, then enter the current code."
-DEVICE_NAME = "Authenticator app"
+ENROLMENT_REFUSED = (
+    "That enrolment token is not right, has expired or has been used. Ask an administrator "
+    "for a new one."
+)
+# The session remembers the device an enrolment token opened, for this session only.
+ENROLMENT_SESSION_KEY = "ecrf_two_factor_enrolment_device"
 
 
 def needs_second_factor(request: HttpRequest) -> bool:
@@ -34,11 +44,16 @@ def needs_second_factor(request: HttpRequest) -> bool:
     user = request.user
     if not settings.REQUIRE_TWO_FACTOR or not user.is_authenticated or user.is_verified():
         return False
-    return bool(access.user_roles(user) & access.TWO_FACTOR_ROLES)
+    return _privileged(user) or bool(access.user_roles(user) & access.TWO_FACTOR_ROLES)
+
+
+def _privileged(user) -> bool:
+    """Staff, superusers and administrators: whoever can reach the admin or every study."""
+    return user.is_staff or user.is_superuser or access.ADMIN in access.user_roles(user)
 
 
 class TwoFactorRequiredMiddleware:
-    """Send an investigator or data manager without a verified code to the code page.
+    """Send a user who needs a second factor and has no verified code to the code page.
 
     Runs after django-otp's OTPMiddleware, which gives ``request.user.is_verified()``.
     """
@@ -81,18 +96,55 @@ def _next_url(request: HttpRequest) -> str:
     return reverse("home")
 
 
+class EnrolmentTokenForm(forms.Form):
+    enrolment_token = forms.CharField(
+        label="Enrolment token from your administrator",
+        max_length=40,
+        widget=forms.TextInput(attrs={"autocomplete": "off", "autofocus": True}),
+    )
+
+
 @login_required
 def two_factor(request: HttpRequest) -> HttpResponse:
-    """Enrol an authenticator app on first use, then verify its code once per session."""
+    """Verify the app's code once per session; on first use, enrol the app with a token."""
     if request.user.is_verified():
         return redirect(_next_url(request))
     device = TOTPDevice.objects.filter(user=request.user, confirmed=True).first()
-    enrolling = device is None
-    if enrolling:
-        # The same unconfirmed device until its first correct code, so the key shown stays put.
-        device = TOTPDevice.objects.filter(user=request.user, confirmed=False).first()
-        if device is None:
-            device = TOTPDevice.objects.create(user=request.user, name=DEVICE_NAME, confirmed=False)
+    if device is not None:
+        return _verify(request, device, enrolling=False)
+    device = _enrolment_device(request)
+    if device is None:
+        return _ask_for_enrolment_token(request)
+    return _verify(request, device, enrolling=True)
+
+
+def _enrolment_device(request: HttpRequest) -> TOTPDevice | None:
+    """The unconfirmed device an enrolment token opened in this session, if any."""
+    device_id = request.session.get(ENROLMENT_SESSION_KEY)
+    if device_id is None:
+        return None
+    return TOTPDevice.objects.filter(pk=device_id, user=request.user, confirmed=False).first()
+
+
+def _ask_for_enrolment_token(request: HttpRequest) -> HttpResponse:
+    form = EnrolmentTokenForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        device = two_factor_enrol_start(
+            user=request.user, token=form.cleaned_data["enrolment_token"]
+        )
+        if device is not None:
+            request.session[ENROLMENT_SESSION_KEY] = device.pk
+            # A fresh GET shows the key; reloading it does not post the token again.
+            return redirect(f"{reverse('two_factor')}?{urlencode({'next': _next_url(request)})}")
+        form.add_error("enrolment_token", ENROLMENT_REFUSED)
+    return render(
+        request,
+        "registration/two_factor.html",
+        {"form": form, "needs_token": True, "enrolling": True, "next": _next_url(request)},
+    )
+
+
+def _verify(request: HttpRequest, device: TOTPDevice, *, enrolling: bool) -> HttpResponse:
     form = TokenForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         allowed, _ = device.verify_is_allowed()
@@ -100,8 +152,8 @@ def two_factor(request: HttpRequest) -> HttpResponse:
             form.add_error("token", TOO_MANY_WRONG_CODES)
         elif device.verify_token(form.cleaned_data["token"]):
             if enrolling:
-                device.confirmed = True
-                device.save(update_fields=["confirmed"])
+                two_factor_enrol_confirm(device=device)
+                request.session.pop(ENROLMENT_SESSION_KEY, None)
             otp_login(request, device)
             return redirect(_next_url(request))
         else:
