@@ -9,7 +9,8 @@ import hashlib
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 
-from ecrf.models import Signature
+from ecrf.auth.lockout import LOCKED_OUT, SIGNATURE_PASSWORD_FAILED
+from ecrf.models import AuditEvent, Signature
 from ecrf.selectors.signatures import content_hash, signed_data, signed_data_hash
 from ecrf.services.dlt import dlt_decide
 from ecrf.services.signatures import (
@@ -74,3 +75,29 @@ def test_a_sign_off_is_bound_to_the_sha256_of_the_data_it_covers(fatigue_event, 
     text = signed_data(fatigue_event.subject)
     assert signature.content_hash == hashlib.sha256(text.encode()).hexdigest()
     assert signature.content_hash == content_hash(text) == signed_data_hash(fatigue_event.subject)
+
+
+def test_twelve_wrong_signature_passwords_lock_the_user_and_the_right_one_then_signs_nothing(
+    sign, fatigue_event, bob
+):
+    """The probe's reproduction (12 wrong passwords, then the right one signed): from the 5th
+    wrong password (settings.AXES_FAILURE_LIMIT) the user name is locked, each wrong password
+    until then is an audit line, and the right password is refused with code locked_out."""
+    for attempt in range(12):
+        with pytest.raises(ValidationError) as refused:
+            sign(fatigue_event, bob, password=f"guess {attempt}", printed_name="Dr Bob Baker")
+        expected = CODE_WRONG_PASSWORD if attempt < 5 else LOCKED_OUT
+        assert _codes(refused.value)["password"] == [expected]
+    assert AuditEvent.objects.filter(action=SIGNATURE_PASSWORD_FAILED).count() == 5
+    with pytest.raises(ValidationError) as refused:
+        sign(fatigue_event, bob, password=PASSWORD, printed_name="Dr Bob Baker")
+    assert _codes(refused.value)["password"] == [LOCKED_OUT]
+    assert Signature.objects.count() == 0
+
+
+def test_four_wrong_signature_passwords_do_not_stop_the_right_one(sign, fatigue_event, bob):
+    for attempt in range(4):
+        with pytest.raises(ValidationError):
+            sign(fatigue_event, bob, password=f"guess {attempt}", printed_name="Dr Bob Baker")
+    sign(fatigue_event, bob, password=PASSWORD, printed_name="Dr Bob Baker")
+    assert Signature.objects.count() == 1

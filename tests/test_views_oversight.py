@@ -13,6 +13,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from ecrf.auth.lockout import SIGNATURE_PASSWORD_FAILED
 from ecrf.models import (
     AuditEvent,
     DataLock,
@@ -484,7 +485,10 @@ def test_a_wrong_password_names_the_password_field_and_signs_nothing(client, bob
     assert response.context["form"].errors["password"] == [WRONG_PASSWORD]
     response = client.post(url, {"printed_name": " ", "password": PASSWORD})
     assert response.context["form"].errors["printed_name"] == [PRINTED_NAME_REQUIRED]
-    assert _written() == before
+    # Only the wrong password's own audit line (ecrf.signature.password_failed) is written.
+    *data, audit_lines = before
+    assert _written() == (*data, audit_lines + 1)
+    assert AuditEvent.objects.filter(action=SIGNATURE_PASSWORD_FAILED).count() == 1
 
 
 def test_bob_signs_a_visit(client, bob, subject):

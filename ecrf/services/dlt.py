@@ -122,6 +122,7 @@ def _sign_decision(
     printed_name = signature_check(
         actor=actor,
         subject=assessment.adverse_event.subject,
+        target=assessment,
         password=password,
         printed_name=printed_name,
         errors=errors,

@@ -13,6 +13,7 @@ from django.db import models, transaction
 from django.utils import timezone
 
 from .. import access
+from ..auth.lockout import ensure_not_locked_out, signature_password_failed
 from ..models import Signature, Subject
 from ..selectors.signatures import content_hash
 from .audit import Actor
@@ -26,30 +27,52 @@ CODE_PRINTED_NAME_REQUIRED = "printed_name_required"
 CODE_WRONG_PASSWORD = "wrong_password"  # noqa: S105
 
 
-def signature_errors(*, actor: Actor, password: str, printed_name: str) -> dict:
-    """The signature's own field errors (printed name, password), each with its code."""
+def signature_errors(*, actor: Actor, password: str, printed_name: str, target) -> dict:
+    """The signature's own field errors (printed name, password), each with its code.
+
+    The password is the one the user signs in with (21 CFR 11.200(a)), so it shares the sign-in
+    lock: a locked user name is refused even with the right password, and a wrong password
+    counts toward the lock and is written to the audit trail on `target` at once, outside any
+    transaction, so that the refusal which follows does not take the line back.
+    """
     errors = {}
     if not (printed_name or "").strip():
         errors["printed_name"] = ValidationError(
             PRINTED_NAME_REQUIRED, code=CODE_PRINTED_NAME_REQUIRED
         )
-    if actor.is_system or not actor.user.check_password(password or ""):
+    if actor.is_system:
+        errors["password"] = ValidationError(WRONG_PASSWORD, code=CODE_WRONG_PASSWORD)
+        return errors
+    try:
+        ensure_not_locked_out(actor.user)
+    except ValidationError as locked:
+        errors["password"] = locked
+        return errors
+    if not actor.user.check_password(password or ""):
+        signature_password_failed(user=actor.user, what=target)
         errors["password"] = ValidationError(WRONG_PASSWORD, code=CODE_WRONG_PASSWORD)
     return errors
 
 
 def signature_check(
-    *, actor: Actor, subject: Subject, password: str, printed_name: str, errors: dict | None = None
+    *,
+    actor: Actor,
+    subject: Subject,
+    target: models.Model,
+    password: str,
+    printed_name: str,
+    errors: dict | None = None,
 ) -> str:
     """Refuse a signer who is not an investigator of the subject's site, then a missing printed
-    name or a wrong password, together with the caller's own field `errors`; nothing is written.
+    name or a wrong password, together with the caller's own field `errors`; nothing is written
+    but the audit line of a wrong password (see `signature_errors`).
 
     Returns the printed name as it is to be recorded.
     """
     if actor.is_system or not access.is_site_investigator(actor.user, subject.site):
         raise PermissionDenied(ONLY_SITE_INVESTIGATOR)
-    found = {**(errors or {}), **signature_errors(actor=actor, password=password,
-                                                  printed_name=printed_name)}  # fmt: skip
+    own = signature_errors(actor=actor, password=password, printed_name=printed_name, target=target)
+    found = {**(errors or {}), **own}
     if found:
         raise ValidationError(found)
     return printed_name.strip()

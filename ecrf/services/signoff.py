@@ -26,7 +26,11 @@ def signoff_sign(*, target: models.Model, by, password: str, printed_name: str) 
     """An investigator signs a visit or a subject's whole casebook (ecrf.services.signatures)."""
     actor = as_actor(by)
     printed_name = signature_check(
-        actor=actor, subject=_subject_of(target), password=password, printed_name=printed_name
+        actor=actor,
+        subject=_subject_of(target),
+        target=target,
+        password=password,
+        printed_name=printed_name,
     )
     with transaction.atomic():
         signature = signature_sign(
