@@ -1,4 +1,4 @@
-"""The synthetic trial generator (bench/synthetic.py) and manage.py generate_synthetic."""
+"""The synthetic trial generator (ecrf/synthetic/trial.py) and manage.py generate_synthetic."""
 
 from __future__ import annotations
 
@@ -13,7 +13,6 @@ from django.core.management import CommandError, call_command
 from django.db import transaction
 from django.db.models import F
 
-from bench.synthetic import SyntheticTrialError, generate_trial, reference_date
 from ecrf.ctcae import check_grade, get_term
 from ecrf.models import (
     AdverseEvent,
@@ -34,6 +33,7 @@ from ecrf.services import system_actor
 from ecrf.services.audit import audit_value, audited_fields, field_value
 from ecrf.services.dlt import _signed_content, dlt_evaluate_event
 from ecrf.services.labs import GRADE_FIELDS, baseline_value, ctcae_grade_of
+from ecrf.synthetic.trial import SyntheticTrialError, generate_trial, reference_date
 
 SMALL = {"subjects": 4, "events_per_subject": 5, "labs_per_subject": 20}
 CLINICAL_MODELS = (

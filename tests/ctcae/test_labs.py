@@ -19,8 +19,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bench.grading import TYPICAL, random_results
 from ecrf.ctcae.labs import LAB_TESTS, GradingError, LabGrade, grade_lab, grade_labs
+from ecrf.synthetic.labs import TYPICAL, random_results
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SOURCE_CSV = REPO_ROOT.parent / "shared" / "ctcae" / "NCI_CTCAE_v5.0_clean_utf8.csv"

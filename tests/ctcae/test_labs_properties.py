@@ -14,8 +14,8 @@ import pandas as pd
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bench.grading import TYPICAL
 from ecrf.ctcae.labs import LAB_TESTS, grade_lab, grade_labs
+from ecrf.synthetic.labs import TYPICAL
 
 PAIRS = sorted(TYPICAL)
 

@@ -80,7 +80,7 @@ from ecrf.services.audit import audit_value, audited_fields
 from ecrf.services.dlt import MEANING_CONFIRM, MEANING_RULE_OUT, study_dlt_settings
 from ecrf.services.subjects import study_day_date
 
-STUDY_FILE = Path(__file__).resolve().parents[1] / "studies" / "IL2-IM-CTX.json"
+STUDY_FILE = Path(__file__).resolve().parents[2] / "studies" / "IL2-IM-CTX.json"
 COMMAND = "generate_synthetic"
 DEFAULT_STUDY_CODE = "SYN-IL2"
 # The reference date of a seed lies in the year before this date: fixed, so the same seed
