@@ -284,7 +284,7 @@ def _treat(subject, agents, extra_event, rng: random.Random, actor) -> None:
 
 def seed_demo() -> DemoReport:
     """Load the reference trial and its demo subjects and users; safe to run again."""
-    rng = random.Random(SEED)  # noqa: S311 - synthetic demo data, not security
+    rng = random.Random(SEED)  # synthetic demo data, not security
     actor = system_actor("seed_demo")
     definition = read_study_definition(STUDY_FILE)
     with transaction.atomic():

@@ -443,7 +443,7 @@ def test_dictionary_imports_in_a_fresh_process_without_django():
         "assert 'django' not in sys.modules, 'django was imported'\n"
         "print('ok')\n"
     )
-    result = subprocess.run(  # noqa: S603 - fixed command, no user input
+    result = subprocess.run(  # a fixed command, no user input
         [sys.executable, "-c", code],
         cwd=REPO_ROOT,
         env=env,
