@@ -16,7 +16,7 @@ from django.db.models import Sum
 from django.urls import get_resolver, reverse
 from django.urls.resolvers import URLPattern, URLResolver
 
-from tests.conftest import _user
+from tests.factories import user_create as _user
 
 NURSE, INVESTIGATOR, MONITOR, DATA_MANAGER, SPONSOR = (
     "research_nurse",

@@ -29,12 +29,10 @@ from ecrf.services import (
     lab_record,
     record_mark_entered_in_error,
     record_update,
-    subject_enrol,
     subject_screen,
 )
 from ecrf.services.adverse_events import ae_correct
-
-from .conftest import _user
+from tests.factories import subject_enrolled, user_create
 
 CUTOFF = dt.date(2026, 4, 30)
 VERBATIM = '<b>rash</b> & "itch"'
@@ -49,19 +47,6 @@ def _related(attribution, action="none"):
     return {**UNRELATED, "IL2": (attribution, action)}
 
 
-def _enrol(study, site, code, level, first_dose, by):
-    screened = subject_screen(
-        study=study, site=site, subject_code=code, consent_on=dt.date(2026, 2, 1), by=by
-    )
-    return subject_enrol(
-        subject=screened,
-        dose_level=study.dose_levels.get(level=level),
-        enrolled_on=dt.date(2026, 2, 10),
-        first_dose_on=first_dose,
-        by=by,
-    )
-
-
 def _at(day: dt.date, hour: int, minute: int = 0) -> dt.datetime:
     return dt.datetime.combine(day, dt.time(hour, minute), tzinfo=dt.UTC)
 
@@ -70,9 +55,13 @@ def _at(day: dt.date, hour: int, minute: int = 0) -> dt.datetime:
 def trial(study, site_a, site_b, subject, alice, charlie):
     """Five subjects at two dose levels, with events, doses and labs around the cutoff."""
     a1 = subject
-    a2 = _enrol(study, site_a, "A-002", 1, dt.date(2026, 3, 3), alice)
-    a3 = _enrol(study, site_a, "A-003", 2, dt.date(2026, 3, 20), alice)
-    b4 = _enrol(study, site_b, "B-004", 2, dt.date(2026, 3, 21), charlie)
+    a2 = subject_enrolled(study, site_a, "A-002", first_dose_on=dt.date(2026, 3, 3), by=alice)
+    a3 = subject_enrolled(
+        study, site_a, "A-003", level=2, first_dose_on=dt.date(2026, 3, 20), by=alice
+    )
+    b4 = subject_enrolled(
+        study, site_b, "B-004", level=2, first_dose_on=dt.date(2026, 3, 21), by=charlie
+    )
     subject_screen(study=study, site=site_a, subject_code="A-005",
                    consent_on=dt.date(2026, 4, 1), by=alice)  # fmt: skip
 
@@ -416,7 +405,7 @@ def test_the_demo_trial_report_has_every_section_on_non_blank_pages(db, tmp_path
 
 @pytest.fixture
 def sponsor(study):
-    return _user("sam", "sponsor_viewer", study, None)
+    return user_create("sam", "sponsor_viewer", study, None)
 
 
 def test_investigators_sponsor_viewers_and_data_managers_download_it(

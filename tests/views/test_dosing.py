@@ -14,6 +14,8 @@ from ecrf.forms.base import OVERRIDE_REQUIRED, REASON_FOR_CHANGE_REQUIRED
 from ecrf.forms.dosing import DOSE_CHANGE_NEEDS_REASON, DOSE_NEGATIVE
 from ecrf.models import AuditEvent, DoseAdministration
 from ecrf.services import STALE_RECORD, ae_record, dose_record, record_update
+from tests.factories import dose_edit_data as _edit_data
+from tests.factories import user_create
 
 C1D1 = dt.date(2026, 3, 2)
 
@@ -32,20 +34,6 @@ def _create(client, subject, code, given_on, dose, **extra):
         **extra,
     }
     return client.post(reverse("dose_create", args=[subject.pk]), data)
-
-
-def _edit_data(dose, **changes):
-    data = {
-        "agent": str(dose.agent_id),
-        "given_on": dose.given_on.isoformat(),
-        "given_dose": str(dose.given_dose),
-        "adverse_event": str(dose.adverse_event_id or ""),
-        "reason": dose.reason,
-        "loaded_version": str(dose.version),
-        "change_reason": "",
-    }
-    data.update({key: str(value) for key, value in changes.items()})
-    return data
 
 
 @pytest.fixture
@@ -290,17 +278,7 @@ def test_charlie_of_site_b_gets_404_for_site_a_doses(client, charlie, subject, i
 
 @pytest.fixture
 def monitor(study, site_a):
-    from django.contrib.auth import get_user_model
-    from django.contrib.auth.models import Group
-
-    from ecrf.access import ensure_role_groups
-    from ecrf.models import StudyAssignment
-
-    ensure_role_groups()
-    user = get_user_model().objects.create_user("mona", password="correct horse battery")
-    user.groups.add(Group.objects.get(name="monitor"))
-    StudyAssignment.objects.create(user=user, study=study, site=site_a)
-    return user
+    return user_create("mona", "monitor", study, site_a)
 
 
 def test_a_monitor_reads_the_dose_pages_but_may_not_save(client, monitor, subject, im_dose):

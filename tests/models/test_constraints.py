@@ -25,6 +25,7 @@ from ecrf.services import (
     subject_enrol,
     subject_screen,
 )
+from tests.factories import study_create
 
 
 def _refused(callable_, model, match: str):
@@ -53,13 +54,7 @@ def test_it_refuses_a_subject_id_already_used_in_the_study(study, site_a, alice,
 
 
 def test_it_accepts_the_same_subject_id_in_another_study(study, site_a, alice, subject, definition):
-    from ecrf.imports.study_definition import parse_study_definition
-    from ecrf.services import study_load, system_actor
-
-    definition["code"] = "OTHER"
-    other, _ = study_load(
-        definition=parse_study_definition(definition), by=system_actor("test"), source="test"
-    )
+    other = study_create(definition, code="OTHER")
     other_site = other.sites.get(code="A")
     from ecrf.models import StudyAssignment
 
@@ -71,13 +66,7 @@ def test_it_accepts_the_same_subject_id_in_another_study(study, site_a, alice, s
 
 
 def test_it_refuses_a_dose_level_of_another_study(study, site_a, alice, definition):
-    from ecrf.imports.study_definition import parse_study_definition
-    from ecrf.services import study_load, system_actor
-
-    definition["code"] = "OTHER"
-    other, _ = study_load(
-        definition=parse_study_definition(definition), by=system_actor("test"), source="test"
-    )
+    other = study_create(definition, code="OTHER")
     screened = subject_screen(
         study=study, site=site_a, subject_code="A-009", consent_on=dt.date(2026, 2, 1), by=alice
     )

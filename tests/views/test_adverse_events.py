@@ -6,12 +6,9 @@ import html
 import re
 
 import pytest
-from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group
 from django.urls import reverse
 from django.utils import timezone
 
-from ecrf.access import ensure_role_groups
 from ecrf.forms.adverse_event import SERIOUS_NEEDS_CRITERION
 from ecrf.forms.base import REASON_FOR_CHANGE_REQUIRED
 from ecrf.models import (
@@ -19,13 +16,12 @@ from ecrf.models import (
     AdverseEventAgent,
     AuditEvent,
     CtcaeTermDescription,
-    StudyAssignment,
 )
 from ecrf.models.adverse_event import OTHER_SPECIFY_NEEDS_VERBATIM
-from ecrf.services import STALE_RECORD, ae_record
+from ecrf.services import STALE_RECORD
 from ecrf.views.adverse_events import NOTHING_CHANGED
-
-PASSWORD = "correct horse battery"
+from tests.factories import ae_edit_data as edit_data
+from tests.factories import fatigue_grade_3, user_create
 
 
 def event_data(**overrides):
@@ -50,33 +46,6 @@ def event_data(**overrides):
     return data
 
 
-def edit_data(event, **overrides):
-    """The edit form as loaded from the saved event, with the nurse's changes on top."""
-    event.refresh_from_db()
-    data = {
-        "ctcae_term": event.ctcae_term,
-        "verbatim": event.verbatim,
-        "grade": str(event.grade),
-        "onset_on": event.onset_on.isoformat(),
-        "resolved_on": event.resolved_on.isoformat() if event.resolved_on else "",
-        "outcome": event.outcome,
-        "death_on": event.death_on.isoformat() if event.death_on else "",
-        "serious": "yes" if event.serious else "no",
-        "serious_criteria": [
-            name for name in ("sae_hospitalisation", "sae_death") if getattr(event, name)
-        ],
-        "loaded_version": str(event.version),
-        "change_reason": "",
-    }
-    for assessment in event.agent_assessments.select_related("agent"):
-        code = assessment.agent.code
-        data[f"attribution_{code}"] = assessment.attribution
-        data[f"action_{code}"] = assessment.action_taken
-        data[f"version_{code}"] = str(assessment.version)
-    data.update(overrides)
-    return data
-
-
 def field_block(response, name):
     """The HTML of one field's wrapper: its label, input(s), help text and errors."""
     page = response.content.decode()
@@ -96,27 +65,12 @@ def edit_url(event):
 @pytest.fixture
 def event(subject, alice):
     """A grade 3 fatigue at site A, recorded by Alice, possibly related to IL-2."""
-    return ae_record(
-        subject=subject,
-        ctcae_term="Fatigue",
-        grade=3,
-        onset_on=dt.date(2026, 3, 12),
-        assessments={
-            "CTX": ("unrelated", "none"),
-            "IM": ("unlikely", "none"),
-            "IL2": ("possible", "interrupted"),
-        },
-        by=alice,
-    )
+    return fatigue_grade_3(subject, onset_on=dt.date(2026, 3, 12), by=alice)
 
 
 @pytest.fixture
 def monitor(study, site_a):
-    ensure_role_groups()
-    user = get_user_model().objects.create_user("molly", password=PASSWORD)
-    user.groups.add(Group.objects.get(name="monitor"))
-    StudyAssignment.objects.create(user=user, study=study, site=site_a)
-    return user
+    return user_create("molly", "monitor", study, site_a)
 
 
 def test_alice_records_a_grade_3_event_with_an_attribution_for_each_agent(client, alice, subject):

@@ -8,7 +8,7 @@ from django.core.management import CommandError, call_command
 from ecrf.models import CtcaeTermDescription
 from ecrf.services.ctcae import ctcae_grade_descriptions
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "ctcae"
+SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "ctcae"
 needs_workbook = pytest.mark.skipif(
     not SHARED.is_dir(), reason=f"the NCI CTCAE v5.0 files are not at {SHARED}"
 )

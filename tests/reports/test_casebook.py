@@ -152,24 +152,14 @@ def printed(django_db_setup, django_db_blocker):
     kept in `printed.facts`."""
     from django.db import transaction
 
-    from ecrf.access import ensure_role_groups
-    from ecrf.imports.study_definition import parse_study_definition
-    from ecrf.services import study_load, subject_enrol, subject_screen, system_actor
-
-    from .conftest import DEFINITION, _user
+    from tests.factories import study_create, subject_enrolled, user_create
 
     with django_db_blocker.unblock(), transaction.atomic():
-        study, _ = study_load(definition=parse_study_definition(DEFINITION),
-                              by=system_actor("test"), source="test")  # fmt: skip
-        ensure_role_groups()
+        study = study_create()
         site_a = study.sites.get(code="A")
-        alice = _user("alice", "research_nurse", study, site_a)
-        bob = _user("bob", "investigator", study, site_a)
-        screened = subject_screen(study=study, site=site_a, subject_code="A-001",
-                                  consent_on=dt.date(2026, 2, 1), sex="F", by=alice)  # fmt: skip
-        subject = subject_enrol(subject=screened, dose_level=study.dose_levels.get(level=1),
-                                enrolled_on=dt.date(2026, 2, 10),
-                                first_dose_on=dt.date(2026, 3, 2), by=alice)  # fmt: skip
+        alice = user_create("alice", "research_nurse", study, site_a)
+        bob = user_create("bob", "investigator", study, site_a)
+        subject = subject_enrolled(study, site_a, "A-001", sex="F", by=alice)
         subject = record_casebook(subject, alice, bob)
         LabResult.objects.bulk_create(
             LabResult(subject=subject, test_code="PLAT", value=Decimal(100 + i), unit="10^9/L",

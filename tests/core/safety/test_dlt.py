@@ -59,7 +59,7 @@ from ecrf.safety.dlt import (
     summarise_dose_level,
 )
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 FIRST_DOSE = dt.date(2026, 3, 2)
 WINDOW_END = dt.date(2026, 3, 22)  # day 21

@@ -16,7 +16,7 @@ from ecrf.ctcae.workbook import (
     read_term_descriptions,
 )
 
-SHARED_DIR = Path(__file__).resolve().parents[2].parent / "shared" / "ctcae"
+SHARED_DIR = Path(__file__).resolve().parents[3].parent / "shared" / "ctcae"
 OFFICIAL_XLSX = SHARED_DIR / "NCI_CTCAE_v5.0.xlsx"
 OFFICIAL_CSV = SHARED_DIR / "NCI_CTCAE_v5.0_clean_utf8.csv"
 

@@ -26,7 +26,7 @@ from ecrf.ctcae.dictionary import (
     socs,
 )
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[3]
 SHARED_DIR = REPO_ROOT.parent / "shared" / "ctcae"
 SOURCE_CSV = SHARED_DIR / "NCI_CTCAE_v5.0_clean_utf8.csv"
 DERIVE_SCRIPT = REPO_ROOT / "scripts" / "derive_ctcae_terms.py"

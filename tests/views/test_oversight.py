@@ -32,9 +32,8 @@ from ecrf.services.signoff import (
     data_sign,
 )
 from ecrf.views.oversight import CHANGED_SINCE_LOADED
-from tests.conftest import _user
-from tests.test_views_adverse_events import edit_data as ae_edit_data
-from tests.test_views_dosing import _edit_data as dose_edit_data
+from tests.factories import ae_edit_data, dose_edit_data
+from tests.factories import user_create as _user
 
 PASSWORD = "correct horse battery"
 

@@ -24,7 +24,7 @@ from ecrf.escalation import (
     recommend,
 )
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _cohort(dose: int, dlts: int, patients: int) -> str:

@@ -7,7 +7,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from ecrf.models import AuditEvent, DoseLevel, Study
-from tests.conftest import DEFINITION
+from tests.factories import DEFINITION
 
 
 def _write(tmp_path, data, name="study.json"):

@@ -34,8 +34,7 @@ from ecrf.services import (
     lab_record,
     record_mark_entered_in_error,
 )
-
-from .conftest import _user
+from tests.factories import study_create, user_create
 
 C1D1 = dt.date(2026, 3, 2)
 HYPERLINK = '=HYPERLINK("http://x")'
@@ -578,7 +577,7 @@ def test_a_data_manager_sees_the_page_and_downloads_each_format(client, data_man
 
 
 def test_a_site_data_manager_downloads_only_their_sites_subjects(client, study, site_b, trial):
-    dm_b = _user("dora", "data_manager", study, site_b)
+    dm_b = user_create("dora", "data_manager", study, site_b)
     client.force_login(dm_b)
 
     response = client.get(reverse("export_file", args=[study.pk, "csv"]))
@@ -597,14 +596,8 @@ def test_a_nurse_is_refused_the_page_and_the_downloads(client, alice, study, tri
 
 
 def test_a_user_of_another_study_gets_404(client, study, definition, trial):
-    from ecrf.imports.study_definition import parse_study_definition
-    from ecrf.services import study_load, system_actor
-
-    definition["code"] = "OTHER"
-    other, _ = study_load(
-        definition=parse_study_definition(definition), by=system_actor("test"), source="test"
-    )
-    stranger = _user("olga", "data_manager", other, None)
+    other = study_create(definition, code="OTHER")
+    stranger = user_create("olga", "data_manager", other, None)
     client.force_login(stranger)
 
     assert client.get(reverse("export_file", args=[study.pk, "csv"])).status_code == 404

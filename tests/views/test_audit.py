@@ -13,7 +13,7 @@ from django.urls import reverse
 
 from ecrf.models import AuditEvent
 from ecrf.services import ae_record, record_update
-from tests.conftest import _user
+from tests.factories import user_create
 
 
 @pytest.fixture
@@ -40,7 +40,7 @@ def _get(client, reader, subject, **params):
 
 
 def test_monitor_reads_the_subject_trail_with_escaped_values(client, corrected, study, site_a):
-    monitor = _user("morgan", "monitor", study, site_a)
+    monitor = user_create("morgan", "monitor", study, site_a)
     response = _get(client, monitor, corrected.subject)
     assert response.status_code == 200
     page = response.content.decode()
@@ -87,5 +87,5 @@ def test_csv_download_neutralises_formulas(client, corrected, data_manager):
 
 def test_other_site_and_sponsor_viewer_are_refused(client, corrected, charlie, study):
     assert _get(client, charlie, corrected.subject).status_code == 404
-    sponsor = _user("sam", "sponsor_viewer", study, None)
+    sponsor = user_create("sam", "sponsor_viewer", study, None)
     assert _get(client, sponsor, corrected.subject).status_code == 403

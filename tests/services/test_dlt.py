@@ -22,6 +22,7 @@ from ecrf.services.dlt import (
     dlt_decide,
     dlt_overview,
 )
+from tests.factories import fatigue_grade_3
 
 PASSWORD = "correct horse battery"
 
@@ -29,20 +30,7 @@ PASSWORD = "correct horse battery"
 @pytest.fixture
 def fatigue(subject, alice):
     """Fatigue grade 3 from day 12 (2026-03-13) for 10 days, possibly related to IL-2."""
-    return ae_record(
-        subject=subject,
-        ctcae_term="Fatigue",
-        grade=3,
-        onset_on=dt.date(2026, 3, 13),
-        resolved_on=dt.date(2026, 3, 23),
-        outcome="recovered",
-        assessments={
-            "CTX": ("unrelated", "none"),
-            "IM": ("unlikely", "none"),
-            "IL2": ("possible", "interrupted"),
-        },
-        by=alice,
-    )
+    return fatigue_grade_3(subject, resolved_on=dt.date(2026, 3, 23), outcome="recovered", by=alice)
 
 
 def test_recording_an_event_flags_a_potential_dlt_with_a_readable_reason(fatigue):

@@ -22,7 +22,7 @@ import pytest
 from ecrf.ctcae.labs import LAB_TESTS, GradingError, LabGrade, grade_lab, grade_labs
 from ecrf.synthetic.labs import TYPICAL, random_results
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[3]
 SOURCE_CSV = REPO_ROOT.parent / "shared" / "ctcae" / "NCI_CTCAE_v5.0_clean_utf8.csv"
 requires_source_csv = pytest.mark.skipif(
     not SOURCE_CSV.exists(), reason="the NCI CTCAE v5.0 CSV is not in ../shared/ctcae"

@@ -330,14 +330,9 @@ def test_charlie_of_site_b_gets_404_for_a_site_a_visit(client, charlie, c1d8):
 
 
 def test_a_monitor_reads_the_grid_but_gets_403_on_saving(client, study, site_a, alice, c1d8):
-    from django.contrib.auth import get_user_model
-    from django.contrib.auth.models import Group
+    from tests.factories import user_create
 
-    from ecrf.models import StudyAssignment
-
-    monitor = get_user_model().objects.create_user("mona", password="correct horse battery")
-    monitor.groups.add(Group.objects.get(name="monitor"))
-    StudyAssignment.objects.create(user=monitor, study=study, site=site_a)
+    monitor = user_create("mona", "monitor", study, site_a)
     client.force_login(alice)
     data = _grid(client, c1d8, "haematology")
     data["HGB-value"] = "13"
