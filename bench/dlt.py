@@ -2,7 +2,7 @@
 
     python -m bench.dlt [--subjects 500] [--events-per-subject 50] [--repeats 10]
 
-Builds a synthetic trial (`bench.synthetic.generate_trial`) in a fresh database (SQLite, or
+Builds a synthetic trial (`ecrf.synthetic.trial.generate_trial`) in a fresh database (SQLite, or
 PostgreSQL when DATABASE_URL is set) and times `dlt_overview(study)`: every event's DLT flag
 from the protocol rules, every subject's DLT evaluability, the counts per dose level and the
 design's recommendation, which is what the DLT dashboard, the admin and the safety report
@@ -25,7 +25,7 @@ from pathlib import Path
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "trial.test_settings")
 
-import django  # noqa: E402
+import django
 
 django.setup()
 
@@ -53,9 +53,9 @@ def _p95(samples: list[float]) -> float:
 
 
 def _run(subjects: int, events: int, labs: int, repeats: int) -> dict:
-    from bench.synthetic import generate_trial, trial_counts
     from ecrf.models import Subject
     from ecrf.selectors.dlt import dlt_overview
+    from ecrf.synthetic.trial import generate_trial, trial_counts
 
     started = time.perf_counter()
     study = generate_trial(subjects=subjects, seed=SEED, study_code="SYN-DLT",

@@ -448,7 +448,7 @@ class Client(threading.Thread):
         try:
             self.login(self.nurse, self.plan.nurse)
             self.login(self.partner, self.plan.partner)
-        except Exception as exc:  # noqa: BLE001 - reported, and the run fails
+        except Exception as exc:  # reported, and the run fails
             self.rec.problem("crash", "login", "/accounts/login/", repr(exc))
             self.ready.abort()
             return
@@ -468,7 +468,7 @@ class Client(threading.Thread):
                 getattr(self, name)()
             except FormNotFound as exc:
                 self.rec.problem("status", name, "", f"page without the expected form: {exc}")
-            except Exception as exc:  # noqa: BLE001 - one bad operation must not stop the run
+            except Exception as exc:  # one bad operation must not stop the run
                 self.rec.problem("crash", name, "", repr(exc))
             if self.think:
                 pause = self.rng.uniform(0, 2 * self.think)

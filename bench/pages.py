@@ -2,7 +2,7 @@
 
     python -m bench.pages [--configs 50x10,50x100,50x1000,50x50,500x50] [--repeats 40]
 
-Each configuration is SUBJECTSxEVENTS: a synthetic trial (`bench.synthetic.generate_trial`,
+Each configuration is SUBJECTSxEVENTS: a synthetic trial (`ecrf.synthetic.trial.generate_trial`,
 500 lab results per subject) with that many subjects and adverse events per subject, in a fresh
 database (an SQLite file, or PostgreSQL when DATABASE_URL is set). The default matrix varies
 the adverse events per subject (10, 100, 1,000) at 50 subjects, and the subjects (50, 500) at 50
@@ -35,7 +35,7 @@ from pathlib import Path
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "trial.test_settings")
 
-import django  # noqa: E402
+import django
 
 django.setup()
 
@@ -113,8 +113,8 @@ def _measure(client: Client, url: str, repeats: int) -> dict:
 
 
 def _configuration(subjects: int, events: int, repeats: int) -> dict:
-    from bench.synthetic import generate_trial, trial_counts
     from ecrf.models import Subject
+    from ecrf.synthetic.trial import generate_trial, trial_counts
 
     started = time.perf_counter()
     study = generate_trial(

@@ -27,7 +27,7 @@ from pathlib import Path
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "trial.test_settings")
 
-import django  # noqa: E402
+import django
 
 django.setup()
 
@@ -87,10 +87,10 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--repeats", type=int, default=2)
     args = parser.parse_args(argv)
 
-    from bench.synthetic import generate_trial
     from ecrf.exports import domain_frames, write_frames
     from ecrf.exports.sdtm import sdtm_from_domains
     from ecrf.reports.safety import render_safety_report
+    from ecrf.synthetic.trial import generate_trial
 
     old_name = connection.creation.create_test_db(verbosity=0, autoclobber=True)
     try:

@@ -14,6 +14,14 @@ from decimal import Decimal
 
 import pytest
 
+from tests.factories import (
+    DEFINITION,
+    fatigue_grade_3,
+    study_create,
+    subject_enrolled,
+    user_create,
+)
+
 # The role that owns the test database's tables and the application role, once known.
 PG_ROLES: dict[str, dict[str, str]] = {}
 
@@ -120,27 +128,6 @@ def _flush_as_owner(ops, sql_list):
             conn.execute(f"ALTER TABLE {table} ENABLE TRIGGER {no_truncate_trigger(table)}")
 
 
-DEFINITION = {
-    "code": "TEST-IL2",
-    "title": "Test trial of interleukin-2, imatinib and cyclophosphamide",
-    "ctcae_version": "5.0",
-    "cycle_days": 21,
-    "agents": [
-        {"code": "CTX", "name": "Cyclophosphamide", "unit": "mg", "days": [-21, 21]},
-        {"code": "IM", "name": "Imatinib", "unit": "mg", "days": [1, 14]},
-        {"code": "IL2", "name": "Interleukin-2", "unit": "MIU", "days": [10, 14]},
-    ],
-    "dose_levels": [
-        {"level": 1, "label": "IL-2 3 MIU/day", "doses": {"CTX": 50, "IM": 400, "IL2": 3}},
-        {"level": 2, "label": "IL-2 6 MIU/day", "doses": {"CTX": 50, "IM": 400, "IL2": 6}},
-    ],
-    "sites": [{"code": "A", "name": "Site A"}, {"code": "B", "name": "Site B"}],
-    "schedule": [{"day": 1}, {"day": 8, "window_before": 1, "window_after": 1}],
-    "design": {"method": "3+3", "allow_deescalate": True},
-    "dlt": {"window_days": 21, "min_attribution": "possible", "min_exposure_pct": 75},
-}
-
-
 @pytest.fixture
 def definition():
     """A fresh deep copy of the test study definition, safe to modify."""
@@ -151,15 +138,7 @@ def definition():
 
 @pytest.fixture
 def study(db, definition):
-    from ecrf.imports.study_definition import parse_study_definition
-    from ecrf.services import study_load, system_actor
-
-    loaded, _ = study_load(
-        definition=parse_study_definition(definition),
-        by=system_actor("test"),
-        source="conftest",
-    )
-    return loaded
+    return study_create(definition, source="conftest")
 
 
 @pytest.fixture
@@ -172,37 +151,24 @@ def site_b(study):
     return study.sites.get(code="B")
 
 
-def _user(username, role, study, site):
-    from django.contrib.auth import get_user_model
-
-    from ecrf.access import ensure_role_groups
-    from ecrf.models import StudyAssignment
-
-    ensure_role_groups()
-    user = get_user_model().objects.create_user(username, password="correct horse battery")
-    user.groups.add(user.groups.model.objects.get(name=role))
-    StudyAssignment.objects.create(user=user, study=study, site=site)
-    return user
-
-
 @pytest.fixture
 def alice(study, site_a):
-    return _user("alice", "research_nurse", study, site_a)
+    return user_create("alice", "research_nurse", study, site_a)
 
 
 @pytest.fixture
 def bob(study, site_a):
-    return _user("bob", "investigator", study, site_a)
+    return user_create("bob", "investigator", study, site_a)
 
 
 @pytest.fixture
 def charlie(study, site_b):
-    return _user("charlie", "research_nurse", study, site_b)
+    return user_create("charlie", "research_nurse", study, site_b)
 
 
 @pytest.fixture
 def data_manager(study):
-    user = _user("dana", "data_manager", study, None)
+    user = user_create("dana", "data_manager", study, None)
     user.is_staff = True
     user.save(update_fields=["is_staff"])
     return user
@@ -211,23 +177,7 @@ def data_manager(study):
 @pytest.fixture
 def subject(study, site_a, alice):
     """A subject at site A, enrolled at dose level 1 with first dose on 2026-03-02."""
-    from ecrf.services import subject_enrol, subject_screen
-
-    screened = subject_screen(
-        study=study,
-        site=site_a,
-        subject_code="A-001",
-        consent_on=dt.date(2026, 2, 1),
-        sex="F",
-        by=alice,
-    )
-    return subject_enrol(
-        subject=screened,
-        dose_level=study.dose_levels.get(level=1),
-        enrolled_on=dt.date(2026, 2, 10),
-        first_dose_on=dt.date(2026, 3, 2),
-        by=alice,
-    )
+    return subject_enrolled(study, site_a, "A-001", sex="F", by=alice)
 
 
 @pytest.fixture
@@ -271,7 +221,7 @@ def site_a_records(subject, alice, data_manager, fatigue_event):
     from ecrf.services.locking import lock_place
     from ecrf.services.queries import query_raise
 
-    monitor = _user("site-a-monitor", "monitor", subject.study, subject.site)
+    monitor = user_create("site-a-monitor", "monitor", subject.study, subject.site)
     query = query_raise(
         record=fatigue_event, field="grade", message="Grade per source?", by=monitor
     )
@@ -296,26 +246,13 @@ def site_a_records(subject, alice, data_manager, fatigue_event):
 @pytest.fixture
 def fatigue_event(subject, alice):
     """Fatigue grade 3 on day 12, possibly related to IL-2: a potential DLT to decide on."""
-    from ecrf.services import ae_record
-
-    return ae_record(
-        subject=subject,
-        ctcae_term="Fatigue",
-        grade=3,
-        onset_on=dt.date(2026, 3, 13),
-        assessments={
-            "CTX": ("unrelated", "none"),
-            "IM": ("unlikely", "none"),
-            "IL2": ("possible", "interrupted"),
-        },
-        by=alice,
-    )
+    return fatigue_grade_3(subject, by=alice)
 
 
 @pytest.fixture
 def monitor(study, site_a):
     """Morgan, a monitor assigned to site A."""
-    return _user("morgan", "monitor", study, site_a)
+    return user_create("morgan", "monitor", study, site_a)
 
 
 @pytest.fixture

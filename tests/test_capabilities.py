@@ -26,7 +26,7 @@ from ecrf.access import (
     role_admin_permissions,
 )
 from ecrf.models import Role
-from tests.conftest import _user
+from tests.factories import user_create as _user
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 SECTION = "## Who may do what"

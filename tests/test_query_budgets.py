@@ -18,21 +18,13 @@ from ecrf.services import (
     ae_record,
     dose_record,
     lab_record,
-    subject_enrol,
     subject_screen,
 )
 from ecrf.views import dlt as dlt_views
 from ecrf.views import subjects as subject_views
+from tests.factories import subject_enrolled
 
 FIRST_DOSE = dt.date(2026, 3, 2)
-
-
-def _enrol(study, site, code: str, by) -> Subject:
-    screened = subject_screen(study=study, site=site, subject_code=code,
-                              consent_on=dt.date(2026, 2, 1), by=by)  # fmt: skip
-    return subject_enrol(subject=screened, dose_level=study.dose_levels.get(level=1),
-                         enrolled_on=dt.date(2026, 2, 10), first_dose_on=FIRST_DOSE,
-                         by=by)  # fmt: skip
 
 
 def _record(subject: Subject, by, *, events: int, labs: int = 0, doses: int = 0) -> None:
@@ -54,7 +46,7 @@ def _record(subject: Subject, by, *, events: int, labs: int = 0, doses: int = 0)
 
 def _trial(study, site, by, *, subjects: int, events: int, start: int = 1) -> None:
     for number in range(start, start + subjects):
-        _record(_enrol(study, site, f"A-{number:03d}", by), by, events=events)
+        _record(subject_enrolled(study, site, f"A-{number:03d}", by=by), by, events=events)
 
 
 def _queries(client, url: str) -> int:
@@ -81,7 +73,7 @@ def test_the_subject_list_runs_as_many_queries_for_20_subjects_as_for_2(
 
 def test_the_subject_list_counts_each_subjects_events_and_worst_grade(client, alice, study, site_a):
     _trial(study, site_a, alice, subjects=1, events=3)
-    _enrol(study, site_a, "A-002", alice)
+    subject_enrolled(study, site_a, "A-002", by=alice)
     client.force_login(alice)
     page = client.get(reverse("subject_list")).content.decode()
     first, second = page.split("A-001", 1)[1], page.split("A-002", 1)[1]

@@ -56,7 +56,7 @@ def test_a_production_deploy_check_is_clean():
     result = _manage(PRODUCTION, "check", "--deploy", "--fail-level", "WARNING")
     assert result.returncode == 0, result.stdout + result.stderr
     # The one silenced check is axes.W006 (the lock is keyed on the user name alone, on purpose:
-    # tests/test_sign_in_lock.py shows that rotating addresses or agents does not get round it).
+    # tests/auth/test_sign_in_lock.py shows that rotating addresses or agents does not get round it).
     assert "System check identified no issues (1 silenced)." in result.stdout
     assert "WARNING" not in result.stdout + result.stderr
 

@@ -18,7 +18,7 @@ from django.urls import get_resolver, reverse
 from django.urls.resolvers import URLPattern, URLResolver
 
 from ecrf.access import CAPABILITIES, Action
-from tests.conftest import _user
+from tests.factories import user_create as _user
 
 NURSE, INVESTIGATOR, MONITOR, DATA_MANAGER, SPONSOR = (
     "research_nurse",
@@ -70,7 +70,7 @@ RIGHTS: dict[str, tuple[Action | str | None, Action | str | None]] = {
     "query_raise": (Action.RAISE_QUERY, Action.RAISE_QUERY),
     "query_answer": (None, Action.ANSWER_QUERY),
     # The query of site_a_records is a manual one raised by another user: only that user closes
-    # or re-opens it, so every role here is refused (tests/test_views_oversight.py).
+    # or re-opens it, so every role here is refused (tests/views/test_oversight.py).
     "query_close": (None, Action.CLOSE_QUERY),
     "query_reopen": (None, Action.CLOSE_QUERY),
     "record_verify": (None, Action.VERIFY_SOURCE),

@@ -229,7 +229,7 @@ AXES_COOLOFF_TIME = timedelta(minutes=envint("DJANGO_LOGIN_COOLOFF_MINUTES", 30)
 AXES_LOCKOUT_PARAMETERS = ["username"]
 # axes.W006 warns that without the address, rotating user agents or cookies gets round the lock.
 # Not so here: the count is summed over every attempt for the user name, whatever the agent
-# (tests/test_sign_in_lock.py rotates agents and addresses and is still locked out).
+# (tests/auth/test_sign_in_lock.py rotates agents and addresses and is still locked out).
 SILENCED_SYSTEM_CHECKS = ["axes.W006"]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"

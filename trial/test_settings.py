@@ -4,7 +4,7 @@ import os
 
 os.environ.setdefault("DJANGO_SECRET_KEY", "test-only-secret-key-never-used-in-production")
 
-from .settings import *  # noqa: E402, F403
+from .settings import *  # noqa: F403
 
 # Tests do not serve over HTTPS; the production cookie and redirect settings stay as they are
 # otherwise, so the suite runs what production runs.

@@ -506,7 +506,7 @@ class _LongTable(Flowable):
         self._rows, self._header, self._widths, self._chunk = rows, header, widths, chunk
         self._tables: dict[int, Table] = {}
 
-    def wrap(self, availWidth, availHeight):  # noqa: N803 - reportlab's names
+    def wrap(self, availWidth, availHeight):  # reportlab's names
         # Claim more than the frame has, so that the frame asks for a split.
         return availWidth, availHeight + 1
 
@@ -516,7 +516,7 @@ class _LongTable(Flowable):
             self._tables[chunk] = data_table(self._rows[:chunk], self._header, self._widths)
         return self._tables[chunk]
 
-    def split(self, availWidth, availHeight):  # noqa: N803 - reportlab's names
+    def split(self, availWidth, availHeight):  # reportlab's names
         chunk = self._chunk
         while True:
             table = self._table(chunk)

@@ -87,7 +87,7 @@ def heading(value: str, level: int = 1) -> Paragraph:
 class LiteralTable(Table):
     """A reportlab Table that does not draw empty cells (count tables are mostly blank)."""
 
-    def _drawCell(self, cellval, cellstyle, pos, size):  # noqa: N802 - reportlab's name
+    def _drawCell(self, cellval, cellstyle, pos, size):  # reportlab's name
         # The cell's background and grid are drawn apart from its content, and the canvas
         # state the parent tracks is left untouched, so an empty cell can be skipped whole.
         if cellval == "":
@@ -211,11 +211,6 @@ def text_or_blank(value: object) -> str:
     return str(value)
 
 
-def frame_table(frame: pd.DataFrame, **kwargs) -> Table:
-    """A table of a pandas frame: its columns are the header, its rows the body."""
-    return table(list(frame.itertuples(index=False, name=None)), list(frame.columns), **kwargs)
-
-
 def landscape_pages() -> list[Flowable]:
     """Start a new landscape page, for content that needs the width; later pages stay landscape."""
     return [NextPageTemplate(LANDSCAPE), PageBreak()]
@@ -245,7 +240,7 @@ def _numbered_canvas(footer: str):
             super().__init__(*args, **kwargs)
             self._pages: list[dict] = []
 
-        def showPage(self):  # noqa: N802 - reportlab's name
+        def showPage(self):  # reportlab's name
             self._pages.append(dict(self.__dict__))
             self._startPage()
 

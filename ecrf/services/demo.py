@@ -290,7 +290,7 @@ def demo_seed() -> DemoReport:
     One durable transaction: a demo that fails half way leaves nothing behind, so that running
     it again starts afresh.
     """
-    rng = random.Random(SEED)  # noqa: S311 - synthetic demo data, not security
+    rng = random.Random(SEED)  # synthetic demo data, not security
     actor = system_actor("seed_demo")
     definition = read_study_definition(STUDY_FILE)
     with transaction.atomic(durable=True):

@@ -9,7 +9,7 @@ from playwright.sync_api import expect
 
 from ecrf.models import DataQuery, QueryState, Signature
 from ecrf.services import ae_record
-from tests.conftest import _user
+from tests.factories import user_create
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-output" / "screenshots"
@@ -36,7 +36,7 @@ def signed_in(browser, live_server, username, next_path):
 def test_query_answered_and_closed_then_a_signed_casebook_invalidated_by_a_change(
     live_server, browser, study, site_a, alice, bob, subject
 ):
-    _user("morgan", "monitor", study, site_a)
+    user_create("morgan", "monitor", study, site_a)
     event = ae_record(
         subject=subject,
         ctcae_term="Fatigue",
@@ -138,7 +138,7 @@ def test_query_answered_and_closed_then_a_signed_casebook_invalidated_by_a_chang
 def test_verified_then_locked_an_edit_is_refused_until_unlocked_and_clears_verification(
     live_server, browser, study, site_a, alice, data_manager, subject
 ):
-    _user("morgan", "monitor", study, site_a)
+    user_create("morgan", "monitor", study, site_a)
     event = ae_record(
         subject=subject,
         ctcae_term="Nausea",

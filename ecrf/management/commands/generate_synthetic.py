@@ -4,7 +4,7 @@ import time
 
 from django.core.management.base import BaseCommand, CommandError
 
-from bench.synthetic import (
+from ecrf.synthetic.trial import (
     DEFAULT_STUDY_CODE,
     SyntheticTrialError,
     generate_trial,

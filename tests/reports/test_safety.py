@@ -1,0 +1,463 @@
+"""The safety summary PDF (issue #6): `manage.py safety_report`, the dashboard download, and
+what the PDF's tables say, checked against counts recomputed here straight from the database.
+
+Counting rules: columns are the dose levels plus a total; subjects are counted once per row at
+their worst CTCAE v5.0 grade; data after the cutoff and records entered in error are left out.
+DLT counts follow the protocol DLT definition (default rule set, ecrf/safety/dlt.py): a grade 3
+non-haematological event at least possibly related with onset in days 1-21 is a DLT, except
+nausea or vomiting lasting 3 days or less.
+"""
+
+import datetime as dt
+import re
+import shutil
+import subprocess
+from decimal import Decimal
+from io import StringIO
+
+import pandas as pd
+import pdfplumber
+import pytest
+from django.core.management import CommandError, call_command
+from django.urls import reverse
+
+from ecrf.models import AdverseEvent, DltAssessment, LabResult, StudyAssignment, Subject
+from ecrf.reports.safety import NO_SUBJECTS, SECTIONS, load_safety_frames, render_safety_report
+from ecrf.services import (
+    ae_record,
+    dose_record,
+    lab_record,
+    record_mark_entered_in_error,
+    record_update,
+    subject_screen,
+)
+from ecrf.services.adverse_events import ae_correct
+from tests.factories import subject_enrolled, user_create
+
+CUTOFF = dt.date(2026, 4, 30)
+VERBATIM = '<b>rash</b> & "itch"'
+UNRELATED = {
+    "CTX": ("unrelated", "none"),
+    "IM": ("unrelated", "none"),
+    "IL2": ("unrelated", "none"),
+}
+
+
+def _related(attribution, action="none"):
+    return {**UNRELATED, "IL2": (attribution, action)}
+
+
+def _at(day: dt.date, hour: int, minute: int = 0) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time(hour, minute), tzinfo=dt.UTC)
+
+
+@pytest.fixture
+def trial(study, site_a, site_b, subject, alice, charlie):
+    """Five subjects at two dose levels, with events, doses and labs around the cutoff."""
+    a1 = subject
+    a2 = subject_enrolled(study, site_a, "A-002", first_dose_on=dt.date(2026, 3, 3), by=alice)
+    a3 = subject_enrolled(
+        study, site_a, "A-003", level=2, first_dose_on=dt.date(2026, 3, 20), by=alice
+    )
+    b4 = subject_enrolled(
+        study, site_b, "B-004", level=2, first_dose_on=dt.date(2026, 3, 21), by=charlie
+    )
+    subject_screen(study=study, site=site_a, subject_code="A-005",
+                   consent_on=dt.date(2026, 4, 1), by=alice)  # fmt: skip
+
+    def event(subject, term, grade, onset, by=alice, **extra):
+        extra.setdefault("assessments", UNRELATED)
+        return ae_record(subject=subject, ctcae_term=term, grade=grade, onset_on=onset, by=by,
+                         **extra)  # fmt: skip
+
+    event(a1, "Nausea", 1, dt.date(2026, 3, 5), resolved_on=dt.date(2026, 3, 6),
+          assessments=_related("possible"))  # fmt: skip
+    # Nausea grade 3 for 10 days, probably related, day 9: a DLT.
+    event(a1, "Nausea", 3, dt.date(2026, 3, 10), resolved_on=dt.date(2026, 3, 20),
+          assessments=_related("probable", "interrupted"))  # fmt: skip
+    event(a1, "Rash maculo-papular", 2, dt.date(2026, 3, 8), verbatim=VERBATIM,
+          serious_criteria=("sae_hospitalisation",), assessments=_related("possible"))  # fmt: skip
+    event(a2, "Fatigue", 2, dt.date(2026, 3, 15))
+    event(a2, "Nausea", 2, dt.date(2026, 3, 16), assessments=_related("unlikely"))
+    # On the cutoff day: included; the day after: excluded.
+    event(a3, "Fatigue", 3, CUTOFF, assessments=_related("possible"))
+    event(a3, "Vomiting", 3, CUTOFF + dt.timedelta(days=1), assessments=_related("definite"))
+    fever = event(a3, "Fever", 1, dt.date(2026, 3, 25))
+    record_mark_entered_in_error(record=fever, reason="Entered for the wrong subject", by=alice)
+    event(b4, "Anorexia", 3, dt.date(2026, 3, 25), by=charlie,
+          resolved_on=dt.date(2026, 4, 5), assessments=_related("definite"))  # fmt: skip
+    event(b4, "Sepsis", 5, dt.date(2026, 4, 10), by=charlie, outcome="fatal",
+          death_on=dt.date(2026, 4, 14), serious_criteria=("sae_death",))  # fmt: skip
+    record_update(record=Subject.objects.get(pk=b4.pk),
+                  changes={"status": "off_study", "off_study_on": dt.date(2026, 4, 14),
+                           "off_study_reason": "Death"},
+                  reason="Died of sepsis", by=charlie)  # fmt: skip
+
+    il2 = study.agents.get(code="IL2")
+    for day, given in ((11, 3), (12, 3), (13, 0), (14, 3), (15, 3)):
+        dose_record(subject=a1, agent=il2, given_on=dt.date(2026, 3, day), given_dose=Decimal(given),
+                    reason="" if given else "Withheld for nausea", by=alice)  # fmt: skip
+    for day in (CUTOFF, CUTOFF + dt.timedelta(days=1)):
+        dose_record(subject=a3, agent=il2, given_on=day, given_dose=Decimal(6), by=alice)
+
+    def lab(subject, test, value, unit, at, by=alice, **limits):
+        return lab_record(subject=subject, test_code=test, value=Decimal(value), unit=unit,
+                          collected_at=at, by=by, **limits)  # fmt: skip
+
+    alt = {"uln": Decimal(40)}
+    lab(a1, "ALT", "30", "U/L", _at(dt.date(2026, 3, 2), 7), **alt)  # baseline grade 0
+    lab(a1, "ALT", "130", "U/L", _at(dt.date(2026, 3, 9), 8), **alt)  # 3.25 x ULN: grade 2
+    lab(a3, "ALT", "50", "U/L", _at(dt.date(2026, 3, 19), 8), **alt)  # baseline grade 1
+    lab(a3, "ALT", "45", "U/L", _at(dt.date(2026, 3, 27), 8), **alt)
+    lab(a3, "ALT", "260", "U/L", _at(CUTOFF, 23, 30), **alt)  # the cutoff day: included
+    lab(a3, "ALT", "1100", "U/L", _at(CUTOFF + dt.timedelta(days=1), 0, 30), **alt)  # excluded
+    neut = {"lln": Decimal("1.8"), "uln": Decimal("7.5")}
+    lab(a2, "NEUT", "3.0", "10^9/L", _at(dt.date(2026, 3, 3), 7), **neut)
+    lab(a2, "NEUT", "0.9", "10^9/L", _at(dt.date(2026, 3, 17), 8), **neut)  # grade 3
+    lab(b4, "NEUT", "1.2", "10^9/L", _at(dt.date(2026, 3, 28), 8), by=charlie, **neut)  # grade 2
+    return study
+
+
+def _render(study, tmp_path, name="report.pdf", **kwargs):
+    path = tmp_path / name
+    kwargs.setdefault("cutoff", CUTOFF)
+    kwargs.setdefault("generated_by", "pytest")
+    with open(path, "wb") as out:
+        report = render_safety_report(study, out=out, **kwargs)
+    return path, report
+
+
+def _text(path) -> str:
+    with pdfplumber.open(path) as document:
+        return "\n".join(page.extract_text() or "" for page in document.pages)
+
+
+def _tables(path, first_header: str) -> list[list[list[str]]]:
+    """The PDF's tables whose column header starts with `first_header`, cells flattened."""
+    found = []
+    with pdfplumber.open(path) as document:
+        for page in document.pages:
+            for table in page.extract_tables():
+                rows = [[" ".join((cell or "").split()) for cell in row] for row in table]
+                if any(row and row[0] == first_header for row in rows[:2]):
+                    found.append(rows)
+    return found
+
+
+def _count(cell: str) -> int:
+    """The n of an "n (p)" or "n (p%)" cell; blank is 0."""
+    return int(cell.split(" ")[0]) if cell else 0
+
+
+# --- Independent recomputation: the test's own queries and pandas, not the report's loader ---
+
+
+def _db_population(study) -> pd.DataFrame:
+    return pd.DataFrame(
+        Subject.objects.filter(
+            study=study, entered_in_error=False, first_dose_on__lte=CUTOFF, dose_level__isnull=False
+        ).values("subject_code", "dose_level__level")
+    ).rename(columns={"dose_level__level": "level"})
+
+
+def _db_worst_grades(study) -> pd.DataFrame:
+    """Subjects per (term or SOC, level or Total, band) at their worst grade, from the
+    database."""
+    events = pd.DataFrame(
+        AdverseEvent.objects.filter(
+            subject__study=study, subject__first_dose_on__lte=CUTOFF, entered_in_error=False,
+            onset_on__lte=CUTOFF,
+        ).values("subject__subject_code", "subject__dose_level__level", "soc", "ctcae_term",
+             "grade")
+    )  # fmt: skip
+    events.columns = ["subject", "level", "soc", "term", "grade"]
+    # A SOC's row counts each subject once at their worst grade over the SOC's terms: the SOC
+    # is a "term" of its own here (CTCAE SOC and term names never coincide).
+    events = pd.concat([events, events.assign(term=events["soc"])])
+    worst = events.groupby(["subject", "level", "term"], as_index=False)["grade"].max()
+    worst["band"] = worst["grade"].map({1: "1-2", 2: "1-2", 3: "3", 4: "4", 5: "5"})
+    both = pd.concat([worst.assign(level=worst["level"].astype(str)), worst.assign(level="Total")])
+    by_band = both.groupby(["term", "level", "band"]).size()
+    any_grade = both.groupby(["term", "level"]).size()
+    return by_band, any_grade
+
+
+def _group_of(header: str) -> str:
+    """'DL2 IL-2 6 MIU/day (N=2)' -> '2'; 'Total (N=4)' -> 'Total'."""
+    match = re.match(r"DL(-?\d+) ", header)
+    return match.group(1) if match else "Total"
+
+
+def test_the_pdf_adverse_event_table_matches_counts_recomputed_from_the_database(trial, tmp_path):
+    path, _ = _render(trial, tmp_path)
+    all_events, related = _tables(path, "System organ class / term")
+    by_band, any_grade = _db_worst_grades(trial)
+    groups_row, bands_row = all_events[0], all_events[1]
+    groups, current = [], None
+    for cell in groups_row:
+        current = _group_of(cell) if cell else current
+        groups.append(current)
+    seen = set()
+    for row in all_events[2:]:
+        term = row[0]
+        if term not in set(any_grade.index.get_level_values("term")):
+            continue  # the first row
+        seen.add(term)
+        for column in range(1, len(row)):
+            level, band = groups[column], bands_row[column]
+            expected = (
+                any_grade.get((term, level), 0)
+                if band == "Any grade"
+                else by_band.get((term, level, band), 0)
+            )
+            assert _count(row[column]) == expected, (term, level, band)
+    assert seen == {
+        "Nausea", "Rash maculo-papular", "Fatigue", "Anorexia", "Sepsis",
+        "Gastrointestinal disorders", "Skin and subcutaneous tissue disorders",
+        "General disorders and administration site conditions",
+        "Metabolism and nutrition disorders", "Infections and infestations",
+    }  # fmt: skip
+    assert "Vomiting" not in str(all_events) and "Fever" not in str(all_events)
+    # Related table: Fatigue of A-002 (unrelated) and Nausea of A-002 (unlikely) are not there.
+    related_rows = {row[0]: row for row in related[2:]}
+    assert "Sepsis" not in related_rows
+    header = related[1]
+    total_any = max(i for i, cell in enumerate(header) if cell == "Any grade")
+    assert _count(related_rows["Nausea"][total_any]) == 1  # A-001 only
+    assert _count(related_rows["Fatigue"][total_any]) == 1  # A-003 on the cutoff day
+
+
+def test_the_pdf_dlt_counts_match_the_database(trial, tmp_path):
+    path, _ = _render(trial, tmp_path)
+    (table,) = _tables(path, "Dose level")[:1]
+    shown = {row[0].split(" ")[0]: [int(v) for v in row[1:4]] for row in table[1:]}
+    population = _db_population(trial)
+    counting = pd.DataFrame(
+        DltAssessment.objects.filter(
+            adverse_event__subject__study=trial, adverse_event__entered_in_error=False,
+            adverse_event__onset_on__lte=CUTOFF, status__in=["potential", "confirmed"],
+        ).values("adverse_event__subject__subject_code", "adverse_event__subject__dose_level__level")
+    )  # fmt: skip
+    counting.columns = ["subject_code", "level"]
+    for level in (1, 2):
+        treated = (population["level"] == level).sum()
+        with_dlt = counting.loc[counting["level"] == level, "subject_code"].nunique()
+        assert shown[f"DL{level}"][0] == treated
+        assert shown[f"DL{level}"][2] == with_dlt
+    # A-001's nausea (DL1), B-004's anorexia and sepsis (DL2); A-003's fatigue on day 42 is
+    # outside the 21-day window.
+    assert shown["DL1"][2] == 1 and shown["DL2"][2] == 1
+    assert shown["Total"] == [4, shown["Total"][1], 2]
+
+
+def test_the_pdf_shift_tables_match_baselines_recomputed_from_the_database(trial, tmp_path):
+    path, _ = _render(trial, tmp_path)
+    labs = pd.DataFrame(
+        LabResult.objects.filter(subject__study=trial, entered_in_error=False).values(
+            "subject__subject_code", "subject__dose_level__level", "subject__first_dose_on",
+            "test_code", "collected_at", "ctcae_grade",
+        )
+    )  # fmt: skip
+    labs.columns = ["subject", "level", "first_dose", "test", "at", "grade"]
+    labs = labs[labs["at"].map(lambda at: at.date() <= CUTOFF)]
+    labs["day"] = labs["at"].map(lambda at: at.date())
+    expected = {}
+    for (_subject, test), rows in labs.groupby(["subject", "test"]):
+        before = rows[rows["day"] <= rows["first_dose"]].sort_values("at")
+        after = rows[rows["day"] > rows["first_dose"]]
+        if after.empty:
+            continue
+        baseline = str(int(before["grade"].iloc[-1])) if len(before) else "Missing"
+        key = (test, baseline, str(rows["level"].iloc[0]), int(after["grade"].max()))
+        expected[key] = expected.get(key, 0) + 1
+        total = (test, baseline, "Total", int(after["grade"].max()))
+        expected[total] = expected.get(total, 0) + 1
+    # A-003: 260 U/L on the cutoff day is 5.2 x baseline 50, grade 3; the 1100 U/L after the
+    # cutoff (22 x baseline, grade 4) is left out.
+    assert expected[("ALT", "1", "2", 3)] == 1
+    found = {}
+    for table in _tables(path, "Test"):
+        groups, current = [], None
+        for cell in table[0]:
+            current = _group_of(cell) if cell else current
+            groups.append(current)
+        for row in table[2:]:
+            for column in range(2, len(row)):
+                if int(row[column]):
+                    key = (row[0], row[1], groups[column], int(table[1][column]))
+                    found[key] = found.get(key, 0) + int(row[column])
+    assert found == expected
+
+
+def test_the_cutoff_day_is_included_and_the_day_after_excluded(trial):
+    frames = load_safety_frames(trial, CUTOFF)
+    assert CUTOFF in set(frames.events["onset_on"].dt.date)
+    assert frames.events["onset_on"].max().date() == CUTOFF
+    assert "Vomiting" not in set(frames.events["term"])
+    assert frames.doses["given_on"].max().date() == CUTOFF
+    assert frames.labs["value"].max() == 260.0  # 23:30 on the cutoff day; not the 1100 after it
+    later = load_safety_frames(trial, CUTOFF + dt.timedelta(days=1))
+    assert "Vomiting" in set(later.events["term"]) and later.labs["value"].max() == 1100.0
+
+
+def test_records_entered_in_error_are_left_out(trial):
+    frames = load_safety_frames(trial, CUTOFF)
+    assert "Fever" not in set(frames.events["term"])
+    assert len(frames.events) == len(frames.events["event_id"].unique()) == 8
+
+
+def test_user_text_prints_literally(trial, tmp_path):
+    path, _ = _render(trial, tmp_path, generated_by='<i>Dr</i> "Who" & co')
+    text = _text(path)
+    assert VERBATIM in text
+    assert '<i>Dr</i> "Who" & co' in text
+    assert "&amp;" not in text and "&quot;" not in text
+
+
+def test_the_snapshot_hash_changes_with_the_data_and_only_with_the_data(trial, tmp_path, alice):
+    first_path, first = _render(trial, tmp_path, "first.pdf")
+    _, again = _render(trial, tmp_path, "again.pdf", generated_by="someone else")
+    assert first.snapshot_hash == again.snapshot_hash
+    assert re.fullmatch(r"[0-9a-f]{64}", first.snapshot_hash)
+    assert first.snapshot_hash in _text(first_path)
+    # Data after the cutoff does not change the snapshot.
+    ae_record(subject=Subject.objects.get(subject_code="A-002"), ctcae_term="Fever", grade=1,
+              onset_on=CUTOFF + dt.timedelta(days=2), assessments=UNRELATED, by=alice)  # fmt: skip
+    assert load_safety_frames(trial, CUTOFF).snapshot_hash() == first.snapshot_hash
+    # A corrected grade does.
+    fatigue = AdverseEvent.objects.get(ctcae_term="Fatigue", subject__subject_code="A-002")
+    ae_correct(record=fatigue, changes={"grade": 1}, reason="Source says grade 1", by=alice)
+    assert load_safety_frames(trial, CUTOFF).snapshot_hash() != first.snapshot_hash
+
+
+def test_an_empty_study_gives_a_short_valid_report(study, tmp_path):
+    path, report = _render(study, tmp_path)
+    with pdfplumber.open(path) as document:
+        assert len(document.pages) == 1
+    text = _text(path)
+    assert NO_SUBJECTS in text and "Page 1 of 1" in text
+    assert report.snapshot_hash in text
+
+
+def test_the_command_writes_the_pdf(trial, tmp_path):
+    out = StringIO()
+    path = tmp_path / "summary.pdf"
+    call_command("safety_report", "--study", "TEST-IL2", "--cutoff", "2026-04-30", "--out",
+                 str(path), stdout=out)  # fmt: skip
+    assert "written to" in out.getvalue()
+    text = _text(path)
+    assert "Generated by command:safety_report" in text and "CTCAE version 5.0" in text
+    section = None
+    with pdfplumber.open(path) as document:
+        total = len(document.pages)
+        for number, page in enumerate(document.pages, start=1):
+            page_text = page.extract_text()
+            assert "TEST-IL2 · Safety summary · data cutoff 2026-04-30" in page_text
+            assert f"Page {number} of {total}" in page_text
+            # The wide tables (adverse events by grade, listings, shifts) are on landscape pages.
+            section = [heading for heading in SECTIONS if heading in page_text] or [section]
+            section = section[-1]
+            assert (page.width > page.height) == (section in SECTIONS[5:8]), number
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--study", "NOPE"], "--study: no study with code 'NOPE'."),
+        (["--study", "TEST-IL2", "--cutoff", "30/04/2026"], "--cutoff: '30/04/2026' is not a date"),
+    ],
+)
+def test_the_command_refuses_bad_arguments(study, tmp_path, args, message):
+    with pytest.raises(CommandError, match=re.escape(message)):
+        call_command("safety_report", *args, "--out", str(tmp_path / "x.pdf"))
+
+
+def test_the_demo_trial_report_has_every_section_on_non_blank_pages(db, tmp_path):
+    from ecrf.services.demo import demo_seed
+
+    study = demo_seed().study
+    path, report = _render(study, tmp_path, cutoff=dt.date(2026, 11, 1))
+    text = _text(path)
+    for heading in SECTIONS:
+        assert heading in text
+    for heading in ("DLT listing", "Serious adverse events", "Deaths", "Haematology",
+                    "Chemistry", "Swimmer plot", "ALT / ULN by dose level",
+                    "Neutrophil count by dose level"):  # fmt: skip
+        assert heading in text
+    assert report.tables.treated_sizes["Total"] == 15
+    if shutil.which("pdftoppm") is None:
+        return
+    from PIL import Image
+
+    subprocess.run([shutil.which("pdftoppm"), "-r", "30", "-png", str(path), str(tmp_path / "page")],
+                   check=True)  # fmt: skip
+    images = sorted(tmp_path.glob("page-*.png"))
+    with pdfplumber.open(path) as document:
+        assert len(images) == len(document.pages) >= 9
+    for image in images:
+        grey = Image.open(image).convert("L")
+        inked = sum(grey.histogram()[:200])
+        assert inked / (grey.width * grey.height) > 0.005, image.name
+
+
+# --- The download on the dashboard ------------------------------------------------------------
+
+
+@pytest.fixture
+def sponsor(study):
+    return user_create("sam", "sponsor_viewer", study, None)
+
+
+def test_investigators_sponsor_viewers_and_data_managers_download_it(
+    client, trial, bob, sponsor, data_manager
+):
+    url = reverse("safety_report", args=[trial.pk]) + "?cutoff=2026-04-30"
+    for user in (bob, sponsor, data_manager):
+        client.force_login(user)
+        response = client.get(url)
+        assert response.status_code == 200, user
+        assert response["Content-Type"] == "application/pdf"
+        assert response.content.startswith(b"%PDF")
+        assert (
+            'filename="safety-summary-TEST-IL2-2026-04-30.pdf"' in response["Content-Disposition"]
+        )
+        dashboard = client.get(reverse("dlt_dashboard"))
+        assert reverse("safety_report", args=[trial.pk]) in dashboard.content.decode()
+
+
+def test_nurses_get_403_and_no_link(client, study, alice):
+    trial = study
+    client.force_login(alice)
+    assert client.get(reverse("safety_report", args=[trial.pk])).status_code == 403
+    dashboard = client.get(reverse("dlt_dashboard")).content.decode()
+    assert reverse("safety_report", args=[trial.pk]) not in dashboard
+
+
+def test_a_study_the_user_is_not_assigned_to_is_404_and_anonymous_users_sign_in(client, trial, bob):
+    from django.contrib.auth import get_user_model
+
+    outsider = get_user_model().objects.create_user("olga", password="x")
+    outsider.groups.add(bob.groups.get())
+    client.force_login(outsider)
+    assert not StudyAssignment.objects.filter(user=outsider).exists()
+    assert client.get(reverse("safety_report", args=[trial.pk])).status_code == 404
+    client.logout()
+    response = client.get(reverse("safety_report", args=[trial.pk]))
+    assert response.status_code == 302 and "login" in response["Location"]
+
+
+def test_a_bad_cutoff_is_a_400(client, study, bob):
+    trial = study
+    client.force_login(bob)
+    response = client.get(reverse("safety_report", args=[trial.pk]) + "?cutoff=yesterday")
+    assert response.status_code == 400
+
+
+def test_a_treated_subject_without_any_record_yet_gives_a_full_report(subject, tmp_path):
+    path, report = _render(subject.study, tmp_path)
+    text = _text(path)
+    for heading in SECTIONS:
+        assert heading in text
+    assert "No serious adverse event." in text and "No deaths." in text
+    assert "No graded post-baseline results." in text
+    assert report.tables.treated_sizes.to_dict() == {1: 1, 2: 0, "Total": 1}

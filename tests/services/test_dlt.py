@@ -1,0 +1,270 @@
+"""Potential DLTs are flagged by the protocol rules, decided by a site investigator with an
+electronic signature, and shown in the admin and on the investigator dashboard.
+
+Protocol DLT definition, default rule set: grade 3 non-haematological events are DLTs, except
+fatigue lasting 7 days or less; only events at least possibly related, with onset in days 1-21.
+"""
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.urls import reverse
+
+from ecrf.models import AuditEvent, DltAssessment, DltStatus, Signature
+from ecrf.selectors.dlt import dlt_overview
+from ecrf.services import ae_record
+from ecrf.services.adverse_events import ae_correct
+from ecrf.services.dlt import MEANING_CONFIRM, dlt_decide
+from ecrf.services.signatures import ONLY_SITE_INVESTIGATOR, WRONG_PASSWORD
+from tests.factories import fatigue_grade_3
+
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture
+def fatigue(subject, alice):
+    """Fatigue grade 3 from day 12 (2026-03-13) for 10 days, possibly related to IL-2."""
+    return fatigue_grade_3(subject, resolved_on=dt.date(2026, 3, 23), outcome="recovered", by=alice)
+
+
+def test_recording_an_event_flags_a_potential_dlt_with_a_readable_reason(fatigue):
+    assessment = DltAssessment.objects.get(adverse_event=fatigue)
+    assert assessment.rule_flag and assessment.status == DltStatus.POTENTIAL
+    assert assessment.onset_day == 12
+    assert "Fatigue grade 3 for 10 days" in assessment.rule_reason
+    assert "IL2" in assessment.rule_reason
+
+
+def test_a_site_investigator_confirms_with_a_signature(fatigue, bob):
+    assessment = fatigue.dlt_assessment
+    decided = dlt_decide(
+        assessment=assessment,
+        decision="confirmed",
+        reason="Fatigue prevented daily activities for 10 days",
+        by=bob,
+        password=PASSWORD,
+        printed_name="Dr Bob Baker",
+    )
+    assert decided.status == DltStatus.CONFIRMED
+    signature = decided.signature
+    assert (signature.signer, signature.printed_name, signature.meaning) == (
+        bob,
+        "Dr Bob Baker",
+        MEANING_CONFIRM,
+    )
+    assert len(signature.content_hash) == 64 and signature.signed_at.tzinfo is not None
+    row = AuditEvent.objects.get(object_id=str(assessment.pk), field="decision")
+    assert (row.new_value, row.actor, row.action) == (
+        "confirmed",
+        "bob",
+        "ecrf.dltassessment.confirmed",
+    )
+
+
+def test_a_wrong_password_signs_nothing(fatigue, bob):
+    with pytest.raises(ValidationError) as info:
+        dlt_decide(
+            assessment=fatigue.dlt_assessment,
+            decision="ruled_out",
+            reason="Not limiting",
+            by=bob,
+            password="guess",
+            printed_name="Dr Bob Baker",
+        )
+    assert info.value.message_dict["password"] == [WRONG_PASSWORD]
+    assert Signature.objects.count() == 0
+    assert DltAssessment.objects.get(adverse_event=fatigue).status == DltStatus.POTENTIAL
+
+
+@pytest.mark.parametrize("person", ["alice", "charlie"])
+def test_only_an_investigator_of_the_site_can_decide(fatigue, request, person):
+    user = request.getfixturevalue(person)
+    with pytest.raises(PermissionDenied, match=ONLY_SITE_INVESTIGATOR):
+        dlt_decide(
+            assessment=fatigue.dlt_assessment,
+            decision="confirmed",
+            reason="x",
+            by=user,
+            password=PASSWORD,
+            printed_name="Someone",
+        )
+    assert Signature.objects.count() == 0
+
+
+def test_a_change_that_alters_the_flag_after_a_decision_marks_it_for_review(fatigue, bob):
+    dlt_decide(
+        assessment=fatigue.dlt_assessment,
+        decision="confirmed",
+        reason="Limiting",
+        by=bob,
+        password=PASSWORD,
+        printed_name="Dr Bob Baker",
+    )
+    il2 = fatigue.agent_assessments.get(agent__code="IL2")
+    ae_correct(record=il2, changes={"attribution": "unlikely"}, reason="Re-assessed", by=bob)
+    assessment = DltAssessment.objects.get(adverse_event=fatigue)
+    assert not assessment.rule_flag
+    assert assessment.status == DltStatus.CONFIRMED and assessment.needs_review
+
+
+def test_until_decided_a_potential_dlt_counts_and_a_ruling_out_overrides_it(fatigue, bob):
+    cutoff = dt.date(2026, 4, 30)
+    overview = dlt_overview(fatigue.subject.study, cutoff)
+    assert overview.levels[0].summary.with_dlt == 1
+    assert [item.event for item in overview.queue] == [fatigue]
+    dlt_decide(
+        assessment=fatigue.dlt_assessment,
+        decision="ruled_out",
+        reason="Pre-existing fatigue",
+        by=bob,
+        password=PASSWORD,
+        printed_name="Dr Bob Baker",
+    )
+    overview = dlt_overview(fatigue.subject.study, cutoff)
+    assert overview.levels[0].summary.with_dlt == 0 and overview.queue == []
+    row = overview.subjects[0]
+    assert row.events[0].flag.is_dlt and row.events[0].status == DltStatus.RULED_OUT
+
+
+def test_the_admin_list_shows_badges_and_filters_by_dlt_status(client, data_manager, fatigue):
+    client.force_login(data_manager)
+    url = reverse("admin:ecrf_adverseevent_changelist")
+    page = client.get(url).content.decode()
+    assert "dlt-potential" in page and "Potential DLT" in page
+    assert "Fatigue" in client.get(url, {"dlt_assessment__status": "potential"}).content.decode()
+    assert (
+        "Fatigue" not in client.get(url, {"dlt_assessment__status": "confirmed"}).content.decode()
+    )
+    assert "Fatigue" in client.get(url, {"grade3plus": "yes"}).content.decode()
+    queue = client.get(reverse("admin:ecrf_dltreviewqueue_changelist")).content.decode()
+    assert "Fatigue" in queue and "Decide and sign" in queue
+    levels = client.get(reverse("admin:ecrf_doselevel_changelist")).content.decode()
+    assert "With DLT" in levels and "Replacements needed" in levels
+    subjects = client.get(reverse("admin:ecrf_subject_changelist")).content.decode()
+    assert "DLT-evaluable" in subjects
+
+
+def test_the_dashboard_shows_the_queue_and_the_decision_page_signs(client, bob, fatigue):
+    client.force_login(bob)
+    page = client.get(reverse("dlt_dashboard")).content.decode()
+    assert "Design recommendation" in page and "Fatigue" in page
+    decide = reverse("dlt_decide", args=[fatigue.dlt_assessment.pk])
+    response = client.post(
+        decide,
+        {
+            "decision": "confirmed",
+            "reason": "Limiting",
+            "printed_name": "Dr Bob Baker",
+            "password": "wrong",
+        },
+    )
+    assert response.status_code == 200 and WRONG_PASSWORD in response.content.decode()
+    response = client.post(
+        decide,
+        {
+            "decision": "confirmed",
+            "reason": "Limiting",
+            "printed_name": "Dr Bob Baker",
+            "password": PASSWORD,
+        },
+    )
+    assert response.status_code == 302
+    assert DltAssessment.objects.get(adverse_event=fatigue).status == DltStatus.CONFIRMED
+
+
+def test_another_sites_user_gets_404_and_a_nurse_cannot_sign(client, charlie, alice, fatigue):
+    decide = reverse("dlt_decide", args=[fatigue.dlt_assessment.pk])
+    client.force_login(charlie)
+    assert client.get(decide).status_code == 404
+    assert client.post(decide, {}).status_code == 404
+    client.force_login(alice)
+    assert client.get(decide).status_code == 200
+    assert client.post(decide, {"decision": "confirmed"}).status_code == 403
+
+
+def test_an_investigator_can_declare_a_dlt_the_rules_did_not_flag(subject, alice, bob):
+    """Grade 3 fatigue lasting 5 days is not a DLT by the default rules (7 days or less)."""
+    from ecrf.services.dlt import MEANING_DECLARE
+
+    short = ae_record(
+        subject=subject,
+        ctcae_term="Fatigue",
+        grade=3,
+        onset_on=dt.date(2026, 3, 13),
+        resolved_on=dt.date(2026, 3, 18),
+        outcome="recovered",
+        assessments=dict.fromkeys(("CTX", "IM", "IL2"), ("probable", "none")),
+        by=alice,
+    )
+    assessment = short.dlt_assessment
+    assert assessment.status == DltStatus.NOT_DLT and assessment.rule == "short_fatigue"
+    decided = dlt_decide(
+        assessment=assessment,
+        decision="confirmed",
+        reason="Bed-bound; the protocol team judges it dose-limiting",
+        by=bob,
+        password=PASSWORD,
+        printed_name="Dr Bob Baker",
+    )
+    assert decided.status == DltStatus.CONFIRMED and not decided.rule_flag
+    assert decided.signature.meaning == MEANING_DECLARE
+
+
+def test_new_dlt_settings_on_the_study_reapply_the_rules(fatigue, data_manager):
+    """With min_attribution "probable", an event only possibly related is not a DLT."""
+    from ecrf.services.studies import study_correct
+
+    study_correct(
+        study=fatigue.subject.study,
+        changes={"dlt_min_attribution": "probable"},
+        reason="Protocol amendment 2",
+        by=data_manager,
+    )
+    assessment = DltAssessment.objects.get(adverse_event=fatigue)
+    assert assessment.status == DltStatus.NOT_DLT and assessment.rule == "not_related"
+    assert AuditEvent.objects.filter(
+        model="ecrf.Study", field="dlt_min_attribution", new_value="probable"
+    ).exists()
+
+
+def _ctx_doses(subject, alice, given_by_day):
+    """Cyclophosphamide 50 mg planned daily; `given_by_day` maps study day to the dose given."""
+    from ecrf.services import dose_record
+
+    ctx = subject.study.agents.get(code="CTX")
+    for day, given in given_by_day.items():
+        offset = day - 1 if day > 0 else day
+        dose_record(
+            subject=subject,
+            agent=ctx,
+            given_on=subject.first_dose_on + dt.timedelta(days=offset),
+            given_dose=Decimal(given),
+            reason="" if given == 50 else "Held for nausea",
+            by=alice,
+        )
+
+
+@pytest.mark.parametrize(
+    ("given_by_day", "evaluable"),
+    [
+        # 16 full doses of 21 in the window: 800 / 1050 mg = 76.2 %, at least 75 %: evaluable.
+        # A missed lead-in dose (day -1) and a missed dose on day 22 lie outside the window.
+        (
+            {**dict.fromkeys(range(1, 22), 50), **dict.fromkeys((16, 17, 18, 19, 20, -1, 22), 0)},
+            True,
+        ),
+        # Day 21 is the window's last day: missing it too leaves 750 / 1050 mg = 71.4 %.
+        ({**dict.fromkeys(range(1, 22), 50), **dict.fromkeys((16, 17, 18, 19, 20, 21), 0)}, False),
+    ],
+)
+def test_exposure_counts_the_doses_of_window_days_1_to_21_only(
+    subject, alice, given_by_day, evaluable
+):
+    """Protocol DLT window 21 days, minimum exposure 75 % of the planned dose (study settings):
+    the doses before day 1 and after day 21 do not count, those of days 1 and 21 do."""
+    _ctx_doses(subject, alice, given_by_day)
+    overview = dlt_overview(subject.study, cutoff=dt.date(2026, 4, 30))
+    (row,) = overview.subjects
+    assert row.evaluability.evaluable is evaluable, row.evaluability.reason

@@ -1,0 +1,459 @@
+"""The research nurse's adverse event form: recording, correcting, CTCAE checks, conflicts,
+access by site and role, and the CTCAE term search behind the type-ahead."""
+
+import datetime as dt
+import html
+import re
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from ecrf.forms.adverse_event import SERIOUS_NEEDS_CRITERION
+from ecrf.forms.base import REASON_FOR_CHANGE_REQUIRED
+from ecrf.models import (
+    AdverseEvent,
+    AdverseEventAgent,
+    AuditEvent,
+    CtcaeTermDescription,
+)
+from ecrf.models.adverse_event import OTHER_SPECIFY_NEEDS_VERBATIM
+from ecrf.services import STALE_RECORD
+from ecrf.views.adverse_events import NOTHING_CHANGED
+from tests.factories import ae_edit_data as edit_data
+from tests.factories import fatigue_grade_3, user_create
+
+
+def event_data(**overrides):
+    """A complete new-event form as the nurse submits it."""
+    data = {
+        "ctcae_term": "Fatigue",
+        "verbatim": "Tired all day, naps twice",
+        "grade": "3",
+        "onset_on": "2026-03-12",
+        "resolved_on": "",
+        "outcome": "recovering",
+        "death_on": "",
+        "serious": "no",
+        "attribution_CTX": "unlikely",
+        "action_CTX": "none",
+        "attribution_IM": "possible",
+        "action_IM": "reduced",
+        "attribution_IL2": "probable",
+        "action_IL2": "interrupted",
+    }
+    data.update(overrides)
+    return data
+
+
+def field_block(response, name):
+    """The HTML of one field's wrapper: its label, input(s), help text and errors."""
+    page = response.content.decode()
+    start = page.index(f'id="div_id_{name}"')
+    following = page.find('id="div_id_', start + 1)
+    return page[start : following if following != -1 else len(page)]
+
+
+def create_url(subject):
+    return reverse("ae_create", args=[subject.pk])
+
+
+def edit_url(event):
+    return reverse("ae_edit", args=[event.pk])
+
+
+@pytest.fixture
+def event(subject, alice):
+    """A grade 3 fatigue at site A, recorded by Alice, possibly related to IL-2."""
+    return fatigue_grade_3(subject, onset_on=dt.date(2026, 3, 12), by=alice)
+
+
+@pytest.fixture
+def monitor(study, site_a):
+    return user_create("molly", "monitor", study, site_a)
+
+
+def test_alice_records_a_grade_3_event_with_an_attribution_for_each_agent(client, alice, subject):
+    client.force_login(alice)
+    response = client.post(create_url(subject), event_data())
+
+    assert response.status_code == 302
+    assert response.url == reverse("subject_detail", args=[subject.pk]) + "#aes"
+    event = AdverseEvent.objects.get(subject=subject)
+    assert (event.ctcae_term, event.grade, event.meddra_code) == ("Fatigue", 3, "10016256")
+    assert event.onset_on == dt.date(2026, 3, 12) and event.resolved_on is None
+    assert event.serious is False and event.outcome == "recovering"
+    assessments = {
+        a.agent.code: (a.attribution, a.action_taken)
+        for a in AdverseEventAgent.objects.filter(adverse_event=event).select_related("agent")
+    }
+    assert assessments == {
+        "CTX": ("unlikely", "none"),
+        "IM": ("possible", "reduced"),
+        "IL2": ("probable", "interrupted"),
+    }
+    created = AuditEvent.objects.filter(action="ecrf.adverseevent.created", object_id=str(event.pk))
+    assert set(created.values_list("actor", flat=True)) == {"alice"}
+    assert created.get(field="grade").new_value == "3"
+    agent_rows = AuditEvent.objects.filter(
+        action="ecrf.adverseeventagent.created", field="attribution"
+    )
+    assert sorted(agent_rows.values_list("new_value", flat=True)) == [
+        "possible",
+        "probable",
+        "unlikely",
+    ]
+    assert set(agent_rows.values_list("actor", flat=True)) == {"alice"}
+
+    casebook = client.get(response.url).content.decode()
+    assert "Adverse event recorded: Fatigue grade 3." in casebook
+    assert f'data-clear-draft="ae-new-{subject.pk}"' in casebook
+
+
+def test_the_new_event_form_offers_every_study_agent_and_the_type_ahead(client, alice, subject):
+    client.force_login(alice)
+    page = client.get(create_url(subject)).content.decode()
+    for label in ("Cyclophosphamide (CTX)", "Imatinib (IM)", "Interleukin-2 (IL2)"):
+        assert f"{label}: attribution" in page and f"{label}: action taken" in page
+    assert f'data-term-search="{reverse("ctcae_term_search")}"' in page
+    assert f'data-draft-key="ae-new-{subject.pk}"' in page
+    assert 'type="date" name="onset_on"' in page
+    assert 'for="id_onset_on"' in page and 'for="id_attribution_IL2"' in page
+    assert "/static/ecrf/term-search.js" in page
+
+
+@pytest.mark.parametrize(
+    ("term", "grade", "allowed"),
+    [("Fatigue", 4, "1, 2, 3"), ("Eosinophilia", 2, "1, 3")],
+)
+def test_a_grade_the_term_does_not_define_is_refused_next_to_the_grade_field(
+    client, alice, subject, term, grade, allowed
+):
+    """CTCAE v5.0 defines Fatigue only at grades 1-3 and Eosinophilia only at grades 1 and 3."""
+    client.force_login(alice)
+    response = client.post(
+        create_url(subject),
+        event_data(ctcae_term=term, grade=str(grade), verbatim="Typed by Alice"),
+    )
+
+    assert response.status_code == 200
+    message = f"Grade {grade} is not allowed for {term} in CTCAE v5.0; allowed grades: {allowed}."
+    assert message in field_block(response, "grade")
+    assert not AdverseEvent.objects.exists() and not AdverseEventAgent.objects.exists()
+    page = response.content.decode()
+    assert 'value="Typed by Alice"' in page
+    assert 'value="2026-03-12"' in page
+    assert re.search(rf'value="{grade}"[^>]*checked', field_block(response, "grade"))
+    assert re.search(
+        r'<option value="probable" selected>', field_block(response, "attribution_IL2")
+    )
+
+
+def test_an_unknown_term_is_refused_with_the_closest_matches(client, alice, subject):
+    client.force_login(alice)
+    response = client.post(create_url(subject), event_data(ctcae_term="Fatigued"))
+
+    block = html.unescape(field_block(response, "ctcae_term"))
+    assert "Unknown CTCAE v5.0 term 'Fatigued'. Closest matches: Fatigue" in block
+    assert 'value="Fatigued"' in block
+    assert not AdverseEvent.objects.exists()
+
+
+def test_a_term_can_be_typed_as_its_meddra_code_without_the_type_ahead(client, alice, subject):
+    client.force_login(alice)
+    client.post(create_url(subject), event_data(ctcae_term="10016256"))
+    assert AdverseEvent.objects.get().ctcae_term == "Fatigue"
+
+
+def test_an_other_specify_term_needs_the_verbatim_description(client, alice, subject):
+    """CTCAE v5.0's per-SOC "Other, specify" terms are graded 1-5 but need the event's words."""
+    client.force_login(alice)
+    response = client.post(
+        create_url(subject),
+        event_data(
+            ctcae_term="General disorders and administration site conditions - Other, specify",
+            grade="2",
+            verbatim="  ",
+        ),
+    )
+
+    assert html.escape(OTHER_SPECIFY_NEEDS_VERBATIM) in field_block(response, "verbatim")
+    assert not AdverseEvent.objects.exists()
+
+
+def test_a_serious_event_needs_a_seriousness_criterion(client, alice, subject):
+    client.force_login(alice)
+    response = client.post(create_url(subject), event_data(serious="yes"))
+
+    assert SERIOUS_NEEDS_CRITERION in html.unescape(field_block(response, "serious_criteria"))
+    assert not AdverseEvent.objects.exists()
+
+
+def test_a_resolution_before_the_onset_is_refused(client, alice, subject):
+    client.force_login(alice)
+    response = client.post(
+        create_url(subject), event_data(onset_on="2026-03-12", resolved_on="2026-03-10")
+    )
+
+    block = field_block(response, "resolved_on")
+    assert "The resolution date cannot come before the onset date." in block
+    assert 'value="2026-03-10"' in block
+    assert not AdverseEvent.objects.exists()
+
+
+def test_a_grade_5_event_needs_a_fatal_outcome_and_a_date_of_death(client, alice, subject):
+    """CTCAE v5.0 grade 5 is death related to the adverse event."""
+    client.force_login(alice)
+    response = client.post(
+        create_url(subject), event_data(ctcae_term="Death NOS", grade="5", outcome="fatal")
+    )
+    assert "A fatal outcome needs the date of death." in field_block(response, "death_on")
+
+    response = client.post(
+        create_url(subject), event_data(ctcae_term="Death NOS", grade="5", outcome="unknown")
+    )
+    assert "A grade 5 event needs a fatal outcome" in field_block(response, "outcome")
+    assert not AdverseEvent.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("onset", "message"),
+    [
+        (
+            "2026-01-15",
+            "The onset date (2026-01-15) is before the informed consent date (2026-02-01).",
+        ),
+        ("tomorrow", "is in the future."),
+    ],
+)
+def test_an_onset_before_consent_or_in_the_future_is_refused_at_the_onset_date(
+    client, alice, subject, onset, message
+):
+    if onset == "tomorrow":
+        onset = (timezone.localdate() + dt.timedelta(days=1)).isoformat()
+    client.force_login(alice)
+    response = client.post(create_url(subject), event_data(onset_on=onset))
+
+    assert response.status_code == 200
+    block = field_block(response, "onset_on")
+    assert message in block and f'value="{onset}"' in block
+    assert not AdverseEvent.objects.exists()
+
+
+def test_the_edit_form_shows_the_saved_event_and_its_attributions(client, alice, event):
+    client.force_login(alice)
+    response = client.get(edit_url(event))
+
+    assert response.status_code == 200
+    assert 'value="Fatigue"' in field_block(response, "ctcae_term")
+    assert re.search(r'value="3"[^>]*checked', field_block(response, "grade"))
+    assert '<option value="possible" selected>' in field_block(response, "attribution_IL2")
+    assert f'data-draft-key="ae-edit-{event.pk}"' in response.content.decode()
+    assert "Reason for change" in response.content.decode()
+
+
+def test_a_correction_needs_a_reason(client, alice, event):
+    client.force_login(alice)
+    response = client.post(edit_url(event), edit_data(event, grade="2"))
+
+    assert REASON_FOR_CHANGE_REQUIRED in field_block(response, "change_reason")
+    event.refresh_from_db()
+    assert (event.grade, event.version) == (3, 1)
+
+
+def test_bob_corrects_the_grade_and_an_attribution_with_old_and_new_values_audited(
+    client, bob, event
+):
+    client.force_login(bob)
+    response = client.post(
+        edit_url(event),
+        edit_data(
+            event,
+            grade="2",
+            attribution_IL2="definite",
+            change_reason="Source notes: able to self-care",
+        ),
+    )
+
+    assert response.status_code == 302
+    assert response.url.endswith("#aes")
+    event.refresh_from_db()
+    assert (event.grade, event.version) == (2, 2)
+    il2 = event.agent_assessments.get(agent__code="IL2")
+    assert il2.attribution == "definite" and il2.version == 2
+    assert event.agent_assessments.get(agent__code="IM").version == 1
+    grade = AuditEvent.objects.get(action="ecrf.adverseevent.updated", field="grade")
+    assert (grade.actor, grade.old_value, grade.new_value) == ("bob", "3", "2")
+    assert grade.reason == "Source notes: able to self-care"
+    attribution = AuditEvent.objects.get(action="ecrf.adverseeventagent.updated")
+    assert (attribution.field, attribution.old_value, attribution.new_value) == (
+        "attribution",
+        "possible",
+        "definite",
+    )
+    assert attribution.object_id == str(il2.pk) and attribution.actor == "bob"
+
+
+def test_a_refused_correction_writes_none_of_its_parts(client, alice, event):
+    client.force_login(alice)
+    before = AuditEvent.objects.count()
+    response = client.post(
+        edit_url(event),
+        edit_data(event, onset_on="2026-01-20", attribution_IL2="definite", change_reason="Source"),
+    )
+
+    assert "is before the informed consent date (2026-02-01)" in field_block(response, "onset_on")
+    assert '<option value="definite" selected>' in field_block(response, "attribution_IL2")
+    event.refresh_from_db()
+    assert (event.onset_on, event.version) == (dt.date(2026, 3, 12), 1)
+    assert event.agent_assessments.get(agent__code="IL2").attribution == "possible"
+    assert AuditEvent.objects.count() == before
+
+
+def test_an_unchanged_form_saves_nothing(client, alice, event):
+    client.force_login(alice)
+    before = AuditEvent.objects.count()
+    response = client.post(edit_url(event), edit_data(event, change_reason="Checked"), follow=True)
+
+    assert NOTHING_CHANGED in response.content.decode()
+    event.refresh_from_db()
+    assert event.version == 1 and AuditEvent.objects.count() == before
+
+
+def test_the_second_of_two_concurrent_edits_is_refused_with_the_first_change_listed(
+    client, alice, bob, event
+):
+    alice_form = edit_data(event, grade="2", change_reason="Investigator re-graded")
+    bob_form = edit_data(event, grade="1", verbatim="Mild tiredness", change_reason="Per diary")
+
+    client.force_login(alice)
+    assert client.post(edit_url(event), alice_form).status_code == 302
+    client.force_login(bob)
+    response = client.post(edit_url(event), bob_form)
+
+    assert response.status_code == 200
+    page = html.unescape(response.content.decode())
+    assert STALE_RECORD in page
+    assert re.search(
+        r"alice changed grade from 3 to 2 at \d{4}-\d\d-\d\d \d\d:\d\d UTC \(Investigator re-graded\)",
+        page,
+    )
+    assert 'value="Mild tiredness"' in page
+    assert re.search(r'value="1"[^>]*checked', field_block(response, "grade"))
+    event.refresh_from_db()
+    assert (event.grade, event.verbatim, event.version) == (2, "", 2)
+
+
+def test_a_concurrent_attribution_change_also_refuses_the_second_edit(client, alice, bob, event):
+    alice_form = edit_data(event, attribution_IL2="probable", change_reason="PI review")
+    bob_form = edit_data(event, grade="2", change_reason="Per diary")
+
+    client.force_login(alice)
+    assert client.post(edit_url(event), alice_form).status_code == 302
+    client.force_login(bob)
+    response = client.post(edit_url(event), bob_form)
+
+    page = html.unescape(response.content.decode())
+    assert STALE_RECORD in page
+    assert "alice changed IL2 attribution from possible to probable" in page
+    event.refresh_from_db()
+    assert (event.grade, event.version) == (3, 1)
+
+
+def test_charlie_gets_404_for_site_a_subjects_and_events(client, charlie, subject, event):
+    client.force_login(charlie)
+    assert client.get(create_url(subject)).status_code == 404
+    assert client.post(create_url(subject), event_data()).status_code == 404
+    assert client.get(edit_url(event)).status_code == 404
+    response = client.post(edit_url(event), edit_data(event, grade="2", change_reason="x"))
+    assert response.status_code == 404
+    assert AdverseEvent.objects.count() == 1
+    event.refresh_from_db()
+    assert event.grade == 3
+
+
+def test_a_monitor_may_read_the_form_but_gets_403_on_saving(client, monitor, subject, event):
+    client.force_login(monitor)
+    page = client.get(edit_url(event)).content.decode()
+    assert "Your role does not allow changing clinical data" in page
+
+    assert client.post(create_url(subject), event_data()).status_code == 403
+    response = client.post(edit_url(event), edit_data(event, grade="2", change_reason="x"))
+    assert response.status_code == 403
+    assert AdverseEvent.objects.count() == 1
+    event.refresh_from_db()
+    assert event.grade == 3
+
+
+def test_an_anonymous_visitor_is_sent_to_sign_in(client, subject, event):
+    for url in (create_url(subject), edit_url(event), reverse("ctcae_term_search") + "?q=fat"):
+        response = client.get(url)
+        assert response.status_code == 302 and response.url.startswith(reverse("login"))
+
+
+def test_the_term_search_finds_terms_by_word_prefixes(client, alice):
+    client.force_login(alice)
+    results = client.get(reverse("ctcae_term_search"), {"q": "alan amin"}).json()
+
+    assert results[0] == {
+        "term": "Alanine aminotransferase increased",
+        "meddra_code": "10001551",
+        "soc": "Investigations",
+        "grades": [1, 2, 3, 4],
+        "other_specify": False,
+    }
+
+
+def test_the_term_search_finds_a_term_by_its_meddra_code(client, alice):
+    client.force_login(alice)
+    results = client.get(reverse("ctcae_term_search"), {"q": "10016256"}).json()
+    assert [item["term"] for item in results] == ["Fatigue"]
+    assert results[0]["grades"] == [1, 2, 3]
+
+
+def test_the_term_search_returns_at_most_20_terms_and_marks_other_specify(client, alice):
+    client.force_login(alice)
+    results = client.get(reverse("ctcae_term_search"), {"q": "other specify"}).json()
+    assert len(results) == 20 and all(item["other_specify"] for item in results)
+    assert client.get(reverse("ctcae_term_search"), {"q": ""}).json() == []
+
+
+def test_the_term_search_includes_grade_descriptions_once_loaded(client, alice):
+    """Only the grades CTCAE v5.0 defines for the term are described."""
+    CtcaeTermDescription.objects.create(
+        ctcae_version="5.0",
+        meddra_code="10016256",
+        term="Fatigue",
+        grade_1="Fatigue relieved by rest",
+        grade_2="Fatigue not relieved by rest",
+        grade_3="Fatigue not relieved by rest, limiting self care ADL",
+    )
+    client.force_login(alice)
+    results = client.get(reverse("ctcae_term_search"), {"q": "fatig"}).json()
+    fatigue = next(item for item in results if item["term"] == "Fatigue")
+    assert fatigue["descriptions"] == {
+        "1": "Fatigue relieved by rest",
+        "2": "Fatigue not relieved by rest",
+        "3": "Fatigue not relieved by rest, limiting self care ADL",
+    }
+
+
+def test_a_serious_event_shows_its_24_hour_reporting_deadline(client, alice, subject):
+    client.force_login(alice)
+    response = client.post(
+        create_url(subject),
+        event_data(serious="yes", serious_criteria=["sae_hospitalisation"]),
+        follow=True,
+    )
+
+    event = AdverseEvent.objects.get()
+    assert event.serious and event.sae_hospitalisation and not event.sae_death
+    deadline = (event.created_at + dt.timedelta(hours=24)).astimezone(dt.UTC)
+    expected = f"Serious: report to the sponsor by {deadline:%Y-%m-%d %H:%M} UTC"
+    assert expected in response.content.decode()
+    assert expected in client.get(edit_url(event)).content.decode()
+
+
+def test_a_non_serious_event_shows_no_reporting_deadline(client, alice, event):
+    client.force_login(alice)
+    assert "report to the sponsor" not in client.get(edit_url(event)).content.decode()

@@ -1,0 +1,292 @@
+"""Recording and correcting study-drug doses through the dose page.
+
+The subject is at dose level 1 (CTX 50 mg, IM 400 mg, IL2 3 MIU), first dose 2026-03-02, with
+21-day cycles. Dosing days: CTX -21 to 21 (a lead-in in cycle 1), IM 1 to 14, IL2 10 to 14.
+"""
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+from django.urls import reverse
+
+from ecrf.forms.base import OVERRIDE_REQUIRED, REASON_FOR_CHANGE_REQUIRED
+from ecrf.forms.dosing import DOSE_CHANGE_NEEDS_REASON, DOSE_NEGATIVE
+from ecrf.models import AuditEvent, DoseAdministration
+from ecrf.services import STALE_RECORD, ae_record, dose_record, record_update
+from tests.factories import dose_edit_data as _edit_data
+from tests.factories import user_create
+
+C1D1 = dt.date(2026, 3, 2)
+
+
+def _agent(subject, code):
+    return subject.study.agents.get(code=code)
+
+
+def _create(client, subject, code, given_on, dose, **extra):
+    data = {
+        "agent": str(_agent(subject, code).pk),
+        "given_on": given_on.isoformat(),
+        "given_dose": str(dose),
+        "adverse_event": "",
+        "reason": "",
+        **extra,
+    }
+    return client.post(reverse("dose_create", args=[subject.pk]), data)
+
+
+@pytest.fixture
+def im_dose(subject, alice):
+    return dose_record(
+        subject=subject,
+        agent=_agent(subject, "IM"),
+        given_on=C1D1,
+        given_dose=Decimal(400),
+        by=alice,
+    )
+
+
+@pytest.fixture
+def diarrhoea(subject, alice):
+    return ae_record(
+        subject=subject,
+        ctcae_term="Diarrhea",
+        grade=3,
+        onset_on=dt.date(2026, 3, 8),
+        assessments={
+            "CTX": ("unrelated", "none"),
+            "IM": ("probable", "interrupted"),
+            "IL2": ("unrelated", "none"),
+        },
+        by=alice,
+    )
+
+
+def test_the_page_shows_the_planned_dose_and_prefills_agent_and_date(client, alice, subject):
+    client.force_login(alice)
+    url = reverse("dose_create", args=[subject.pk])
+    response = client.get(url, {"agent": "IM", "date": "2026-03-09"})
+    assert response.status_code == 200
+    form = response.context["form"]
+    assert form["agent"].value() == _agent(subject, "IM").pk
+    assert form["given_on"].value() == dt.date(2026, 3, 9)
+    page = response.content.decode()
+    assert "planned 400 mg" in page
+    assert 'data-draft-key="dose-new-' in page
+    assert 'for="id_given_dose"' in page
+
+
+def test_alice_records_the_cycle_1_doses_of_the_three_agents(client, alice, subject):
+    client.force_login(alice)
+    response = _create(client, subject, "CTX", C1D1, 50)
+    assert response.status_code == 302
+    assert response.url == reverse("subject_detail", args=[subject.pk]) + "?tab=doses#doses"
+    assert _create(client, subject, "IM", C1D1, 400).status_code == 302
+    # IL-2 is given on days 10 to 14 only: its first dose of cycle 1 is on day 10.
+    assert _create(client, subject, "IL2", dt.date(2026, 3, 11), 3).status_code == 302
+
+    doses = {d.agent.code: d for d in DoseAdministration.objects.filter(subject=subject)}
+    assert {code: (d.cycle, d.day, d.given_dose, d.unit) for code, d in doses.items()} == {
+        "CTX": (1, 1, Decimal(50), "mg"),
+        "IM": (1, 1, Decimal(400), "mg"),
+        "IL2": (1, 10, Decimal(3), "MIU"),
+    }
+    assert doses["IM"].planned_dose == Decimal(400)
+    assert doses["IM"].visit.label == "C1D1"
+    created = AuditEvent.objects.get(
+        object_id=str(doses["IM"].pk), field="given_dose", action="ecrf.doseadministration.created"
+    )
+    assert created.actor == "alice"
+    page = client.get(response.url).content.decode()
+    assert "IM 400 mg on 2026-03-02 saved (cycle 1 day 1)." in page
+    assert "IL2 3 MIU on 2026-03-11 saved (cycle 1 day 10)." in page
+
+
+def test_save_and_record_another_keeps_the_date_and_clears_the_draft(client, alice, subject):
+    client.force_login(alice)
+    response = _create(client, subject, "CTX", C1D1, 50, then="another")
+    assert response.status_code == 302
+    assert response.url == reverse("dose_create", args=[subject.pk]) + "?date=2026-03-02"
+    page = client.get(response.url).content.decode()
+    assert f'data-clear-draft="dose-new-{subject.pk}"' in page
+
+
+def test_a_changed_dose_without_a_reason_is_refused_with_the_message_at_the_field(
+    client, alice, subject
+):
+    client.force_login(alice)
+    response = _create(client, subject, "IM", C1D1, 300)
+    assert response.status_code == 200
+    assert response.context["form"].errors["reason"] == [DOSE_CHANGE_NEEDS_REASON]
+    assert DOSE_CHANGE_NEEDS_REASON in response.content.decode()
+    assert not DoseAdministration.objects.exists()
+
+    response = _create(client, subject, "IM", C1D1, 300, reason="Weight loss")
+    assert response.status_code == 302
+    dose = DoseAdministration.objects.get()
+    assert (dose.given_dose, dose.planned_dose, dose.reason) == (
+        Decimal(300),
+        Decimal(400),
+        "Weight loss",
+    )
+
+
+def test_a_negative_dose_is_refused(client, alice, subject):
+    client.force_login(alice)
+    response = _create(client, subject, "IM", C1D1, -400)
+    assert response.context["form"].errors["given_dose"] == [DOSE_NEGATIVE]
+    assert not DoseAdministration.objects.exists()
+
+
+def test_a_dose_before_consent_or_in_the_future_is_refused_at_the_date(client, alice, subject):
+    client.force_login(alice)
+    response = _create(client, subject, "CTX", dt.date(2026, 1, 20), 50)
+    assert "before the informed consent date (2026-02-01)" in str(
+        response.context["form"].errors["given_on"]
+    )
+    tomorrow = dt.date.today() + dt.timedelta(days=1)
+    response = _create(client, subject, "CTX", tomorrow, 50)
+    assert "is in the future" in str(response.context["form"].errors["given_on"])
+    assert not DoseAdministration.objects.exists()
+
+
+def test_a_missed_dose_is_explained_by_the_adverse_event_that_caused_it(
+    client, alice, subject, diarrhoea
+):
+    client.force_login(alice)
+    response = _create(
+        client, subject, "IM", dt.date(2026, 3, 9), 0, adverse_event=str(diarrhoea.pk)
+    )
+    assert response.status_code == 302
+    dose = DoseAdministration.objects.get()
+    assert dose.missed
+    assert dose.adverse_event == diarrhoea
+    assert dose.reason == "Adverse event: Diarrhea grade 3 (onset 2026-03-08)"
+    page = client.get(response.url).content.decode()
+    assert "IM on 2026-03-09 saved as missed (cycle 1 day 8)." in page
+
+
+def test_a_dose_outside_the_cycles_dosing_days_is_saved_only_with_an_override_reason(
+    client, alice, subject
+):
+    client.force_login(alice)
+    # IL-2 is given on days 10 to 14: day 1 is outside.
+    response = _create(client, subject, "IL2", C1D1, 3)
+    assert response.status_code == 200
+    form = response.context["form"]
+    warning = (
+        "Warning: IL2 on 2026-03-02 is cycle 1 day 1, outside its dosing days "
+        "(days 10 to 14 of each cycle)."
+    )
+    assert form.errors["given_on"] == [warning]
+    assert form.errors["override_reason"] == [OVERRIDE_REQUIRED]
+    assert not DoseAdministration.objects.exists()
+
+    response = _create(client, subject, "IL2", C1D1, 3, override_reason="Protocol amendment 2")
+    assert response.status_code == 302
+    dose = DoseAdministration.objects.get()
+    reasons = set(
+        AuditEvent.objects.filter(object_id=str(dose.pk)).values_list("reason", flat=True)
+    )
+    assert reasons == {
+        "Warnings accepted (IL2 on 2026-03-02 is cycle 1 day 1, outside its dosing days "
+        "(days 10 to 14 of each cycle).): Protocol amendment 2"
+    }
+
+
+def test_the_cyclophosphamide_lead_in_counts_in_cycle_1_only(client, alice, subject):
+    client.force_login(alice)
+    assert _create(client, subject, "CTX", dt.date(2026, 2, 23), 50).status_code == 302
+    dose = DoseAdministration.objects.get()
+    assert (dose.cycle, dose.day) == (1, -7)
+    # Imatinib has no lead-in: day -7 is outside its days.
+    response = _create(client, subject, "IM", dt.date(2026, 2, 23), 400)
+    assert "days 1 to 14 of each cycle" in str(response.context["form"].errors["given_on"])
+
+
+def test_correcting_a_dose_needs_a_reason(client, alice, subject, im_dose):
+    client.force_login(alice)
+    url = reverse("dose_edit", args=[im_dose.pk])
+    page = client.get(url)
+    assert page.status_code == 200
+    assert page.context["form"]["given_dose"].value() == Decimal(400)
+    response = client.post(url, _edit_data(im_dose, given_dose=300, reason="Weight loss"))
+    assert response.context["form"].errors["change_reason"] == [REASON_FOR_CHANGE_REQUIRED]
+
+    response = client.post(
+        url,
+        _edit_data(
+            im_dose, given_dose=300, reason="Weight loss", change_reason="Transcription error"
+        ),
+    )
+    assert response.status_code == 302
+    im_dose.refresh_from_db()
+    assert (im_dose.given_dose, im_dose.version) == (Decimal(300), 2)
+    row = AuditEvent.objects.get(object_id=str(im_dose.pk), field="given_dose", old_value="400")
+    assert (row.new_value, row.reason, row.action) == (
+        "300",
+        "Transcription error",
+        "ecrf.doseadministration.updated",
+    )
+
+
+def test_correcting_the_date_recomputes_cycle_and_day(client, alice, subject, im_dose):
+    client.force_login(alice)
+    response = client.post(
+        reverse("dose_edit", args=[im_dose.pk]),
+        _edit_data(im_dose, given_on="2026-03-09", change_reason="Wrong day entered"),
+    )
+    assert response.status_code == 302
+    im_dose.refresh_from_db()
+    assert (im_dose.cycle, im_dose.day, im_dose.visit.label) == (1, 8, "C1D8")
+
+
+def test_a_correction_over_someone_elses_newer_save_is_refused_with_their_change(
+    client, alice, bob, subject, im_dose
+):
+    client.force_login(alice)
+    url = reverse("dose_edit", args=[im_dose.pk])
+    loaded = _edit_data(im_dose, given_dose=200, reason="Neutropenia", change_reason="Late entry")
+    record_update(
+        record=im_dose,
+        changes={"given_dose": Decimal(300), "reason": "Vomited"},
+        reason="Source document checked",
+        by=bob,
+    )
+    response = client.post(url, loaded)
+    assert response.status_code == 200
+    errors = response.context["form"].non_field_errors()
+    assert errors[0] == STALE_RECORD
+    assert any(
+        e.startswith("bob changed given_dose from 400 to 300") and "(Source document checked)" in e
+        for e in errors
+    )
+    im_dose.refresh_from_db()
+    assert im_dose.given_dose == Decimal(300)
+
+
+def test_charlie_of_site_b_gets_404_for_site_a_doses(client, charlie, subject, im_dose):
+    client.force_login(charlie)
+    assert client.get(reverse("dose_create", args=[subject.pk])).status_code == 404
+    assert _create(client, subject, "IM", C1D1, 400).status_code == 404
+    assert client.get(reverse("dose_edit", args=[im_dose.pk])).status_code == 404
+    edit = client.post(reverse("dose_edit", args=[im_dose.pk]), _edit_data(im_dose))
+    assert edit.status_code == 404
+    assert DoseAdministration.objects.count() == 1
+
+
+@pytest.fixture
+def monitor(study, site_a):
+    return user_create("mona", "monitor", study, site_a)
+
+
+def test_a_monitor_reads_the_dose_pages_but_may_not_save(client, monitor, subject, im_dose):
+    client.force_login(monitor)
+    assert client.get(reverse("dose_create", args=[subject.pk])).status_code == 200
+    assert _create(client, subject, "CTX", C1D1, 50).status_code == 403
+    edit_url = reverse("dose_edit", args=[im_dose.pk])
+    assert client.get(edit_url).status_code == 200
+    data = _edit_data(im_dose, given_dose=300, reason="x", change_reason="y")
+    assert client.post(edit_url, data).status_code == 403
+    assert DoseAdministration.objects.count() == 1
