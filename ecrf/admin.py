@@ -19,6 +19,7 @@ from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
 from . import access
+from .forms.errors import add_service_errors
 from .models import (
     SERIOUSNESS_CRITERIA,
     AdverseEvent,
@@ -54,7 +55,6 @@ from .services.visits import visit_correct
 BOOKKEEPING = ("id", "version", "created_at", "updated_at")
 FORM_ONLY_FIELDS = ("change_reason", "loaded_version")
 IN_ERROR_FIELDS = ("entered_in_error", "entered_in_error_reason")
-NOT_PERMITTED = "You may not make this change."
 
 
 class AuditedAdminForm(forms.ModelForm):
@@ -87,7 +87,9 @@ class AuditedAdminForm(forms.ModelForm):
             ):
                 raise ValidationError(STALE_RECORD)
         if self.refusal is not None:
-            add_service_error(self, self.refusal)
+            add_service_errors(
+                self, self.refusal, record=None if self.instance._state.adding else self.instance
+            )
         return cleaned
 
 
@@ -100,17 +102,6 @@ class VersionedInlineForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         if not self.instance._state.adding:
             self.fields["loaded_version"].initial = self.instance.version
-
-
-def add_service_error(form: forms.BaseForm, error: ValidationError | PermissionDenied) -> None:
-    """Put a service's refusal next to the field it names, or at the top of the form."""
-    if isinstance(error, PermissionDenied):
-        form.add_error(None, str(error) or NOT_PERMITTED)
-    elif hasattr(error, "error_dict"):
-        for name, errors in error.error_dict.items():
-            form.add_error(name if name in form.fields else None, errors)
-    else:
-        form.add_error(None, error.error_list)
 
 
 class ServiceRefused(Exception):

@@ -14,6 +14,7 @@ from ..models import AdverseEvent, AdverseEventAgent, DltAssessment, DltDecision
 from ..safety.dlt import DltFlag, EventFacts, evaluate_event
 from ..selectors.dlt import dlt_status, study_dlt_settings
 from .audit import as_actor
+from .errors import invalid
 from .records import record_create, record_update
 from .signatures import signature_check, signature_sign
 
@@ -21,6 +22,7 @@ MEANING_CONFIRM = "I confirm this adverse event is a dose-limiting toxicity."
 MEANING_RULE_OUT = "I rule out this adverse event as a dose-limiting toxicity."
 MEANING_DECLARE = "I declare this adverse event a dose-limiting toxicity."
 DECISION_REASON_REQUIRED = "Give the reason for the decision."
+CHOOSE_DECISION = "Choose confirm or rule out."
 ALREADY_DECIDED = "An investigator has already decided on this event; it is {status}."
 REEVALUATED = "DLT rules re-evaluated after a change to the event, its subject or the rules"
 
@@ -168,9 +170,11 @@ def dlt_decide(
     A decision already taken can be taken again (signed anew) only when it is marked for review.
     """
     if decision not in DltDecision.values:
-        raise ValidationError({"decision": "Choose confirm or rule out."})
+        raise invalid("decision", CHOOSE_DECISION, "invalid_choice")
     if assessment.decision and not assessment.needs_review:
-        raise ValidationError(ALREADY_DECIDED.format(status=assessment.get_status_display()))
+        raise ValidationError(
+            ALREADY_DECIDED.format(status=assessment.get_status_display()), code="already_decided"
+        )
     if decision == DltDecision.CONFIRMED:
         meaning = MEANING_CONFIRM if assessment.rule_flag else MEANING_DECLARE
     else:

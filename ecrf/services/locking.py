@@ -25,6 +25,7 @@ from ..models import (
 )
 from ..selectors.verification import verification_of
 from .audit import Actor, as_actor, subject_of, write_audit
+from .errors import invalid
 
 RECORD_LOCKED = "This {what} is locked by {who} since {when} UTC; it cannot be changed."
 ALREADY_LOCKED = "This {what} is already locked."
@@ -100,11 +101,13 @@ def lock_place(*, target: models.Model, by) -> DataLock:
     actor = as_actor(by)
     scope, subject = _lock_target(target)
     _ensure_may(actor, subject, Action.LOCK_DATA, ONLY_DATA_MANAGERS_LOCK)
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         if DataLock.objects.filter(
             model=label_of(target), object_id=str(target.pk), locked=True
         ).exists():
-            raise ValidationError(ALREADY_LOCKED.format(what=LockScope(scope).label.lower()))
+            raise ValidationError(
+                ALREADY_LOCKED.format(what=LockScope(scope).label.lower()), code="already_locked"
+            )
         lock = DataLock.objects.create(
             subject=subject,
             scope=scope,
@@ -129,9 +132,9 @@ def lock_remove(*, lock: DataLock, reason: str, by) -> DataLock:
     _ensure_may(actor, lock.subject, Action.LOCK_DATA, ONLY_DATA_MANAGERS_LOCK)
     reason = (reason or "").strip()
     if not reason:
-        raise ValidationError({"reason": UNLOCK_REASON_REQUIRED})
+        raise invalid("reason", UNLOCK_REASON_REQUIRED, "reason_required")
     now = timezone.now()
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         written = DataLock.objects.filter(pk=lock.pk, locked=True).update(
             locked=False,
             unlocked_by=actor.user,
@@ -141,7 +144,7 @@ def lock_remove(*, lock: DataLock, reason: str, by) -> DataLock:
             updated_at=now,
         )
         if written != 1:
-            raise ValidationError(NOT_LOCKED)
+            raise ValidationError(NOT_LOCKED, code="not_locked")
         lock.refresh_from_db()
         write_audit(
             record=lock,
@@ -161,7 +164,7 @@ def verification_record(*, record: ClinicalRecord, by) -> SourceVerification:
     actor = as_actor(by)
     subject = subject_of(record)
     _ensure_may(actor, subject, Action.VERIFY_SOURCE, ONLY_MONITORS_VERIFY)
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         current = type(record).objects.get(pk=record.pk)
         verification = SourceVerification.objects.create(
             subject=subject,

@@ -28,6 +28,7 @@ from ..models import (
 )
 from ..selectors.reconciliation import subject_reconciliation_items
 from .audit import Actor, as_actor, audited_fields, subject_of, system_actor, write_audit
+from .errors import invalid
 from .locking import label_of
 
 # The audit reason of a record saved although an edit check warned (see forms/base.py).
@@ -75,12 +76,12 @@ def query_raise(*, record: models.Model, field: str, message: str, by) -> DataQu
     message = (message or "").strip()
     errors = {}
     if not message:
-        errors["message"] = MESSAGE_REQUIRED
+        errors["message"] = ValidationError(MESSAGE_REQUIRED, code="message_required")
     if field and field not in {f.name for f in audited_fields(type(record))}:
-        errors["field"] = NOT_A_FIELD.format(field=field)
+        errors["field"] = ValidationError(NOT_A_FIELD.format(field=field), code="not_a_field")
     if errors:
         raise ValidationError(errors)
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         query = DataQuery.objects.create(
             subject=subject,
             model=label_of(record),
@@ -101,9 +102,18 @@ def query_raise(*, record: models.Model, field: str, message: str, by) -> DataQu
 
 
 def _transition(
-    query: DataQuery, *, actor: Actor, state: str, kind: str, text: str, expected_version: int
+    query: DataQuery,
+    *,
+    actor: Actor,
+    state: str,
+    kind: str,
+    text: str,
+    expected_version: int,
+    durable: bool = True,
 ) -> DataQuery:
-    with transaction.atomic():
+    """Move a query to `state` with a message; durable when a person's answer, close or re-open
+    is the whole save, not when the automatic sync closes a query inside another service."""
+    with transaction.atomic(durable=durable):
         written = DataQuery.objects.filter(pk=query.pk, version=expected_version).update(
             state=state, version=F("version") + 1, updated_at=timezone.now()
         )
@@ -125,7 +135,8 @@ def _transition(
 def _ensure_state(query: DataQuery, allowed: Iterable[str], verb: str) -> None:
     if query.state not in allowed:
         raise ValidationError(
-            WRONG_STATE.format(state=query.get_state_display().lower(), verb=verb)
+            WRONG_STATE.format(state=query.get_state_display().lower(), verb=verb),
+            code="wrong_state",
         )
 
 
@@ -136,7 +147,7 @@ def query_answer(*, query: DataQuery, message: str, by, expected_version: int | 
         raise PermissionDenied(ONLY_SITE_ANSWERS)
     message = (message or "").strip()
     if not message:
-        raise ValidationError({"message": MESSAGE_REQUIRED})
+        raise invalid("message", MESSAGE_REQUIRED, "message_required")
     _ensure_state(query, [QueryState.OPEN], "answered")
     return _transition(
         query,
@@ -177,11 +188,13 @@ def query_reopen(*, query: DataQuery, message: str, by, expected_version: int | 
     _ensure_may_close(actor, query)
     message = (message or "").strip()
     if not message:
-        raise ValidationError({"message": MESSAGE_REQUIRED})
+        raise invalid("message", MESSAGE_REQUIRED, "message_required")
     _ensure_state(query, [QueryState.ANSWERED, QueryState.CLOSED], "re-opened")
     if query.origin != QueryOrigin.MANUAL and query.state == QueryState.CLOSED:
         # The cause of a closed automatic query is gone; a new cause opens a new query.
-        raise ValidationError(WRONG_STATE.format(state="closed", verb="re-opened"))
+        raise ValidationError(
+            WRONG_STATE.format(state="closed", verb="re-opened"), code="wrong_state"
+        )
     return _transition(
         query,
         actor=actor,
@@ -276,6 +289,7 @@ def queries_sync_automatic(*, subject: Subject, by=None) -> tuple[int, int]:
                 kind=QueryMessageKind.CLOSED,
                 text=AUTO_CLOSED.format(cause="the cause of this query is gone"),
                 expected_version=query.version,
+                durable=False,
             )
             closed += 1
     return opened, closed

@@ -32,7 +32,7 @@ def signoff_sign(*, target: models.Model, by, password: str, printed_name: str) 
         password=password,
         printed_name=printed_name,
     )
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         signature = signature_sign(
             actor=actor,
             target=target,

@@ -20,6 +20,7 @@ from ..forms.adverse_event import (
     AdverseEventForm,
     initial_from_event,
 )
+from ..forms.errors import describe_change
 from ..models import (
     SERIOUSNESS_CRITERIA,
     AdverseEvent,
@@ -27,9 +28,10 @@ from ..models import (
     CtcaeTermDescription,
     Subject,
 )
+from ..selectors.audit import changes_since
 from ..services import STALE
 from ..services.adverse_events import ae_record, ae_update
-from .editing import changes_since, describe_change, save_through_service
+from .editing import save_through_service
 from .subjects import role_label
 
 SAE_REPORTING_HOURS = 24

@@ -15,11 +15,11 @@ from django.views.decorators.http import require_GET
 
 from .. import access
 from ..forms import DltDecisionForm
+from ..forms.errors import add_service_errors
 from ..models import DltStatus
 from ..reports.safety import render_safety_report
 from ..selectors.dlt import dlt_overview
 from ..services.dlt import dlt_decide
-from .editing import add_service_errors
 from .subjects import role_label
 
 DASHBOARD_SUBJECT_ROWS = 50

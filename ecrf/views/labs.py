@@ -13,6 +13,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 
 from .. import access
+from ..forms.errors import add_service_errors
 from ..forms.labs import PANELS, LabGridForm, LabRowForm, shown, units_of
 from ..models import LabResult, Subject, Visit
 from ..selectors.reconciliation import subject_reconciliation_items
@@ -24,7 +25,6 @@ from ..services.labs import (
     lab_panel_save,
     reference_range_for,
 )
-from .editing import add_service_errors
 from .subjects import role_label
 
 # Samples are usually drawn in the morning of the visit.

@@ -15,11 +15,11 @@ from django.urls import path
 from django.views.decorators.http import require_POST
 
 from ..access import get_lock_for_user, get_record_for_user, may_lock
+from ..forms.errors import add_service_errors
 from ..forms.oversight import UnlockForm
 from ..selectors.records import describe_record, records_by_key
 from ..services.locking import lock_place, lock_remove
 from .display import casebook_url, next_url, review_url, subject_of
-from .editing import add_service_errors
 from .subjects import role_label
 
 LOCKED = "{scope} locked: {record}."

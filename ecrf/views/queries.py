@@ -25,13 +25,13 @@ from ..access import (
     may_close,
     may_raise_queries,
 )
+from ..forms.errors import add_service_errors
 from ..forms.oversight import QueryCloseForm, QueryRaiseForm, QueryStepForm
 from ..models import DataQuery, QueryOrigin, QueryState
 from ..selectors.queries import query_rows
 from ..selectors.records import describe_record, field_label, queryable_fields, records_by_key
 from ..services.queries import query_answer, query_close, query_raise, query_reopen
 from .display import ROWS_PER_PAGE, edit_url, subject_of
-from .editing import add_service_errors
 from .subjects import role_label
 
 QUERY_RAISED = "Query raised on {record}."

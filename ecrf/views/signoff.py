@@ -14,12 +14,12 @@ from django.shortcuts import redirect, render
 from django.urls import path
 
 from ..access import get_record_for_user, may_sign
+from ..forms.errors import add_service_errors
 from ..forms.oversight import SignOffForm
 from ..selectors.queries import open_query_total
 from ..selectors.signatures import signature_states, signed_counts
 from ..services.signoff import MEANING_REVIEWED, signoff_sign
 from .display import casebook_url, subject_of
-from .editing import add_service_errors
 from .subjects import role_label
 
 SIGNABLE_KINDS = ("subject", "visit")
