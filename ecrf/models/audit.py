@@ -1,7 +1,38 @@
 """The audit trail: one append-only row per changed field (21 CFR Part 11, ICH E6)."""
 
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
+
+# Bookkeeping columns that every audited model has; they are not clinical data.
+UNAUDITED_FIELDS = frozenset({"id", "created_at", "updated_at", "version"})
+
+
+def audit_value(value: Any) -> str | None:
+    """Render a field value as the text kept in the audit trail."""
+    if value is None:
+        return None
+    if isinstance(value, Decimal):
+        return format(value.normalize(), "f") if value == value.to_integral() else str(value)
+    if isinstance(value, dt.datetime):
+        return (
+            value.astimezone(dt.UTC).isoformat() if timezone.is_aware(value) else value.isoformat()
+        )
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return str(value)
+
+
+def audited_fields(model: type[models.Model]) -> list[models.Field]:
+    return [f for f in model._meta.concrete_fields if f.name not in UNAUDITED_FIELDS]
+
+
+def field_value(record: models.Model, field: models.Field) -> Any:
+    return getattr(record, field.attname)
 
 
 class AuditTrailIsAppendOnly(Exception):

@@ -11,7 +11,7 @@ from django.utils.text import capfirst
 
 from ..access import KIND_OF_MODEL
 from ..models import AdverseEvent, DoseAdministration, LabResult, Subject, Visit
-from ..services.audit import audited_fields
+from ..models.audit import audited_fields
 
 # The models queries, verification, locks and signatures are about, by model label.
 REVIEWED_MODELS = {label: kind.model for label, kind in KIND_OF_MODEL.items()}

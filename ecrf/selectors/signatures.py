@@ -20,7 +20,7 @@ from ..models import (
     Subject,
     Visit,
 )
-from ..services.audit import audit_value, audited_fields
+from ..models.audit import audit_value, audited_fields
 
 
 def _rows(queryset: models.QuerySet) -> list[list]:

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any
 
 from django.db import models
@@ -12,9 +10,7 @@ from django.utils import timezone
 
 from ..access import primary_role
 from ..models import AuditEvent, Subject
-
-# Bookkeeping columns that every audited model has; they are not clinical data.
-UNAUDITED_FIELDS = frozenset({"id", "created_at", "updated_at", "version"})
+from ..models.audit import audit_value
 
 
 @dataclass(frozen=True)
@@ -41,29 +37,6 @@ def as_actor(by) -> Actor:
 
 def system_actor(command: str) -> Actor:
     return Actor(user=None, name=f"command:{command}", role="system")
-
-
-def audit_value(value: Any) -> str | None:
-    """Render a field value as the text kept in the audit trail."""
-    if value is None:
-        return None
-    if isinstance(value, Decimal):
-        return format(value.normalize(), "f") if value == value.to_integral() else str(value)
-    if isinstance(value, dt.datetime):
-        return (
-            value.astimezone(dt.UTC).isoformat() if timezone.is_aware(value) else value.isoformat()
-        )
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    return str(value)
-
-
-def audited_fields(model: type[models.Model]) -> list[models.Field]:
-    return [f for f in model._meta.concrete_fields if f.name not in UNAUDITED_FIELDS]
-
-
-def field_value(record: models.Model, field: models.Field) -> Any:
-    return getattr(record, field.attname)
 
 
 def subject_of(record: models.Model) -> Subject | None:

@@ -26,8 +26,9 @@ from ..models import (
     QueryState,
     Subject,
 )
+from ..models.audit import audited_fields
 from ..selectors.reconciliation import subject_reconciliation_items
-from .audit import Actor, as_actor, audited_fields, subject_of, system_actor, write_audit
+from .audit import Actor, as_actor, subject_of, system_actor, write_audit
 from .errors import invalid
 from .locking import label_of
 

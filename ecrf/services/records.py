@@ -16,15 +16,8 @@ from django.utils import timezone
 
 from ..access import Action, ensure_can, ensure_can_write_site
 from ..models import AuditedModel, ClinicalRecord
-from .audit import (
-    Actor,
-    action_code,
-    as_actor,
-    audited_fields,
-    field_value,
-    subject_of,
-    write_audit,
-)
+from ..models.audit import audited_fields, field_value
+from .audit import Actor, action_code, as_actor, subject_of, write_audit
 from .errors import invalid
 from .locking import ensure_not_locked, verification_cleared
 from .queries import queries_sync_automatic

@@ -74,9 +74,9 @@ from ecrf.models import (
     VisitKind,
     VisitStatus,
 )
+from ecrf.models.audit import audit_value, audited_fields
 from ecrf.safety.dlt import EventFacts, evaluate_event
 from ecrf.services import record_create, study_load, system_actor
-from ecrf.services.audit import audit_value, audited_fields
 from ecrf.services.dlt import MEANING_CONFIRM, MEANING_RULE_OUT, study_dlt_settings
 from ecrf.services.subjects import study_day_date
 

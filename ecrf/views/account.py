@@ -9,16 +9,17 @@ session left open cannot be used to guess it, and every change is written to the
 from __future__ import annotations
 
 from django.contrib import messages
+from django.contrib.auth import update_session_auth_hash
 from django.contrib.auth.forms import PasswordChangeForm
 from django.contrib.auth.views import PasswordChangeView
 from django.core.exceptions import ValidationError
+from django.http import HttpResponseRedirect
 from django.urls import path, reverse_lazy
 
 from ..auth.lockout import PASSWORD_CHANGE_FAILED, ensure_not_locked_out, password_failed
-from ..services.audit import as_actor, write_audit
+from ..services.accounts import user_password_change
 
 PASSWORD_CHANGED = "Your password has been changed."  # noqa: S105
-PASSWORD_CHANGED_ACTION = "ecrf.user.password_changed"  # noqa: S105
 
 
 class LockedPasswordChangeForm(PasswordChangeForm):
@@ -51,15 +52,11 @@ class PasswordChange(PasswordChangeView):
         return {**super().get_form_kwargs(), "request": self.request}
 
     def form_valid(self, form):
-        response = super().form_valid(form)
-        write_audit(
-            record=self.request.user,
-            actor=as_actor(self.request.user),
-            action=PASSWORD_CHANGED_ACTION,
-            changes=[("password", None, "changed")],
-        )
+        user_password_change(user=form.user, new_password=form.cleaned_data["new_password1"])
+        # Changing the password ends the user's other sessions but keeps this one.
+        update_session_auth_hash(self.request, form.user)
         messages.success(self.request, PASSWORD_CHANGED)
-        return response
+        return HttpResponseRedirect(self.get_success_url())
 
 
 urlpatterns = [

@@ -29,8 +29,8 @@ from ecrf.models import (
     SubjectStatus,
     Visit,
 )
+from ecrf.models.audit import audit_value, audited_fields, field_value
 from ecrf.services import system_actor
-from ecrf.services.audit import audit_value, audited_fields, field_value
 from ecrf.services.dlt import _signed_content, dlt_evaluate_event
 from ecrf.services.labs import GRADE_FIELDS, baseline_value, ctcae_grade_of
 from ecrf.synthetic.trial import SyntheticTrialError, generate_trial, reference_date

@@ -8,7 +8,8 @@ from __future__ import annotations
 from django.urls import reverse
 
 from ecrf.models import AuditEvent
-from ecrf.views.account import PASSWORD_CHANGED, PASSWORD_CHANGED_ACTION
+from ecrf.services.accounts import PASSWORD_CHANGED_ACTION
+from ecrf.views.account import PASSWORD_CHANGED
 
 PASSWORD = "correct horse battery"
 NEW = "imatinib on days 1 to 14"
