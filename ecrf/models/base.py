@@ -4,6 +4,8 @@ import uuid
 
 from django.db import models
 
+from .limits import text_limit
+
 
 class DeletionRefused(Exception):
     """Clinical data is never deleted; it is marked entered-in-error with a reason."""
@@ -44,7 +46,7 @@ class ClinicalRecord(AuditedModel):
     """A clinical record: corrected with a reason, or marked entered-in-error, never deleted."""
 
     entered_in_error = models.BooleanField(default=False)
-    entered_in_error_reason = models.TextField(blank=True)
+    entered_in_error_reason = models.TextField(blank=True, **text_limit())
 
     class Meta:
         abstract = True

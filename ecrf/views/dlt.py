@@ -1,6 +1,5 @@
 """The investigator's DLT dashboard and the signed decision on one event."""
 
-import datetime as dt
 import io
 from uuid import UUID
 
@@ -10,12 +9,12 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect, render
-from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from .. import access
 from ..forms import DltDecisionForm
 from ..models import DltAssessment, DltStatus, Role
+from ..reports.cutoff import parse_cutoff
 from ..reports.safety import render_safety_report
 from ..services.dlt import dlt_decide, dlt_overview
 from .subjects import role_label
@@ -115,7 +114,6 @@ SAFETY_REPORT_ROLES = frozenset(
     {Role.INVESTIGATOR, Role.SPONSOR_VIEWER, Role.DATA_MANAGER, Role.ADMINISTRATOR}
 )
 SAFETY_REPORT_FORBIDDEN = "Your role does not give access to the safety summary."
-BAD_CUTOFF = "The cutoff must be a date (YYYY-MM-DD)."
 
 
 @login_required
@@ -128,11 +126,9 @@ def safety_report_download(request: HttpRequest, study_id: UUID) -> HttpResponse
     if not access.user_roles(request.user) & SAFETY_REPORT_ROLES:
         raise PermissionDenied(SAFETY_REPORT_FORBIDDEN)
     try:
-        cutoff = dt.date.fromisoformat(
-            request.GET.get("cutoff") or timezone.localdate().isoformat()
-        )
-    except ValueError:
-        return HttpResponseBadRequest(BAD_CUTOFF)
+        cutoff = parse_cutoff(request.GET.get("cutoff"))
+    except ValidationError as exc:
+        return HttpResponseBadRequest(exc.messages[0])
     user = request.user
     generated_by = f"{user.get_full_name() or user.get_username()} ({role_label(user)})"
     buffer = io.BytesIO()
