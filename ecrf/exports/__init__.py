@@ -8,7 +8,9 @@
                                          in one call share the formatting work
 
 Formats: `csv` (one file per long table), `xlsx` (one workbook, a sheet per long table),
-`sdtm` (dm.csv, ex.csv, ae.csv, lb.csv) and `xpt` (dm.xpt ... as SAS transport version 5).
+`sdtm` (dm.csv, ex.csv, ae.csv, lb.csv) and `xpt` (dm.xpt ... as SAS transport version 5);
+both add a SUPP-- dataset (suppae.csv, suppae.xpt ...) holding the rest of any text over 200
+characters (see `ecrf.exports.sdtm`).
 The long tables keep records marked entered-in-error, flagged; SDTM and XPT leave them out.
 Text that a spreadsheet would run as a formula is neutralised in every CSV and XLSX file (see
 `ecrf.exports.writers`).
@@ -51,7 +53,8 @@ __all__ = [
 
 
 def sdtm_frames(study: Study, subjects: QuerySet | None = None) -> dict[str, pd.DataFrame]:
-    """DM, EX, AE and LB of the study (records entered in error left out)."""
+    """DM, EX, AE and LB of the study (records entered in error left out), then SUPP-- for
+    texts over 200 characters."""
     return sdtm_from_domains(domain_frames(study, subjects))
 
 

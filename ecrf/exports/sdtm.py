@@ -21,14 +21,36 @@ follow the SDTM Implementation Guide; dates are ISO 8601 (--DTC are text: `2026-
   `adverse_event_agents`.
 - LB keeps results in the units they were entered in: the standard result (LBSTRESN/LBSTRESU)
   is the original one. LBTOXGR/LBTOX are the computed CTCAE v5.0 grade and term.
+- A text longer than 200 characters (200 bytes in UTF-8, what SAS transport v5 holds) is split
+  the SDTM way (SDTMIG 3.4 section 4.5.3.3, text strings over 200 characters): the variable
+  keeps the first part and each further part of at most 200 is a supplemental qualifier in
+  SUPP-- (QNAM AETERM1, AETERM2 ...), linked by --SEQ. Parts break before a space when one is
+  near, and the space starts the next part, so the parts put end to end give the text back
+  (SAS drops trailing blanks, never leading ones). SUPP-- datasets exist only when needed.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from pandas.api.types import is_string_dtype
 
 SDTM_DOMAINS = ("DM", "EX", "AE", "LB")
+
+# SDTMIG: "--TERM", "--TEST" and other text variables hold at most 200 characters.
+TEXT_VALUE_MAX = 200
+SUPP_COLUMNS = (
+    "STUDYID",
+    "RDOMAIN",
+    "USUBJID",
+    "IDVAR",
+    "IDVARVAL",
+    "QNAM",
+    "QLABEL",
+    "QVAL",
+    "QORIG",
+    "QEVAL",
+)
 
 # Variable labels (at most 40 characters, SAS transport v5).
 LABELS = {
@@ -95,6 +117,14 @@ LABELS = {
     "LBTOX": "Toxicity",
     "LBTOXGR": "Standard Toxicity Grade",
     "LBDTC": "Date/Time of Specimen Collection",
+    "RDOMAIN": "Related Domain Abbreviation",
+    "IDVAR": "Identifying Variable",
+    "IDVARVAL": "Identifying Variable Value",
+    "QNAM": "Qualifier Variable Name",
+    "QLABEL": "Qualifier Variable Label",
+    "QVAL": "Data Value",
+    "QORIG": "Origin",
+    "QEVAL": "Evaluator",
 }
 
 OUTCOMES = {
@@ -298,10 +328,90 @@ def lb_frame(domains: dict[str, pd.DataFrame]) -> pd.DataFrame:
     return frame.reset_index(drop=True)
 
 
+def text_parts(text: str, limit: int = TEXT_VALUE_MAX) -> list[str]:
+    """`text` cut into parts of at most `limit` UTF-8 bytes that join back into it.
+
+    A part ends before the last space that fits when that space lies in the part's second
+    half (a word is not cut), else at the limit; the space begins the next part.
+    """
+    parts = []
+    while len(text.encode()) > limit:
+        fits = len(text.encode()[:limit].decode("utf-8", errors="ignore"))
+        space = text.rfind(" ", 1, fits + 1)
+        cut = space if space > fits // 2 else fits
+        parts.append(text[:cut])
+        text = text[cut:]
+    return [*parts, text]
+
+
+def _qualifier_name(variable: str, number: int) -> str:
+    """AETERM1, AETERM2 ...: at most 8 characters, the variable name shortened if need be."""
+    suffix = str(number)
+    return variable[: 8 - len(suffix)] + suffix
+
+
+def _qualifier_label(variable: str, number: int) -> str:
+    suffix = f" {number}"
+    return LABELS.get(variable, variable)[: 40 - len(suffix)] + suffix
+
+
+def _too_long(series: pd.Series) -> np.ndarray:
+    """Which texts of a column need more than TEXT_VALUE_MAX bytes; each distinct value is
+    looked at once (values repeat a lot)."""
+    codes, uniques = pd.factorize(series, use_na_sentinel=True)
+    long = np.array(
+        [
+            isinstance(value, str) and len(value.encode()) > TEXT_VALUE_MAX
+            for value in uniques.tolist()
+        ]
+        + [False],
+        dtype=bool,
+    )
+    # Code -1 (no value) takes the last item, False.
+    return long[codes]
+
+
+def split_long_texts(name: str, frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(the dataset with every text cut to its first part, its SUPP-- rows for the rest)."""
+    sequence = f"{name}SEQ" if f"{name}SEQ" in frame.columns else ""
+    frame = frame.copy()
+    rows = []
+    for variable in frame.columns:
+        if not is_string_dtype(frame[variable].dtype):
+            continue
+        long = _too_long(frame[variable])
+        for index in frame.index[long]:
+            first, *rest = text_parts(frame.at[index, variable])
+            frame.at[index, variable] = first
+            for number, part in enumerate(rest, start=1):
+                rows.append(
+                    {
+                        "STUDYID": frame.at[index, "STUDYID"],
+                        "RDOMAIN": name,
+                        "USUBJID": frame.at[index, "USUBJID"],
+                        "IDVAR": sequence,
+                        "IDVARVAL": _number(frame.at[index, sequence]) if sequence else "",
+                        "QNAM": _qualifier_name(variable, number),
+                        "QLABEL": _qualifier_label(variable, number),
+                        "QVAL": part,
+                        "QORIG": "CRF",
+                        "QEVAL": "",
+                    }
+                )
+    return frame, pd.DataFrame(rows, columns=list(SUPP_COLUMNS), dtype=object)
+
+
 def sdtm_from_domains(domains: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
-    return {
+    """DM, EX, AE and LB, then a SUPP-- dataset for each that has texts over 200 characters."""
+    datasets = {
         "DM": dm_frame(domains),
         "EX": ex_frame(domains),
         "AE": ae_frame(domains),
         "LB": lb_frame(domains),
     }
+    supplements = {}
+    for name, frame in datasets.items():
+        datasets[name], supplement = split_long_texts(name, frame)
+        if len(supplement):
+            supplements[f"SUPP{name}"] = supplement
+    return {**datasets, **supplements}

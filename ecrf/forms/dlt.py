@@ -3,6 +3,7 @@
 from django import forms
 
 from ..models import DltDecision
+from ..models.limits import TEXT_MAX
 from ..services.signatures import PRINTED_NAME_REQUIRED
 
 
@@ -10,7 +11,9 @@ class DltDecisionForm(forms.Form):
     decision = forms.ChoiceField(
         choices=DltDecision.choices, widget=forms.RadioSelect, label="Decision"
     )
-    reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), label="Reason")
+    reason = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3}), label="Reason", max_length=TEXT_MAX
+    )
     printed_name = forms.CharField(
         max_length=150,
         label="Your full name",

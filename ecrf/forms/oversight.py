@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from django import forms
 
+from ..models.limits import TEXT_MAX
 from ..services.locking import UNLOCK_REASON_REQUIRED
 from ..services.queries import MESSAGE_REQUIRED
 from ..services.signatures import PRINTED_NAME_REQUIRED
@@ -24,7 +25,7 @@ class QueryRaiseForm(forms.Form):
     message = forms.CharField(
         label="Question to the site",
         widget=forms.Textarea(attrs={"rows": 3}),
-        max_length=2000,
+        max_length=TEXT_MAX,
         error_messages={"required": MESSAGE_REQUIRED},
     )
 
@@ -39,7 +40,7 @@ class QueryStepForm(forms.Form):
     message = forms.CharField(
         label="Message",
         widget=forms.Textarea(attrs={"rows": 3}),
-        max_length=2000,
+        max_length=TEXT_MAX,
         error_messages={"required": MESSAGE_REQUIRED},
     )
     loaded_version = forms.IntegerField(widget=forms.HiddenInput)
@@ -49,7 +50,7 @@ class QueryCloseForm(forms.Form):
     message = forms.CharField(
         label="Closing note (optional)",
         widget=forms.Textarea(attrs={"rows": 2}),
-        max_length=2000,
+        max_length=TEXT_MAX,
         required=False,
     )
     loaded_version = forms.IntegerField(widget=forms.HiddenInput)

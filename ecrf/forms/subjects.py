@@ -6,7 +6,7 @@ import datetime as dt
 
 from django import forms
 
-from ..models import DoseLevel, Sex, Site, SubjectStatus, VisitStatus
+from ..models import DoseLevel, Sex, Site, SubjectStatus, Visit, VisitStatus
 from .base import RecordForm, SoftWarning
 
 DATE = forms.DateInput(attrs={"type": "date"})
@@ -78,7 +78,11 @@ class EnrolmentForm(RecordForm):
 class VisitForm(RecordForm):
     status = forms.ChoiceField(choices=VisitStatus.choices)
     done_on = forms.DateField(label="Visit date", widget=DATE, required=False)
-    missed_reason = forms.CharField(label="Reason the visit was missed", required=False)
+    missed_reason = forms.CharField(
+        label="Reason the visit was missed",
+        required=False,
+        max_length=Visit._meta.get_field("missed_reason").max_length,
+    )
 
     def __init__(self, *args, visit, **kwargs):
         super().__init__(*args, **kwargs)

@@ -8,6 +8,8 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from .limits import AUDIT_REASON_MAX, AUDIT_VALUE_MAX, text_limit
+
 # Bookkeeping columns that every audited model has; they are not clinical data.
 UNAUDITED_FIELDS = frozenset({"id", "created_at", "updated_at", "version"})
 
@@ -91,9 +93,9 @@ class AuditEvent(AppendOnlyModel):
     subject_id = models.UUIDField(null=True, blank=True)
     field = models.CharField(max_length=60)
     # NULL means "no value" (a field set for the first time), which differs from an empty text.
-    old_value = models.TextField(null=True, blank=True)  # noqa: DJ001
-    new_value = models.TextField(null=True, blank=True)  # noqa: DJ001
-    reason = models.TextField(blank=True)
+    old_value = models.TextField(null=True, blank=True, **text_limit(AUDIT_VALUE_MAX))  # noqa: DJ001
+    new_value = models.TextField(null=True, blank=True, **text_limit(AUDIT_VALUE_MAX))  # noqa: DJ001
+    reason = models.TextField(blank=True, **text_limit(AUDIT_REASON_MAX))
 
     class Meta:
         ordering = ["at", "id"]

@@ -6,6 +6,8 @@ import uuid
 from django.db import models
 from django.utils import timezone
 
+from .limits import text_limit
+
 
 class DeletionRefused(Exception):
     """Clinical data is never deleted; it is marked entered-in-error with a reason."""
@@ -46,7 +48,7 @@ class ClinicalRecord(AuditedModel):
     """A clinical record: corrected with a reason, or marked entered-in-error, never deleted."""
 
     entered_in_error = models.BooleanField(default=False)
-    entered_in_error_reason = models.TextField(blank=True)
+    entered_in_error_reason = models.TextField(blank=True, **text_limit())
 
     class Meta:
         abstract = True

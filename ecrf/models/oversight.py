@@ -9,6 +9,7 @@ from django.db.models import Q
 
 from .audit import AppendOnlyModel
 from .base import AuditedModel
+from .limits import text_limit
 from .subject import Subject
 
 
@@ -35,7 +36,7 @@ class DataQuery(AuditedModel):
     # What keeps an automatic query open, e.g. "reconciliation:<lab result id>"; empty for manual.
     cause = models.CharField(max_length=120, blank=True)
     state = models.CharField(max_length=10, choices=QueryState.choices, default=QueryState.OPEN)
-    message = models.TextField()
+    message = models.TextField(**text_limit())
     raised_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
@@ -83,7 +84,7 @@ class DataQueryMessage(AppendOnlyModel):
     author = models.CharField(max_length=150)
     role = models.CharField(max_length=40, blank=True)
     kind = models.CharField(max_length=10, choices=QueryMessageKind.choices)
-    text = models.TextField(blank=True)
+    text = models.TextField(blank=True, **text_limit())
 
     class Meta:
         ordering = ["at", "id"]
@@ -140,7 +141,7 @@ class DataLock(AuditedModel):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
     unlocked_at = models.DateTimeField("unlocked at (UTC)", null=True, blank=True)
-    unlock_reason = models.TextField(blank=True)
+    unlock_reason = models.TextField(blank=True, **text_limit())
 
     class Meta:
         ordering = ["locked_at"]

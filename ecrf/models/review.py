@@ -7,6 +7,7 @@ from django.db.models import Q
 from .adverse_event import AdverseEvent
 from .audit import AppendOnlyModel
 from .base import AuditedModel
+from .limits import text_limit
 
 
 class DltStatus(models.TextChoices):
@@ -60,7 +61,7 @@ class DltAssessment(AuditedModel):
     rule_reason = models.CharField(max_length=300)
     onset_day = models.SmallIntegerField(null=True, blank=True)
     decision = models.CharField(max_length=12, choices=DltDecision.choices, blank=True)
-    decision_reason = models.TextField(blank=True)
+    decision_reason = models.TextField(blank=True, **text_limit())
     decided_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )

@@ -23,6 +23,7 @@ from ..models import (
     Subject,
     Visit,
 )
+from ..models.limits import TEXT_MAX
 from ..selectors.verification import verification_of
 from .audit import Actor, as_actor, subject_of, write_audit
 from .errors import invalid
@@ -30,6 +31,7 @@ from .errors import invalid
 RECORD_LOCKED = "This {what} is locked by {who} since {when} UTC; it cannot be changed."
 ALREADY_LOCKED = "This {what} is already locked."
 NOT_LOCKED = "This lock has already been lifted."
+REASON_TOO_LONG = "Keep the reason to {limit} characters (it has {length})."
 UNLOCK_REASON_REQUIRED = "Give a reason for unlocking."
 ONLY_DATA_MANAGERS_LOCK = "Only data managers lock and unlock data."
 ONLY_MONITORS_VERIFY = "Only monitors assigned to this site mark data as source-verified."
@@ -133,6 +135,10 @@ def lock_remove(*, lock: DataLock, reason: str, by) -> DataLock:
     reason = (reason or "").strip()
     if not reason:
         raise invalid("reason", UNLOCK_REASON_REQUIRED, "reason_required")
+    if len(reason) > TEXT_MAX:
+        raise invalid(
+            "reason", REASON_TOO_LONG.format(limit=TEXT_MAX, length=len(reason)), "too_long"
+        )
     now = timezone.now()
     with transaction.atomic(durable=True):
         written = DataLock.objects.filter(pk=lock.pk, locked=True).update(

@@ -27,6 +27,7 @@ from ..models import (
     Subject,
 )
 from ..models.audit import audited_fields
+from ..models.limits import TEXT_MAX
 from ..selectors.reconciliation import subject_reconciliation_items
 from .audit import Actor, as_actor, subject_of, system_actor, write_audit
 from .errors import invalid
@@ -36,6 +37,7 @@ from .locking import label_of
 WARNINGS_ACCEPTED = "Warnings accepted"
 
 MESSAGE_REQUIRED = "Write a message."
+MESSAGE_TOO_LONG = "Keep the message to {limit} characters (it has {length})."
 NOT_A_FIELD = "{field} is not a field of this form."
 ONLY_REVIEWERS_RAISE = "Only monitors and data managers assigned to this site raise queries."
 ONLY_SITE_ANSWERS = "Only the site's staff answer queries."
@@ -56,6 +58,18 @@ def _reviewer(actor: Actor, subject: Subject, action: Action) -> bool:
     return actor.is_system or can(actor.user, action, site=subject.site)
 
 
+def _message_text(message: str, *, required: bool = True) -> str:
+    """The message as it is kept, or a refusal on `message` when it is missing or too long."""
+    message = (message or "").strip()
+    if required and not message:
+        raise invalid("message", MESSAGE_REQUIRED, "message_required")
+    if len(message) > TEXT_MAX:
+        raise invalid(
+            "message", MESSAGE_TOO_LONG.format(limit=TEXT_MAX, length=len(message)), "too_long"
+        )
+    return message
+
+
 def _message(query: DataQuery, actor: Actor, kind: str, text: str) -> DataQueryMessage:
     return DataQueryMessage.objects.create(
         query=query,
@@ -74,10 +88,11 @@ def query_raise(*, record: models.Model, field: str, message: str, by) -> DataQu
     subject = subject_of(record)
     if actor.is_system or not _reviewer(actor, subject, Action.RAISE_QUERY):
         raise PermissionDenied(ONLY_REVIEWERS_RAISE)
-    message = (message or "").strip()
     errors = {}
-    if not message:
-        errors["message"] = ValidationError(MESSAGE_REQUIRED, code="message_required")
+    try:
+        message = _message_text(message)
+    except ValidationError as refused:
+        errors.update(refused.error_dict)
     if field and field not in {f.name for f in audited_fields(type(record))}:
         errors["field"] = ValidationError(NOT_A_FIELD.format(field=field), code="not_a_field")
     if errors:
@@ -146,9 +161,7 @@ def query_answer(*, query: DataQuery, message: str, by, expected_version: int | 
     actor = as_actor(by)
     if actor.is_system or not can(actor.user, Action.ANSWER_QUERY, site=query.subject.site):
         raise PermissionDenied(ONLY_SITE_ANSWERS)
-    message = (message or "").strip()
-    if not message:
-        raise invalid("message", MESSAGE_REQUIRED, "message_required")
+    message = _message_text(message)
     _ensure_state(query, [QueryState.OPEN], "answered")
     return _transition(
         query,
@@ -178,7 +191,7 @@ def query_close(*, query: DataQuery, by, message: str = "", expected_version: in
         actor=actor,
         state=QueryState.CLOSED,
         kind=QueryMessageKind.CLOSED,
-        text=(message or "").strip(),
+        text=_message_text(message, required=False),
         expected_version=query.version if expected_version is None else expected_version,
     )
 
@@ -187,9 +200,7 @@ def query_reopen(*, query: DataQuery, message: str, by, expected_version: int | 
     """The person who raised the query re-opens it when the answer does not settle it."""
     actor = as_actor(by)
     _ensure_may_close(actor, query)
-    message = (message or "").strip()
-    if not message:
-        raise invalid("message", MESSAGE_REQUIRED, "message_required")
+    message = _message_text(message)
     _ensure_state(query, [QueryState.ANSWERED, QueryState.CLOSED], "re-opened")
     if query.origin != QueryOrigin.MANUAL and query.state == QueryState.CLOSED:
         # The cause of a closed automatic query is gone; a new cause opens a new query.

@@ -1,6 +1,5 @@
 """The investigator's DLT dashboard and the signed decision on one event."""
 
-import datetime as dt
 import io
 from uuid import UUID
 
@@ -10,13 +9,13 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect, render
-from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from .. import access
 from ..forms import DltDecisionForm
 from ..forms.errors import add_service_errors
 from ..models import DltStatus
+from ..reports.cutoff import parse_cutoff
 from ..reports.safety import render_safety_report
 from ..selectors.dlt import dlt_overview
 from ..services.dlt import dlt_decide
@@ -94,7 +93,6 @@ def dlt_decide_view(request: HttpRequest, assessment_id: UUID) -> HttpResponse:
 
 
 SAFETY_REPORT_FORBIDDEN = "Your role does not give access to the safety summary."
-BAD_CUTOFF = "The cutoff must be a date (YYYY-MM-DD)."
 
 
 @login_required
@@ -107,11 +105,9 @@ def safety_report_download(request: HttpRequest, study_id: UUID) -> HttpResponse
         request.user, access.Action.SAFETY_REPORT, study=study, message=SAFETY_REPORT_FORBIDDEN
     )
     try:
-        cutoff = dt.date.fromisoformat(
-            request.GET.get("cutoff") or timezone.localdate().isoformat()
-        )
-    except ValueError:
-        return HttpResponseBadRequest(BAD_CUTOFF)
+        cutoff = parse_cutoff(request.GET.get("cutoff"))
+    except ValidationError as exc:
+        return HttpResponseBadRequest(exc.messages[0])
     user = request.user
     generated_by = f"{user.get_full_name() or user.get_username()} ({role_label(user)})"
     buffer = io.BytesIO()

@@ -1,12 +1,12 @@
 """manage.py dlt_report --study CODE [--cutoff YYYY-MM-DD] [--format json|text]"""
 
-import datetime as dt
 import json
 
+from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
-from django.utils import timezone
 
 from ecrf.models import Study
+from ecrf.reports.cutoff import parse_cutoff
 from ecrf.reports.dlt import dlt_report_data, dlt_report_text
 from ecrf.selectors.dlt import dlt_overview
 
@@ -24,9 +24,11 @@ class Command(BaseCommand):
         if found is None:
             raise CommandError(f"--study: no study with code {study!r}.")
         try:
-            cutoff_date = dt.date.fromisoformat(cutoff) if cutoff else timezone.localdate()
-        except ValueError as exc:
-            raise CommandError(f"--cutoff: {cutoff!r} is not a date (YYYY-MM-DD).") from exc
+            cutoff_date = parse_cutoff(cutoff)
+        except ValidationError as exc:
+            if exc.code == "not_a_date":
+                raise CommandError(f"--cutoff: {cutoff!r} is not a date (YYYY-MM-DD).") from exc
+            raise CommandError(f"--cutoff: {exc.messages[0]}") from exc
         data = dlt_report_data(dlt_overview(found, cutoff_date))
         if format == "json":
             self.stdout.write(json.dumps(data, indent=2))

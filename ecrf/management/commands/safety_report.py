@@ -1,11 +1,10 @@
 """manage.py safety_report --study CODE [--cutoff YYYY-MM-DD] --out FILE.pdf"""
 
-import datetime as dt
-
+from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
-from django.utils import timezone
 
 from ecrf.models import Study
+from ecrf.reports.cutoff import parse_cutoff
 from ecrf.reports.safety import render_safety_report
 
 
@@ -22,9 +21,11 @@ class Command(BaseCommand):
         if found is None:
             raise CommandError(f"--study: no study with code {study!r}.")
         try:
-            cutoff_date = dt.date.fromisoformat(cutoff) if cutoff else timezone.localdate()
-        except ValueError as exc:
-            raise CommandError(f"--cutoff: {cutoff!r} is not a date (YYYY-MM-DD).") from exc
+            cutoff_date = parse_cutoff(cutoff)
+        except ValidationError as exc:
+            if exc.code == "not_a_date":
+                raise CommandError(f"--cutoff: {cutoff!r} is not a date (YYYY-MM-DD).") from exc
+            raise CommandError(f"--cutoff: {exc.messages[0]}") from exc
         try:
             with open(out, "wb") as handle:
                 report = render_safety_report(

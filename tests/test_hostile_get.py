@@ -1,0 +1,102 @@
+"""Hostile GET input answers 400 or the page, never a server error (issue #22: NUL bytes in
+query strings and a year-9999 cutoff gave 500s).
+
+Every URL of the project is walked, as in tests/test_url_access.py, by a data manager and a
+nurse; the admin's change lists by an administrator.
+"""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib import admin
+from django.contrib.auth import get_user_model
+from django.core.management import CommandError, call_command
+from django.urls import reverse
+from django.utils import timezone
+
+from ecrf.middleware import NUL_REFUSED
+from tests.factories import user_create as _user
+from tests.test_url_access import _project_urls, _url
+
+NUL_QUERY = "?study=%00&agent=%00&site=%00&q=%00&cutoff=9999-12-31&page=%00"
+# Nothing the middleware refuses, only values a page has to cope with.
+ODD_QUERY = (
+    "?study=nope&agent=nope&site=nope&q=%25%27%22&cutoff=9999-12-31&date=9999-12-31"
+    "&page=99999999999999999999&kind=nope&tab=nope&fmt=nope"
+)
+
+
+@pytest.fixture
+def walkers(study, site_a, data_manager):
+    return [data_manager, _user("nina", "research_nurse", study, site_a)]
+
+
+def _walk(client, users, records, query):
+    answers = {}
+    for user in users:
+        client.force_login(user)
+        for name, pattern in _project_urls():
+            response = client.get(_url(pattern, records) + query)
+            answers[(user.username, name)] = response.status_code
+            response.close()  # a download holds its temporary file until closed
+    return answers
+
+
+def test_a_nul_in_the_query_string_is_a_400_on_every_page(client, walkers, site_a_records):
+    answers = _walk(client, walkers, site_a_records, NUL_QUERY)
+    assert len(answers) > 40
+    assert {key: code for key, code in answers.items() if code != 400} == {}
+
+
+def test_odd_values_and_a_year_9999_cutoff_give_no_server_error(client, walkers, site_a_records):
+    answers = _walk(client, walkers, site_a_records, ODD_QUERY)
+    assert {key: code for key, code in answers.items() if code >= 500} == {}
+
+
+def test_a_nul_in_a_posted_form_is_a_400_and_writes_nothing(client, alice, site_a_records):
+    from ecrf.models import AuditEvent
+
+    client.force_login(alice)
+    before = AuditEvent.objects.count()
+    url = reverse("query_answer", args=[site_a_records["query_id"]])
+    response = client.post(url, {"message": "fine\x00", "loaded_version": "1"})
+    assert response.status_code == 400 and NUL_REFUSED in response.content.decode()
+    assert AuditEvent.objects.count() == before
+
+
+def test_a_cutoff_after_today_is_a_400_naming_the_cutoff(client, study, bob):
+    client.force_login(bob)
+    url = reverse("safety_report", args=[study.pk])
+    response = client.get(url + "?cutoff=9999-12-31")
+    assert response.status_code == 400
+    assert "The cutoff (9999-12-31) is after today" in response.content.decode()
+    today = timezone.localdate().isoformat()
+    assert client.get(url + f"?cutoff={today}").status_code == 200
+
+
+@pytest.mark.parametrize("command", ["safety_report", "dlt_report"])
+def test_the_report_commands_refuse_a_cutoff_after_today(study, tmp_path, command):
+    out = ["--out", str(tmp_path / "report.pdf")] if command == "safety_report" else []
+    with pytest.raises(CommandError, match=r"--cutoff: The cutoff \(9999-12-31\) is after today"):
+        call_command(command, "--study", study.code, "--cutoff", "9999-12-31", *out)
+
+
+def _changelists():
+    return [
+        reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_changelist")
+        for model in admin.site._registry
+    ]
+
+
+def test_admin_change_lists_answer_400_to_a_nul_filter_and_search(client, site_a_records):
+    root = get_user_model().objects.create_superuser("root", password="correct horse battery")
+    client.force_login(root)
+    answers = {}
+    for url in _changelists():
+        for query in ("?q=%00", "?site__code=%00", "?study__id__exact=%00"):
+            answers[url + query] = client.get(url + query).status_code
+    assert len(answers) > 20
+    assert {url: code for url, code in answers.items() if code != 400} == {}
+    # Without the NUL the same filters are shown (or ignored), not refused.
+    odd = {url: client.get(url + "?q=x&site__code=x").status_code for url in _changelists()}
+    assert {url: code for url, code in odd.items() if code >= 500} == {}
