@@ -42,8 +42,8 @@ def casebook_pdf(request: HttpRequest, subject_id: UUID) -> HttpResponse:
     response["Content-Disposition"] = content_disposition_header(
         as_attachment=True, filename=casebook_filename(subject)
     )
-    # A patient's record: not kept by browsers or proxies.
-    response["Cache-Control"] = "no-store"
+    # A patient's record is not kept by browsers or proxies: the no-store middleware
+    # (ecrf.auth.middleware) marks every response to a signed-in user.
     return response
 
 
