@@ -79,7 +79,7 @@ def two_factor_token_issue(*, user, by) -> IssuedToken:
     now = timezone.now()
     expires_at = now + dt.timedelta(hours=settings.TWO_FACTOR_ENROLMENT_HOURS)
     with transaction.atomic():
-        TwoFactorEnrolmentToken.objects.filter(user=user, used_at__isnull=True).delete()
+        _cancel_unused_tokens(user, now)
         TwoFactorEnrolmentToken.objects.create(
             user=user,
             token_hash=_hash(token),
@@ -96,6 +96,14 @@ def two_factor_token_issue(*, user, by) -> IssuedToken:
     return IssuedToken(user=user, token=token, expires_at=expires_at)
 
 
+def _cancel_unused_tokens(user, now) -> None:
+    """Make the user's unused tokens expire now. They are kept, not deleted: the database role
+    of the application may delete no ecrf row (ecrf/database_roles.py)."""
+    TwoFactorEnrolmentToken.objects.filter(
+        user=user, used_at__isnull=True, expires_at__gt=now
+    ).update(expires_at=now)
+
+
 def two_factor_reset(*, user, by, reason: str = "") -> int:
     """Remove a user's authenticator apps (a lost or replaced phone); return how many.
 
@@ -106,7 +114,7 @@ def two_factor_reset(*, user, by, reason: str = "") -> int:
         devices = TOTPDevice.objects.filter(user=user)
         count = devices.count()
         devices.delete()
-        TwoFactorEnrolmentToken.objects.filter(user=user, used_at__isnull=True).delete()
+        _cancel_unused_tokens(user, timezone.now())
         write_audit(
             record=user,
             actor=actor,

@@ -171,6 +171,10 @@ def test_a_newer_token_replaces_the_older_one(client, bob):
     client.force_login(bob)
     page = client.post(reverse("two_factor"), {"enrolment_token": older.token})
     assert ENROLMENT_REFUSED in page.text
+    # The older token is kept, expired: the application's database role deletes no ecrf row.
+    tokens = TwoFactorEnrolmentToken.objects.filter(user=bob).order_by("issued_at", "id")
+    assert tokens.count() == 2
+    assert tokens.first().expires_at <= timezone.now() < tokens.last().expires_at
 
 
 def test_a_user_with_an_app_gets_no_token_until_the_app_is_reset(bob):
