@@ -89,6 +89,13 @@ def allowed_roles(need: Action | str | None) -> frozenset:
     return frozenset(CAPABILITIES[need].holders) & EVERYONE
 
 
+# Parts of a page that need more than the page: (URL name, query string) -> the Action a GET
+# needs. The URL resolver cannot list them, so each is declared here.
+QUERY_RIGHTS: dict[tuple[str, str], Action] = {
+    # The casebook's record-level audit trail (old and new values, users).
+    ("subject_detail", "tab=audit"): Action.READ_AUDIT,
+}
+
 # URL name -> (roles that may GET it, roles that may POST to it).
 ACCESS: dict[str, tuple[frozenset, frozenset]] = {
     name: (allowed_roles(get), allowed_roles(post)) for name, (get, post) in RIGHTS.items()
@@ -228,3 +235,19 @@ def test_each_role_is_refused_what_it_lacks(client, study, site_a, site_a_record
             _refused(client, user, url, "POST")
             checked += 1
     assert checked > 0
+
+
+@pytest.mark.parametrize("role", sorted(EVERYONE))
+def test_each_role_gets_the_parts_of_a_page_it_holds_and_is_refused_the_others(
+    client, study, site_a, site_a_records, role
+):
+    """At its own site, a role reads a page part (`?tab=audit`) when it holds the Action the
+    part needs, and gets 403 otherwise."""
+    user = _user(f"user-{role}", role, study, None if role in {DATA_MANAGER, SPONSOR} else site_a)
+    client.force_login(user)
+    patterns = dict(_project_urls())
+    for (name, query), need in QUERY_RIGHTS.items():
+        url = _url(patterns[name], site_a_records)
+        response = client.get(f"{url}?{query}")
+        expected = 200 if role in allowed_roles(need) else 403
+        assert response.status_code == expected, f"GET {url}?{query} as {role}"

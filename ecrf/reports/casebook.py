@@ -53,6 +53,8 @@ from ..services.dlt import MEANING_CONFIRM, MEANING_DECLARE, MEANING_RULE_OUT
 from . import pdf
 
 TITLE = "Subject casebook"
+# Printed where the audit trail would be, for a reader whose role does not read it.
+AUDIT_NOT_INCLUDED = "Audit trail: not included for your role"
 HASH_NOTE = (
     "SHA-256 over the subject's data exactly as loaded for this document (subject, visits, "
     "doses, adverse events, attributions, lab results, DLT assessments, signatures and audit "
@@ -131,12 +133,17 @@ class Casebook:
     labs: list[dict]
     dlt_assessments: list[dict]
     signatures: list[dict]
+    # The audit trail; without it (a reader whose role does not read the trail), only the
+    # entries marking records entered in error, which the clinical record shows.
     audit: list[dict]
+    audit_included: bool = True
 
     @functools.cached_property
     def data_hash(self) -> str:
         """SHA-256 of the canonical JSON of every domain, in the fixed order of the fields."""
-        content = {f.name: getattr(self, f.name) for f in fields(self)}
+        content = {
+            f.name: getattr(self, f.name) for f in fields(self) if f.name != "audit_included"
+        }
         encoded = json.dumps(content, default=_canonical, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(encoded.encode()).hexdigest()
 
@@ -158,8 +165,15 @@ def _rows(queryset: models.QuerySet, names: Sequence[str]) -> list[dict]:
     return list(queryset.values(*names))
 
 
-def casebook_load(subject: Subject) -> Casebook:
-    """Read everything recorded for `subject`: one query per domain, whatever the row counts."""
+def casebook_load(subject: Subject, *, include_audit: bool = True) -> Casebook:
+    """Read everything recorded for `subject`: one query per domain, whatever the row counts.
+
+    Without `include_audit` (for a reader not holding Action.READ_AUDIT) the audit trail is
+    left out but for the entries that mark records entered in error.
+    """
+    trail = AuditEvent.objects.filter(subject_id=subject.pk)
+    if not include_audit:
+        trail = trail.filter(field="entered_in_error")
     subject_row = _rows(Subject.objects.filter(pk=subject.pk), _SUBJECT_FIELDS)[0]
     assessments = _rows(
         DltAssessment.objects.filter(adverse_event__subject=subject).order_by(
@@ -201,9 +215,8 @@ def casebook_load(subject: Subject) -> Casebook:
             ).order_by("signed_at", "id"),
             _SIGNATURE_FIELDS,
         ),
-        audit=_rows(
-            AuditEvent.objects.filter(subject_id=subject.pk).order_by("at", "id"), _AUDIT_FIELDS
-        ),
+        audit=_rows(trail.order_by("at", "id"), _AUDIT_FIELDS),
+        audit_included=include_audit,
     )
 
 
@@ -590,8 +603,12 @@ def casebook_story(
                     f"{len(casebook.visits)} visits, {len(casebook.doses)} doses, "
                     f"{len(casebook.adverse_events)} adverse events, "
                     f"{len(casebook.labs)} lab results, "
-                    f"{len(casebook.signatures)} signatures, "
-                    f"{len(casebook.audit)} audit trail entries",
+                    f"{len(casebook.signatures)} signatures"
+                    + (
+                        f", {len(casebook.audit)} audit trail entries"
+                        if casebook.audit_included
+                        else "; audit trail not included for your role"
+                    ),
                 ),
             ],
             ("Document", ""),
@@ -651,6 +668,9 @@ def casebook_story(
         _widths(landscape, 25, 80, 100, 31, 31), "No record of this subject is marked entered "
         "in error.",
     )  # fmt: skip
+    if not casebook.audit_included:
+        story.append(pdf.paragraph(AUDIT_NOT_INCLUDED + "."))
+        return story
     story += _section(
         "Audit trail", _audit_rows(casebook),
         ("When (UTC)", "Who", "Role", "Action", "Record", "Field", "Old value", "New value",

@@ -10,7 +10,7 @@ from __future__ import annotations
 from django import template
 from django.utils.html import format_html
 
-from ..access import may_lock, may_raise_queries, may_sign, may_verify
+from ..access import Action, can, may_lock, may_raise_queries, may_sign, may_verify
 from ..models import LockScope, QueryState
 from ..selectors.queries import open_queries_by_study_site, open_query_counts, subject_queries
 from ..selectors.records import describe_key, records_by_key
@@ -56,6 +56,8 @@ def oversight_panel(context, subject):
         "may_verify": may_verify(user),
         "may_lock": may_lock(user),
         "may_sign": may_sign(user, subject),
+        # Who changed a verified record, and why, is the audit trail's (not sponsor viewers').
+        "may_read_audit": can(user, Action.READ_AUDIT, site=subject.site),
         "request": context["request"],
     }
 

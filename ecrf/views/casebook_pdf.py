@@ -31,10 +31,13 @@ def generated_by(user) -> str:
 @require_GET
 def casebook_pdf(request: HttpRequest, subject_id: UUID) -> HttpResponse:
     subject = access.get_subject_for_user(request.user, subject_id)
+    # The audit trail section only for those who read the trail (not sponsor viewers); the
+    # `casebook` command runs as the installation and keeps it.
+    include_audit = access.can(request.user, access.Action.READ_AUDIT, site=subject.site)
     out = BytesIO()
     casebook_write(
         out,
-        casebook_load(subject),
+        casebook_load(subject, include_audit=include_audit),
         generated_at=timezone.now(),
         generated_by=generated_by(request.user),
     )

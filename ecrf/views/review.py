@@ -72,6 +72,8 @@ def subject_review(request: HttpRequest, subject_id: UUID) -> HttpResponse:
             "may_verify": may_verify(request.user),
             "may_lock": may_lock(request.user),
             "may_sign": may_sign(request.user, subject),
+            # Who changed a verified record is the audit trail's (not sponsor viewers').
+            "may_read_audit": access.can(request.user, access.Action.READ_AUDIT, site=subject.site),
             "can_write": access.can_write_site(request.user, subject.site),
             "role_label": role_label(request.user),
         },

@@ -50,6 +50,7 @@ from ..selectors.reconciliation import reconciliation_counts, subject_reconcilia
 from ..services import subject_enrol, subject_screen
 from ..services.subjects import cycle_delay, visit_unscheduled
 from ..services.visits import visit_record
+from .audit import NOT_AN_AUDIT_READER
 from .editing import save_through_service
 
 SUBJECT_LIST_ROWS = 50
@@ -307,8 +308,17 @@ def _casebook_totals(subject) -> dict[str, int]:
     return dict(zip(("visits", "aes", "doses", "labs"), row, strict=True))
 
 
-def _casebook_tab(request: HttpRequest) -> str:
+def may_read_audit(user, subject: Subject) -> bool:
+    """Whether the user reads the subject's record-level audit trail (old and new values, users):
+    access.CAPABILITIES[Action.READ_AUDIT], which sponsor viewers do not hold."""
+    return access.can(user, access.Action.READ_AUDIT, site=subject.site)
+
+
+def _casebook_tab(request: HttpRequest, *, audit: bool) -> str:
+    """The tab asked for; the audit trail asked for by a user who may not read it is refused."""
     tab = request.GET.get("tab", "")
+    if tab == "audit" and not audit:
+        raise PermissionDenied(NOT_AN_AUDIT_READER)
     return tab if tab in CASEBOOK_TABS else "visits"
 
 
@@ -439,7 +449,8 @@ def subject_detail(request: HttpRequest, subject_id: UUID) -> HttpResponse:
     and URL tags on every row of a long table cost more than the queries.
     """
     subject = access.get_subject_for_user(request.user, subject_id)
-    tab = _casebook_tab(request)
+    audit = may_read_audit(request.user, subject)
+    tab = _casebook_tab(request, audit=audit)
     page_number = request.GET.get("page")
     totals = _casebook_totals(subject)
     reconciliation = sorted(
@@ -451,6 +462,7 @@ def subject_detail(request: HttpRequest, subject_id: UUID) -> HttpResponse:
         "tab_links": [
             (key, label, totals.get(key), tab in IN_PAGE_TABS and key in IN_PAGE_TABS)
             for key, label in CASEBOOK_TABS.items()
+            if audit or key != "audit"
         ],
         "reconciliation": reconciliation[:RECONCILIATION_ROWS],
         "reconciliation_total": len(reconciliation),

@@ -18,6 +18,8 @@ from ecrf.models import (
     Visit,
 )
 from ecrf.services import lab_record, system_actor
+from ecrf.services.subjects import subject_correct
+from tests.factories import user_create
 
 
 def test_screening_gives_the_next_subject_id_of_the_study_pattern(client, alice, study, subject):
@@ -208,3 +210,32 @@ def test_the_casebook_query_count_does_not_grow_with_the_data(client, alice, sub
     _bulk_records(subject, 198, 1980)
     assert AdverseEvent.objects.count() == 200 and LabResult.objects.count() == 2000
     assert _casebook_queries(client, subject) == small
+
+
+def _corrected(subject, alice):
+    subject_correct(subject=subject, changes={"birth_year": 1958}, reason="From the ID card",
+                    by=alice)  # fmt: skip
+
+
+def test_a_sponsor_viewer_is_refused_the_casebooks_audit_tab_and_not_offered_it(
+    client, study, subject, alice
+):
+    """The capability table (Action.READ_AUDIT) denies sponsor viewers the record-level trail."""
+    _corrected(subject, alice)
+    client.force_login(user_create("sam", "sponsor_viewer", study, None))
+    url = reverse("subject_detail", args=[subject.pk])
+    assert client.get(url, {"tab": "audit"}).status_code == 403
+    page = client.get(url).content.decode()
+    assert "?tab=audit" not in page
+    assert "Audit trail" not in page
+    assert client.get(url, {"tab": "labs"}).status_code == 200
+
+
+def test_a_nurse_reads_the_casebooks_audit_tab(client, subject, alice):
+    _corrected(subject, alice)
+    client.force_login(alice)
+    url = reverse("subject_detail", args=[subject.pk])
+    assert "?tab=audit" in client.get(url).content.decode()
+    page = client.get(url, {"tab": "audit"})
+    assert page.status_code == 200
+    assert "From the ID card" in page.content.decode()

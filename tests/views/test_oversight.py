@@ -260,6 +260,22 @@ def test_a_monitor_verifies_and_a_later_change_clears_it_on_the_casebook(
     assert "by alice (Per clinic note)" in body
 
 
+def test_a_sponsor_viewer_sees_a_verification_cleared_but_not_who_changed_it_nor_why(
+    client, study, monitor, alice, event
+):
+    """Who changed a record and why is the audit trail's, which sponsor viewers do not read."""
+    verification_record(record=event, by=monitor)
+    record_update(record=event, changes={"grade": 2}, reason="Per clinic note", by=alice)
+    client.force_login(_user("sam", "sponsor_viewer", study, None))
+    review = reverse("subject_review", args=[event.subject.pk]) + "?kind=ae"
+    for body in (_casebook(client, event.subject), client.get(review).content.decode()):
+        assert "Verification cleared" in body
+        assert "Per clinic note" not in body
+        assert "(alice)" not in body and "by alice" not in body
+    client.force_login(alice)
+    assert "(alice)" in client.get(review).content.decode()
+
+
 def test_verifying_a_record_changed_since_the_page_was_loaded_is_refused(
     client, monitor, alice, event
 ):
