@@ -15,6 +15,7 @@ from django.urls import reverse
 
 from ecrf.models import AuditEvent, DltAssessment, DltStatus, DoseAdministration, Signature
 from ecrf.services import dose_record, lab_record, record_update, system_actor
+from ecrf.services.adverse_events import ae_correct
 from ecrf.services.dlt import dlt_decide
 from ecrf.services.dosing import dose_correct
 from ecrf.services.locking import RecordLocked, lock_place
@@ -167,6 +168,13 @@ def test_a_dose_cannot_be_moved_to_a_locked_subject_even_by_a_study_wide_data_ma
     with pytest.raises(RecordLocked):
         dose_correct(dose=dose_b, changes=_to(subject), reason="Wrong patient", by=data_manager)
     _unchanged(dose_b, before)
+
+
+def test_a_site_a_nurse_cannot_move_an_adverse_event_to_a_site_b_subject(alice, event, subject_b2):
+    before = AuditEvent.objects.count()
+    with pytest.raises(PermissionDenied):
+        ae_correct(record=event, changes={"subject": subject_b2}, reason="Wrong patient", by=alice)
+    _unchanged(event, before)
 
 
 def test_a_site_a_nurse_cannot_move_a_subject_to_site_b(alice, subject, site_b):
