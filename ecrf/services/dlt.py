@@ -15,6 +15,7 @@ from ..safety.dlt import DltFlag, EventFacts, evaluate_event
 from ..selectors.dlt import dlt_status, study_dlt_settings
 from .audit import as_actor
 from .errors import invalid
+from .locking import ensure_not_locked
 from .records import record_create, record_update
 from .signatures import signature_check, signature_sign
 
@@ -168,7 +169,10 @@ def dlt_decide(
     """Confirm or rule out a DLT, signed: password re-entered, printed name, UTC time, meaning.
 
     A decision already taken can be taken again (signed anew) only when it is marked for review.
+    A lock on the subject or on the adverse event's form refuses the decision (RecordLocked)
+    before the password is checked, so it costs no password failure.
     """
+    ensure_not_locked(assessment.adverse_event)
     if decision not in DltDecision.values:
         raise invalid("decision", CHOOSE_DECISION, "invalid_choice")
     if assessment.decision and not assessment.needs_review:

@@ -6,6 +6,7 @@ a compare-and-set save of the changed fields only, and one audit event per chang
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping
 from typing import Any, TypeVar
 
@@ -15,7 +16,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from ..access import Action, ensure_can, ensure_can_write_site
-from ..models import AuditedModel, ClinicalRecord
+from ..models import AuditedModel, ClinicalRecord, Subject
 from ..models.audit import audited_fields, field_value
 from .audit import Actor, action_code, as_actor, subject_of, write_audit
 from .errors import invalid
@@ -34,6 +35,11 @@ STALE = "stale"
 NOT_A_FIELD = "{field} is not a field of {model}."
 ALREADY_IN_ERROR = "This record is already marked as entered in error."
 NO_STUDY_SETUP_ROLE = "Only data managers and administrators may change the study definition."
+MOVED_TO_OTHER_STUDY = "This {what} belongs to another study; a record cannot move between studies."
+OF_OTHER_SUBJECT = "This {what} belongs to another subject."
+# The fields that place a clinical record: changing one moves it to another subject, visit,
+# adverse event or site, where rights and locks are checked again.
+PLACE_FIELDS = ("study", "site", "subject", "visit", "adverse_event")
 
 
 class StaleRecord(ValidationError):
@@ -49,6 +55,35 @@ def ensure_can_write(actor: Actor, record: models.Model) -> None:
         ensure_can_write_site(actor.user, subject.site)
         return
     ensure_can(actor.user, Action.SET_UP_STUDY, message=NO_STUDY_SETUP_ROLE)
+
+
+def _study_of(record: models.Model):
+    subject = subject_of(record)
+    return None if subject is None else subject.study_id
+
+
+def ensure_same_place(old: models.Model, new: models.Model, moved: list[str]) -> None:
+    """Refuse a change that takes a record to another study, or points it at a visit or an
+    adverse event of another subject."""
+    if "study" in moved and isinstance(new, Subject):
+        raise invalid("study", MOVED_TO_OTHER_STUDY.format(what="study"), "other_study")
+    if {"subject", "adverse_event"} & set(moved) and _study_of(new) != _study_of(old):
+        field = "subject" if "subject" in moved else "adverse_event"
+        what = "subject" if field == "subject" else "adverse event"
+        raise invalid(field, MOVED_TO_OTHER_STUDY.format(what=what), "other_study")
+    subject_id = getattr(new, "subject_id", None)
+    if subject_id is None:
+        return
+    # A record moved to another subject takes none of its old subject's visit or event along.
+    visit = getattr(new, "visit", None) if {"subject", "visit"} & set(moved) else None
+    if visit is not None and visit.subject_id != subject_id:
+        raise invalid("visit", OF_OTHER_SUBJECT.format(what="visit"), "of_other_subject")
+    pointing = {"subject", "adverse_event"} & set(moved)
+    event = getattr(new, "adverse_event", None) if pointing else None
+    if event is not None and event.subject_id != subject_id:
+        raise invalid(
+            "adverse_event", OF_OTHER_SUBJECT.format(what="adverse event"), "of_other_subject"
+        )
 
 
 def _non_empty(value: Any) -> bool:
@@ -113,8 +148,20 @@ def record_update(
         ensure_can_write(actor, current)
         ensure_not_locked(current)
         old = {name: field_value(current, field) for name, field in fields.items()}
+        before = copy.copy(current)
         for name, value in changes.items():
             setattr(current, name, value)
+        moved = [
+            name
+            for name in PLACE_FIELDS
+            if name in fields and field_value(current, fields[name]) != old[name]
+        ]
+        if moved:
+            # The record as it will be saved: its new subject, site, visit and adverse event
+            # must be ones the user may change and no lock covers.
+            ensure_can_write(actor, current)
+            ensure_not_locked(current)
+            ensure_same_place(before, current, moved)
         # Validation may fill in derived fields (a CTCAE term's MedDRA code), so every field
         # is compared, not only the ones asked for.
         current.full_clean()
@@ -170,12 +217,15 @@ def record_mark_entered_in_error(
 
 __all__ = [
     "ALREADY_IN_ERROR",
+    "MOVED_TO_OTHER_STUDY",
+    "OF_OTHER_SUBJECT",
     "NO_STUDY_SETUP_ROLE",
     "REASON_REQUIRED",
     "STALE",
     "STALE_RECORD",
     "StaleRecord",
     "ensure_can_write",
+    "ensure_same_place",
     "record_create",
     "record_mark_entered_in_error",
     "record_update",
