@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
 from django.template.response import TemplateResponse
 from django_otp.plugins.otp_totp.admin import TOTPDeviceAdmin
@@ -25,7 +26,30 @@ RESET_REASON = "Reset in the admin (lost or replaced device)"
 TOKENS_TEMPLATE = "ecrf/admin_two_factor_tokens.html"
 
 
-class TwoFactorUserAdminMixin:
+class SuperusersOnlyAdminMixin:
+    """User accounts, roles (groups) and devices are managed by superusers only.
+
+    A staff user given Django's user or group permissions still cannot open these pages: who holds
+    which role is what every other check reads.
+    """
+
+    def has_module_permission(self, request) -> bool:
+        return request.user.is_superuser and super().has_module_permission(request)
+
+    def has_view_permission(self, request, obj=None) -> bool:
+        return request.user.is_superuser and super().has_view_permission(request, obj)
+
+    def has_add_permission(self, request, *args) -> bool:
+        return request.user.is_superuser and super().has_add_permission(request, *args)
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return request.user.is_superuser and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return request.user.is_superuser and super().has_delete_permission(request, obj)
+
+
+class TwoFactorUserAdminMixin(SuperusersOnlyAdminMixin):
     """Actions on the user list, for superusers only."""
 
     def has_two_factor_permission(self, request) -> bool:
@@ -63,7 +87,7 @@ class TwoFactorUserAdminMixin:
         return TemplateResponse(request, TOKENS_TEMPLATE, context)
 
 
-class ReadOnlyTOTPDeviceAdmin(TOTPDeviceAdmin):
+class ReadOnlyTOTPDeviceAdmin(SuperusersOnlyAdminMixin, TOTPDeviceAdmin):
     """Devices are listed; removing one is the audited reset on the user list."""
 
     def has_add_permission(self, request) -> bool:
@@ -86,3 +110,7 @@ def register() -> None:
     if admin.site.is_registered(TOTPDevice):
         admin.site.unregister(TOTPDevice)
     admin.site.register(TOTPDevice, ReadOnlyTOTPDeviceAdmin)
+    if admin.site.is_registered(Group):
+        current = type(admin.site._registry[Group])
+        admin.site.unregister(Group)
+        admin.site.register(Group, type(current.__name__, (SuperusersOnlyAdminMixin, current), {}))
