@@ -21,6 +21,7 @@ from django_otp.plugins.otp_totp.admin import TOTPDeviceAdmin
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from .auth.enrolment import two_factor_reset, two_factor_token_issue
+from .services.accounts import user_account_change, user_account_state
 
 RESET_REASON = "Reset in the admin (lost or replaced device)"
 TOKENS_TEMPLATE = "ecrf/admin_two_factor_tokens.html"
@@ -49,7 +50,27 @@ class SuperusersOnlyAdminMixin:
         return request.user.is_superuser and super().has_delete_permission(request, obj)
 
 
-class TwoFactorUserAdminMixin(SuperusersOnlyAdminMixin):
+class AuditedAccountAdminMixin:
+    """A change of a user's roles (groups), superuser, staff or active flag is audited.
+
+    The state before the save is read in save_model; once the form has saved the account and its
+    groups (save_related), user_account_change writes what changed, in the admin's transaction.
+    """
+
+    def save_model(self, request, obj, form, change):
+        request._ecrf_account_before = user_account_state(obj) if change else None
+        super().save_model(request, obj, form, change)
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        user_account_change(
+            user=form.instance,
+            before=getattr(request, "_ecrf_account_before", None),
+            by=request.user,
+        )
+
+
+class TwoFactorUserAdminMixin(AuditedAccountAdminMixin, SuperusersOnlyAdminMixin):
     """Actions on the user list, for superusers only."""
 
     def has_two_factor_permission(self, request) -> bool:

@@ -35,7 +35,7 @@ from ecrf.models import (
     Subject,
     Visit,
 )
-from tests.factories import study_create, user_create
+from tests.factories import fatigue_grade_3, study_create, subject_enrolled, user_create
 from tests.views.test_admin import _site_data_manager, add_url, change_url, page_data
 
 # Each admin model, and the path from its rows to their study.
@@ -196,7 +196,10 @@ def test_a_data_manager_of_another_study_adds_nothing_pointing_at_the_first_stud
 
 
 @pytest.fixture
-def site_a_dm(client, study, site_a, site_a_records, subject_b):
+def site_a_dm(client, study, site_a, site_b, site_a_records, subject_b, charlie):
+    """A data manager of site A only, signed in; site B has subjects, visits and an event."""
+    enrolled = subject_enrolled(study, site_b, "B-002", by=charlie)
+    fatigue_grade_3(enrolled, by=charlie)
     user = _site_data_manager(study, site_a)
     client.force_login(user)
     return user
@@ -224,7 +227,7 @@ def test_a_site_a_data_manager_sees_no_site_b_subject_code_in_any_admin_form(
     assert len(pages) >= 9
     for url in pages:
         page = client.get(url).content.decode()
-        assert "B-001" not in page, url
+        assert "B-001" not in page and "B-002" not in page, url
     assert "A-001" in client.get(add_url(DoseAdministration)).content.decode()
 
 
@@ -255,6 +258,7 @@ def test_staff_with_user_permissions_cannot_open_the_user_or_group_admin(client,
     group_admin = reverse("admin:auth_group_changelist")
     assert client.get(user_admin).status_code == 403
     assert client.get(group_admin).status_code == 403
+    assert client.get(reverse("admin:otp_totp_totpdevice_changelist")).status_code == 403
     assert client.get(reverse("admin:auth_user_change", args=[data_manager.pk])).status_code == 403
     response = client.post(
         reverse("admin:auth_user_change", args=[data_manager.pk]),
@@ -272,6 +276,7 @@ def test_a_superuser_still_manages_users_groups_and_assignments(client, study):
     for url in (
         reverse("admin:auth_user_changelist"),
         reverse("admin:auth_group_changelist"),
+        reverse("admin:otp_totp_totpdevice_changelist"),
         changelist_url(StudyAssignment),
         add_url(StudyAssignment),
     ):
