@@ -281,3 +281,13 @@ def test_a_superuser_still_manages_users_groups_and_assignments(client, study):
         add_url(StudyAssignment),
     ):
         assert client.get(url).status_code == 200, url
+
+
+def test_the_admin_autocomplete_lists_only_the_user_s_studies(client, other_dm, study):
+    response = client.get(
+        reverse("admin:autocomplete"),
+        {"term": "", "app_label": "ecrf", "model_name": "subject", "field_name": "study"},
+    )
+    assert response.status_code == 200
+    shown = {row["text"] for row in response.json()["results"]}
+    assert shown == {"SECOND"}
