@@ -13,8 +13,11 @@ from collections.abc import Sequence
 from django import forms
 from django.contrib import admin
 from django.contrib.admin.options import csrf_protect_m
+from django.contrib.admin.utils import get_fields_from_path
+from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Q
+from django.db.models import Q, QuerySet
+from django.http import Http404
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
@@ -55,6 +58,98 @@ from .services.visits import visit_correct
 BOOKKEEPING = ("id", "version", "created_at", "updated_at")
 FORM_ONLY_FIELDS = ("change_reason", "loaded_version")
 IN_ERROR_FIELDS = ("entered_in_error", "entered_in_error_reason")
+
+
+def _sites_for_user(user) -> QuerySet[Site]:
+    """Every site the user is assigned to, or whose whole study they are assigned to."""
+    assignments = StudyAssignment.objects.filter(user=user)
+    return Site.objects.filter(
+        Q(study_id__in=assignments.filter(site__isnull=True).values("study_id"))
+        | Q(pk__in=assignments.filter(site__isnull=False).values("site_id"))
+    )
+
+
+# How each model's rows are limited to what the user may see: records of a subject through
+# access.subjects_for_user, the others through access.studies_for_user (reference ranges by site).
+_STUDY_PATHS = {
+    Study: "pk",
+    Agent: "study",
+    DoseLevel: "study",
+    ScheduledVisit: "study",
+    DoseLevelDose: "dose_level__study",
+    AgentSchedule: "agent__study",
+}
+_SUBJECT_PATHS = {
+    Subject: "pk",
+    Visit: "subject",
+    DoseAdministration: "subject",
+    AdverseEvent: "subject",
+    LabResult: "subject",
+    AdverseEventAgent: "adverse_event__subject",
+    DltReviewQueue: "adverse_event__subject",
+}
+
+
+def visible_to(user, queryset: QuerySet) -> QuerySet:
+    """The rows of `queryset` the user may see in the admin (superusers: all of them).
+
+    A model with no rule here shows nothing to a non-superuser: study assignments and user
+    accounts are managed by superusers only.
+    """
+    if user.is_superuser:
+        return queryset
+    model = queryset.model
+    if model in _STUDY_PATHS:
+        studies = access.studies_for_user(user).values("pk")
+        return queryset.filter(**{f"{_STUDY_PATHS[model]}__in": studies})
+    if model in _SUBJECT_PATHS:
+        subjects = access.subjects_for_user(user).values("pk")
+        return queryset.filter(**{f"{_SUBJECT_PATHS[model]}__in": subjects})
+    if model is Site:
+        return queryset.filter(pk__in=_sites_for_user(user).values("pk"))
+    if model is ReferenceRange:
+        return queryset.filter(site__in=_sites_for_user(user).values("pk"))
+    if model is AuditEvent:
+        return queryset.filter(subject_id__in=access.subjects_for_user(user).values("pk"))
+    if model is get_user_model():
+        return queryset.filter(pk=user.pk)
+    return queryset.none()
+
+
+class ScopedAdmin:
+    """Lists, pages, form choices and list filters limited to the user's studies and sites.
+
+    A record the user may not see answers 404 on its change, view and history pages, as a
+    missing id does; a choice they may not see is refused by the form, naming the field.
+    """
+
+    def get_queryset(self, request):
+        return visible_to(request.user, super().get_queryset(request))
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        queryset = kwargs.get("queryset")
+        if queryset is None:
+            queryset = self.get_field_queryset(None, db_field, request)
+        if queryset is None:
+            queryset = db_field.remote_field.model._default_manager.all()
+        kwargs["queryset"] = visible_to(request.user, queryset)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def get_list_filter(self, request):
+        # A related filter lists only the values of the rows shown, not every study's.
+        scoped = []
+        for entry in super().get_list_filter(request):
+            if isinstance(entry, str) and get_fields_from_path(self.model, entry)[-1].is_relation:
+                entry = (entry, admin.RelatedOnlyFieldListFilter)
+            scoped.append(entry)
+        return scoped
+
+    def _get_obj_does_not_exist_redirect(self, request, opts, object_id):
+        raise Http404("No such record.")
+
+
+def superusers_only(request) -> bool:
+    return request.user.is_active and request.user.is_superuser
 
 
 class AuditedAdminForm(forms.ModelForm):
@@ -129,7 +224,7 @@ def correction(request, form: AuditedAdminForm) -> dict:
     }
 
 
-class AuditedAdmin(admin.ModelAdmin):
+class AuditedAdmin(ScopedAdmin, admin.ModelAdmin):
     """A model admin whose add and change pages save through a domain service.
 
     A subclass defines `create(request, form, formsets)` to allow adding and
@@ -143,8 +238,6 @@ class AuditedAdmin(admin.ModelAdmin):
     add_fields: Sequence[str] | None = None
     # Fields shown but not changed on the change page (a record's subject, for one).
     change_readonly_fields: Sequence[str] = ()
-    # Subject-linked records are filtered to the user's sites; see get_queryset.
-    subject_path: str | None = None
     create = None
     correct = None
 
@@ -160,12 +253,6 @@ class AuditedAdmin(admin.ModelAdmin):
         extra = list(FORM_ONLY_FIELDS) if obj and self.correct is not None else []
         return [*fields, *in_error, *extra, *(BOOKKEEPING if obj else ())]
 
-    def formfield_for_foreignkey(self, db_field, request, **kwargs):
-        # A record is added for a subject the user may see, as on the data-entry pages.
-        if db_field.name == "subject":
-            kwargs["queryset"] = access.subjects_for_user(request.user)
-        return super().formfield_for_foreignkey(db_field, request, **kwargs)
-
     def get_readonly_fields(self, request, obj=None):
         readonly = list(super().get_readonly_fields(request, obj))
         if obj is not None:
@@ -178,13 +265,6 @@ class AuditedAdmin(admin.ModelAdmin):
         if refusal is not None:
             form = type(form.__name__, (form,), {"refusal": refusal})
         return form
-
-    def get_queryset(self, request):
-        queryset = super().get_queryset(request)
-        if self.subject_path is None:
-            return queryset
-        visible = access.subjects_for_user(request.user).values("pk")
-        return queryset.filter(**{f"{self.subject_path}__in": visible})
 
     def has_add_permission(self, request):
         return self.create is not None and super().has_add_permission(request)
@@ -244,7 +324,7 @@ class AuditedAdmin(admin.ModelAdmin):
         )
 
 
-class ReadOnlyInline(admin.TabularInline):
+class ReadOnlyInline(ScopedAdmin, admin.TabularInline):
     extra = 0
     can_delete = False
     show_change_link = True
@@ -261,7 +341,7 @@ class DoseLevelDoseInline(ReadOnlyInline):
     fields = ("agent", "dose")
 
 
-class AgentAssessmentInline(admin.TabularInline):
+class AgentAssessmentInline(ScopedAdmin, admin.TabularInline):
     """Attribution and action taken per study agent: saved with the event by its service.
 
     A new event gets one row per agent of the user's studies (rows left empty are ignored);
@@ -381,7 +461,10 @@ class ScheduledVisitAdmin(AuditedAdmin):
 
 @admin.register(StudyAssignment)
 class StudyAssignmentAdmin(AuditedAdmin):
-    """Giving a user access to a study's site; an assignment is not edited once given."""
+    """Giving a user access to a study's site; an assignment is not edited once given.
+
+    Only superusers see or give assignments: an assignment is what every other check reads.
+    """
 
     list_display = ("user", "study", "site")
     list_filter = ("study", "site")
@@ -392,6 +475,18 @@ class StudyAssignmentAdmin(AuditedAdmin):
         return study_assignment_create(
             user=data["user"], study=data["study"], site=data["site"], by=request.user
         )
+
+    def has_view_permission(self, request, obj=None):
+        return superusers_only(request) and super().has_view_permission(request, obj)
+
+    def has_add_permission(self, request):
+        return superusers_only(request) and super().has_add_permission(request)
+
+    def has_change_permission(self, request, obj=None):
+        return superusers_only(request) and super().has_change_permission(request, obj)
+
+    def has_module_permission(self, request):
+        return superusers_only(request) and super().has_module_permission(request)
 
 
 def overview_for(request, study_id):
@@ -406,7 +501,6 @@ def overview_for(request, study_id):
 class SubjectAdmin(AuditedAdmin):
     """Screening a subject allocates the next subject ID, as on the subject page."""
 
-    subject_path = "pk"
     list_display = ("subject_code", "study", "site", "dose_level", "status", "first_dose_on")
     list_filter = ("study", "site", "status", "dose_level")
     search_fields = ("subject_code",)
@@ -446,7 +540,6 @@ class SubjectAdmin(AuditedAdmin):
 class VisitAdmin(AuditedAdmin):
     """Visits are planned from the study schedule; the admin corrects them."""
 
-    subject_path = "subject"
     list_display = ("subject", "label", "planned_on", "status", "done_on")
     list_filter = ("status", "kind", "subject__site")
     search_fields = ("subject__subject_code", "label")
@@ -461,7 +554,6 @@ class VisitAdmin(AuditedAdmin):
 class DoseAdministrationAdmin(AuditedAdmin):
     """Cycle, day, visit, unit and planned dose follow from what is given; the service sets them."""
 
-    subject_path = "subject"
     list_display = (
         "subject",
         "agent",
@@ -538,7 +630,6 @@ class GradeAtLeast3Filter(admin.SimpleListFilter):
 class AdverseEventAdmin(AuditedAdmin):
     """An event and its per-agent attributions are saved together, by one service call."""
 
-    subject_path = "subject"
     list_display = (
         "subject",
         "ctcae_term",
@@ -653,17 +744,15 @@ class AdverseEventAdmin(AuditedAdmin):
 
 
 @admin.register(DltReviewQueue)
-class DltReviewQueueAdmin(admin.ModelAdmin):
+class DltReviewQueueAdmin(ScopedAdmin, admin.ModelAdmin):
     list_display = ("subject", "event", "grade", "onset_on", "onset_day", "rule_reason", "decide")
     list_select_related = ("adverse_event__subject",)
     ordering = ("adverse_event__onset_on", "created_at")
 
     def get_queryset(self, request):
-        visible = access.subjects_for_user(request.user).values("pk")
         return (
             super()
             .get_queryset(request)
-            .filter(adverse_event__subject__in=visible)
             .filter(Q(status=DltStatus.POTENTIAL) | Q(needs_review=True))
         )
 
@@ -706,7 +795,6 @@ class DltReviewQueueAdmin(admin.ModelAdmin):
 class AdverseEventAgentAdmin(AuditedAdmin):
     """One agent's attribution and action, corrected with its event by the event's service."""
 
-    subject_path = "adverse_event__subject"
     list_display = ("adverse_event", "agent", "attribution", "action_taken")
     change_readonly_fields = ("adverse_event", "agent")
 
@@ -734,7 +822,6 @@ def _agent_row(event: AdverseEvent, code: str) -> AdverseEventAgent:
 class LabResultAdmin(AuditedAdmin):
     """Lab results are graded by the services; the CTCAE fields are computed, not typed."""
 
-    subject_path = "subject"
     exclude = ("ctcae_version", "ctcae_term", "ctcae_grade")
     readonly_fields = (*BOOKKEEPING, "ctcae_version", "ctcae_term", "ctcae_grade")
     change_readonly_fields = ("subject",)
@@ -783,7 +870,7 @@ class ReferenceRangeAdmin(AuditedAdmin):
 
 
 @admin.register(AuditEvent)
-class AuditEventAdmin(admin.ModelAdmin):
+class AuditEventAdmin(ScopedAdmin, admin.ModelAdmin):
     """The audit trail, read only: nobody can add, change or delete an audit event."""
 
     list_display = (
@@ -801,13 +888,6 @@ class AuditEventAdmin(admin.ModelAdmin):
     list_filter = ("action", "role", "site", "model")
     search_fields = ("actor", "object_repr", "field", "reason", "object_id")
     date_hierarchy = "at"
-
-    def get_queryset(self, request):
-        queryset = super().get_queryset(request)
-        if request.user.is_superuser:
-            return queryset
-        visible = access.subjects_for_user(request.user).values("pk")
-        return queryset.filter(subject_id__in=visible)
 
     def has_add_permission(self, request):
         return False

@@ -14,18 +14,63 @@ from __future__ import annotations
 
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
 from django.template.response import TemplateResponse
 from django_otp.plugins.otp_totp.admin import TOTPDeviceAdmin
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from .auth.enrolment import two_factor_reset, two_factor_token_issue
+from .services.accounts import user_account_change, user_account_state
 
 RESET_REASON = "Reset in the admin (lost or replaced device)"
 TOKENS_TEMPLATE = "ecrf/admin_two_factor_tokens.html"
 
 
-class TwoFactorUserAdminMixin:
+class SuperusersOnlyAdminMixin:
+    """User accounts, roles (groups) and devices are managed by superusers only.
+
+    A staff user given Django's user or group permissions still cannot open these pages: who holds
+    which role is what every other check reads.
+    """
+
+    def has_module_permission(self, request) -> bool:
+        return request.user.is_superuser and super().has_module_permission(request)
+
+    def has_view_permission(self, request, obj=None) -> bool:
+        return request.user.is_superuser and super().has_view_permission(request, obj)
+
+    def has_add_permission(self, request, *args) -> bool:
+        return request.user.is_superuser and super().has_add_permission(request, *args)
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return request.user.is_superuser and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return request.user.is_superuser and super().has_delete_permission(request, obj)
+
+
+class AuditedAccountAdminMixin:
+    """A change of a user's roles (groups), superuser, staff or active flag is audited.
+
+    The state before the save is read in save_model; once the form has saved the account and its
+    groups (save_related), user_account_change writes what changed, in the admin's transaction.
+    """
+
+    def save_model(self, request, obj, form, change):
+        request._ecrf_account_before = user_account_state(obj) if change else None
+        super().save_model(request, obj, form, change)
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        user_account_change(
+            user=form.instance,
+            before=getattr(request, "_ecrf_account_before", None),
+            by=request.user,
+        )
+
+
+class TwoFactorUserAdminMixin(AuditedAccountAdminMixin, SuperusersOnlyAdminMixin):
     """Actions on the user list, for superusers only."""
 
     def has_two_factor_permission(self, request) -> bool:
@@ -63,7 +108,7 @@ class TwoFactorUserAdminMixin:
         return TemplateResponse(request, TOKENS_TEMPLATE, context)
 
 
-class ReadOnlyTOTPDeviceAdmin(TOTPDeviceAdmin):
+class ReadOnlyTOTPDeviceAdmin(SuperusersOnlyAdminMixin, TOTPDeviceAdmin):
     """Devices are listed; removing one is the audited reset on the user list."""
 
     def has_add_permission(self, request) -> bool:
@@ -86,3 +131,7 @@ def register() -> None:
     if admin.site.is_registered(TOTPDevice):
         admin.site.unregister(TOTPDevice)
     admin.site.register(TOTPDevice, ReadOnlyTOTPDeviceAdmin)
+    if admin.site.is_registered(Group):
+        current = type(admin.site._registry[Group])
+        admin.site.unregister(Group)
+        admin.site.register(Group, type(current.__name__, (SuperusersOnlyAdminMixin, current), {}))

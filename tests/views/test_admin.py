@@ -421,13 +421,17 @@ def _site_data_manager(study, site):
     return user
 
 
-def test_a_user_is_assigned_to_a_site_in_the_admin(dm, study, site_b, alice):
-    data = page_data(dm, add_url(StudyAssignment))
+def test_a_superuser_assigns_a_user_to_a_site_in_the_admin(client, study, site_b, alice):
+    from django.contrib.auth import get_user_model
+
+    root = get_user_model().objects.create_superuser("root", password="x")
+    client.force_login(root)
+    data = page_data(client, add_url(StudyAssignment))
     data.update({"user": str(alice.pk), "study": str(study.pk), "site": str(site_b.pk)})
-    saved(dm.post(add_url(StudyAssignment), data))
+    saved(client.post(add_url(StudyAssignment), data))
     assignment = StudyAssignment.objects.get(user=alice, site=site_b)
-    assert audit_lines(assignment, field="site").get().actor == "dana"
-    response = dm.post(change_url(assignment), {**data, "change_reason": REASON})
+    assert audit_lines(assignment, field="site").get().actor == "root"
+    response = client.post(change_url(assignment), {**data, "change_reason": REASON})
     assert response.status_code == 403
 
 
