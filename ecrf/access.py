@@ -290,6 +290,15 @@ def sites_for_user(user, study: Study) -> QuerySet[Site]:
     return sites.filter(pk__in=assigned.values("site_id"))
 
 
+def assigned_sites(user) -> QuerySet[Site]:
+    """Every site the user is assigned to, in any study, or whose whole study they are."""
+    assignments = StudyAssignment.objects.filter(user=user)
+    return Site.objects.filter(
+        Q(study_id__in=assignments.filter(site__isnull=True).values("study_id"))
+        | Q(pk__in=assignments.filter(site__isnull=False).values("site_id"))
+    )
+
+
 def subjects_for_user(user) -> QuerySet[Subject]:
     """Every subject the user may see: their sites, or whole studies they are assigned to."""
     if not user.is_authenticated:

@@ -60,15 +60,6 @@ FORM_ONLY_FIELDS = ("change_reason", "loaded_version")
 IN_ERROR_FIELDS = ("entered_in_error", "entered_in_error_reason")
 
 
-def _sites_for_user(user) -> QuerySet[Site]:
-    """Every site the user is assigned to, or whose whole study they are assigned to."""
-    assignments = StudyAssignment.objects.filter(user=user)
-    return Site.objects.filter(
-        Q(study_id__in=assignments.filter(site__isnull=True).values("study_id"))
-        | Q(pk__in=assignments.filter(site__isnull=False).values("site_id"))
-    )
-
-
 # How each model's rows are limited to what the user may see: records of a subject through
 # access.subjects_for_user, the others through access.studies_for_user (reference ranges by site).
 _STUDY_PATHS = {
@@ -106,9 +97,9 @@ def visible_to(user, queryset: QuerySet) -> QuerySet:
         subjects = access.subjects_for_user(user).values("pk")
         return queryset.filter(**{f"{_SUBJECT_PATHS[model]}__in": subjects})
     if model is Site:
-        return queryset.filter(pk__in=_sites_for_user(user).values("pk"))
+        return queryset.filter(pk__in=access.assigned_sites(user).values("pk"))
     if model is ReferenceRange:
-        return queryset.filter(site__in=_sites_for_user(user).values("pk"))
+        return queryset.filter(site__in=access.assigned_sites(user).values("pk"))
     if model is AuditEvent:
         return queryset.filter(subject_id__in=access.subjects_for_user(user).values("pk"))
     if model is get_user_model():
