@@ -42,7 +42,7 @@ from .study import (
     Site,
     Study,
 )
-from .subject import Sex, Subject, SubjectStatus
+from .subject import Sex, Subject, SubjectStatus, TreatmentEnd
 from .two_factor import TwoFactorEnrolmentToken
 from .visit import Visit, VisitKind, VisitStatus
 
@@ -91,6 +91,7 @@ __all__ = [
     "StudyAssignment",
     "Subject",
     "SubjectStatus",
+    "TreatmentEnd",
     "TwoFactorEnrolmentToken",
     "Visit",
     "VisitKind",

@@ -16,6 +16,19 @@ class SubjectStatus(models.TextChoices):
     OFF_STUDY = "off_study", "Off study"
 
 
+class TreatmentEnd(models.TextChoices):
+    """Why study treatment ended: "completed" is the planned course given; every other reason is a
+    discontinuation, as the disposition table of the safety summary counts it."""
+
+    COMPLETED = "completed", "Completed planned treatment"
+    ADVERSE_EVENT = "adverse_event", "Adverse event"
+    PROGRESSION = "progression", "Disease progression"
+    WITHDRAWAL = "withdrawal", "Subject withdrew"
+    INVESTIGATOR = "investigator", "Investigator decision"
+    DEATH = "death", "Death"
+    OTHER = "other", "Other"
+
+
 class Sex(models.TextChoices):
     FEMALE = "F", "Female"
     MALE = "M", "Male"
@@ -42,6 +55,12 @@ class Subject(ClinicalRecord):
         DoseLevel, on_delete=models.PROTECT, null=True, blank=True, related_name="subjects"
     )
     first_dose_on = models.DateField(null=True, blank=True)
+    treatment_end_on = models.DateField(
+        "end of treatment date", null=True, blank=True, help_text="The day of the last dose."
+    )
+    treatment_end_reason = models.CharField(
+        "reason treatment ended", max_length=16, choices=TreatmentEnd.choices, blank=True
+    )
     off_study_on = models.DateField(null=True, blank=True)
     off_study_reason = models.CharField(max_length=200, blank=True)
 
@@ -82,6 +101,18 @@ class Subject(ClinicalRecord):
                 | (Q(off_study_on__isnull=False) & ~Q(off_study_reason="")),
                 name="off_study_needs_date_and_reason",
                 violation_error_message="Taking a subject off study needs a date and a reason.",
+            ),
+            models.CheckConstraint(
+                condition=Q(treatment_end_on__isnull=True, treatment_end_reason="")
+                | (Q(treatment_end_on__isnull=False) & ~Q(treatment_end_reason="")),
+                name="treatment_end_needs_date_and_reason",
+                violation_error_message="The end of treatment needs both a date and a reason.",
+            ),
+            models.CheckConstraint(
+                condition=Q(treatment_end_on__isnull=True)
+                | Q(treatment_end_on__gte=F("consent_on")),
+                name="treatment_end_not_before_consent",
+                violation_error_message="Treatment cannot end before informed consent.",
             ),
         ]
         indexes = [models.Index(fields=["site", "status"])]

@@ -241,7 +241,7 @@ def _legend(
 
 # --- swimmer plot -----------------------------------------------------------------------------
 
-_SUBJECT_COLUMNS = ("subject_code", "level", "level_label", "treatment_days", "ongoing")
+_SUBJECT_COLUMNS = ("subject_code", "level", "level_label", "start_day", "end_day", "ongoing")
 _MARKER_COLUMNS = ("subject_code", "study_day", "kind")
 
 
@@ -289,15 +289,15 @@ def _prepare_subjects(subjects: pd.DataFrame) -> pd.DataFrame:
             "subject_code": subjects["subject_code"].map(_plain),
             "level": pd.to_numeric(subjects["level"], errors="coerce"),
             "level_label": subjects["level_label"].map(_plain),
-            "treatment_days": pd.to_numeric(subjects["treatment_days"], errors="coerce")
-            .fillna(0)
-            .clip(lower=0),
+            "start_day": pd.to_numeric(subjects["start_day"], errors="coerce"),
+            "end_day": pd.to_numeric(subjects["end_day"], errors="coerce"),
             "ongoing": subjects["ongoing"].eq(True).to_numpy(dtype=bool),
         }
     )
+    frame["span"] = frame["end_day"] - frame["start_day"]
     # Subjects grouped by dose level in escalation order, longest treatment first in a level.
     frame = frame.sort_values(
-        ["level", "treatment_days", "subject_code"],
+        ["level", "span", "subject_code"],
         ascending=[True, False, True],
         na_position="last",
         kind="mergesort",
@@ -322,9 +322,11 @@ def swimmer_plot(
 ) -> list[Drawing]:
     """A swimmer plot of the subjects, grouped by dose level, one Drawing per page-sized chunk.
 
-    One horizontal bar per subject from day 0 to `treatment_days` (0: never dosed, labelled
-    "not dosed"), in the colour of its dose level, with an arrow head at the end when the subject
-    is `ongoing`; markers at their `study_day` (day 1 = first dose): DLTs as red down-pointing
+    One horizontal bar per subject from its first dose (`start_day`) to its last (`end_day`),
+    study days (day 1 = first dose of cycle 1, the lead-in before it counted back with no day
+    0), in the colour of its dose level; the lead-in part (days before day 1) is drawn lighter.
+    A subject with no dose (NaN days) is labelled "not dosed". An arrow head ends the bar when
+    the subject is `ongoing`; markers at their `study_day`: DLTs as red down-pointing
     triangles, "Off study" as a cross, other kinds as further symbols, all explained in the
     legend. Rows are labelled with the subject code, groups with the dose-level label. Every
     drawing has the same day axis and at most `per_drawing` subjects (45: a portrait A4 frame);
@@ -349,11 +351,15 @@ def swimmer_plot(
     kinds = sorted(marks["kind"].unique(), key=lambda k: (not _is_dlt(k), not _is_off_study(k), k))
     styles = _marker_styles(kinds)
 
-    # One day axis for every chunk, so that pages compare.
-    day_min = min(0.0, float(marks["study_day"].min()) if len(marks) else 0.0)
+    # One day axis for every chunk, so that pages compare; it holds every bar and marker.
+    day_min = min(
+        0.0,
+        float(frame["start_day"].min()) if frame["start_day"].notna().any() else 0.0,
+        float(marks["study_day"].min()) if len(marks) else 0.0,
+    )
     day_max = max(
         1.0,
-        float(frame["treatment_days"].max()),
+        float(frame["end_day"].max()) if frame["end_day"].notna().any() else 0.0,
         float(marks["study_day"].max()) if len(marks) else 0.0,
     )
     ticks = nice_ticks(day_min, day_max, target=8, integer=True)
@@ -370,10 +376,19 @@ def swimmer_plot(
 
     legend_items = [
         _LegendItem(
-            "Treatment duration (colour: dose level)",
+            "First to last dose (colour: dose level)",
             lambda x, y: Rect(x - 6, y - 2.5, 12, 5, fillColor=LEVEL_COLOURS[0], strokeColor=None),
         )
     ]
+    if (frame["start_day"] < 1).any():
+        legend_items.append(
+            _LegendItem(
+                "Lead-in (before day 1)",
+                lambda x, y: Rect(
+                    x - 6, y - 2.5, 12, 5, fillColor=_lighter(LEVEL_COLOURS[0]), strokeColor=None
+                ),
+            )
+        )
     if frame["ongoing"].any():
         legend_items.append(
             _LegendItem(
@@ -412,6 +427,15 @@ def swimmer_plot(
             )
         )
     return drawings
+
+
+def _lighter(colour, amount: float = 0.55):
+    """`colour` mixed with white: the lead-in part of a bar."""
+    return colors.Color(
+        colour.red + (1 - colour.red) * amount,
+        colour.green + (1 - colour.green) * amount,
+        colour.blue + (1 - colour.blue) * amount,
+    )
 
 
 def _swimmer_chunk(
@@ -492,14 +516,26 @@ def _swimmer_chunk(
                 fit_text(subject.subject_code, code_w - 4),
             )
         )
-        x_end = x(subject.treatment_days)
-        if subject.treatment_days > 0:
-            drawing.add(
-                Rect(x(0), yc - bar_h / 2, x_end - x(0), bar_h, fillColor=colour, strokeColor=None)
-            )
-        if subject.ongoing:
+        dosed = not (pd.isna(subject.start_day) or pd.isna(subject.end_day))
+        if dosed:
+            x_start, x_end = x(subject.start_day), x(subject.end_day)
+            # A one-day course still shows as a sliver.
+            x_end = max(x_end, x_start + 1.5)
+            if subject.start_day < 1:
+                x_day1 = min(x(1), x_end)
+                drawing.add(
+                    Rect(x_start, yc - bar_h / 2, x_day1 - x_start, bar_h,
+                         fillColor=_lighter(colour), strokeColor=None)
+                )  # fmt: skip
+                x_start = x_day1
+            if x_end > x_start:
+                drawing.add(
+                    Rect(x_start, yc - bar_h / 2, x_end - x_start, bar_h,
+                         fillColor=colour, strokeColor=None)
+                )  # fmt: skip
+        if subject.ongoing and dosed:
             drawing.add(_arrow_head(x_end, yc, bar_h / 2 + 1.5, colour))
-        elif subject.treatment_days <= 0:
+        elif not dosed:
             drawing.add(
                 _string(
                     x(0) + 3,
@@ -527,7 +563,7 @@ def _swimmer_chunk(
         _string(
             (plot_x0 + plot_x1) / 2,
             axis_h - 23,
-            "Study day (day 1 = first dose)",
+            "Study day (day 1 = first dose of cycle 1; lead-in days count back, no day 0)",
             anchor="middle",
         )
     )

@@ -31,6 +31,10 @@ from ..models import (
     Outcome,
     Study,
     Subject,
+    TreatmentEnd,
+    Visit,
+    VisitKind,
+    VisitStatus,
 )
 from ..safety import tables as t
 from ..selectors.dlt import dlt_overview
@@ -66,6 +70,7 @@ class SafetyFrames:
     ctcae_version: str
     design: str
     cutoff: dt.date
+    follow_up_days: int
     recommendation: str
     levels: pd.DataFrame
     agents: pd.DataFrame
@@ -138,13 +143,28 @@ def load_safety_frames(study: Study, cutoff: dt.date) -> SafetyFrames:
     subjects = _frame(
         Subject.objects.filter(study=study, entered_in_error=False, consent_on__lte=cutoff),
         {"subject_code": "subject_code", "site": "site__code", "level": "dose_level__level",
-         "status": "status", "enrolled_on": "enrolled_on", "first_dose_on": "first_dose_on",
-         "off_study_on": "off_study_on", "off_study_reason": "off_study_reason"},
+         "status": "status", "sex": "sex", "birth_year": "birth_year",
+         "consent_on": _text("consent_on"), "enrolled_on": _text("enrolled_on"),
+         "first_dose_on": _text("first_dose_on"), "treatment_end_on": _text("treatment_end_on"),
+         "treatment_end_reason": "treatment_end_reason", "off_study_on": _text("off_study_on"),
+         "off_study_reason": "off_study_reason"},
     )  # fmt: skip
-    _dates(subjects, ["enrolled_on", "first_dose_on", "off_study_on"], cutoff)
+    _dates(subjects, ["consent_on", "enrolled_on", "treatment_end_on", "off_study_on"], cutoff)
+    # Day 1 is the time base, known from enrolment: kept even when it lies after the cutoff.
+    subjects["first_dose_on"] = pd.to_datetime(subjects["first_dose_on"], format="ISO8601")
+    subjects["birth_year"] = subjects["birth_year"].astype(float)
     # Enrolment after the cutoff has not happened yet at the cutoff.
     subjects["level"] = subjects["level"].astype(float).where(subjects["enrolled_on"].notna())
     subjects.loc[subjects["off_study_on"].isna(), "off_study_reason"] = ""
+    subjects.loc[subjects["treatment_end_on"].isna(), "treatment_end_reason"] = ""
+    # At the cutoff, a status reached later is not known: a screen failure is a status only.
+    planned_after = set(
+        Visit.objects.filter(
+            subject__study=study, subject__entered_in_error=False, entered_in_error=False,
+            kind=VisitKind.CYCLE_DAY, status=VisitStatus.PLANNED, planned_on__gt=cutoff,
+        ).values_list("subject__subject_code", flat=True)
+    )  # fmt: skip
+    subjects["dose_planned_after_cutoff"] = subjects["subject_code"].isin(planned_after)
     of_study = {"subject__study": study, "subject__entered_in_error": False,
                 "subject__consent_on__lte": cutoff, "entered_in_error": False}  # fmt: skip
     doses = _frame(
@@ -155,6 +175,9 @@ def load_safety_frames(study: Study, cutoff: dt.date) -> SafetyFrames:
     )  # fmt: skip
     _dates(doses, ["given_on"], cutoff)
     doses[["planned_dose", "given_dose"]] = doses[["planned_dose", "given_dose"]].astype(float)
+    given = doses[doses["given_dose"] > 0].groupby("subject_code")["given_on"]
+    for column, day in (("first_dosed_on", given.min()), ("last_dosed_on", given.max())):
+        subjects[column] = pd.to_datetime(subjects["subject_code"].map(day.to_dict()))
     events = _frame(
         AdverseEvent.objects.filter(**of_study, onset_on__lte=cutoff),
         {"event_id": _text("id"), "subject_code": "subject__subject_code", "term": "ctcae_term",
@@ -198,6 +221,7 @@ def load_safety_frames(study: Study, cutoff: dt.date) -> SafetyFrames:
         ctcae_version=study.ctcae_version,
         design=study.get_design_method_display(),
         cutoff=cutoff,
+        follow_up_days=study.follow_up_days,
         levels=levels,
         agents=agents,
         subjects=subjects,
@@ -274,8 +298,12 @@ class SafetyTables:
     levels: list[int]
     level_names: dict
     treated_sizes: pd.Series
+    enrolled_levels: list[int]
     enrolled_sizes: pd.Series
+    course: pd.DataFrame
     disposition: pd.DataFrame
+    demographics: pd.DataFrame
+    outside_window: pd.DataFrame
     exposure: pd.DataFrame
     ae_overview: pd.DataFrame
     ae_all: pd.DataFrame
@@ -292,33 +320,51 @@ class SafetyTables:
 
 def build_safety_tables(frames: SafetyFrames) -> SafetyTables:
     """Every table of the report from the frames (pure pandas, no database)."""
-    levels = t.level_keys(frames.levels)
     population = t.treated(frames.subjects)
-    related = frames.events[
-        frames.events["event_id"].isin(t.related_event_ids(frames.attributions))
+    # Dose levels nobody was treated at take no column; the disposition shows every level
+    # someone was enrolled at.
+    every_level = t.level_keys(frames.levels)
+    levels = [level for level in every_level if (population["level"] == level).any()]
+    enrolled_levels = [
+        level for level in every_level if (t.enrolled(frames.subjects)["level"] == level).any()
     ]
+    # Only treatment-emergent events are counted in the tables; the others are listed.
+    emergent = t.treatment_emergent(frames.events, frames.subjects, frames.follow_up_days)
+    events = frames.events[emergent]
+    related = events[events["event_id"].isin(t.related_event_ids(frames.attributions))]
+    course = t.subject_course(frames.subjects, frames.events)
     names = {int(r.level): f"DL{int(r.level)} {r.label}" for r in frames.levels.itertuples()}
     names[t.TOTAL] = t.TOTAL
     return SafetyTables(
         levels=levels,
         level_names=names,
         treated_sizes=t.column_sizes(population, levels),
-        enrolled_sizes=t.column_sizes(t.enrolled(frames.subjects), levels),
-        disposition=t.disposition(frames.subjects, frames.dlt_subjects, levels),
-        exposure=t.exposure(frames.doses, population, frames.agents, levels),
-        ae_overview=t.ae_overview(
-            frames.events, frames.attributions, frames.doses, population, levels
+        enrolled_levels=enrolled_levels,
+        enrolled_sizes=t.column_sizes(t.enrolled(frames.subjects), enrolled_levels),
+        course=course,
+        disposition=t.disposition(
+            frames.subjects,
+            frames.dlt_subjects,
+            course,
+            enrolled_levels,
+            dict(TreatmentEnd.choices),
         ),
-        ae_all=t.worst_grade_by_term(frames.events, population, levels),
+        demographics=t.demographics(population, levels),
+        outside_window=t.outside_window_listing(
+            frames.events, population, emergent, frames.follow_up_days
+        ),
+        exposure=t.exposure(frames.doses, population, frames.agents, levels),
+        ae_overview=t.ae_overview(events, frames.attributions, frames.doses, population, levels),
+        ae_all=t.worst_grade_by_term(events, population, levels),
         ae_related=t.worst_grade_by_term(related, population, levels),
-        sae=t.sae_listing(frames.events, frames.attributions, population),
+        sae=t.sae_listing(events, frames.attributions, population),
         deaths=t.deaths(frames.events, population),
         shift_haematology=t.lab_shift(frames.labs, population, levels, t.HAEMATOLOGY_TESTS),
         shift_chemistry=t.lab_shift(frames.labs, population, levels, t.CHEMISTRY_TESTS),
         **dict(
             zip(
                 ("swimmer_subjects", "swimmer_markers"),
-                t.swimmer_data(frames.subjects, frames.doses, frames.dlt_events, frames.levels),
+                t.swimmer_data(course, frames.dlt_events, frames.levels),
                 strict=True,
             )
         ),
@@ -432,13 +478,48 @@ def _counts_section(
     return [pdf.heading(title), pdf.table(rows, header, numeric_from=1), _gap(), _note(note)]
 
 
+DISPOSITION_NOTE = (
+    "Screened: informed consent on or before the cutoff; screened and screen-failed subjects "
+    "have no dose level, so only the Total column counts them. Other rows: percent of the "
+    "subjects enrolled at the level. Treated: any dose of any agent by the cutoff, lead-in "
+    "included (the safety population). On treatment: a dose still planned after the cutoff and "
+    "no end of treatment, off-study date or death on record. Completed and discontinued "
+    "treatment count the dated end of treatment recorded on the subject's form; 'End of "
+    "treatment not recorded': no dose planned after the cutoff and no end of treatment on "
+    "record. DLT-evaluable as on the DLT dashboard."
+)
+
+
 def _disposition(tables: SafetyTables) -> list[Flowable]:
-    return _counts_section(
-        SECTIONS[1], tables.disposition, tables, tables.enrolled_sizes, "Subjects",
-        "Percent of enrolled subjects. Treated: first dose on or before the cutoff. DLT-evaluable "
-        "as on the DLT dashboard. A subject's status has no date: a treated subject not off study "
-        "by the cutoff is on treatment unless their status is off treatment (follow-up).",
-    )  # fmt: skip
+    counts, sizes = tables.disposition, tables.enrolled_sizes
+    shown = t.n_percent(counts, sizes)
+    for row in t.SCREENING_ROWS:
+        shown.loc[row] = ""
+        shown.loc[row, t.TOTAL] = str(counts.loc[row, t.TOTAL])
+    header = ["Subjects", *(_column_header(tables, sizes, c) for c in counts.columns)]
+    rows = [
+        [index, *values]
+        for index, values in zip(counts.index, shown.to_numpy().tolist(), strict=True)
+    ]
+    demographics = tables.demographics
+    demo_rows = [[index, *values] for index, values in zip(demographics.index,
+                                                           demographics.to_numpy().tolist(), strict=True)]  # fmt: skip
+    treated = tables.treated_sizes
+    return [
+        pdf.heading(SECTIONS[1]),
+        pdf.table(rows, header, numeric_from=1),
+        _gap(),
+        _note(DISPOSITION_NOTE),
+        _gap(),
+        pdf.heading("Demographics of the treated subjects", 2),
+        pdf.table(
+            demo_rows,
+            ["", *(_column_header(tables, treated, c) for c in demographics.columns)],
+            numeric_from=1,
+        ),
+        _gap(),
+        _note("Age at informed consent in whole years (only the year of birth is recorded)."),
+    ]
 
 
 def _exposure(tables: SafetyTables) -> list[Flowable]:

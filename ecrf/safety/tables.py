@@ -11,9 +11,13 @@ the cutoff and no record marked entered-in-error:
 
 - ``levels``: level (int, escalation order), label
 - ``agents``: agent (code), name, unit
-- ``subjects``: subject_code, site, level (float, NaN when not enrolled), status, enrolled_on,
-  first_dose_on, off_study_on (datetime64, NaT when after the cutoff or missing),
-  off_study_reason
+- ``subjects``: subject_code, site, level (float, NaN when not enrolled), status, sex,
+  birth_year, consent_on, enrolled_on, treatment_end_on, treatment_end_reason, off_study_on
+  (datetime64, NaT when after the cutoff or missing), off_study_reason; first_dose_on, the
+  date of study day 1 (the first dose of cycle 1, the time base: kept when it is after the
+  cutoff, so a subject in the lead-in has study days too); first_dosed_on and last_dosed_on,
+  the first and last dose given of any agent by the cutoff (NaT when none);
+  dose_planned_after_cutoff (a cycle visit still planned after the cutoff)
 - ``doses``: subject_code, agent, given_on, cycle, planned_dose, given_dose, adverse_event_id
 - ``events``: event_id, subject_code, term, soc, verbatim, grade, onset_on, resolved_on,
   serious, the six ICH E2A criteria (``sae_*`` booleans), outcome, death_on
@@ -71,8 +75,10 @@ def level_keys(levels: pd.DataFrame) -> list[int]:
 
 
 def treated(subjects: pd.DataFrame) -> pd.DataFrame:
-    """The safety population: subjects enrolled at a dose level with a first dose by the cutoff."""
-    return subjects[subjects["level"].notna() & subjects["first_dose_on"].notna()]
+    """The safety population: subjects enrolled at a dose level who received any dose of any
+    agent by the cutoff, lead-in included (a subject ten days into a cyclophosphamide lead-in is
+    treated, and their adverse events count)."""
+    return subjects[subjects["level"].notna() & subjects["first_dosed_on"].notna()]
 
 
 def enrolled(subjects: pd.DataFrame) -> pd.DataFrame:
@@ -137,50 +143,213 @@ def n_percent(counts: pd.DataFrame, sizes: pd.Series, *, zero: str = "0") -> pd.
     return shown
 
 
-# --- Disposition ------------------------------------------------------------------------------
+# --- Disposition, demographics and each subject's course -------------------------------------
 
+SCREENED = "Screened"
+SCREEN_FAILED = "Screen failed"
 DISPOSITION_ROWS = (
     "Enrolled",
-    "Treated",
+    "Treated (safety population)",
     "DLT-evaluable",
     "On treatment",
-    "Off treatment, in follow-up",
+    "Completed treatment",
+    "Discontinued treatment",
+    "End of treatment not recorded",
     "Off study",
+    "Died",
 )
+# Rows that count subjects before a dose level is given to them: only the Total column has them.
+SCREENING_ROWS = (SCREENED, SCREEN_FAILED)
+
+# A subject's status at the cutoff, in the order that decides it when several apply.
+STATUS_DIED = "died"
+STATUS_OFF_STUDY = "off_study"
+STATUS_DISCONTINUED = "discontinued"
+STATUS_COMPLETED = "completed"
+STATUS_ON_TREATMENT = "on_treatment"
+STATUS_END_NOT_RECORDED = "end_not_recorded"
+STATUS_LABELS = {
+    STATUS_DIED: "Died",
+    STATUS_OFF_STUDY: "Off study",
+    STATUS_DISCONTINUED: "Discontinued treatment",
+    STATUS_COMPLETED: "Completed treatment",
+    STATUS_ON_TREATMENT: "On treatment",
+    STATUS_END_NOT_RECORDED: "End of treatment not recorded",
+}
+COMPLETED_REASON = "completed"
+
+
+def death_dates(events: pd.DataFrame) -> pd.Series:
+    """Per subject, the date of death: the earliest date of death recorded on an event, else the
+    onset of a grade 5 or fatal event (an event with a fatal outcome and no date of death)."""
+    fatal = events[
+        events["death_on"].notna() | (events["grade"] == 5) | (events["outcome"] == "fatal")
+    ]
+    day = fatal["death_on"].fillna(fatal["onset_on"])
+    return day.groupby(fatal["subject_code"]).min()
+
+
+def subject_course(subjects: pd.DataFrame, events: pd.DataFrame) -> pd.DataFrame:
+    """Each treated subject's course at the cutoff: first and last dose of any agent as study
+    days (day 1 = first dose of cycle 1, the lead-in counted back with no day 0), the end of
+    treatment, off study and death days, the status and whether treatment is ongoing.
+
+    Ongoing means a dose is still planned after the cutoff (a planned cycle visit after it) and
+    the subject has not ended treatment, left the study or died. The status is the first that
+    applies of: died, off study, discontinued treatment, completed treatment, on treatment
+    (ongoing), and "end of treatment not recorded" for a subject with no dose planned after
+    the cutoff and no end of treatment on record.
+    """
+    population = treated(subjects).copy()
+    died_on = pd.to_datetime(population["subject_code"].map(death_dates(events).to_dict()))
+    day1 = population["first_dose_on"]
+    ended = population["treatment_end_on"].notna()
+    off = population["off_study_on"].notna()
+    died = died_on.notna()
+    discontinued = ended & (population["treatment_end_reason"] != COMPLETED_REASON)
+    ongoing = population["dose_planned_after_cutoff"].astype(bool) & ~ended & ~off & ~died
+    status = np.select(
+        [died, off, discontinued, ended, ongoing],
+        [STATUS_DIED, STATUS_OFF_STUDY, STATUS_DISCONTINUED, STATUS_COMPLETED,
+         STATUS_ON_TREATMENT],
+        default=STATUS_END_NOT_RECORDED,
+    )  # fmt: skip
+    return (
+        pd.DataFrame(
+            {
+                "subject_code": population["subject_code"].astype(str),
+                "level": population["level"].astype(int),
+                "first_dosed_on": population["first_dosed_on"],
+                "last_dosed_on": population["last_dosed_on"],
+                "first_dose_day": study_day(population["first_dosed_on"], day1),
+                "last_dose_day": study_day(population["last_dosed_on"], day1),
+                "treatment_end_day": study_day(population["treatment_end_on"], day1),
+                "treatment_end_reason": population["treatment_end_reason"].fillna(""),
+                "off_study_day": study_day(population["off_study_on"], day1),
+                "off_study_reason": population["off_study_reason"].fillna(""),
+                "death_on": died_on,
+                "death_day": study_day(died_on, day1),
+                "status": status,
+                "ongoing": ongoing.to_numpy(dtype=bool),
+            }
+        )
+        .sort_values(["level", "subject_code"])
+        .reset_index(drop=True)
+    )
 
 
 def disposition(
-    subjects: pd.DataFrame, dlt_subjects: pd.DataFrame, levels: list[int]
+    subjects: pd.DataFrame,
+    dlt_subjects: pd.DataFrame,
+    course: pd.DataFrame,
+    levels: list[int],
+    reason_labels: dict[str, str],
 ) -> pd.DataFrame:
-    """Subjects enrolled, treated, DLT-evaluable, on treatment, in follow-up and off study (by
-    reason), per dose level: counts, indexed by row label ("Off study: <reason>" rows follow).
+    """Subjects screened, screen failed, enrolled, treated, DLT-evaluable, on treatment,
+    completed, discontinued (by reason), end of treatment not recorded, off study (by reason)
+    and died, per dose level: counts, indexed by row label. Screened and screen-failed subjects
+    have no dose level yet, so they count in the Total column only.
 
-    A subject's status has no date: a treated subject not off study by the cutoff is on
-    treatment unless their status is off treatment (follow-up).
+    Every row but "On treatment" and "End of treatment not recorded" rests on a dated fact on
+    or before the cutoff: a first dose, an end of treatment, an off-study date, a death.
     """
     base = enrolled(subjects)
-    on_study = base[base["first_dose_on"].notna() & base["off_study_on"].isna()]
-    evaluable = dlt_subjects.loc[dlt_subjects["evaluable"].astype(bool)]
-    off = base[base["off_study_on"].notna()]
+    evaluable = dlt_subjects.loc[dlt_subjects["evaluable"].astype(bool), "subject_code"]
+    by_status = {status: course[course["status"] == status] for status in STATUS_LABELS}
+    ended = course[course["treatment_end_day"].notna()]
+    discontinued = ended[ended["treatment_end_reason"] != COMPLETED_REASON]
     groups = {
         "Enrolled": base,
-        "Treated": treated(base),
-        "DLT-evaluable": base[base["subject_code"].isin(evaluable["subject_code"])],
-        "On treatment": on_study[on_study["status"] != "off_treatment"],
-        "Off treatment, in follow-up": on_study[on_study["status"] == "off_treatment"],
-        "Off study": off,
+        "Treated (safety population)": course,
+        "DLT-evaluable": course[course["subject_code"].isin(evaluable)],
+        "On treatment": by_status[STATUS_ON_TREATMENT],
+        "Completed treatment": ended[ended["treatment_end_reason"] == COMPLETED_REASON],
+        "Discontinued treatment": discontinued,
+        "End of treatment not recorded": by_status[STATUS_END_NOT_RECORDED],
+        "Off study": course[course["off_study_day"].notna()],
+        "Died": course[course["death_day"].notna()],
     }
-    rows = pd.concat(
-        [frame.assign(row=name)[["row", "level", "subject_code"]] for name, frame in groups.items()]
-        + [
-            off.assign(row="Off study: " + off["off_study_reason"].fillna(""))[
-                ["row", "level", "subject_code"]
-            ]
-        ]
+    parts = [
+        frame.assign(row=name)[["row", "level", "subject_code"]] for name, frame in groups.items()
+    ]
+    reason_rows = discontinued.assign(
+        row="Discontinued: " + discontinued["treatment_end_reason"].map(reason_labels).fillna("")
     )
-    counts = count_subjects(rows, ["row"], levels)
-    reasons = sorted(r for r in counts.index if r.startswith("Off study: "))
-    return counts.reindex([*DISPOSITION_ROWS, *reasons], fill_value=0)
+    off = course[course["off_study_day"].notna()]
+    off_rows = off.assign(row="Off study: " + off["off_study_reason"])
+    parts += [
+        reason_rows[["row", "level", "subject_code"]],
+        off_rows[["row", "level", "subject_code"]],
+    ]
+    counts = count_subjects(pd.concat(parts), ["row"], levels)
+    screening = pd.DataFrame(0, index=list(SCREENING_ROWS), columns=counts.columns)
+    screening.loc[SCREENED, TOTAL] = len(subjects)
+    screening.loc[SCREEN_FAILED, TOTAL] = int((subjects["status"] == "screen_failed").sum())
+    discontinued_reasons = sorted(r for r in counts.index if r.startswith("Discontinued: "))
+    off_reasons = sorted(r for r in counts.index if r.startswith("Off study: "))
+    order = [*DISPOSITION_ROWS[:6], *discontinued_reasons, *DISPOSITION_ROWS[6:8], *off_reasons,
+             DISPOSITION_ROWS[8]]  # fmt: skip
+    return pd.concat([screening, counts.reindex(order, fill_value=0)]).astype(int)
+
+
+SEX_LABELS = {"F": "Female", "M": "Male", "U": "Unknown"}
+
+
+def demographics(population: pd.DataFrame, levels: list[int]) -> pd.DataFrame:
+    """Age at consent (years: consent year minus birth year, as only the birth year is
+    recorded) as median (range) and sex as n (%) of the treated subjects, per dose level."""
+    columns = [*levels, TOTAL]
+    sizes = column_sizes(population, levels)
+    age = population["consent_on"].dt.year - population["birth_year"]
+    members = {level: population["level"] == level for level in levels}
+    members[TOTAL] = pd.Series(True, index=population.index)
+    rows = {"Age, years, median (range)": {c: _median_range(age[members[c]]) for c in columns}}
+    for code, label in SEX_LABELS.items():
+        counts = {c: int((population["sex"][members[c]] == code).sum()) for c in columns}
+        rows[f"Sex: {label}"] = {
+            c: f"{n} ({percent(n, sizes[c])}%)" if n else "0" for c, n in counts.items()
+        }
+    return pd.DataFrame.from_dict(rows, orient="index", columns=columns)
+
+
+def treatment_emergent(
+    events: pd.DataFrame, subjects: pd.DataFrame, follow_up_days: int
+) -> pd.Series:
+    """Whether each event is treatment-emergent: onset from the subject's first dose of any
+    agent to the last dose plus the study's follow-up days (both ends included). Events of
+    subjects never dosed are not."""
+    span = events[["subject_code"]].merge(
+        subjects[["subject_code", "first_dosed_on", "last_dosed_on"]], on="subject_code", how="left"
+    )
+    first = pd.to_datetime(span["first_dosed_on"]).set_axis(events.index)
+    end = pd.to_datetime(span["last_dosed_on"]).set_axis(events.index) + pd.Timedelta(
+        days=follow_up_days
+    )
+    return (events["onset_on"] >= first) & (events["onset_on"] <= end)
+
+
+def outside_window_listing(
+    events: pd.DataFrame, population: pd.DataFrame, emergent: pd.Series, follow_up_days: int
+) -> pd.DataFrame:
+    """The treated subjects' events that are not treatment-emergent, with the reason: onset
+    before the first dose, or more than `follow_up_days` after the last."""
+    frame = events[~emergent.reindex(events.index, fill_value=False)].merge(
+        population[["subject_code", "level", "first_dose_on", "first_dosed_on", "last_dosed_on"]],
+        on="subject_code",
+    )
+    before = frame["onset_on"] < frame["first_dosed_on"]
+    after_days = (frame["onset_on"] - frame["last_dosed_on"]).dt.days
+    why = np.where(
+        before,
+        "onset before the first dose",
+        "onset " + after_days.astype("Int64").astype(str) + f" days after the last dose "
+        f"(window: {follow_up_days} days)",
+    )
+    return (
+        frame.assign(onset_day=study_day(frame["onset_on"], frame["first_dose_on"]), why=why)
+        .sort_values(["subject_code", "onset_on", "term"])
+        .reset_index(drop=True)
+    )
 
 
 # --- Exposure -------------------------------------------------------------------------------
@@ -528,42 +697,47 @@ def lab_shift(
 
 
 def swimmer_data(
-    subjects: pd.DataFrame, doses: pd.DataFrame, dlt_events: pd.DataFrame, levels: pd.DataFrame
+    course: pd.DataFrame, dlt_events: pd.DataFrame, levels: pd.DataFrame
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The swimmer plot's subjects (treatment duration, ongoing) and markers (DLT onset days
-    that count, off-study days), as ``ecrf.reports.figures.swimmer_plot`` takes them."""
-    population = treated(subjects)
-    given = doses[doses["given_dose"] > 0]
-    span = given.groupby("subject_code")["given_on"].agg(["min", "max"])
-    frame = population.merge(span, left_on="subject_code", right_index=True, how="left")
-    days = (frame["max"] - frame["min"]).dt.days + 1
+    """The swimmer plot's bars and markers, as ``ecrf.reports.figures.swimmer_plot`` takes them.
+
+    A bar runs from each subject's first to last actual dose of any agent (study days); the
+    part before day 1 is the lead-in. Markers: DLTs that count (potential or confirmed), end of
+    treatment, off study and death, at their study days.
+    """
     labels = dict(zip(levels["level"].astype(int), levels["label"], strict=True))
     swim = pd.DataFrame(
         {
-            "subject_code": frame["subject_code"].astype(str),
-            "level": frame["level"].astype(int),
-            "level_label": frame["level"].astype(int).map(labels),
-            "treatment_days": days.fillna(0).astype(int),
-            "ongoing": frame["off_study_on"].isna() & (frame["status"] == "on_treatment"),
-        }
-    ).sort_values(["level", "subject_code"])
-    counting = dlt_events[dlt_events["status"].isin(["potential", "confirmed"])]
-    dlt = pd.DataFrame(
-        {
-            "subject_code": counting["subject_code"],
-            "study_day": counting["onset_day"],
-            "kind": "DLT",
+            "subject_code": course["subject_code"],
+            "level": course["level"],
+            "level_label": course["level"].map(labels),
+            "start_day": course["first_dose_day"].astype(int),
+            "end_day": course["last_dose_day"].astype(int),
+            "ongoing": course["ongoing"],
         }
     )
-    off = frame[frame["off_study_on"].notna()]
-    off_markers = pd.DataFrame(
-        {
-            "subject_code": off["subject_code"],
-            "study_day": study_day(off["off_study_on"], off["first_dose_on"]),
-            "kind": "Off study",
-        }
-    )
-    markers = pd.concat([dlt, off_markers], ignore_index=True).dropna(subset=["study_day"])
+    counting = dlt_events[
+        dlt_events["status"].isin(["potential", "confirmed"])
+        & dlt_events["subject_code"].isin(course["subject_code"])
+    ]
+    parts = [
+        pd.DataFrame(
+            {"subject_code": counting["subject_code"], "study_day": counting["onset_day"],
+             "kind": "DLT"}
+        )
+    ]  # fmt: skip
+    for column, kind in (
+        ("treatment_end_day", "End of treatment"),
+        ("off_study_day", "Off study"),
+        ("death_day", "Death"),
+    ):
+        dated = course[course[column].notna()]
+        parts.append(
+            pd.DataFrame(
+                {"subject_code": dated["subject_code"], "study_day": dated[column], "kind": kind}
+            )
+        )
+    markers = pd.concat(parts, ignore_index=True).dropna(subset=["study_day"])
     markers["study_day"] = markers["study_day"].astype(int)
     return swim.reset_index(drop=True), markers
 

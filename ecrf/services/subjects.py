@@ -7,7 +7,17 @@ import datetime as dt
 from django.db import transaction
 from django.db.models import Q
 
-from ..models import DoseLevel, Site, Study, Subject, SubjectStatus, Visit, VisitKind, VisitStatus
+from ..models import (
+    DoseLevel,
+    Site,
+    Study,
+    Subject,
+    SubjectStatus,
+    TreatmentEnd,
+    Visit,
+    VisitKind,
+    VisitStatus,
+)
 from .dlt import dlt_evaluate_subject
 from .errors import invalid
 from .records import record_create, record_update
@@ -201,6 +211,68 @@ def subject_correct(
         if "first_dose_on" in changes:
             dlt_evaluate_subject(subject=saved, by=by)
     return saved
+
+
+TREATMENT_NOT_STARTED = "Treatment has not started: the subject has no first dose date."
+TREATMENT_END_BEFORE_START = (
+    "The end of treatment ({ended_on}) is before the first dose ({first_dose_on})."
+)
+TREATMENT_ALREADY_ENDED = "Treatment already ended on {ended_on}; correct that date instead."
+TREATMENT_END_REASON = "Choose why treatment ended."
+
+
+def subject_end_treatment(
+    *,
+    subject: Subject,
+    ended_on: dt.date,
+    reason: str,
+    detail: str = "",
+    by,
+) -> Subject:
+    """Record the end of study treatment: the date of the last dose and why it ended.
+
+    Treatment can end in the lead-in, so the date is checked against the first dose given of
+    any agent (the consent date when none is recorded, which the model enforces). A subject on treatment moves to
+    "off treatment (follow-up)"; one already off study keeps that status. Durable: the page's
+    one save; the audit line gives the reason and the nurse's detail.
+    """
+    if reason not in TreatmentEnd.values:
+        raise invalid("treatment_end_reason", TREATMENT_END_REASON, "invalid_choice")
+    if subject.first_dose_on is None:
+        raise invalid("treatment_end_on", TREATMENT_NOT_STARTED, "not_on_treatment")
+    if subject.treatment_end_on is not None:
+        raise invalid(
+            "treatment_end_on",
+            TREATMENT_ALREADY_ENDED.format(ended_on=subject.treatment_end_on.isoformat()),
+            "already_ended",
+        )
+    first_dose_on = (
+        subject.doses.filter(entered_in_error=False, given_dose__gt=0)
+        .order_by("given_on")
+        .values_list("given_on", flat=True)
+        .first()
+    )
+    if first_dose_on is not None and ended_on < first_dose_on:
+        raise invalid(
+            "treatment_end_on",
+            TREATMENT_END_BEFORE_START.format(
+                ended_on=ended_on.isoformat(), first_dose_on=first_dose_on.isoformat()
+            ),
+            "before_first_dose",
+        )
+    changes: dict = {"treatment_end_on": ended_on, "treatment_end_reason": reason}
+    if subject.status == SubjectStatus.ON_TREATMENT:
+        changes["status"] = SubjectStatus.OFF_TREATMENT
+    label = TreatmentEnd(reason).label
+    audit_reason = f"End of treatment: {label}" + (f": {detail.strip()}" if detail.strip() else "")
+    with transaction.atomic(durable=True):
+        return record_update(
+            record=subject,
+            changes=changes,
+            reason=audit_reason,
+            by=by,
+            action="ecrf.subject.treatment_ended",
+        )
 
 
 CYCLE_NOT_PLANNED = "Cycle {cycle} has no planned visits left to move."

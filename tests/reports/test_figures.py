@@ -56,7 +56,8 @@ def subjects_frame(n: int, levels: int = 4, seed: int = 1) -> pd.DataFrame:
             "subject_code": [f"S-{i:03d}" for i in range(1, n + 1)],
             "level": level,
             "level_label": [LABELS.get(value, f"Level {value}") for value in level],
-            "treatment_days": rng.integers(0, 180, n),
+            "start_day": np.where(rng.random(n) < 0.5, -21, 1),
+            "end_day": rng.integers(1, 180, n),
             "ongoing": rng.random(n) < 0.3,
         }
     )
@@ -68,7 +69,7 @@ def markers_frame(subjects: pd.DataFrame) -> pd.DataFrame:
         if index % 4 == 0:
             rows.append((subject.subject_code, 12, "DLT"))
         if not subject.ongoing:
-            rows.append((subject.subject_code, int(subject.treatment_days) + 10, "Off study"))
+            rows.append((subject.subject_code, int(subject.end_day) + 10, "Off study"))
     return pd.DataFrame(rows, columns=["subject_code", "study_day", "kind"])
 
 
@@ -89,9 +90,15 @@ def test_swimmer_plot_shows_codes_levels_and_legend_in_the_pdf():
         assert counts[code] == 1, code
     for label in subjects["level_label"].unique():
         assert label in text
-    for legend in ("DLT (dose-limiting toxicity)", "Off study", "Ongoing", "Treatment duration"):
+    for legend in (
+        "DLT (dose-limiting toxicity)",
+        "Off study",
+        "Ongoing",
+        "First to last dose",
+        "Lead-in",
+    ):
         assert legend in text
-    assert "Study day (day 1 = first dose)" in text
+    assert "Study day (day 1 = first dose of cycle 1; lead-in days count back, no day 0)" in text
     assert "Subjects 1–17 of 17" in text
 
 
@@ -128,7 +135,8 @@ def test_swimmer_plot_groups_by_level_in_escalation_order():
             "subject_code": ["C-1", "A-1", "B-1", "A-2"],
             "level": [3, 1, 2, 1],
             "level_label": ["Third", "First", "Second", "First"],
-            "treatment_days": [10, 5, 0, 40],
+            "start_day": [1, 1, None, -21],
+            "end_day": [10, 5, None, 40],
             "ongoing": [False, True, False, False],
         }
     )
@@ -145,8 +153,8 @@ def test_swimmer_plot_groups_by_level_in_escalation_order():
 def test_swimmer_plot_empty_and_invalid_input():
     subjects = subjects_frame(3)
     assert swimmer_plot(subjects.iloc[:0], markers_frame(subjects), width=WIDTH) == []
-    with pytest.raises(ValueError, match="treatment_days"):
-        swimmer_plot(subjects.drop(columns="treatment_days"), markers_frame(subjects), width=WIDTH)
+    with pytest.raises(ValueError, match="end_day"):
+        swimmer_plot(subjects.drop(columns="end_day"), markers_frame(subjects), width=WIDTH)
     with pytest.raises(ValueError, match="kind"):
         swimmer_plot(subjects, pd.DataFrame({"subject_code": [], "study_day": []}), width=WIDTH)
 
@@ -158,7 +166,8 @@ def test_swimmer_plot_prints_data_literally_and_truncates_long_text():
             "subject_code": ["<b>X&amp;1</b>", "S-002", "S-LONG-CODE-THAT-NEVER-ENDS-0003"],
             "level": [1, 2, 2],
             "level_label": ["<i>low</i> & <u>dose</u>", long_label, long_label],
-            "treatment_days": [30, 20, 10],
+            "start_day": [1, 1, 1],
+            "end_day": [30, 20, 10],
             "ongoing": [True, False, False],
         }
     )
@@ -181,7 +190,7 @@ def test_swimmer_plot_prints_data_literally_and_truncates_long_text():
 
 def test_swimmer_plot_extends_the_axis_to_markers_before_day_1_and_after_the_bars():
     subjects = subjects_frame(2)
-    subjects["treatment_days"] = [20, 0]
+    subjects["start_day"], subjects["end_day"] = [1, None], [20, None]
     markers = pd.DataFrame(
         {"subject_code": ["S-001", "S-002"], "study_day": [95, -12], "kind": ["Off study", "DLT"]}
     )
@@ -357,7 +366,8 @@ def test_swimmer_plot_tolerates_missing_values():
             "subject_code": ["S-001", "S-002", "S-003", None],
             "level": [1, None, 2, 2],
             "level_label": ["One", None, None, None],
-            "treatment_days": [10, None, 5, 3],
+            "start_day": [1, None, 1, 1],
+            "end_day": [10, None, 5, 3],
             "ongoing": [None, True, False, pd.NA],
         }
     )

@@ -21,7 +21,14 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.urls import reverse
 
-from ecrf.models import AdverseEvent, DltAssessment, LabResult, StudyAssignment, Subject
+from ecrf.models import (
+    AdverseEvent,
+    DltAssessment,
+    DoseAdministration,
+    LabResult,
+    StudyAssignment,
+    Subject,
+)
 from ecrf.reports.safety import NO_SUBJECTS, SECTIONS, load_safety_frames, render_safety_report
 from ecrf.services import (
     ae_record,
@@ -93,6 +100,11 @@ def trial(study, site_a, site_b, subject, alice, charlie):
                            "off_study_reason": "Death"},
                   reason="Died of sepsis", by=charlie)  # fmt: skip
 
+    # Imatinib on day 1 of each enrolled subject: every one of them is treated.
+    imatinib = study.agents.get(code="IM")
+    for treated in (a1, a2, a3, b4):
+        dose_record(subject=treated, agent=imatinib, given_on=treated.first_dose_on,
+                    given_dose=Decimal(400), by=charlie if treated is b4 else alice)  # fmt: skip
     il2 = study.agents.get(code="IL2")
     for day, given in ((11, 3), (12, 3), (13, 0), (14, 3), (15, 3)):
         dose_record(subject=a1, agent=il2, given_on=dt.date(2026, 3, day), given_dose=Decimal(given),
@@ -152,12 +164,23 @@ def _count(cell: str) -> int:
 # --- Independent recomputation: the test's own queries and pandas, not the report's loader ---
 
 
+def _db_doses(study) -> pd.DataFrame:
+    """The doses given by the cutoff, per subject: first and last date."""
+    doses = pd.DataFrame(
+        DoseAdministration.objects.filter(
+            subject__study=study, subject__entered_in_error=False, entered_in_error=False,
+            given_dose__gt=0, given_on__lte=CUTOFF,
+        ).values("subject__subject_code", "subject__dose_level__level", "given_on")
+    )  # fmt: skip
+    doses.columns = ["subject_code", "level", "given_on"]
+    return doses.groupby(["subject_code", "level"], as_index=False)["given_on"].agg(
+        first="min", last="max"
+    )
+
+
 def _db_population(study) -> pd.DataFrame:
-    return pd.DataFrame(
-        Subject.objects.filter(
-            study=study, entered_in_error=False, first_dose_on__lte=CUTOFF, dose_level__isnull=False
-        ).values("subject_code", "dose_level__level")
-    ).rename(columns={"dose_level__level": "level"})
+    """The safety population: any dose of any agent given by the cutoff."""
+    return _db_doses(study)[["subject_code", "level"]]
 
 
 def _db_worst_grades(study) -> pd.DataFrame:
@@ -165,12 +188,17 @@ def _db_worst_grades(study) -> pd.DataFrame:
     database."""
     events = pd.DataFrame(
         AdverseEvent.objects.filter(
-            subject__study=study, subject__first_dose_on__lte=CUTOFF, entered_in_error=False,
-            onset_on__lte=CUTOFF,
-        ).values("subject__subject_code", "subject__dose_level__level", "soc", "ctcae_term",
-             "grade")
+            subject__study=study, entered_in_error=False, onset_on__lte=CUTOFF,
+        ).values("subject__subject_code", "soc", "ctcae_term", "grade", "onset_on")
     )  # fmt: skip
-    events.columns = ["subject", "level", "soc", "term", "grade"]
+    events.columns = ["subject", "soc", "term", "grade", "onset_on"]
+    # Treatment-emergent only: onset from the first dose to the last dose plus the follow-up.
+    span = _db_doses(study).rename(columns={"subject_code": "subject"})
+    events = events.merge(span, on="subject")
+    follow_up = dt.timedelta(days=study.follow_up_days)
+    events = events[
+        (events["onset_on"] >= events["first"]) & (events["onset_on"] <= events["last"] + follow_up)
+    ]
     # A SOC's row counts each subject once at their worst grade over the SOC's terms: the SOC
     # is a "term" of its own here (CTCAE SOC and term names never coincide).
     events = pd.concat([events, events.assign(term=events["soc"])])
@@ -453,11 +481,15 @@ def test_a_bad_cutoff_is_a_400(client, study, bob):
     assert response.status_code == 400
 
 
-def test_a_treated_subject_without_any_record_yet_gives_a_full_report(subject, tmp_path):
+def test_a_treated_subject_without_any_record_yet_gives_a_full_report(subject, alice, tmp_path):
+    """Treated: one dose of imatinib on day 1, and nothing else recorded."""
+    dose_record(subject=subject, agent=subject.study.agents.get(code="IM"),
+                given_on=subject.first_dose_on, given_dose=Decimal(400), by=alice)  # fmt: skip
     path, report = _render(subject.study, tmp_path)
     text = _text(path)
     for heading in SECTIONS:
         assert heading in text
     assert "No serious adverse event." in text and "No deaths." in text
     assert "No graded post-baseline results." in text
-    assert report.tables.treated_sizes.to_dict() == {1: 1, 2: 0, "Total": 1}
+    # Dose level 2, where nobody was treated, takes no column.
+    assert report.tables.treated_sizes.to_dict() == {1: 1, "Total": 1}

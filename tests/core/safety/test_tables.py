@@ -25,6 +25,9 @@ def _subjects(*rows):
     frame["enrolled_on"] = pd.Timestamp("2026-02-20")
     frame["first_dose_on"] = FIRST_DOSE
     frame["off_study_on"] = pd.to_datetime(frame["off_study_on"])
+    # Treated from day 1 (no lead-in) to day 21.
+    frame["first_dosed_on"] = FIRST_DOSE
+    frame["last_dosed_on"] = FIRST_DOSE + pd.Timedelta(days=20)
     return frame
 
 
@@ -164,23 +167,6 @@ def test_the_overview_counts_subjects_per_category():
     assert table.loc["Fatal"].to_dict() == {1: 0, 2: 1, t.TOTAL: 1}
 
 
-def test_disposition_counts_off_study_by_reason_and_follow_up_apart():
-    dlt_subjects = pd.DataFrame(
-        {"subject_code": ["S1", "S3"], "level": [1, 2], "evaluable": [True, True],
-         "has_dlt": [False, True]}
-    )  # fmt: skip
-    screened = _subjects(("S9", None, "screening", None, "")).assign(
-        enrolled_on=pd.NaT, first_dose_on=pd.NaT
-    )
-    table = t.disposition(pd.concat([SUBJECTS, screened]), dlt_subjects, [1, 2])
-    assert table.loc["Enrolled"].to_dict() == {1: 2, 2: 6, t.TOTAL: 8}
-    assert table.loc["DLT-evaluable"].to_dict() == {1: 1, 2: 1, t.TOTAL: 2}
-    assert table.loc["On treatment"].to_dict() == {1: 2, 2: 4, t.TOTAL: 6}
-    assert table.loc["Off treatment, in follow-up"].to_dict() == {1: 0, 2: 1, t.TOTAL: 1}
-    assert table.loc["Off study: Progressive disease"].to_dict() == {1: 0, 2: 1, t.TOTAL: 1}
-    assert table.loc["Off study", t.TOTAL] == 1
-
-
 def _doses(*rows):
     frame = pd.DataFrame(
         rows, columns=["subject_code", "agent", "given_on", "cycle", "planned_dose", "given_dose"]
@@ -263,25 +249,6 @@ def test_sae_listing_names_criteria_and_related_agents():
     row = listing.iloc[0]
     assert row["criteria"] == "hospitalisation, important medical event"
     assert row["related"] == "IM (possible)" and row["onset_day"] == 9
-
-
-def test_swimmer_data_spans_first_to_last_dose_and_marks_counting_dlts():
-    doses = _doses(
-        ("S1", "IL2", "2026-03-02", 1, 6, 6),
-        ("S1", "IL2", "2026-03-11", 1, 6, 6),
-        ("S1", "IL2", "2026-03-12", 1, 6, 0),  # not given: not treatment
-    )
-    dlt_events = pd.DataFrame(
-        {"subject_code": ["S1", "S2"], "onset_day": [10, 12], "status": ["potential", "ruled_out"]}
-    )
-    subjects, markers = t.swimmer_data(SUBJECTS, doses, dlt_events, LEVELS)
-    s1 = subjects.set_index("subject_code").loc["S1"]
-    assert (s1["treatment_days"], s1["level_label"], bool(s1["ongoing"])) == (10, "3 MIU", True)
-    assert subjects.set_index("subject_code").loc["S2", "treatment_days"] == 0
-    assert markers.to_dict("records") == [
-        {"subject_code": "S1", "study_day": 10, "kind": "DLT"},
-        {"subject_code": "S4", "study_day": 31, "kind": "Off study"},
-    ]
 
 
 def test_neutrophil_counts_are_converted_to_1e9_per_litre():
