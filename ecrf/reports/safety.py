@@ -39,6 +39,7 @@ from ..models import (
 from ..safety import tables as t
 from ..selectors.dlt import dlt_overview
 from . import pdf
+from .dlt import dlt_report_data
 
 TITLE = "Safety summary"
 NO_SUBJECTS = "There are no subjects in this study yet (none consented on or before the cutoff)."
@@ -72,6 +73,8 @@ class SafetyFrames:
     cutoff: dt.date
     follow_up_days: int
     recommendation: str
+    # The DLT report of the same overview, as `dlt_report --format json` gives it.
+    dlt_report: dict
     levels: pd.DataFrame
     agents: pd.DataFrame
     subjects: pd.DataFrame
@@ -252,11 +255,12 @@ def _dlt_frames(study: Study, cutoff: dt.date) -> dict:
     )
     dlt_subjects = pd.DataFrame(
         [
-            (row.subject.subject_code, row.level, row.evaluability.evaluable, row.has_dlt)
+            (row.subject.subject_code, row.level, row.evaluability.evaluable,
+             row.evaluability.reason, row.has_dlt)
             for row in overview.subjects
         ],
-        columns=["subject_code", "level", "evaluable", "has_dlt"],
-    )
+        columns=["subject_code", "level", "evaluable", "evaluable_reason", "has_dlt"],
+    )  # fmt: skip
     dlt_events = pd.DataFrame(
         [
             (
@@ -287,6 +291,7 @@ def _dlt_frames(study: Study, cutoff: dt.date) -> dict:
     dlt_events["onset_day"] = dlt_events["onset_day"].astype("Int64")
     return {
         "recommendation": overview.recommendation.reason,
+        "dlt_report": dlt_report_data(overview),
         "dlt_levels": dlt_levels,
         "dlt_subjects": dlt_subjects,
         "dlt_events": dlt_events,
@@ -389,16 +394,15 @@ class SafetyReport:
     seconds_rendering: float
 
 
-def render_safety_report(
-    study: Study, *, cutoff: dt.date, generated_by: str, out: str | BinaryIO
-) -> SafetyReport:
-    """Load, compute and render the safety summary of `study` at `cutoff` into `out`."""
+def prepare_safety_report(study: Study, *, cutoff: dt.date, generated_by: str) -> SafetyReport:
+    """Load and compute the safety summary of `study` at `cutoff`: what the PDF and its JSON
+    twin (`ecrf.reports.safety_data`) are both drawn from."""
     started = time.perf_counter()
     frames = load_safety_frames(study, cutoff)
     loaded = time.perf_counter()
     tables = build_safety_tables(frames)
     computed = time.perf_counter()
-    report = SafetyReport(
+    return SafetyReport(
         study_code=study.code,
         cutoff=cutoff,
         generated_at=timezone.now().astimezone(dt.UTC).replace(microsecond=0),
@@ -410,6 +414,14 @@ def render_safety_report(
         seconds_tables=computed - loaded,
         seconds_rendering=0.0,
     )
+
+
+def render_safety_report(
+    study: Study, *, cutoff: dt.date, generated_by: str, out: str | BinaryIO
+) -> SafetyReport:
+    """Load, compute and render the safety summary of `study` at `cutoff` into `out`."""
+    report = prepare_safety_report(study, cutoff=cutoff, generated_by=generated_by)
+    started = time.perf_counter()
     info = pdf.DocumentInfo(
         title=TITLE,
         study=study.code,
@@ -418,7 +430,7 @@ def render_safety_report(
         subject=f"{TITLE} of {study.code} at {cutoff.isoformat()}",
     )
     pdf.build(out, _story(report), info)
-    report.seconds_rendering = time.perf_counter() - computed
+    report.seconds_rendering = time.perf_counter() - started
     return report
 
 
