@@ -97,6 +97,37 @@ def test_a_nul_in_a_posted_form_is_a_400_and_writes_nothing(client, alice, site_
     assert AuditEvent.objects.count() == before
 
 
+@pytest.mark.parametrize("name", ["sessionid", "csrftoken", "other"])
+def test_a_nul_in_a_cookie_is_a_400_not_a_database_error(client, data_manager, name):
+    """A quoted cookie spells NUL as the octal escape \\000 (RFC 6265 cookies are ASCII; Django's
+    parser decodes the escape): as the session key it made PostgreSQL's session lookup raise
+    "PostgreSQL text fields cannot contain NUL (0x00) bytes", a server error."""
+    client.force_login(data_manager)
+    signed_in = client.cookies["sessionid"].value
+    client.cookies.load(f'{name}="abcdefgh\\000ij"')
+    response = client.get(reverse("home"))
+    assert response.status_code == 400 and NUL_REFUSED in response.content.decode()
+    # The connection is still usable, and the session without the NUL still signs in.
+    client.cookies.load(f"sessionid={signed_in}")
+    if name != "sessionid":
+        del client.cookies[name]
+    assert client.get(reverse("home")).status_code == 200
+
+
+def test_a_nul_in_the_user_agent_of_a_refused_sign_in_is_a_400_and_writes_nothing(
+    client, data_manager
+):
+    """django-axes records a refused sign-in with its user agent, which PostgreSQL refused."""
+    from axes.models import AccessAttempt
+
+    credentials = {"username": "dana", "password": "not the password"}
+    response = client.post(reverse("login"), credentials, HTTP_USER_AGENT="probe\x00")
+    assert response.status_code == 400 and NUL_REFUSED in response.content.decode()
+    assert not AccessAttempt.objects.exists()
+    assert client.post(reverse("login"), credentials, HTTP_USER_AGENT="probe").status_code == 200
+    assert AccessAttempt.objects.get().user_agent == "probe"
+
+
 def test_a_cutoff_after_today_is_a_400_naming_the_cutoff(client, study, bob):
     client.force_login(bob)
     url = reverse("safety_report", args=[study.pk])
