@@ -526,7 +526,7 @@ def _disposition(tables: SafetyTables) -> list[Flowable]:
         pdf.heading("Demographics of the treated subjects", 2),
         pdf.table(
             demo_rows,
-            ["", *(_column_header(tables, treated, c) for c in demographics.columns)],
+            ["Characteristic", *(_column_header(tables, treated, c) for c in demographics.columns)],
             numeric_from=1,
         ),
         _gap(),

@@ -1,0 +1,171 @@
+"""The JSON twin of the safety summary (`safety_report --format json`, issue #12): the same
+tables as the PDF, every PDF cell equal to its JSON value, and every JSON table recounted
+from the database by a second route (plain SQL here, not the report's loader).
+
+Counting rules: the safety population is every enrolled subject with any dose of any agent
+given by the cutoff (lead-in included); adverse events count when treatment-emergent (onset
+from the first dose to the last dose plus the study's follow-up days); a subject is counted
+once per row at their worst CTCAE v5.0 grade.
+"""
+
+import datetime as dt
+import json
+from collections import Counter
+
+import pytest
+from django.core.management import call_command
+from django.db import connection
+
+from ecrf.reports.safety import prepare_safety_report
+from ecrf.reports.safety_data import safety_data
+from tests.reports.test_safety import CUTOFF, _render, _tables, trial  # noqa: F401 (fixture)
+
+KEYS = {
+    "population", "subjects", "dlt", "adverse_events", "disposition", "demographics",
+    "exposure", "adverse_event_overview", "adverse_events_outside_window", "deaths",
+}  # fmt: skip
+
+
+def _sql(query: str, params: list) -> list[tuple]:
+    with connection.cursor() as cursor:
+        cursor.execute(query, params)
+        return cursor.fetchall()
+
+
+def _data(study) -> dict:
+    return safety_data(prepare_safety_report(study, cutoff=CUTOFF, generated_by="pytest"))
+
+
+# The first and last dose given of any agent by the cutoff, per enrolled subject (plain SQL).
+DOSE_SPAN = """
+    select s.subject_code, l.level, s.first_dose_on, min(d.given_on), max(d.given_on)
+    from ecrf_subject s
+    join ecrf_doselevel l on l.id = s.dose_level_id
+    join ecrf_doseadministration d on d.subject_id = s.id
+    where s.study_id = %s and not s.entered_in_error and not d.entered_in_error
+      and d.given_dose > 0 and d.given_on <= %s
+    group by s.subject_code, l.level, s.first_dose_on
+"""
+
+
+def _as_date(value) -> dt.date:
+    return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value)[:10])
+
+
+def _study_day(day: dt.date, day1: dt.date) -> int:
+    offset = (day - day1).days
+    return offset if offset < 0 else offset + 1
+
+
+def test_the_command_writes_the_documented_keys(trial, tmp_path):  # noqa: F811
+    path = tmp_path / "summary.json"
+    call_command("safety_report", "--study", trial.code, "--cutoff", CUTOFF.isoformat(),
+                 "--format", "json", "--out", str(path))  # fmt: skip
+    data = json.loads(path.read_text(encoding="utf-8"))
+    assert set(data) >= KEYS
+    assert data["cutoff"] == CUTOFF.isoformat() and data["study"] == trial.code
+    assert set(data["population"]) == {"screened", "screen_failed", "enrolled", "treated",
+                                       "by_level"}  # fmt: skip
+    assert {"recommendation", "provisional", "pending", "unreconciled_labs"} <= set(data["dlt"])
+    subject = data["subjects"][0]
+    assert {"subject_id", "dose_level", "first_dose_day", "last_dose_day", "status", "ongoing",
+            "evaluable", "evaluable_reason", "exposure_pct"} <= set(subject)  # fmt: skip
+    row = data["adverse_events"][0]
+    assert set(row) == {"soc", "term", "level", "all_grades", "grade_3_plus"}
+
+
+def test_population_and_subjects_recount_from_the_database(trial):  # noqa: F811
+    data = _data(trial)
+    spans = _sql(DOSE_SPAN, [trial.pk.hex if connection.vendor == "sqlite" else trial.pk, CUTOFF])
+    treated = {code: (level, _as_date(day1), _as_date(first), _as_date(last))
+               for code, level, day1, first, last in spans}  # fmt: skip
+    screened = _sql(
+        "select count(*) from ecrf_subject where study_id = %s and not entered_in_error "
+        "and consent_on <= %s",
+        [trial.pk.hex if connection.vendor == "sqlite" else trial.pk, CUTOFF],
+    )[0][0]
+    population = data["population"]
+    assert population["screened"] == screened == 5
+    assert population["treated"] == len(treated) == 4
+    by_level = Counter(level for level, *_ in treated.values())
+    assert {int(k): v["treated"] for k, v in population["by_level"].items()} == by_level
+    rows = {row["subject_id"]: row for row in data["subjects"]}
+    assert set(rows) == set(treated)
+    for code, (level, day1, first, last) in treated.items():
+        assert rows[code]["dose_level"] == level
+        assert rows[code]["first_dose_day"] == _study_day(first, day1)
+        assert rows[code]["last_dose_day"] == _study_day(last, day1)
+
+
+def test_adverse_event_rows_recount_from_the_database(trial):  # noqa: F811
+    data = _data(trial)
+    # The follow-up is added in Python: date arithmetic differs between SQLite and PostgreSQL.
+    key = trial.pk.hex if connection.vendor == "sqlite" else trial.pk
+    spans = _sql(DOSE_SPAN, [key, CUTOFF])
+    follow_up = dt.timedelta(days=trial.follow_up_days)
+    window = {code: (level, _as_date(first), _as_date(last) + follow_up)
+              for code, level, _day1, first, last in spans}  # fmt: skip
+    events = _sql(
+        "select s.subject_code, e.soc, e.ctcae_term, e.grade, e.onset_on from ecrf_adverseevent e "
+        "join ecrf_subject s on s.id = e.subject_id where s.study_id = %s "
+        "and not e.entered_in_error and not s.entered_in_error and e.onset_on <= %s",
+        [key, CUTOFF],
+    )
+    worst: dict = {}
+    for code, soc, term, grade, onset in events:
+        if code not in window:
+            continue
+        level, first, end = window[code]
+        if not first <= _as_date(onset) <= end:
+            continue
+        for row_key in ((soc, term), (soc, "")):
+            for column in (level, "Total"):
+                slot = (*row_key, column, code)
+                worst[slot] = max(worst.get(slot, 0), grade)
+    expected_all, expected_3 = Counter(), Counter()
+    for (soc, term, column, _code), grade in worst.items():
+        expected_all[(soc, term, column)] += 1
+        expected_3[(soc, term, column)] += grade >= 3
+    got = {(r["soc"], r["term"], r["level"]): r for r in data["adverse_events"] if r["soc"]}
+    assert {k for k, r in got.items() if r["all_grades"]} == set(expected_all)
+    for slot, n in expected_all.items():
+        assert got[slot]["all_grades"] == n, slot
+        assert got[slot]["grade_3_plus"] == expected_3[slot], slot
+
+
+def _pdf_rows(path, first_header: str) -> dict[str, list[str]]:
+    """Body rows of the PDF tables whose header starts with `first_header`, by row label."""
+    rows = {}
+    for table in _tables(path, first_header):
+        header = next(i for i, row in enumerate(table) if row and row[0] == first_header)
+        for row in table[header + 1 :]:
+            rows[row[0]] = row[1:]
+    return rows
+
+
+@pytest.mark.parametrize("section", ["disposition", "demographics"])
+def test_every_pdf_cell_of_disposition_and_demographics_equals_the_json(
+    trial,  # noqa: F811
+    tmp_path,
+    section,
+):
+    path, report = _render(trial, tmp_path)
+    data = safety_data(report)
+    first_header = "Subjects" if section == "disposition" else "Characteristic"
+    shown = _pdf_rows(path, first_header)
+    levels = [*report.tables.enrolled_levels] if section == "disposition" else report.tables.levels
+    columns = [*levels, "Total"]
+    values: dict = {}
+    for row in data[section]:
+        values.setdefault(row["row"], {})[row["level"]] = row.get("subjects", row.get("value"))
+    assert set(values) <= set(shown)
+    for label, by_level in values.items():
+        cells = shown[label]
+        for index, column in enumerate(columns):
+            value = by_level[column]
+            if section == "disposition":
+                # "n (p%)" or "0"; screening rows have a count in the Total column only.
+                cell = cells[index]
+                assert (int(cell.split(" ")[0]) if cell else 0) == value, (label, column)
+            else:
+                assert cells[index] == value, (label, column)
