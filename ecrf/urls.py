@@ -31,6 +31,11 @@ urlpatterns = [
         name="visit_unscheduled",
     ),
     path("subjects/<uuid:subject_id>/cycle-delay/", subjects.cycle_delay_view, name="cycle_delay"),
+    path(
+        "subjects/<uuid:subject_id>/end-of-treatment/",
+        subjects.treatment_end_view,
+        name="treatment_end",
+    ),
     path("visits/<uuid:visit_id>/", subjects.visit_edit, name="visit_edit"),
     path("dlt/", dlt.dlt_dashboard, name="dlt_dashboard"),
     path("dlt/<uuid:assessment_id>/decide/", dlt.dlt_decide_view, name="dlt_decide"),

@@ -44,9 +44,7 @@ HOSTILE = [
 # No lone surrogates: they cannot be encoded as UTF-8, so no browser can send them.
 TEXTS = st.one_of(
     st.sampled_from(HOSTILE),
-    st.text(
-        st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=60
-    ),
+    st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=60),
 )
 ACCEPTED = {200, 302, 403, 404, 409}
 # Posted text that every form accepts, then looked for in every output.

@@ -47,6 +47,7 @@ RIGHTS: dict[str, tuple[Action | str | None, Action | str | None]] = {
     "subject_enrol": (Action.SEE_SUBJECTS, Action.ENTER_DATA),
     "visit_unscheduled": (Action.SEE_SUBJECTS, Action.ENTER_DATA),
     "cycle_delay": (Action.SEE_SUBJECTS, Action.ENTER_DATA),
+    "treatment_end": (Action.SEE_SUBJECTS, Action.ENTER_DATA),
     "visit_edit": (Action.SEE_SUBJECTS, Action.ENTER_DATA),
     "dose_create": (Action.SEE_SUBJECTS, Action.ENTER_DATA),
     "dose_edit": (Action.SEE_SUBJECTS, Action.ENTER_DATA),

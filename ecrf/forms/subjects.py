@@ -6,7 +6,7 @@ import datetime as dt
 
 from django import forms
 
-from ..models import DoseLevel, Sex, Site, SubjectStatus, Visit, VisitStatus
+from ..models import DoseLevel, Sex, Site, SubjectStatus, TreatmentEnd, Visit, VisitStatus
 from .base import RecordForm, SoftWarning
 
 DATE = forms.DateInput(attrs={"type": "date"})
@@ -125,3 +125,16 @@ class CycleDelayForm(RecordForm):
     cycle = forms.IntegerField(min_value=1)
     days = forms.IntegerField(label="Delay (days)", min_value=1, max_value=90)
     reason = forms.CharField(label="Reason for the delay", max_length=300)
+
+
+class TreatmentEndForm(RecordForm):
+    ended_on = forms.DateField(
+        label="Date of the last dose", widget=DATE, help_text="The end of study treatment."
+    )
+    reason = forms.ChoiceField(
+        label="Why treatment ended", choices=[("", "Choose…"), *TreatmentEnd.choices]
+    )
+    detail = forms.CharField(
+        label="Details", max_length=300, required=False,
+        help_text="e.g. the adverse event or the finding of progression.",
+    )  # fmt: skip

@@ -620,13 +620,73 @@ def _dlts(frames: SafetyFrames, tables: SafetyTables) -> list[Flowable]:
     return story
 
 
-def _ae_overview(tables: SafetyTables) -> list[Flowable]:
-    return _counts_section(
+def _ae_overview(frames: SafetyFrames, tables: SafetyTables) -> list[Flowable]:
+    story = _counts_section(
         SECTIONS[4], tables.ae_overview, tables, tables.treated_sizes, "Subjects with",
-        "Subjects treated by the cutoff, counted once per row; percent of treated subjects. "
-        "Treatment-related: possibly, probably or definitely related to any study agent. "
-        "Leading to a dose change: an agent's dose reduced, interrupted or withdrawn for it.",
+        "Treatment-emergent adverse events (onset from the first dose of any agent, lead-in "
+        f"included, to {frames.follow_up_days} days after the last dose) of the subjects treated "
+        "by the cutoff, counted once per row; percent of treated subjects. Treatment-related: "
+        "possibly, probably or definitely related to any study agent. Leading to a dose change: "
+        "an agent's dose reduced, interrupted or withdrawn for it.",
     )  # fmt: skip
+    story += [_gap(), pdf.heading("Adverse events outside the treatment-emergent window", 2)]
+    outside = tables.outside_window
+    if outside.empty:
+        return [*story, _note("None: every adverse event of a treated subject is counted.")]
+    rows = [
+        [r.subject_code, f"DL{int(r.level)}", r.term, r.grade,
+         f"{_date(r.onset_on)} (day {r.onset_day})", r.why]
+        for r in outside.itertuples()
+    ]  # fmt: skip
+    return [
+        *story,
+        pdf.table(
+            rows,
+            ["Subject", "Dose level", "Term", "Grade", "Onset", "Not counted because"],
+            col_widths=[w * mm for w in (18, 16, 45, 13, 32, 56)],
+        ),
+        _gap(),
+        _note("Listed, not counted in the adverse event tables."),
+    ]
+
+
+def _course(tables: SafetyTables) -> list[Flowable]:
+    """Each treated subject's first and last dose, end of treatment and status."""
+    course = tables.course
+    reasons = dict(TreatmentEnd.choices)
+
+    def day(value) -> str:
+        return "" if pd.isna(value) else f"day {int(value)}"
+
+    rows = [
+        [r.subject_code, f"DL{r.level}", day(r.first_dose_day), day(r.last_dose_day),
+         " ".join(filter(None, [day(r.treatment_end_day), reasons.get(r.treatment_end_reason, "")])),
+         day(r.off_study_day), day(r.death_day),
+         t.STATUS_LABELS[r.status] + (" (ongoing)" if r.ongoing else "")]
+        for r in course.itertuples()
+    ]  # fmt: skip
+    return [
+        pdf.heading("Course of each treated subject", 2),
+        pdf.table(
+            rows,
+            [
+                "Subject",
+                "Dose level",
+                "First dose",
+                "Last dose",
+                "End of treatment",
+                "Off study",
+                "Death",
+                "Status at the cutoff",
+            ],
+            col_widths=[w * mm for w in (17, 15, 18, 18, 38, 18, 16, 40)],
+        ),  # fmt: skip
+        _gap(),
+        _note(
+            "Study days: day 1 is the first dose of cycle 1; the lead-in counts back from day -1 "
+            "(no day 0). First and last dose: of any agent, given by the cutoff."
+        ),
+    ]
 
 
 def _groups_per_chunk(label_width: float, group_width: float) -> int:
@@ -834,12 +894,14 @@ def _story(report: SafetyReport) -> list[Flowable]:
     story += [
         *pdf.portrait_pages(),
         *_disposition(tables),
+        _gap(),
+        *_course(tables),
         _gap(6 * mm),
         *_exposure(tables),
         *pdf.portrait_pages(),
         *_dlts(frames, tables),
         _gap(6 * mm),
-        *_ae_overview(tables),
+        *_ae_overview(frames, tables),
         *pdf.landscape_pages(),
         *_adverse_events(tables),
         *pdf.landscape_pages(),

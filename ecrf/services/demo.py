@@ -26,6 +26,7 @@ from ..models import (
     Study,
     StudyAssignment,
     SubjectStatus,
+    TreatmentEnd,
     VisitKind,
     VisitStatus,
 )
@@ -35,7 +36,13 @@ from .audit import system_actor
 from .dosing import dose_record
 from .labs import lab_record, reference_range_create
 from .studies import study_load
-from .subjects import study_day_date, subject_correct, subject_enrol, subject_screen
+from .subjects import (
+    study_day_date,
+    subject_correct,
+    subject_end_treatment,
+    subject_enrol,
+    subject_screen,
+)
 from .visits import visit_record
 
 STUDY_FILE = Path(__file__).resolve().parents[2] / "studies" / "IL2-IM-CTX.json"
@@ -257,7 +264,14 @@ def _treat(subject, agents, extra_event, rng: random.Random, actor) -> None:
                     given_dose=planned[code],
                     by=actor,
                 )
-    for visit in subject.visits.filter(kind__in=[VisitKind.SCREENING, VisitKind.CYCLE_DAY]):
+    # Every demo subject received the planned cycles (IL-2 stopped after a DLT); treatment ended
+    # with the last dose of cycle 2, and the end-of-treatment visit took place the day after.
+    last_dose = study_day_date(first, study.planned_cycles, study.cycle_days, study.cycle_days)
+    subject_end_treatment(
+        subject=subject, ended_on=last_dose, reason=TreatmentEnd.COMPLETED, by=actor
+    )
+    kinds = [VisitKind.SCREENING, VisitKind.CYCLE_DAY, VisitKind.END_OF_TREATMENT]
+    for visit in subject.visits.filter(kind__in=kinds):
         done_on = visit.planned_on
         visit = visit_record(
             visit=visit,

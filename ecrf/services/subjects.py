@@ -233,8 +233,9 @@ def subject_end_treatment(
 
     Treatment can end in the lead-in, so the date is checked against the first dose given of
     any agent (the consent date when none is recorded, which the model enforces). A subject on treatment moves to
-    "off treatment (follow-up)"; one already off study keeps that status. Durable: the page's
-    one save; the audit line gives the reason and the nurse's detail.
+    "off treatment (follow-up)"; one already off study keeps that status. The audit line
+    gives the reason and the nurse's detail. Not durable: the demo records it inside its own
+    transaction.
     """
     if reason not in TreatmentEnd.values:
         raise invalid("treatment_end_reason", TREATMENT_END_REASON, "invalid_choice")
@@ -265,7 +266,7 @@ def subject_end_treatment(
         changes["status"] = SubjectStatus.OFF_TREATMENT
     label = TreatmentEnd(reason).label
     audit_reason = f"End of treatment: {label}" + (f": {detail.strip()}" if detail.strip() else "")
-    with transaction.atomic(durable=True):
+    with transaction.atomic():
         return record_update(
             record=subject,
             changes=changes,

@@ -25,6 +25,7 @@ from ..forms.subjects import (
     EnrolmentForm,
     ScreeningForm,
     SubjectSearchForm,
+    TreatmentEndForm,
     UnscheduledVisitForm,
     VisitForm,
 )
@@ -48,7 +49,7 @@ from ..models import (
 )
 from ..selectors.reconciliation import reconciliation_counts, subject_reconciliation_items
 from ..services import subject_enrol, subject_screen
-from ..services.subjects import cycle_delay, visit_unscheduled
+from ..services.subjects import cycle_delay, subject_end_treatment, visit_unscheduled
 from ..services.visits import visit_record
 from .audit import NOT_AN_AUDIT_READER
 from .editing import save_through_service
@@ -588,5 +589,35 @@ def cycle_delay_view(request: HttpRequest, subject_id: UUID) -> HttpResponse:
         form,
         title=f"Delay a cycle of {subject.subject_code}",
         draft_key=f"delay-{subject.pk}",
+        subject=subject,
+    )
+
+
+@login_required
+def treatment_end_view(request: HttpRequest, subject_id: UUID) -> HttpResponse:
+    subject = access.get_subject_for_user(request.user, subject_id, write=request.method == "POST")
+    form = TreatmentEndForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        saved = save_through_service(
+            form,
+            lambda: subject_end_treatment(
+                subject=subject, ended_on=data["ended_on"], reason=data["reason"],
+                detail=data["detail"], by=request.user,
+            ),
+        )  # fmt: skip
+        if saved is not None:
+            messages.success(
+                request,
+                f"End of treatment recorded: {saved.treatment_end_on:%Y-%m-%d}, "
+                f"{saved.get_treatment_end_reason_display().lower()}.",
+                extra_tags=f"treatment-end-{subject.pk}",
+            )
+            return redirect(reverse("subject_detail", args=[subject.pk]))
+    return _render_form(
+        request,
+        form,
+        title=f"End of treatment of {subject.subject_code}",
+        draft_key=f"treatment-end-{subject.pk}",
         subject=subject,
     )

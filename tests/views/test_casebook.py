@@ -17,7 +17,7 @@ from ecrf.models import (
     SubjectStatus,
     Visit,
 )
-from ecrf.services import lab_record, system_actor
+from ecrf.services import dose_record, lab_record, system_actor
 from ecrf.services.subjects import subject_correct
 from tests.factories import user_create
 
@@ -164,7 +164,46 @@ def test_home_lists_overdue_visits_and_reconciliation_items(client, alice, subje
     assert "1 lab result of grade 3 or more without a matching adverse event" in page
 
 
-@pytest.mark.parametrize("url_name", ["subject_enrol", "visit_unscheduled", "cycle_delay"])
+def test_the_end_of_treatment_is_recorded_with_its_date_and_reason(client, alice, subject):
+    """A dated fact with a reason (issue #12): the subject moves to follow-up, the audit line
+    gives the reason and the detail, and a second end is refused with the field named."""
+    dose_record(subject=subject, agent=subject.study.agents.get(code="IM"),
+                given_on=subject.first_dose_on, given_dose=Decimal(400), by=alice)  # fmt: skip
+    client.force_login(alice)
+    url = reverse("treatment_end", args=[subject.pk])
+    before = client.post(url, {"ended_on": "2026-03-01", "reason": "adverse_event"})
+    assert "before the first dose (2026-03-02)" in before.content.decode()
+    assert Subject.objects.get(pk=subject.pk).treatment_end_on is None
+    response = client.post(
+        url, {"ended_on": "2026-03-12", "reason": "adverse_event", "detail": "Grade 3 fatigue"}
+    )
+    assert response.status_code == 302
+    saved = Subject.objects.get(pk=subject.pk)
+    assert (saved.treatment_end_on, saved.treatment_end_reason, saved.status) == (
+        dt.date(2026, 3, 12),
+        "adverse_event",
+        "off_treatment",
+    )
+    row = AuditEvent.objects.get(action="ecrf.subject.treatment_ended", field="treatment_end_on")
+    assert row.reason == "End of treatment: Adverse event: Grade 3 fatigue"
+    assert row.old_value in ("", None) and "2026-03-12" in row.new_value
+    again = client.post(url, {"ended_on": "2026-03-13", "reason": "completed"})
+    assert "Treatment already ended on 2026-03-12" in again.content.decode()
+    assert Subject.objects.get(pk=subject.pk).treatment_end_reason == "adverse_event"
+
+
+def test_the_end_of_treatment_needs_a_reason_from_the_list(client, alice, subject):
+    client.force_login(alice)
+    response = client.post(
+        reverse("treatment_end", args=[subject.pk]), {"ended_on": "2026-03-12", "reason": "bored"}
+    )
+    assert response.status_code == 200 and "Select a valid choice" in response.content.decode()
+    assert Subject.objects.get(pk=subject.pk).treatment_end_on is None
+
+
+@pytest.mark.parametrize(
+    "url_name", ["subject_enrol", "visit_unscheduled", "cycle_delay", "treatment_end"]
+)
 def test_another_sites_nurse_gets_404(client, charlie, subject, url_name):
     client.force_login(charlie)
     url = reverse(url_name, args=[subject.pk])
