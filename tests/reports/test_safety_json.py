@@ -169,3 +169,48 @@ def test_every_pdf_cell_of_disposition_and_demographics_equals_the_json(
                 assert (int(cell.split(" ")[0]) if cell else 0) == value, (label, column)
             else:
                 assert cells[index] == value, (label, column)
+
+
+def test_every_pdf_cell_of_exposure_overview_and_course_equals_the_json(
+    trial,  # noqa: F811
+    tmp_path,
+):
+    path, report = _render(trial, tmp_path)
+    data = safety_data(report)
+    columns = [*report.tables.levels, "Total"]
+    # Exposure: agent rows head their measures.
+    expected = {(r["agent"], r["measure"], r["level"]): r["value"] for r in data["exposure"]}
+    seen, agent = 0, None
+    names = set(report.frames.agents["name"])
+    for table in _tables(path, "Agent / measure"):
+        for row in table[1:]:
+            if row[0] in names:
+                agent = row[0]
+                continue
+            for index, column in enumerate(columns):
+                assert row[1 + index] == expected[(agent, row[0], column)], (agent, row[0])
+                seen += 1
+    assert seen == len(expected)
+    # The adverse event overview: "n (p%)" or "0".
+    shown = _pdf_rows(path, "Subjects with")
+    for row in data["adverse_event_overview"]:
+        cell = shown[row["row"]][columns.index(row["level"])]
+        assert int(cell.split(" ")[0]) == row["subjects"], row
+    # Each subject's course: first and last dose days, status.
+    course = {
+        row[0]: row
+        for table in _tables(path, "Subject")
+        if "Status at the cutoff" in table[0]
+        for row in table[1:]
+    }
+    for subject in data["subjects"]:
+        row = course[subject["subject_id"]]
+        assert row[2] == f"day {subject['first_dose_day']}"
+        assert row[3] == f"day {subject['last_dose_day']}"
+        assert row[7].startswith(
+            {"on_treatment": "On treatment", "completed": "Completed treatment",
+             "discontinued": "Discontinued treatment", "off_study": "Off study",
+             "died": "Died", "end_not_recorded": "End of treatment not recorded"}[
+                subject["status"]
+            ]
+        )  # fmt: skip
