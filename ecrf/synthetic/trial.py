@@ -70,6 +70,7 @@ from ecrf.models import (
     StudyAssignment,
     Subject,
     SubjectStatus,
+    TreatmentEnd,
     Visit,
     VisitKind,
     VisitStatus,
@@ -113,6 +114,15 @@ ENDINGS = (
     ("", 21),
 )
 MAX_CYCLES = 6
+# Why treatment ended, per ending: a death comes after the end of treatment (it is what ends
+# the study, not the treatment), so treatment ended by the investigator's decision then.
+TREATMENT_ENDS = {
+    "Progressive disease": TreatmentEnd.PROGRESSION,
+    "Unacceptable toxicity": TreatmentEnd.ADVERSE_EVENT,
+    "Consent withdrawn": TreatmentEnd.WITHDRAWAL,
+    "Death": TreatmentEnd.INVESTIGATOR,
+    "": TreatmentEnd.COMPLETED,
+}
 
 # The trial's frequent events with the agent they are usually attributed to, and a weight.
 COMMON_EVENTS = (
@@ -497,6 +507,8 @@ class _Generator:
             enrolled_on=None,
             dose_level_id=None,
             first_dose_on=None,
+            treatment_end_on=None,
+            treatment_end_reason="",
             off_study_on=None,
             off_study_reason="",
         )
@@ -646,8 +658,13 @@ class _Generator:
             subject.end_on = done_on
             off_on, reason = done_on, subject.ending
         at = _at(subject.end_on, rng, self.latest)
+        # Treatment ended with the last dose, the day before the end-of-treatment visit.
+        treatment_end = (end_of_treatment - dt.timedelta(days=1), TREATMENT_ENDS[subject.ending])
+        row.update(treatment_end_on=treatment_end[0], treatment_end_reason=treatment_end[1])
+        ended = [("treatment_end_on", None, treatment_end[0]),
+                 ("treatment_end_reason", "", treatment_end[1])]  # fmt: skip
         if subject.ending == "":
-            changes = [("status", SubjectStatus.ON_TREATMENT, SubjectStatus.OFF_TREATMENT)]
+            changes = [("status", SubjectStatus.ON_TREATMENT, SubjectStatus.OFF_TREATMENT), *ended]
             row["status"] = SubjectStatus.OFF_TREATMENT
             self._updated(
                 Subject,
@@ -663,6 +680,7 @@ class _Generator:
             reason = "Unacceptable toxicity"
         changes = [
             ("status", SubjectStatus.ON_TREATMENT, SubjectStatus.OFF_STUDY),
+            *ended,
             ("off_study_on", None, off_on),
             ("off_study_reason", "", reason),
         ]
