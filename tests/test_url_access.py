@@ -220,6 +220,35 @@ def test_users_of_another_site_or_study_reach_nothing_of_site_a(
     assert checked > 50
 
 
+def test_users_assigned_in_two_studies_reach_only_what_each_assignment_gives(
+    client, study, site_b, other_study, site_a_records
+):
+    """A user of every role assigned in two studies: in the other study (its site A, or all of
+    it for the study-wide roles) and at site B of this one. Holding a role in another study
+    gives nothing of this study's site A: every URL naming a site A subject or record is
+    refused, and nothing is written. (Roles are the user's, the same in every study they are
+    assigned to; the assignments say where.)"""
+    from ecrf.models import StudyAssignment
+
+    other = other_study.sites.get(code="A")
+    users = []
+    for role in sorted(EVERYONE):
+        user = _user(f"two-{role}", role, other_study, None if role in STUDY_WIDE else other)
+        StudyAssignment.objects.create(user=user, study=study, site=site_b)
+        users.append(user)
+    checked = 0
+    for _name, pattern in _project_urls():
+        needed = set(pattern.pattern.regex.groupindex)
+        if not needed & {*site_a_records} - {"study_id", "kind", "panel", "fmt"}:
+            continue  # not a site A record: the study-level pages are theirs through site B
+        url = _url(pattern, site_a_records)
+        for user in users:
+            for method in ("GET", "POST"):
+                _refused(client, user, url, method)
+                checked += 1
+    assert checked > 50
+
+
 @pytest.mark.parametrize("role", sorted(EVERYONE))
 def test_each_role_is_refused_what_it_lacks(client, study, site_a, site_a_records, role):
     """At its own site, a role gets 403/404/405 wherever the Action a method needs is not one it
