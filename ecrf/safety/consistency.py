@@ -12,7 +12,7 @@ own (the check codes are part of the safety summary's JSON):
   form, while every dose of that agent recorded from onset to the end of the event (at least 14
   days after onset; an ongoing event: its last recorded dose) was given in full.
 * ``attribution_before_first_dose``: an event at least possibly related to an agent whose first
-  dose given came after the onset (or that the subject never received).
+  dose given came after the onset.
 * ``term_impossible_for_subject``: a CTCAE term that the subject's sex or age rules out.
 
 Each finding names the record and field a data query is raised on.
@@ -185,9 +185,6 @@ ACTION_NOT_IN_DOSING = (
 ATTRIBUTED_BEFORE_FIRST_DOSE = (
     "{term} (onset {onset}) is {attribution} related to {agent}, but the first {agent} dose "
     "was given on {first}."
-)
-ATTRIBUTED_NEVER_GIVEN = (
-    "{term} (onset {onset}) is {attribution} related to {agent}, but no {agent} dose was given."
 )
 TERM_WRONG_SEX = "{term} is a term of {other} subjects; this subject is {sex}."
 TERM_WRONG_AGE = "{term} cannot occur at the subject's age (born {birth_year}, onset {onset})."
@@ -368,21 +365,23 @@ def first_doses(doses: Iterable[DoseFacts]) -> dict[str, dt.date]:
 def check_attribution_timing(
     event: EventFacts, assessment: AssessmentFacts, first: dict[str, dt.date]
 ) -> str | None:
-    """The finding's detail when the event is related to an agent not yet given at onset."""
+    """The finding's detail when the event is related to an agent first given after onset.
+
+    An agent with no dose given on record yet is not flagged: doses are often entered after
+    the adverse events of the same days, and a first dose entered later raises the finding.
+    """
     if assessment.attribution not in RELATED:
         return None
     started = first.get(assessment.agent)
-    if started is not None and started <= event.onset_on:
+    if started is None or started <= event.onset_on:
         return None
-    values = {
-        "term": event.term,
-        "onset": event.onset_on.isoformat(),
-        "attribution": ATTRIBUTION_WORDS[assessment.attribution],
-        "agent": assessment.agent,
-    }
-    if started is None:
-        return ATTRIBUTED_NEVER_GIVEN.format(**values)
-    return ATTRIBUTED_BEFORE_FIRST_DOSE.format(**values, first=started.isoformat())
+    return ATTRIBUTED_BEFORE_FIRST_DOSE.format(
+        term=event.term,
+        onset=event.onset_on.isoformat(),
+        attribution=ATTRIBUTION_WORDS[assessment.attribution],
+        agent=assessment.agent,
+        first=started.isoformat(),
+    )
 
 
 def youngest_age_days(birth_year: int, on: dt.date) -> int:
