@@ -58,3 +58,26 @@ def test_seed_demo_loads_the_reference_trial_once_and_prints_passwords_once():
     third = StringIO()
     call_command("seed_demo", "--if-empty", stdout=third)
     assert "already holds a study" in third.getvalue()
+
+
+@pytest.mark.django_db
+def test_the_demo_trial_passes_the_consistency_checks_and_never_opened_a_consistency_query():
+    """Issue #12: 12 of 49 demo events were attributed to IL-2 before its first dose (day 10),
+    imatinib was "interrupted" while every dose was given, and ALT increased events had no ALT
+    result of their grade."""
+    import datetime as dt
+
+    from ecrf.models import DataQuery, QueryOrigin
+    from ecrf.selectors.consistency import consistency_rows
+    from ecrf.services.demo import demo_seed
+
+    study = demo_seed().study
+    assert consistency_rows(study, dt.date(2030, 1, 1)) == []
+    assert not DataQuery.objects.filter(origin=QueryOrigin.CONSISTENCY).exists()
+    # The checks had something to check: lab-term events, IL-2 attributions, actions.
+    events = AdverseEvent.objects.filter(subject__study=study)
+    assert events.filter(ctcae_term__in=["Alanine aminotransferase increased", "Fever"]).exists()
+    assert events.filter(
+        agent_assessments__agent__code="IL2", agent_assessments__attribution="probable"
+    ).exists()
+    assert events.filter(agent_assessments__action_taken="interrupted").exists()

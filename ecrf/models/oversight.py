@@ -23,6 +23,7 @@ class QueryOrigin(models.TextChoices):
     MANUAL = "manual", "Raised by a reviewer"
     EDIT_CHECK = "edit_check", "Edit check accepted with a reason"
     RECONCILIATION = "reconciliation", "Lab result without an adverse event"
+    CONSISTENCY = "consistency", "Forms that contradict each other"
 
 
 class DataQuery(AuditedModel):

@@ -34,7 +34,7 @@ from .adverse_events import ae_record
 from .assignments import study_assignment_create
 from .audit import system_actor
 from .dosing import dose_record
-from .labs import lab_record, reference_range_create
+from .labs import baseline_value, lab_record, reference_range_create
 from .studies import study_load
 from .subjects import (
     study_day_date,
@@ -198,75 +198,118 @@ def _enrol_subjects(study: Study, rng: random.Random) -> int:
 
 
 def _treat(subject, agents, extra_event, rng: random.Random, actor) -> None:
-    """Give the subject's doses, visits, adverse events and labs over the planned cycles."""
+    """Give the subject's doses, visits, adverse events and labs over the planned cycles.
+
+    The data are coherent across the forms (the consistency checks find nothing): events are
+    attributed to IL-2 only from its first dose on, an agent interrupted for an event has its
+    doses withheld, and an event whose CTCAE term has a lab criterion has a result of its grade.
+    Records are entered in the order a site would, so that no automatic query opens on the way:
+    doses day by day (the dose-limiting event on its day), then visits and labs, then the
+    other events.
+    """
     study = subject.study
     first = subject.first_dose_on
-    dlt = None
+    dlt_spec = None
     if extra_event is not None:
         term, grade = extra_event
         onset = first + dt.timedelta(days=rng.randint(10, 14))
-        dlt = ae_record(
-            subject=subject,
-            ctcae_term=term,
-            grade=grade,
-            onset_on=onset,
-            resolved_on=onset + dt.timedelta(days=rng.randint(8, 12)),
-            outcome="recovered",
-            serious_criteria=("sae_hospitalisation",) if term == "Capillary leak syndrome" else (),
-            assessments={
+        dlt_spec = {
+            "ctcae_term": term,
+            "grade": grade,
+            "onset_on": onset,
+            "resolved_on": onset + dt.timedelta(days=rng.randint(8, 12)),
+            "outcome": "recovered",
+            "serious_criteria": ("sae_hospitalisation",)
+            if term == "Capillary leak syndrome"
+            else (),
+            "assessments": {
                 "CTX": ("unlikely", ActionTaken.NONE),
                 "IM": ("possible", ActionTaken.INTERRUPTED),
                 "IL2": ("probable", ActionTaken.WITHDRAWN),
             },
-            by=actor,
-        )
+        }
+    il2_first = study_day_date(first, 1, agents["IL2"].schedule.first_day, study.cycle_days)
+    events = []
     for term in rng.sample(COMMON_EVENTS, k=rng.randint(2, 4)):
         onset = first + dt.timedelta(days=rng.randint(1, 35))
-        ae_record(
-            subject=subject,
-            ctcae_term=term,
-            grade=rng.choice((1, 1, 2)),
-            onset_on=onset,
-            resolved_on=onset + dt.timedelta(days=rng.randint(1, 10)),
-            outcome="recovered",
-            assessments={
-                "CTX": ("unlikely", ActionTaken.NONE),
-                "IM": (rng.choice(("possible", "unlikely")), ActionTaken.NONE),
-                "IL2": (rng.choice(("possible", "probable")), ActionTaken.NONE),
-            },
-            by=actor,
+        grade = rng.choice((1, 1, 2))
+        resolved_on = onset + dt.timedelta(days=rng.randint(1, 10))
+        im = rng.choice(("possible", "unlikely"))
+        il2 = rng.choice(("possible", "probable"))
+        events.append(
+            {
+                "ctcae_term": term,
+                "grade": grade,
+                "onset_on": onset,
+                "resolved_on": resolved_on,
+                "outcome": "recovered",
+                "assessments": {
+                    "CTX": ("unlikely", ActionTaken.NONE),
+                    "IM": (im, ActionTaken.NONE),
+                    # Nothing is caused by IL-2 before its first dose (day 10).
+                    "IL2": (il2 if onset >= il2_first else "unlikely", ActionTaken.NONE),
+                },
+            }
         )
+    dlt = _give_doses(subject, agents, dlt_spec, actor)
+    _visits_and_labs(subject, dlt, rng, actor)
+    for event in events:
+        _lab_behind(subject, event, actor)
+        ae_record(subject=subject, by=actor, **event)
+
+
+def _give_doses(subject, agents, dlt_spec: dict | None, actor):
+    """Every planned dose in date order; the dose-limiting event is recorded on its onset day,
+    and from then on IL-2 is withdrawn and imatinib withheld until the event resolves."""
+    study = subject.study
+    first = subject.first_dose_on
     planned = {dose.agent.code: dose.dose for dose in subject.dose_level.doses.all()}
+    doses = []
     for cycle in range(1, study.planned_cycles + 1):
-        for code, agent in agents.items():
+        for order, (code, agent) in enumerate(agents.items()):
             schedule = agent.schedule
             first_day = schedule.first_day if cycle == 1 else max(schedule.first_day, 1)
             for day in range(first_day, schedule.last_day + 1):
                 if day == 0:
                     continue
-                given_on = study_day_date(first, cycle, day, study.cycle_days)
-                stopped = dlt is not None and code == "IL2" and given_on >= dlt.onset_on
-                if stopped:
-                    dose_record(
-                        subject=subject,
-                        agent=agent,
-                        given_on=given_on,
-                        given_dose=Decimal(0),
-                        reason=f"Withheld for {dlt.ctcae_term.lower()}",
-                        adverse_event=dlt,
-                        by=actor,
-                    )
-                    continue
-                dose_record(
-                    subject=subject,
-                    agent=agent,
-                    given_on=given_on,
-                    given_dose=planned[code],
-                    by=actor,
-                )
+                doses.append((study_day_date(first, cycle, day, study.cycle_days), order, code))
+    dlt = None
+    for given_on, _order, code in sorted(doses):
+        if dlt_spec is not None and dlt is None and given_on >= dlt_spec["onset_on"]:
+            dlt = ae_record(subject=subject, by=actor, **dlt_spec)
+        withheld = dlt is not None and (
+            (code == "IL2" and given_on >= dlt.onset_on)
+            or (code == "IM" and dlt.onset_on <= given_on <= dlt.resolved_on)
+        )
+        if withheld:
+            dose_record(
+                subject=subject,
+                agent=agents[code],
+                given_on=given_on,
+                given_dose=Decimal(0),
+                reason=f"Withheld for {dlt.ctcae_term.lower()}",
+                adverse_event=dlt,
+                by=actor,
+            )
+            continue
+        dose_record(
+            subject=subject,
+            agent=agents[code],
+            given_on=given_on,
+            given_dose=planned[code],
+            by=actor,
+        )
+    return dlt
+
+
+def _visits_and_labs(subject, dlt, rng: random.Random, actor) -> None:
     # Every demo subject received the planned cycles (IL-2 stopped after a DLT); treatment ended
-    # with the last dose of cycle 2, and the end-of-treatment visit took place the day after.
-    last_dose = study_day_date(first, study.planned_cycles, study.cycle_days, study.cycle_days)
+    # with the last dose of the last cycle, and the end-of-treatment visit took place the day
+    # after.
+    study = subject.study
+    last_dose = study_day_date(
+        subject.first_dose_on, study.planned_cycles, study.cycle_days, study.cycle_days
+    )
     subject_end_treatment(
         subject=subject, ended_on=last_dose, reason=TreatmentEnd.COMPLETED, by=actor
     )
@@ -296,6 +339,31 @@ def _treat(subject, agents, extra_event, rng: random.Random, actor) -> None:
                 collected_at=collected,
                 by=actor,
             )
+
+
+def _lab_behind(subject, event: dict, actor) -> None:
+    """The unscheduled result on the onset day that an event of a lab term is graded from.
+
+    ALT: CTCAE v5.0 grade 1 is ">ULN - 3.0 x ULN", grade 2 ">3.0 - 5.0 x ULN" (x baseline when
+    the baseline was above ULN): 2 and 4 times the larger of the two. Fever: grade 1 is
+    "38.0 - 39.0 degrees C", grade 2 ">39.0 - 40.0 degrees C".
+    """
+    term, grade = event["ctcae_term"], event["grade"]
+    collected = dt.datetime.combine(event["onset_on"], dt.time(11, 0), tzinfo=dt.UTC)
+    if term == "Alanine aminotransferase increased":
+        unit, _lln, uln, _typical, _spread = LAB_PANEL["ALT"]
+        reference = max(uln, baseline_value(subject, "ALT", unit) or uln)
+        value = reference * (2 if grade == 1 else 4)
+        lab_record(
+            subject=subject, test_code="ALT", value=value, unit=unit, uln=uln,
+            collected_at=collected, by=actor,
+        )  # fmt: skip
+    elif term == "Fever":
+        value = Decimal("38.5") if grade == 1 else Decimal("39.5")
+        lab_record(
+            subject=subject, test_code="TEMP", value=value, unit="C", collected_at=collected,
+            by=actor,
+        )  # fmt: skip
 
 
 def demo_seed() -> DemoReport:

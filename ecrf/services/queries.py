@@ -3,12 +3,14 @@
 A monitor or data manager raises a query on a field of a record; the site answers (correcting
 the data through the usual services, with a reason, when needed); the person who raised it
 closes or re-opens it. Edit checks accepted with a reason and lab results of grade 3 or more
-without a matching adverse event open queries by themselves, and close them when the cause is
+without a matching adverse event, and forms that contradict each other (the consistency checks
+of ecrf/safety/consistency.py), open queries by themselves, and close them when the cause is
 gone. Every step is a message of the query and a line of the audit trail.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable
 
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -28,6 +30,7 @@ from ..models import (
 )
 from ..models.audit import audited_fields
 from ..models.limits import TEXT_MAX
+from ..selectors.consistency import subject_consistency_findings
 from ..selectors.reconciliation import subject_reconciliation_items
 from .audit import Actor, as_actor, subject_of, system_actor, write_audit
 from .errors import invalid
@@ -51,6 +54,7 @@ RECONCILIATION_MESSAGE = (
     "Record the adverse event, or explain why there is none."
 )
 EDIT_CHECK_MESSAGE = "Saved although an edit check warned. {reason}"
+CONSISTENCY_MESSAGE = "{detail} Correct the form that is wrong, or explain why both are right."
 
 
 def _reviewer(actor: Actor, subject: Subject, action: Action) -> bool:
@@ -220,6 +224,13 @@ def query_reopen(*, query: DataQuery, message: str, by, expected_version: int | 
 # Automatic queries
 
 
+def consistency_cause(finding) -> str:
+    """The cause key of a consistency finding: its check, its record and what it says, so that
+    a finding that changes (another value seen) closes its query and opens a new one."""
+    digest = hashlib.sha256(finding.detail.encode()).hexdigest()[:10]
+    return f"consistency:{finding.check}:{finding.record_id}:{digest}"
+
+
 def automatic_query_causes(subject: Subject) -> dict[str, dict]:
     """What should have an open automatic query now, keyed by cause."""
     causes = {}
@@ -235,6 +246,14 @@ def automatic_query_causes(subject: Subject) -> dict[str, dict]:
                 test=result.get_test_code_display(),
                 date=result.collected_at.date().isoformat(),
             ),
+        }
+    for finding in subject_consistency_findings(subject):
+        causes[consistency_cause(finding)] = {
+            "origin": QueryOrigin.CONSISTENCY,
+            "model": finding.record_model,
+            "object_id": str(finding.record_id),
+            "field": finding.field,
+            "message": CONSISTENCY_MESSAGE.format(detail=finding.detail),
         }
     # A record whose latest save accepted an edit check warning (one audit line per field).
     latest_accepted = {}

@@ -20,7 +20,12 @@ from ..models import (
 )
 from .dlt import dlt_evaluate_subject
 from .errors import invalid
+from .queries import queries_sync_automatic
 from .records import record_create, record_update
+
+# The subject's fields that the consistency checks read (sex and age against the CTCAE term,
+# the first dose against attributions).
+CONSISTENCY_FIELDS = frozenset({"sex", "birth_year", "first_dose_on"})
 
 DOSE_LEVEL_CLOSED = "Dose level {level} is not open for enrolment."
 NOT_SCREENING = "Only a subject in screening can be enrolled."
@@ -210,6 +215,8 @@ def subject_correct(
         )
         if "first_dose_on" in changes:
             dlt_evaluate_subject(subject=saved, by=by)
+        if CONSISTENCY_FIELDS & set(changes):
+            queries_sync_automatic(subject=saved)
     return saved
 
 

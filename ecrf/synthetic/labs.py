@@ -7,6 +7,8 @@ lab grading tests draw their rows from it.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pandas as pd
 
@@ -118,3 +120,52 @@ def random_results(rows: int, *, seed: int) -> pd.DataFrame:
             "baseline": baseline,
         }
     )
+
+
+def _multiples() -> list[float]:
+    """Factors from 1 outwards: fine steps near 1 (temperature, sodium), then geometric."""
+    fine = [1 + step * 0.002 for step in range(1, 101)]
+    coarse = [1.2 * 1.03**step for step in range(1, 160)]
+    return fine + coarse
+
+
+MULTIPLES = _multiples()
+
+
+@functools.lru_cache(maxsize=65536)
+def value_of_grade(
+    test: str,
+    unit: str,
+    term: str,
+    grade: int,
+    *,
+    reference: float,
+    decimals: int,
+    lln: float | None = None,
+    uln: float | None = None,
+    baseline: float | None = None,
+) -> str | None:
+    """A value, as the text a laboratory reports, that the CTCAE lab grading gives `term` and
+    `grade` with these limits and baseline; None when no value does.
+
+    The values tried run from `reference` (a limit of normal, or a typical value) outwards, up
+    for the test's high term and down for its low term; the middle of those that get the grade
+    is taken, so that the value is well inside the grade rather than on its boundary.
+    """
+    from ecrf.ctcae import LAB_TESTS, grade_lab
+
+    high = LAB_TESTS[test].high_term == term
+    hits = []
+    for factor in MULTIPLES:
+        value = reference * factor if high else reference / factor
+        text = f"{value:.{decimals}f}"
+        if float(text) <= 0:
+            break
+        graded = grade_lab(test, float(text), unit, lln=lln, uln=uln, baseline=baseline)
+        if graded.term == term and graded.grade == grade:
+            hits.append(text)
+            if len(hits) == 7:
+                break  # enough to take the fourth
+        elif hits:
+            break
+    return hits[min(len(hits) // 2, 3)] if hits else None

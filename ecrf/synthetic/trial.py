@@ -76,10 +76,21 @@ from ecrf.models import (
     VisitStatus,
 )
 from ecrf.models.audit import audit_value, audited_fields
+from ecrf.safety.consistency import (
+    ACTION_WINDOW_DAYS,
+    AGE_LIMITED_TERMS,
+    FEMALE_ONLY_TERMS,
+    LAB_TERM_TESTS,
+    LAB_WINDOW_DAYS,
+    MALE_ONLY_TERMS,
+    RELATED,
+    needed_lab_grade,
+)
 from ecrf.safety.dlt import EventFacts, evaluate_event
 from ecrf.services import record_create, study_load, system_actor
 from ecrf.services.dlt import MEANING_CONFIRM, MEANING_RULE_OUT, study_dlt_settings
 from ecrf.services.subjects import study_day_date
+from ecrf.synthetic.labs import value_of_grade
 
 STUDY_FILE = Path(__file__).resolve().parents[2] / "studies" / "IL2-IM-CTX.json"
 COMMAND = "generate_synthetic"
@@ -164,6 +175,9 @@ COMMON_EVENTS = (
     ("Alopecia", "CTX", 1),
 )
 COMMON_SHARE = 0.85
+# The trial's frequent events whose CTCAE terms have no lab criterion: what an event becomes
+# when no lab result can back the grade of the term first drawn.
+NON_LAB_TERMS = tuple(term for term, _agent, _weight in COMMON_EVENTS if term not in LAB_TERM_TESTS)
 FATAL_TERMS = ("Disease progression", "Sepsis", "Capillary leak syndrome", "Dyspnea")
 GRADE_WEIGHTS = {1: 0.62, 2: 0.28, 3: 0.075, 4: 0.025}
 
@@ -310,6 +324,12 @@ class _Subject:
     death_on: dt.date | None
     visits: list[dict[str, Any]] = field(default_factory=list)
     events: list[dict[str, Any]] = field(default_factory=list)
+    # Per agent, every date a dose is planned on (a dose row is written for each).
+    dose_dates: dict[str, list[dt.date]] = field(default_factory=dict)
+    # How many more events of a term with a lab criterion the subject's lab results can back.
+    lab_budget: int = 0
+    # Per agent, the adverse events' actions on it: (action, first dose changed, event).
+    actions: dict[str, list[tuple[str, dt.date, dict]]] = field(default_factory=dict)
 
 
 def reference_date(seed: int) -> dt.date:
@@ -702,12 +722,23 @@ class _Generator:
 
     def build_events(self) -> None:
         tail = [t for t in all_terms() if 5 not in t.grades or len(t.grades) > 1]
+        # No term the subject's sex or age rules out (the consistency checks): adults of both
+        # sexes, so no neonatal or paediatric terms, and no term of the other sex.
+        tails = {
+            sex: [
+                t for t in tail if t.term not in AGE_LIMITED_TERMS and t.term not in other_sex_terms
+            ]
+            for sex, other_sex_terms in (("M", FEMALE_ONLY_TERMS), ("F", MALE_ONLY_TERMS))
+        }
         common_terms = [(get_term(term), agent) for term, agent, _w in COMMON_EVENTS]
         common_weights = [w for _t, _a, w in COMMON_EVENTS]
         agent_codes = sorted(self.agents)
-        for subject, count in zip(
-            self.subjects, self._per_subject(self.events_per_subject), strict=True
+        labs = self._per_subject(self.labs_per_subject)
+        for subject, count, lab_count in zip(
+            self.subjects, self._per_subject(self.events_per_subject), labs, strict=True
         ):
+            subject.dose_dates = self._dose_dates(subject)
+            subject.lab_budget = lab_count
             fatal_index = self.rng.randrange(count) if subject.death_on and count else None
             for index in range(count):
                 if index == fatal_index:
@@ -718,7 +749,37 @@ class _Generator:
                     term, suspect = self.rng.choices(common_terms, weights=common_weights)[0]
                     self._event(subject, term, suspect, agent_codes)
                 else:
-                    self._event(subject, self.rng.choice(tail), None, agent_codes)
+                    self._event(
+                        subject, self.rng.choice(tails[subject.row["sex"]]), None, agent_codes
+                    )
+
+    def _dose_dates(self, subject: _Subject) -> dict[str, list[dt.date]]:
+        """Per agent, the dates of the subject's planned doses, as build_doses writes them."""
+        dates: dict[str, list[dt.date]] = {}
+        for code, agent in sorted(self.agents.items()):
+            schedule = agent.schedule
+            days = dates.setdefault(code, [])
+            for cycle in range(1, subject.cycles + 1):
+                first_day = schedule.first_day if cycle == 1 else max(schedule.first_day, 1)
+                for day in range(first_day, schedule.last_day + 1):
+                    if day != 0:
+                        days.append(
+                            study_day_date(subject.first_dose_on, cycle, day, self.cycle_days)
+                        )
+            days.sort()
+        return dates
+
+    def _lab_support_on(self, subject: _Subject, onset: dt.date, resolved) -> dt.date | None:
+        """The day a result can back an event of a lab term: its onset, or the day after the
+        first dose when it began before (a result then is not a baseline); None when that day
+        is outside the event's lab window or the subject's lab results are all spoken for."""
+        day = max(onset, subject.first_dose_on + dt.timedelta(days=1))
+        window_end = None if resolved is None else resolved + dt.timedelta(days=LAB_WINDOW_DAYS)
+        if subject.lab_budget <= 0 or day > subject.end_on:
+            return None
+        if window_end is not None and day > window_end:
+            return None
+        return day
 
     def _grade(self, term) -> int:
         wanted = _weighted(self.rng, GRADE_WEIGHTS.items())
@@ -757,6 +818,16 @@ class _Generator:
                 outcome, resolved = Outcome.UNKNOWN, None
             if resolved is not None and resolved > last:
                 outcome, resolved = Outcome.NOT_RECOVERED, None
+        lab_support = None
+        if needed_lab_grade(term.term, grade) is not None:
+            support_on = self._lab_support_on(subject, onset, resolved)
+            if support_on is None:
+                # No result can back the grade: an event of a term without a lab criterion.
+                term = get_term(rng.choice(NON_LAB_TERMS))
+                grade = self._grade(term)
+            else:
+                subject.lab_budget -= 1
+                lab_support = (term.term, needed_lab_grade(term.term, grade), support_on)
         criteria = self._seriousness(grade)
         verbatim = ""
         if term.is_other_specify:
@@ -784,6 +855,7 @@ class _Generator:
             outcome=outcome,
             death_on=death_on,
         )
+        event["_lab_support"] = lab_support
         subject.events.append(event)
         attributions = {}
         for code in agent_codes:
@@ -793,12 +865,12 @@ class _Generator:
                 attribution = _weighted(rng, SUSPECT_ATTRIBUTION)
             else:
                 attribution = _weighted(rng, OTHER_ATTRIBUTION)
+            dates = subject.dose_dates[code]
+            if attribution in RELATED and (not dates or onset < dates[0]):
+                # Nothing is caused by an agent before its first dose (which is never missed).
+                attribution = Attribution.UNLIKELY
             attributions[code] = attribution
-            related = attribution in (
-                Attribution.POSSIBLE,
-                Attribution.PROBABLE,
-                Attribution.DEFINITE,
-            )
+            related = attribution in RELATED
             action = ActionTaken.NONE
             if grade >= 3 and related:
                 action = rng.choice(
@@ -808,6 +880,17 @@ class _Generator:
                 action = ActionTaken.INTERRUPTED
             if grade == 5:
                 action = ActionTaken.NOT_APPLICABLE
+            if action in (ActionTaken.INTERRUPTED, ActionTaken.REDUCED, ActionTaken.WITHDRAWN):
+                # The action shows in the doses: from the first one planned after onset in the
+                # window the consistency check reads; with none, no dose was changed.
+                window_end = max(
+                    resolved or dates[-1], onset + dt.timedelta(days=ACTION_WINDOW_DAYS)
+                )
+                after = [d for d in dates if onset < d <= window_end]
+                if after:
+                    subject.actions.setdefault(code, []).append((action, after[0], event))
+                else:
+                    action = ActionTaken.NONE
             self._new_row(
                 AdverseEventAgent,
                 at,
@@ -924,7 +1007,13 @@ class _Generator:
         given, reason, cause = planned, "", None
         if reduction is not None and cycle >= reduction[0]:
             given, reason, cause = reduction[1], reduction[2], reduction[3]
-        if rng.random() < 0.02:
+        acted = self._event_action(subject, code, given_on, planned)
+        if acted is not None:
+            given, reason, cause = acted
+        # The first dose of an agent is never missed, so that the events attributed to it
+        # begin on or after the day it was first given.
+        missed = rng.random() < 0.02 and given_on != subject.dose_dates[code][0]
+        if missed and acted is None:
             given, reason, cause = Decimal(0), rng.choice(MISSED_DOSE_REASONS), None
         agent = self.agents[code]
         at = _at(given_on, rng, self.latest, lag_days=1)
@@ -943,6 +1032,40 @@ class _Generator:
             reason=reason,
             adverse_event_id=cause["id"] if cause else None,
         )
+
+    def _reduced_dose(self, subject: _Subject, code: str, planned: Decimal) -> Decimal:
+        """The dose of an agent reduced for an adverse event: imatinib 300 mg, IL-2 the level
+        below (half when there is none), cyclophosphamide half."""
+        if code == "IM":
+            return Decimal(300)
+        lower = self.level_doses.get(subject.level - 1, {}).get(code)
+        if code == "IL2" and lower is not None and _dec(str(lower)) < planned:
+            return _dec(str(lower))
+        return _dec(str(planned / 2))
+
+    def _event_action(self, subject: _Subject, code: str, given_on: dt.date, planned: Decimal):
+        """(given, reason, event) of a dose that an adverse event's action changes, or None.
+
+        Withdrawn: no more of the agent from the first dose after onset; interrupted: that dose
+        withheld; reduced: reduced from it on. A withdrawal wins over an interruption, which wins
+        over a reduction.
+        """
+        changes = []
+        for kind, first, event in subject.actions.get(code, ()):
+            if given_on < first:
+                continue
+            label = f"{event['ctcae_term'].lower()} grade {event['grade']}"
+            if kind == ActionTaken.WITHDRAWN:
+                changes.append((0, Decimal(0), f"Withdrawn for {label}", event))
+            elif kind == ActionTaken.INTERRUPTED and given_on == first:
+                changes.append((1, Decimal(0), f"Withheld for {label}", event))
+            elif kind == ActionTaken.REDUCED:
+                reduced = self._reduced_dose(subject, code, planned)
+                changes.append((2, reduced, f"Dose reduced for {label}", event))
+        if not changes:
+            return None
+        _rank, given, reason, event = min(changes, key=lambda c: (c[0], c[3]["onset_on"]))
+        return given, reason, event
 
     # --- lab results ------------------------------------------------------------------------
 
@@ -1005,6 +1128,7 @@ class _Generator:
                 keep = keep[:count]
                 chosen = sorted(keep + rng.sample(rest, count - len(keep)))
                 slots = [slots[i] for i in chosen]
+            slots, supports = self._support_slots(subject, slots)
             if not slots:
                 continue
             tests = [test for _at, _v, test in slots]
@@ -1027,6 +1151,7 @@ class _Generator:
             values = np.exp(log_value)
             texts = [f"{v:.{s[5]}f}" for v, s in zip(values, spec, strict=True)]
             site_ranges = self.ranges[subject.site]
+            self._support_values(slots, texts, post_dose, supports, site_ranges)
             for (at, visit, test), text in zip(slots, texts, strict=True):
                 lln, uln = site_ranges[test]
                 entered_at = max(
@@ -1063,6 +1188,59 @@ class _Generator:
                 )
             )
         self._grade_labs(frames)
+
+    def _support_slots(self, subject: _Subject, slots: list) -> tuple[list, dict]:
+        """The slots with one result on each lab-term event's support day, in place of other
+        results (post-dose ones first), so that the count stays as asked; in time order.
+
+        Returns the slots and, per support slot's (time, test), the (term, lab grade) it needs.
+        """
+        wanted = [e["_lab_support"] for e in subject.events if e.get("_lab_support")]
+        if not wanted:
+            return slots, {}
+        first = subject.first_dose_on
+        post = [i for i, s in enumerate(slots) if s[0].date() > first]
+        pre = [i for i, s in enumerate(slots) if s[0].date() <= first]
+        victims = self.rng.sample(post, min(len(post), len(wanted)))
+        victims += pre[::-1][: len(wanted) - len(victims)]
+        slots = list(slots)
+        supports = {}
+        for number, ((term, grade, day), victim) in enumerate(zip(wanted, victims, strict=False)):
+            at = dt.datetime.combine(day, dt.time(7, number % 60), tzinfo=dt.UTC)
+            test = LAB_TERM_TESTS[term]
+            slots[victim] = (at, None, test)
+            supports[(at, test)] = (term, grade)
+        slots.sort(key=lambda s: s[0])
+        return slots, supports
+
+    def _support_values(self, slots, texts, post_dose, supports, site_ranges) -> None:
+        """Replace each support slot's random value by one its event's term and grade get."""
+        if not supports:
+            return
+        # A post-dose result's baseline: the last value of its test on or before the first dose.
+        last: dict[str, float] = {}
+        for position, ((at, _visit, test), post) in enumerate(zip(slots, post_dose, strict=True)):
+            if not post:
+                last[test] = float(texts[position])
+                continue
+            need = supports.get((at, test))
+            if need is None:
+                continue
+            term, grade = need
+            unit, _lln, _uln, typical, _sd, decimals, _high = LAB_PANEL[test]
+            lln, uln = (None if limit is None else float(limit) for limit in site_ranges[test])
+            high = LAB_TESTS[test].high_term == term
+            reference = (uln if high else lln) or typical
+            # The grade itself, or the next one that a value can get with this baseline (a
+            # creatinine above ULN is already grade 2 against a low baseline).
+            for target in range(grade, 5):
+                text = value_of_grade(
+                    test, unit, term, target, reference=reference, decimals=decimals, lln=lln,
+                    uln=uln, baseline=last.get(test) if LAB_TESTS[test].uses_baseline else None,
+                )  # fmt: skip
+                if text is not None:
+                    texts[position] = text
+                    break
 
     def _grade_labs(self, frames: list[pd.DataFrame]) -> None:
         """Grade every result at once, as lab_record would one by one; CD8 and NK are not graded."""
@@ -1664,7 +1842,8 @@ def generate_trial(
         generator.decide(investigators)
         for table in generator.rows.values():
             for row in table.rows:
-                row.pop("_attributions", None)
+                for key in ("_attributions", "_lab_support"):
+                    row.pop(key, None)
             with _indexes_rebuilt_after(table.model, rows=len(table.rows)):
                 _write_rows(table)
             if connection.vendor == "postgresql":

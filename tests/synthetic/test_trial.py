@@ -348,8 +348,8 @@ def _repr(record) -> str:
 
 @pytest.mark.django_db
 def test_dlt_assessments_are_what_the_dlt_service_computes_and_decisions_are_signed(db):
-    study = generate_trial(subjects=9, seed=2, events_per_subject=30, labs_per_subject=0)
-    cutoff = reference_date(2)
+    study = generate_trial(subjects=9, seed=3, events_per_subject=30, labs_per_subject=0)
+    cutoff = reference_date(3)
     assessments = DltAssessment.objects.filter(adverse_event__subject__study=study)
     before = AuditEvent.objects.count()
     for assessment in assessments.select_related("adverse_event__subject__study"):
