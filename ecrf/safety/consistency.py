@@ -228,7 +228,7 @@ class DoseFacts:
 
 @dataclass(frozen=True)
 class LabFacts:
-    result_id: object
+    result_id: object  # None when the caller does not need to know which result
     test_code: str
     term: str  # the CTCAE term the lab grading stored; "" for grade 0
     grade: int | None

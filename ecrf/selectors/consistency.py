@@ -1,8 +1,8 @@
 """Consistency checks across the forms, for one subject or a whole study at a cutoff.
 
 The checks are pure (`ecrf.safety.consistency`); this module loads their plain values for any
-number of subjects in five queries (DESIGN.md, rule 3): subjects, adverse events, their agent
-rows, doses and the lab results of the terms the checks read. Nothing entered in error counts.
+number of subjects in at most five queries (DESIGN.md, rule 3): subjects, adverse events,
+their agent rows, doses and the lab results of the terms the checks read. Nothing entered in error counts.
 """
 
 from __future__ import annotations
@@ -14,7 +14,9 @@ from django.utils import timezone
 
 from ..models import AdverseEvent, AdverseEventAgent, DoseAdministration, LabResult, Study, Subject
 from ..safety.consistency import (
+    DOSE_CHANGING_ACTIONS,
     LAB_TERM_TESTS,
+    RELATED,
     AssessmentFacts,
     DoseFacts,
     EventFacts,
@@ -24,18 +26,13 @@ from ..safety.consistency import (
     subject_findings,
 )
 
-# The lab tests whose results back an adverse event's grade.
-CHECKED_TESTS = sorted(set(LAB_TERM_TESTS.values()))
-
-
-def _collected_on(moment: dt.datetime) -> dt.date:
-    return timezone.localtime(moment).date()
-
 
 def findings_for(subjects: list[Subject], cutoff: dt.date | None = None) -> list[Finding]:
     """Every finding of the subjects (records up to `cutoff` when given), by subject code.
 
-    Five queries whatever the number of subjects.
+    At most four queries whatever the number of subjects: the doses are read only when an event
+    is related to an agent or changed one, the lab results only of the tests of the events'
+    lab terms. A sync runs this on every save, so rows come as plain tuples in no order.
     """
     if not subjects:
         return []
@@ -47,9 +44,7 @@ def findings_for(subjects: list[Subject], cutoff: dt.date | None = None) -> list
         entered_in_error=False,
     )
     doses = DoseAdministration.objects.filter(subject_id__in=ids, entered_in_error=False)
-    labs = LabResult.objects.filter(
-        subject_id__in=ids, entered_in_error=False, test_code__in=CHECKED_TESTS
-    )
+    labs = LabResult.objects.filter(subject_id__in=ids, entered_in_error=False)
     if cutoff is not None:
         events = events.filter(onset_on__lte=cutoff)
         assessments = assessments.filter(adverse_event__onset_on__lte=cutoff)
@@ -65,30 +60,43 @@ def findings_for(subjects: list[Subject], cutoff: dt.date | None = None) -> list
 
     per_subject: dict = defaultdict(lambda: ([], [], [], []))
     event_subject = {}
-    for pk, subject_id, term, grade, onset, resolved in events.values_list(
+    tests = set()
+    for pk, subject_id, term, grade, onset, resolved in events.order_by().values_list(
         "pk", "subject_id", "ctcae_term", "grade", "onset_on", "resolved_on"
     ):
         event_subject[pk] = subject_id
         per_subject[subject_id][0].append(EventFacts(pk, term, grade, onset, known(resolved)))
-    for pk, event_id, agent, attribution, action in assessments.values_list(
+        if term in LAB_TERM_TESTS:
+            tests.add(LAB_TERM_TESTS[term])
+    if not event_subject:
+        return []
+    read_doses = False
+    for pk, event_id, agent, attribution, action in assessments.order_by().values_list(
         "pk", "adverse_event_id", "agent__code", "attribution", "action_taken"
     ):
         if event_id in event_subject:
             per_subject[event_subject[event_id]][1].append(
                 AssessmentFacts(pk, event_id, agent, attribution, action)
             )
-    for subject_id, agent, given_on, planned, given in doses.values_list(
-        "subject_id", "agent__code", "given_on", "planned_dose", "given_dose"
-    ):
-        per_subject[subject_id][2].append(DoseFacts(agent, given_on, planned, given))
-    for row in labs.values_list(
-        "pk", "subject_id", "test_code", "ctcae_term", "ctcae_grade", "value", "unit", "lln",
-        "uln", "collected_at",
-    ):  # fmt: skip
-        pk, subject_id, test, term, grade, value, unit, lln, uln, collected_at = row
-        per_subject[subject_id][3].append(
-            LabFacts(pk, test, term, grade, value, unit, lln, uln, _collected_on(collected_at))
-        )
+            read_doses |= attribution in RELATED or action in DOSE_CHANGING_ACTIONS
+    if read_doses:
+        for subject_id, agent, given_on, planned, given in doses.order_by().values_list(
+            "subject_id", "agent__code", "given_on", "planned_dose", "given_dose"
+        ):
+            per_subject[subject_id][2].append(DoseFacts(agent, given_on, planned, given))
+    if tests:
+        zone = timezone.get_current_timezone()
+        for row in labs.filter(test_code__in=sorted(tests)).order_by().values_list(
+            "subject_id", "test_code", "ctcae_term", "ctcae_grade", "value", "unit", "lln", "uln",
+            "collected_at",
+        ):  # fmt: skip
+            subject_id, test, term, grade, value, unit, lln, uln, collected_at = row
+            per_subject[subject_id][3].append(
+                LabFacts(
+                    None, test, term, grade, value, unit, lln, uln,
+                    collected_at.astimezone(zone).date(),
+                )
+            )  # fmt: skip
     findings = []
     for subject in sorted(subjects, key=lambda s: s.subject_code):
         facts = SubjectFacts(subject.pk, subject.subject_code, subject.sex, subject.birth_year)
@@ -97,12 +105,13 @@ def findings_for(subjects: list[Subject], cutoff: dt.date | None = None) -> list
 
 
 def subject_consistency_findings(subject: Subject) -> list[Finding]:
-    """One subject's findings, on everything recorded so far. Four queries."""
+    """One subject's findings, on everything recorded so far. At most four queries."""
     return findings_for([subject])
 
 
 def study_consistency_findings(study: Study, cutoff: dt.date) -> list[Finding]:
-    """The findings of every subject of the study on the data up to the cutoff. Five queries."""
+    """The findings of every subject of the study on the data up to the cutoff. At most five
+    queries."""
     subjects = list(
         Subject.objects.filter(study=study, entered_in_error=False, consent_on__lte=cutoff)
     )

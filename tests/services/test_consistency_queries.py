@@ -258,8 +258,17 @@ def test_the_study_findings_take_the_same_queries_whatever_the_number_of_subject
             assessments={**UNRELATED, "IL2": ("possible", "none")},
             by=alice,
         )
+        ae_record(
+            subject=person,
+            ctcae_term="Alanine aminotransferase increased",
+            grade=1,
+            onset_on=_day(3),
+            assessments=UNRELATED,
+            by=alice,
+        )
         people.append(person)
     with CaptureQueriesContext(connection) as queries:
         findings = findings_for(people, _day(40))
-    assert len(findings) == 2 * subjects
+    assert len(findings) == 3 * subjects
+    # Events, their agent rows, doses (an event is related to IL-2), ALT results.
     assert len(queries) == 4
