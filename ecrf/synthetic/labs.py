@@ -7,6 +7,8 @@ lab grading tests draw their rows from it.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pandas as pd
 
@@ -130,6 +132,7 @@ def _multiples() -> list[float]:
 MULTIPLES = _multiples()
 
 
+@functools.lru_cache(maxsize=65536)
 def value_of_grade(
     test: str,
     unit: str,
@@ -161,6 +164,8 @@ def value_of_grade(
         graded = grade_lab(test, float(text), unit, lln=lln, uln=uln, baseline=baseline)
         if graded.term == term and graded.grade == grade:
             hits.append(text)
+            if len(hits) == 7:
+                break  # enough to take the fourth
         elif hits:
             break
     return hits[min(len(hits) // 2, 3)] if hits else None

@@ -1218,7 +1218,7 @@ class _Generator:
             for target in range(grade, 5):
                 text = value_of_grade(
                     test, unit, term, target, reference=reference, decimals=decimals, lln=lln,
-                    uln=uln, baseline=last.get(test),
+                    uln=uln, baseline=last.get(test) if LAB_TESTS[test].uses_baseline else None,
                 )  # fmt: skip
                 if text is not None:
                     texts[position] = text
