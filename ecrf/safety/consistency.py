@@ -15,7 +15,8 @@ own (the check codes are part of the safety summary's JSON):
   dose given came after the onset.
 * ``term_impossible_for_subject``: a CTCAE term that the subject's sex or age rules out.
 
-Each finding names the record and field a data query is raised on.
+Each finding names the record and field a data query is raised on: the adverse event, on its
+grade or term, or on the form as a whole for an agent's attribution or action.
 """
 
 from __future__ import annotations
@@ -40,7 +41,6 @@ CHECKS = (
 )
 
 EVENT_MODEL = "ecrf.AdverseEvent"
-ASSESSMENT_MODEL = "ecrf.AdverseEventAgent"
 
 # Days around an event in which a lab result counts for its grade.
 LAB_WINDOW_DAYS = 7
@@ -438,16 +438,12 @@ def subject_findings(
         if detail := check_grade_against_labs(event, labs):
             found(AE_GRADE_VS_LAB, detail, EVENT_MODEL, event.event_id, "grade")
         for assessment in sorted(by_event.get(event.event_id, []), key=lambda a: a.agent):
+            # The attribution and the action are fields of the adverse event form, one row
+            # per agent: the query is on the form as a whole, its detail names the agent.
             if detail := check_action_against_doses(event, assessment, doses):
-                found(
-                    ACTION_VS_DOSING, detail, ASSESSMENT_MODEL, assessment.assessment_id,
-                    "action_taken",
-                )  # fmt: skip
+                found(ACTION_VS_DOSING, detail, EVENT_MODEL, event.event_id, "")
             if detail := check_attribution_timing(event, assessment, first):
-                found(
-                    ATTRIBUTION_BEFORE_FIRST_DOSE, detail, ASSESSMENT_MODEL,
-                    assessment.assessment_id, "attribution",
-                )  # fmt: skip
+                found(ATTRIBUTION_BEFORE_FIRST_DOSE, detail, EVENT_MODEL, event.event_id, "")
         if detail := check_term_for_subject(event, subject):
             found(TERM_IMPOSSIBLE_FOR_SUBJECT, detail, EVENT_MODEL, event.event_id, "ctcae_term")
     return findings

