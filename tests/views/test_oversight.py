@@ -580,3 +580,29 @@ def test_source_verification_leaves_a_signature_valid(client, monitor, bob, even
     verification_record(record=event, by=monitor)
     client.force_login(bob)
     assert "Signed · valid" in _casebook(client, subject)
+
+
+def test_a_consistency_query_shows_on_the_query_pages_with_a_link_to_the_form(
+    client, alice, monitor, subject, all_agents_unrelated
+):
+    """A-001 is female: 'Erectile dysfunction' opens a consistency query on the event's term."""
+    from ecrf.models import QueryOrigin
+    from ecrf.services import ae_record
+
+    event = ae_record(
+        subject=subject,
+        ctcae_term="Erectile dysfunction",
+        grade=1,
+        onset_on=dt.date(2026, 3, 5),
+        assessments=all_agents_unrelated,
+        by=alice,
+    )
+    query = DataQuery.objects.get(origin=QueryOrigin.CONSISTENCY)
+    client.force_login(alice)
+    page = client.get(reverse("query_detail", args=[query.pk])).content.decode()
+    assert reverse("ae_edit", args=[event.pk]) in page
+    assert "Erectile dysfunction is a term of male subjects; this subject is female." in page
+    client.force_login(monitor)
+    listing = client.get(reverse("query_list")).content.decode()
+    assert reverse("query_detail", args=[query.pk]) in listing
+    assert "Erectile dysfunction is a term of male subjects" in listing
