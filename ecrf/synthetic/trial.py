@@ -13,6 +13,12 @@ Faithful, not slow:
   and the subject's baseline (the last value on or before the first dose); DLT flags from the
   pure rules of ``ecrf.safety.dlt``; one audit event per non-empty field of a created record
   and per changed field of an updated one, with the service's action codes and reasons.
+* Coherent across the forms: the data pass the consistency checks of
+  ``ecrf.safety.consistency`` (no term of the other sex or of children; no event related to an
+  agent before its first dose, which is never missed; an agent reduced, interrupted or
+  withdrawn for an event has its doses changed from the first one after onset; an event of a
+  CTCAE term with a lab criterion has a result of its grade on its onset day, or the day after
+  the first dose, in place of another result so that the counts stay as asked).
 * Rows are built as plain Python values and written with one multi-row statement per table
   (``executemany`` on SQLite, ``COPY`` on PostgreSQL) in a single transaction, instead of
   ``save()`` and ``full_clean()`` per row; every row still meets the model's check constraints,
