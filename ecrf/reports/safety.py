@@ -37,6 +37,7 @@ from ..models import (
     VisitStatus,
 )
 from ..safety import tables as t
+from ..selectors.consistency import consistency_rows
 from ..selectors.dlt import dlt_overview
 from . import pdf
 from .dlt import dlt_report_data
@@ -53,6 +54,7 @@ SECTIONS = (
     "7. Serious adverse events and deaths",
     "8. Laboratory shift tables",
     "9. Figures",
+    "10. Consistency across the forms",
 )
 OUTCOMES = dict(Outcome.choices)
 STATUS_LABELS = {
@@ -85,6 +87,8 @@ class SafetyFrames:
     dlt_levels: pd.DataFrame
     dlt_subjects: pd.DataFrame
     dlt_events: pd.DataFrame
+    # The consistency checks across the forms: subject_id, check, detail.
+    consistency: pd.DataFrame
 
     def snapshot_hash(self) -> str:
         """SHA-256 of the loaded data: the same rows give the same hash, in any order.
@@ -232,6 +236,9 @@ def load_safety_frames(study: Study, cutoff: dt.date) -> SafetyFrames:
         events=events,
         attributions=attributions,
         labs=labs,
+        consistency=pd.DataFrame(
+            consistency_rows(study, cutoff), columns=["subject_id", "check", "detail"]
+        ),
         **_dlt_frames(study, cutoff),
     )
 
@@ -886,6 +893,39 @@ def _figures(tables: SafetyTables) -> list[Flowable]:
     return story
 
 
+CHECK_LABELS = {
+    "ae_grade_vs_lab": "Adverse event grade against the lab values of its term",
+    "action_vs_dosing": "Action taken on the adverse event form against the dosing records",
+    "attribution_before_first_dose": "Attribution to an agent before its first dose",
+    "term_impossible_for_subject": "Term impossible for the subject's sex or age",
+}
+
+
+def _consistency(frames: SafetyFrames) -> list[Flowable]:
+    story: list[Flowable] = [
+        pdf.heading(SECTIONS[9]),
+        _note(
+            "Each finding is also an automatic data query on the adverse event, which closes "
+            "itself when the data no longer disagree. Findings at the cutoff:"
+        ),
+        _gap(),
+    ]
+    rows = frames.consistency.sort_values(["check", "subject_id"])
+    if rows.empty:
+        return [*story, _note("None: the forms agree on every check.")]
+    listing = [
+        [r.subject_id, CHECK_LABELS.get(r.check, r.check), r.detail] for r in rows.itertuples()
+    ]
+    return [
+        *story,
+        pdf.table(
+            listing,
+            ["Subject", "Check", "Finding"],
+            col_widths=[w * mm for w in (18, 52, PORTRAIT_WIDTH / mm - 70)],
+        ),
+    ]
+
+
 def _story(report: SafetyReport) -> list[Flowable]:
     frames, tables = report.frames, report.tables
     story = _cover(report)
@@ -910,5 +950,7 @@ def _story(report: SafetyReport) -> list[Flowable]:
         *_labs(tables),
         *pdf.portrait_pages(),
         *_figures(tables),
+        *pdf.portrait_pages(),
+        *_consistency(frames),
     ]
     return story

@@ -199,6 +199,9 @@ def safety_data(report: SafetyReport) -> dict:
                 "why": "why",
             },
         ),  # fmt: skip
+        "consistency": _records(
+            frames.consistency, {"subject_id": "subject_id", "check": "check", "detail": "detail"}
+        ),
         "deaths": _records(
             tables.deaths,
             {

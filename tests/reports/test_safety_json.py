@@ -214,3 +214,24 @@ def test_every_pdf_cell_of_exposure_overview_and_course_equals_the_json(
                 subject["status"]
             ]
         )  # fmt: skip
+
+
+def test_consistency_rows_equal_the_open_consistency_queries(trial):  # noqa: F811
+    """The report's consistency section and the automatic data queries come from the same
+    checks by two routes: the report recomputes them at the cutoff, the queries were opened
+    (and closed) by every save. At a cutoff after all the data they agree, subject by subject
+    and check by check. A-001's nausea is attributed to IL-2 (probable) on 2026-03-10, before
+    the subject's first IL-2 dose on 2026-03-11: one finding at least."""
+    today = dt.date.today()
+    data = safety_data(prepare_safety_report(trial, cutoff=today, generated_by="pytest"))
+    found = Counter((row["subject_id"], row["check"]) for row in data["consistency"])
+    key = trial.pk.hex if connection.vendor == "sqlite" else trial.pk
+    queries = _sql(
+        "select s.subject_code, q.cause from ecrf_dataquery q join ecrf_subject s "
+        "on s.id = q.subject_id where s.study_id = %s and q.origin = 'consistency' "
+        "and q.state <> 'closed'",
+        [key],
+    )
+    expected = Counter((code, cause.split(":")[1]) for code, cause in queries)
+    assert found == expected
+    assert ("A-001", "attribution_before_first_dose") in found
