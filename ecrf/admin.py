@@ -554,13 +554,16 @@ class DoseAdministrationAdmin(AuditedAdmin):
         "planned_dose",
         "given_dose",
         "unit",
+        "reason_category",
         "reason",
     )
-    list_filter = ("agent", "subject__site")
+    list_filter = ("agent", "reason_category", "subject__site")
     search_fields = ("subject__subject_code",)
     list_select_related = ("subject", "agent")
     date_hierarchy = "given_on"
-    add_fields = ("subject", "agent", "given_on", "given_dose", "reason", "adverse_event")
+    add_fields = (
+        "subject", "agent", "given_on", "given_dose", "reason_category", "reason", "adverse_event",
+    )
     readonly_fields = (*BOOKKEEPING, "visit", "cycle", "day", "planned_dose", "unit")
     change_readonly_fields = ("subject",)
 
@@ -572,6 +575,7 @@ class DoseAdministrationAdmin(AuditedAdmin):
             given_on=data["given_on"],
             given_dose=data["given_dose"],
             reason=data["reason"],
+            reason_category=data["reason_category"],
             adverse_event=data["adverse_event"],
             visit=visit_on(data["subject"], data["given_on"]),
             by=request.user,
