@@ -32,6 +32,8 @@ def dlt_report_data(overview: DltOverview) -> dict:
             {
                 "subject_id": row.subject.subject_code,
                 "dose_level": row.level,
+                "window_end": row.window_end.isoformat() if row.window_end else None,
+                "exposure_pct": row.exposure_pct,
                 "evaluable": row.evaluability.evaluable,
                 "evaluable_reason": row.evaluability.reason,
                 "dlt": row.has_dlt,
@@ -70,6 +72,8 @@ def dlt_report_text(data: dict) -> str:
         evaluable = "evaluable" if subject["evaluable"] else "not evaluable"
         lines.append(f"{subject['subject_id']} (DL{subject['dose_level']}): {evaluable}: "
                      f"{subject['evaluable_reason']}")  # fmt: skip
+        exposure = ", ".join(f"{code} {pct:g}%" for code, pct in subject["exposure_pct"].items())
+        lines.append(f"    window ends {subject['window_end']}; exposure: {exposure or 'none'}")
         for event in subject["dlt_events"]:
             lines.append(f"    {event['term']} grade {event['grade']} ({event['onset_date']}): "
                          f"{event['status']}: {event['reason']}")  # fmt: skip

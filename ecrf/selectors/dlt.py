@@ -36,7 +36,9 @@ from ..safety.dlt import (
     EventFacts,
     evaluate_event,
     evaluate_subject,
+    exposure_percentages,
     summarise_dose_level,
+    window_end,
 )
 
 # Events are matched to their attributions by the text of their key: turning tens of
@@ -50,6 +52,7 @@ def study_dlt_settings(study: Study) -> DltSettings:
         window_days=study.dlt_window_days,
         min_attribution=study.dlt_min_attribution,
         min_exposure_pct=study.dlt_min_exposure_pct,
+        underdosing_for_toxicity_evaluable=study.dlt_underdosing_for_toxicity_evaluable,
     )
 
 
@@ -85,12 +88,16 @@ class EventDlt:
 @dataclass
 class SubjectDlt:
     """A treated subject's evaluability and DLT candidates: the events the rules flag or an
-    investigator decided on (events that are not DLTs are left out)."""
+    investigator decided on (events that are not DLTs are left out), with what the committee
+    checks evaluability against: the window's last day and, per agent code, the percentage of
+    the planned dose given in the window (raw given/planned, one decimal, rounded down)."""
 
     subject: Subject
     level: int | None
     evaluability: Evaluability
     events: list[EventDlt] = field(default_factory=list)
+    window_end: dt.date | None = None
+    exposure_pct: dict[str, float] = field(default_factory=dict)
 
     @property
     def has_dlt(self) -> bool:
@@ -150,18 +157,21 @@ def dlt_window_doses(subjects: list[Subject], window_days: int) -> dict[UUID, li
     """Per subject id, the doses given in the DLT window: only they count for exposure
     (ecrf.safety.dlt._window_exposure)."""
     first_dose = F("subject__first_dose_on")
-    window_end = ExpressionWrapper(
+    last_day = ExpressionWrapper(
         first_dose + dt.timedelta(days=window_days - 1), output_field=DateField()
     )
     doses: dict = defaultdict(list)
-    for subject_id, code, given_on, planned, given in (
+    for subject_id, code, given_on, planned, given, category in (
         DoseAdministration.objects.filter(
             subject__in=subjects, entered_in_error=False, given_on__gte=first_dose
         )
-        .filter(given_on__lte=window_end)
-        .values_list("subject_id", "agent__code", "given_on", "planned_dose", "given_dose")
-    ):
-        doses[subject_id].append(DoseFacts(code, given_on, planned, given))
+        .filter(given_on__lte=last_day)
+        .values_list(
+            "subject_id", "agent__code", "given_on", "planned_dose", "given_dose",
+            "reason_category",
+        )
+    ):  # fmt: skip
+        doses[subject_id].append(DoseFacts(code, given_on, planned, given, category))
     return doses
 
 
@@ -259,15 +269,25 @@ def subject_rows(
         if subject.first_dose_on is None or subject.first_dose_on > cutoff:
             continue
         items = events.get(subject.pk, [])
+        subject_doses = doses.get(subject.pk, [])
         evaluability = evaluate_subject(
             first_dose_on=subject.first_dose_on,
             off_study_on=subject.off_study_on,
-            doses=doses.get(subject.pk, []),
+            doses=subject_doses,
             dlt_flags=[_decided_flag(item) for item in items if item.counts],
             cutoff=cutoff,
             settings=settings,
         )
-        rows.append(SubjectDlt(subject, subject.dose_level.level, evaluability, items))
+        rows.append(
+            SubjectDlt(
+                subject,
+                subject.dose_level.level,
+                evaluability,
+                items,
+                window_end=window_end(subject.first_dose_on, settings),
+                exposure_pct=exposure_percentages(subject_doses, subject.first_dose_on, settings),
+            )
+        )
     return rows
 
 
