@@ -562,7 +562,13 @@ class DoseAdministrationAdmin(AuditedAdmin):
     list_select_related = ("subject", "agent")
     date_hierarchy = "given_on"
     add_fields = (
-        "subject", "agent", "given_on", "given_dose", "reason_category", "reason", "adverse_event",
+        "subject",
+        "agent",
+        "given_on",
+        "given_dose",
+        "reason_category",
+        "reason",
+        "adverse_event",
     )
     readonly_fields = (*BOOKKEEPING, "visit", "cycle", "day", "planned_dose", "unit")
     change_readonly_fields = ("subject",)

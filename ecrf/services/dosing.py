@@ -32,9 +32,7 @@ CATEGORY_CONTRADICTS_EVENT = (
 )
 
 
-def dose_reason_category(
-    *, category: str, adverse_event_id, changed: bool, reason: str
-) -> str:
+def dose_reason_category(*, category: str, adverse_event_id, changed: bool, reason: str) -> str:
     """The kind of reason a dose is saved with, or ValidationError on the field
     `reason_category`.
 

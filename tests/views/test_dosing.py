@@ -327,6 +327,8 @@ def test_a_monitor_reads_the_dose_pages_but_may_not_save(client, monitor, subjec
     assert _create(client, subject, "CTX", C1D1, 50).status_code == 403
     edit_url = reverse("dose_edit", args=[im_dose.pk])
     assert client.get(edit_url).status_code == 200
-    data = _edit_data(im_dose, given_dose=300, reason="x", reason_category="other", change_reason="y")
+    data = _edit_data(
+        im_dose, given_dose=300, reason="x", reason_category="other", change_reason="y"
+    )
     assert client.post(edit_url, data).status_code == 403
     assert DoseAdministration.objects.count() == 1
