@@ -332,3 +332,31 @@ def dlt_overview(study: Study, cutoff: dt.date | None = None) -> DltOverview:
     events = dlt_candidate_events(candidates, subjects)
     rows = subject_rows(subjects, events, doses, cutoff, settings)
     return assemble_overview(study, cutoff, levels, rows)
+
+
+def dlt_event_statuses(study: Study, cutoff: dt.date | None = None) -> dict[UUID, str]:
+    """Each current adverse event's DLT status at the cutoff (default today), computed at read
+    time by the same rules and decisions as `dlt_overview`: an ongoing event's duration grows
+    every day, so the status stored with its assessment may be a day old, this never is.
+
+    Events that are no DLT candidate (including those with onset after the cutoff or of a
+    subject with no first dose) are "not_dlt". A fixed number of queries.
+    """
+    cutoff = cutoff or timezone.localdate()
+    settings = study_dlt_settings(study)
+    subjects = dlt_subjects(study)
+    candidates = dlt_candidates(subjects, dlt_attributions(subjects), cutoff, settings)
+    statuses = dict.fromkeys(
+        AdverseEvent.objects.filter(subject__study=study, entered_in_error=False).values_list(
+            "pk", flat=True
+        ),
+        DltStatus.NOT_DLT,
+    )
+    decisions = dict(
+        DltAssessment.objects.filter(adverse_event_id__in=list(candidates)).values_list(
+            "adverse_event_id", "decision"
+        )
+    )
+    for event_id, flag in candidates.items():
+        statuses[event_id] = dlt_status(bool(flag and flag.is_dlt), decisions.get(event_id, ""))
+    return statuses
