@@ -141,3 +141,9 @@ class LabToxicityAssessment(AuditedModel):
 
     def __str__(self) -> str:
         return f"{self.lab_result}: {self.get_decision_display()}"
+
+    @property
+    def subject(self):
+        """The lab result's subject: whose site's investigators may decide, and whose audit
+        trail the decision joins."""
+        return self.lab_result.subject

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from decimal import ROUND_FLOOR, Decimal
 
 from ecrf.ctcae.dictionary import check_grade, get_term
+from ecrf.safety.reconciliation import EventSpan, LabFinding, unreconciled_findings
 
 ATTRIBUTION_ORDER = ("unrelated", "unlikely", "possible", "probable", "definite")
 
@@ -598,3 +599,28 @@ def summarise_dose_level(subjects: Sequence[tuple[Evaluability, bool]]) -> DoseL
         with_dlt=with_dlt,
         replacements_needed=treated - evaluable,
     )
+
+
+# --- Unreconciled lab toxicity -----------------------------------------------------------------
+
+
+def unreconciled_lab_toxicities(
+    findings: Iterable[LabFinding],
+    events: Iterable[EventSpan],
+    *,
+    first_dose_on: dt.date,
+    cutoff: dt.date,
+    settings: DltSettings = DltSettings(),
+) -> list[LabFinding]:
+    """One subject's unreconciled potential DLTs (issue #12): lab results of CTCAE grade 3 or
+    more collected in the DLT window (study days 1 to ``window_days``) by the cutoff, that no
+    adverse event of the same term explains (the lab-AE matching of
+    ``ecrf.safety.reconciliation``: onset within 7 days of the sample, or ongoing then).
+    The caller leaves out the results an investigator has signed off as not DLTs."""
+    last_day = window_end(first_dose_on, settings)
+    in_window = [
+        finding
+        for finding in findings
+        if first_dose_on <= finding.collected_on <= min(last_day, cutoff)
+    ]
+    return unreconciled_findings(in_window, events, min_grade=MIN_DLT_GRADE)

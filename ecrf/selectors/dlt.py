@@ -24,6 +24,7 @@ from ..models import (
     DltAssessment,
     DltStatus,
     DoseAdministration,
+    LabResult,
     Study,
     Subject,
 )
@@ -38,8 +39,12 @@ from ..safety.dlt import (
     evaluate_subject,
     exposure_percentages,
     summarise_dose_level,
+    unreconciled_lab_toxicities,
     window_end,
 )
+from ..safety.reconciliation import EventSpan, LabFinding
+
+MIN_LAB_GRADE = 3
 
 # Events are matched to their attributions by the text of their key: turning tens of
 # thousands of keys into UUID objects would take most of the time.
@@ -112,6 +117,29 @@ class LevelRow:
 
 
 @dataclass
+class UnreconciledLab:
+    """A lab result of grade 3 or more in a treated subject's DLT window with no matching
+    adverse event and no investigator's signed "not a DLT": an unreconciled potential DLT."""
+
+    subject: Subject
+    result: LabResult
+    test: str
+    term: str
+    grade: int
+    collected_on: dt.date
+    days_pending: int
+
+
+KIND_POTENTIAL_DLT = "potential_dlt"
+KIND_UNRECONCILED_LAB = "unreconciled_lab"
+PROVISIONAL = "Provisional: {count} pending ({parts}). {reason}"
+
+
+def _count(n: int, one: str, many: str) -> str:
+    return f"{n} {one if n == 1 else many}"
+
+
+@dataclass
 class DltOverview:
     study: Study
     cutoff: dt.date
@@ -119,12 +147,58 @@ class DltOverview:
     levels: list[LevelRow]
     recommendation: Recommendation
     outcomes: str
+    unreconciled_labs: list[UnreconciledLab] = field(default_factory=list)
 
     @property
     def queue(self) -> list[EventDlt]:
         """Potential DLTs awaiting an investigator's decision, oldest first."""
         pending = [e for s in self.subjects for e in s.events if e.status == DltStatus.POTENTIAL]
         return sorted(pending, key=lambda e: (e.event.onset_on, e.event.created_at))
+
+    @property
+    def pending(self) -> list[dict]:
+        """What the advice waits on: undecided potential DLTs (days since onset) and
+        unreconciled lab toxicities (days since collection), oldest first."""
+        items = [
+            {
+                "kind": KIND_POTENTIAL_DLT,
+                "subject_id": e.event.subject.subject_code,
+                "what": f"{e.event.ctcae_term} grade {e.event.grade}, onset "
+                f"{e.event.onset_on.isoformat()}",
+                "days_pending": (self.cutoff - e.event.onset_on).days,
+            }
+            for e in self.queue
+        ] + [
+            {
+                "kind": KIND_UNRECONCILED_LAB,
+                "subject_id": lab.subject.subject_code,
+                "what": f"{lab.test} {lab.term} grade {lab.grade}, collected "
+                f"{lab.collected_on.isoformat()}, no adverse event",
+                "days_pending": lab.days_pending,
+            }
+            for lab in self.unreconciled_labs
+        ]
+        return sorted(items, key=lambda item: -item["days_pending"])
+
+    @property
+    def provisional(self) -> bool:
+        """True while any potential DLT is undecided or any lab toxicity unreconciled."""
+        return bool(self.queue or self.unreconciled_labs)
+
+    @property
+    def advice(self) -> str:
+        """The design's recommendation, marked provisional with what is pending."""
+        reason = self.recommendation.reason
+        if not self.provisional:
+            return reason
+        dlts, labs = len(self.queue), len(self.unreconciled_labs)
+        parts = []
+        if dlts:
+            parts.append(_count(dlts, "potential DLT undecided", "potential DLTs undecided"))
+        if labs:
+            parts.append(_count(labs, "unreconciled lab toxicity", "unreconciled lab toxicities"))
+        count = _count(dlts + labs, "item", "items")
+        return PROVISIONAL.format(count=count, parts=", ".join(parts), reason=reason)
 
 
 # Loaders: one query each.
@@ -219,6 +293,57 @@ def dlt_candidate_events(
         assessment = getattr(event, "dlt_assessment", None)
         by_subject[event.subject_id].append(EventDlt(event, candidates[event.pk], assessment))
     return by_subject
+
+
+def dlt_unreconciled_labs(
+    subjects: list[Subject], cutoff: dt.date, settings: DltSettings
+) -> list[UnreconciledLab]:
+    """The treated subjects' unreconciled potential DLTs (ecrf.safety.dlt
+    .unreconciled_lab_toxicities), oldest first; results an investigator signed off as not a
+    DLT are left out. Two queries."""
+    treated = {s.pk: s for s in subjects if s.first_dose_on and s.first_dose_on <= cutoff}
+    results = list(
+        LabResult.objects.filter(
+            subject_id__in=list(treated),
+            entered_in_error=False,
+            ctcae_grade__gte=MIN_LAB_GRADE,
+            toxicity_assessment__isnull=True,
+        ).order_by("collected_at", "test_code")
+    )
+    spans: dict = defaultdict(list)
+    if results:
+        for subject_id, term, onset, resolved in AdverseEvent.objects.filter(
+            subject_id__in={r.subject_id for r in results}, entered_in_error=False
+        ).values_list("subject_id", "ctcae_term", "onset_on", "resolved_on"):
+            spans[subject_id].append(EventSpan(term, onset, resolved))
+    by_subject: dict = defaultdict(list)
+    for result in results:
+        by_subject[result.subject_id].append(result)
+    found = []
+    for subject_id, items in by_subject.items():
+        subject = treated[subject_id]
+        findings = [
+            LabFinding(r.pk, r.test_code, r.ctcae_term, r.ctcae_grade, r.collected_at.date())
+            for r in items
+        ]
+        unexplained = {
+            f.result_id
+            for f in unreconciled_lab_toxicities(
+                findings, spans[subject_id], first_dose_on=subject.first_dose_on,
+                cutoff=cutoff, settings=settings,
+            )
+        }  # fmt: skip
+        for result in items:
+            if result.pk in unexplained:
+                result.subject = subject
+                collected_on = result.collected_at.date()
+                found.append(
+                    UnreconciledLab(
+                        subject, result, result.test_code, result.ctcae_term,
+                        result.ctcae_grade, collected_on, (cutoff - collected_on).days,
+                    )
+                )  # fmt: skip
+    return sorted(found, key=lambda lab: (lab.collected_on, lab.subject.subject_code, lab.test))
 
 
 # Assembly: pure, over what the loaders read.
@@ -331,7 +456,9 @@ def dlt_overview(study: Study, cutoff: dt.date | None = None) -> DltOverview:
     candidates = dlt_candidates(subjects, attributions, cutoff, settings)
     events = dlt_candidate_events(candidates, subjects)
     rows = subject_rows(subjects, events, doses, cutoff, settings)
-    return assemble_overview(study, cutoff, levels, rows)
+    overview = assemble_overview(study, cutoff, levels, rows)
+    overview.unreconciled_labs = dlt_unreconciled_labs(subjects, cutoff, settings)
+    return overview
 
 
 def dlt_event_statuses(study: Study, cutoff: dt.date | None = None) -> dict[UUID, str]:

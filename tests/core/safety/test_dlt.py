@@ -58,8 +58,10 @@ from ecrf.safety.dlt import (
     exposure_percentages,
     is_haematological,
     summarise_dose_level,
+    unreconciled_lab_toxicities,
     window_end,
 )
+from ecrf.safety.reconciliation import EventSpan, LabFinding
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -868,6 +870,59 @@ def test_the_exposure_listing_is_the_raw_share_given_rounded_down_to_one_decimal
     assert exposure_percentages(_il2(TOXICITY), FIRST_DOSE) == {"IM": 100.0, "IL2": 40.0}
     doses = [_dose("IL2", 10, "10000", "7499"), _dose("IL2", 22, "5", "0")]
     assert exposure_percentages(doses, FIRST_DOSE) == {"IL2": 74.9}
+
+
+# Unreconciled lab toxicity (issue #12: "Grade 3-4 lab results inside the DLT window with no
+# matching adverse event (synthetic: hyponatraemia grade 4) never reach the DLT rules"). The
+# window is study days 1-21 (2026-03-02 to 2026-03-22); matching is the lab-AE reconciliation's
+# (same CTCAE term, onset within 7 days of the sample or ongoing then).
+
+
+def _finding(day, grade=4, term="Hyponatremia", result_id=1):
+    return LabFinding(result_id, "SODIUM", term, grade, _day(day))
+
+
+def _unreconciled(findings, events=(), cutoff=LATE_CUTOFF, settings=None):
+    return unreconciled_lab_toxicities(
+        findings,
+        events,
+        first_dose_on=FIRST_DOSE,
+        cutoff=cutoff,
+        settings=settings or DltSettings(),
+    )
+
+
+@pytest.mark.parametrize(("day", "listed"), [(-1, False), (1, True), (21, True), (22, False)])
+def test_a_lab_only_grade_4_is_unreconciled_inside_the_window_only(day, listed):
+    """Day -1 is the last lead-in day (no day 0); days 1 and 21 are the window's ends."""
+    assert bool(_unreconciled([_finding(day)])) is listed
+
+
+@pytest.mark.parametrize(("grade", "listed"), [(2, False), (3, True), (4, True)])
+def test_grade_3_or_more_is_a_potential_dlt(grade, listed):
+    assert bool(_unreconciled([_finding(5, grade)])) is listed
+
+
+@pytest.mark.parametrize(
+    ("event", "listed"),
+    [
+        (EventSpan("Hyponatremia", _day(12), None), False),  # onset 7 days after the sample
+        (EventSpan("Hyponatremia", _day(13), None), True),  # 8 days after: no match
+        (EventSpan("Hyponatremia", _day(1), _day(6)), False),  # ongoing on the sample's day
+        (EventSpan("Hypokalemia", _day(5), None), True),  # another term explains nothing
+    ],
+)
+def test_an_adverse_event_of_the_term_reconciles_the_result(event, listed):
+    assert bool(_unreconciled([_finding(5)], [event])) is listed
+
+
+def test_a_result_after_the_cutoff_is_not_yet_listed():
+    assert _unreconciled([_finding(10)], cutoff=_day(9)) == []
+    assert _unreconciled([_finding(10)], cutoff=_day(10)) == [_finding(10)]
+
+
+def test_a_longer_window_setting_lists_day_22():
+    assert _unreconciled([_finding(22)], settings=DltSettings(window_days=28)) == [_finding(22)]
 
 
 # --- Dose level summary ---------------------------------------------------------------------
