@@ -44,7 +44,7 @@ from .models import (
     Subject,
     Visit,
 )
-from .selectors.dlt import dlt_event_statuses, dlt_overview
+from .selectors.dlt import dlt_event_statuses, dlt_overview, study_unreconciled_labs
 from .services import REASON_REQUIRED, STALE_RECORD, subject_screen
 from .services.adverse_events import ae_record, ae_update
 from .services.assignments import study_assignment_create
@@ -791,6 +791,20 @@ class DltReviewQueueAdmin(ScopedAdmin, admin.ModelAdmin):
     list_display = ("subject", "event", "grade", "onset_on", "onset_day", "rule_reason", "decide")
     list_select_related = ("adverse_event__subject",)
     ordering = ("adverse_event__onset_on", "created_at")
+    # Above the list: the unreconciled lab toxicities, each with its "Rule out, signed" link.
+    change_list_template = "admin/ecrf/dltreviewqueue/change_list.html"
+
+    def changelist_view(self, request, extra_context=None):
+        visible = set(access.subjects_for_user(request.user).values_list("pk", flat=True))
+        labs = [
+            lab
+            for study in access.studies_for_user(request.user)
+            for lab in study_unreconciled_labs(study)
+            if request.user.is_superuser or lab.subject.pk in visible
+        ]
+        return super().changelist_view(
+            request, {**(extra_context or {}), "unreconciled_labs": labs}
+        )
 
     def get_queryset(self, request):
         # Potential DLTs as of today (computed at read time, as on the dashboard and in

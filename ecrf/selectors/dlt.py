@@ -487,3 +487,10 @@ def dlt_event_statuses(study: Study, cutoff: dt.date | None = None) -> dict[UUID
     for event_id, flag in candidates.items():
         statuses[event_id] = dlt_status(bool(flag and flag.is_dlt), decisions.get(event_id, ""))
     return statuses
+
+
+def study_unreconciled_labs(study: Study, cutoff: dt.date | None = None) -> list[UnreconciledLab]:
+    """The study's unreconciled potential DLTs at the cutoff (default today), without the rest
+    of the overview: for the admin review queue. Three queries."""
+    cutoff = cutoff or timezone.localdate()
+    return dlt_unreconciled_labs(dlt_subjects(study), cutoff, study_dlt_settings(study))

@@ -66,3 +66,14 @@ def test_a_nurse_reads_but_cannot_sign_and_another_site_gets_404(client, alice, 
     page = client.get(reverse("dlt_dashboard")).content.decode()
     assert "Hyponatremia" not in page
     assert not LabToxicityAssessment.objects.exists()
+
+
+def test_the_admin_review_queue_lists_it_with_the_rule_out_link(client, bob, sodium):
+    url = reverse("admin:ecrf_dltreviewqueue_changelist")
+    bob.is_staff = True
+    bob.save(update_fields=["is_staff"])
+    client.force_login(bob)
+    page = client.get(url).content.decode()
+    assert 'id="unreconciled-labs"' in page and "Hyponatremia" in page
+    assert reverse("lab_toxicity_rule_out", args=[sodium.pk]) in page
+    assert "Rule out, signed" in page
