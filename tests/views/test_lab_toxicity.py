@@ -77,3 +77,14 @@ def test_the_admin_review_queue_lists_it_with_the_rule_out_link(client, bob, sod
     assert 'id="unreconciled-labs"' in page and "Hyponatremia" in page
     assert reverse("lab_toxicity_rule_out", args=[sodium.pk]) in page
     assert "Rule out, signed" in page
+
+
+def test_the_dashboard_lists_window_end_and_exposure_per_subject(client, bob, subject, alice):
+    """A-001: window to day 21 = 2026-03-22; IM 400 mg given on day 1 of 1 planned: 100%."""
+    from ecrf.services import dose_record
+
+    dose_record(subject=subject, agent=subject.study.agents.get(code="IM"),
+                given_on=dt.date(2026, 3, 2), given_dose=Decimal(400), by=alice)  # fmt: skip
+    client.force_login(bob)
+    page = client.get(reverse("dlt_dashboard")).content.decode()
+    assert "<th>Window ends</th>" in page and "2026-03-22" in page and "IM 100.0%" in page
