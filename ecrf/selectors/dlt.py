@@ -466,8 +466,8 @@ def dlt_event_statuses(study: Study, cutoff: dt.date | None = None) -> dict[UUID
     time by the same rules and decisions as `dlt_overview`: an ongoing event's duration grows
     every day, so the status stored with its assessment may be a day old, this never is.
 
-    Events that are no DLT candidate (including those with onset after the cutoff or of a
-    subject with no first dose) are "not_dlt". A fixed number of queries.
+    Events that are no DLT candidate and undecided (including those with onset after the
+    cutoff or of a subject with no first dose) are "not_dlt". A fixed number of queries.
     """
     cutoff = cutoff or timezone.localdate()
     settings = study_dlt_settings(study)
@@ -479,11 +479,14 @@ def dlt_event_statuses(study: Study, cutoff: dt.date | None = None) -> dict[UUID
         ),
         DltStatus.NOT_DLT,
     )
+    # An investigator's decision stands wherever the rules do not run (a subject with no dose
+    # level, say); where they do, dlt_status lets it override the flag.
     decisions = dict(
-        DltAssessment.objects.filter(adverse_event_id__in=list(candidates)).values_list(
-            "adverse_event_id", "decision"
-        )
+        DltAssessment.objects.filter(
+            adverse_event_id__in=list(statuses), decision__gt=""
+        ).values_list("adverse_event_id", "decision")
     )
+    statuses.update(decisions)
     for event_id, flag in candidates.items():
         statuses[event_id] = dlt_status(bool(flag and flag.is_dlt), decisions.get(event_id, ""))
     return statuses
