@@ -155,3 +155,14 @@ def test_dlt_report_lists_unreconciled_labs_and_the_provisional_advice(sodium):
     output = text.getvalue()
     assert "A-001 SODIUM Hyponatremia grade 4, collected 2026-03-10, pending 51 days" in output
     assert "Recommendation (3+3): Provisional: 1 item pending" in output
+
+
+def test_a_locked_result_is_refused_before_the_password_is_checked(sodium, bob, data_manager):
+    from ecrf.auth.lockout import SIGNATURE_PASSWORD_FAILED
+    from ecrf.services.locking import RecordLocked, lock_place
+
+    lock_place(target=sodium, by=data_manager)
+    with pytest.raises(RecordLocked):
+        _rule_out(sodium, bob, password="wrong")
+    assert not LabToxicityAssessment.objects.exists()
+    assert not AuditEvent.objects.filter(action=SIGNATURE_PASSWORD_FAILED).exists()
