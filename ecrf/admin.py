@@ -428,7 +428,8 @@ class DoseLevelAdmin(AuditedAdmin):
             overview = overview_for(request, obj.study_id)
             position = [r.level for r in overview.levels].index(obj.level) + 1
             rec = overview.recommendation
-            return rec.reason if rec.dose == position or rec.mtd == position else ""
+            # The advice as the dashboard gives it: "Provisional: ..." while anything is pending.
+            return overview.advice if rec.dose == position or rec.mtd == position else ""
 
         return (
             *self.list_display,

@@ -88,3 +88,9 @@ def test_the_dashboard_lists_window_end_and_exposure_per_subject(client, bob, su
     client.force_login(bob)
     page = client.get(reverse("dlt_dashboard")).content.decode()
     assert "<th>Window ends</th>" in page and "2026-03-22" in page and "IM 100.0%" in page
+
+
+def test_the_admin_dose_level_list_gives_the_provisional_advice(client, data_manager, sodium):
+    client.force_login(data_manager)
+    page = client.get(reverse("admin:ecrf_doselevel_changelist")).content.decode()
+    assert "Provisional: 1 item pending (1 unreconciled lab toxicity)." in page
