@@ -29,6 +29,7 @@ from ..models import (
     Subject,
 )
 from ..safety.dlt import (
+    MIN_DLT_GRADE,
     DltFlag,
     DltSettings,
     DoseFacts,
@@ -43,8 +44,6 @@ from ..safety.dlt import (
     window_end,
 )
 from ..safety.reconciliation import EventSpan, LabFinding
-
-MIN_LAB_GRADE = 3
 
 # Events are matched to their attributions by the text of their key: turning tens of
 # thousands of keys into UUID objects would take most of the time.
@@ -229,7 +228,7 @@ def dlt_attributions(subjects: list[Subject]) -> dict[str, dict[str, str]]:
 
 def dlt_window_doses(subjects: list[Subject], window_days: int) -> dict[UUID, list[DoseFacts]]:
     """Per subject id, the doses given in the DLT window: only they count for exposure
-    (ecrf.safety.dlt._window_exposure)."""
+    (ecrf.safety.dlt.window_exposure)."""
     first_dose = F("subject__first_dose_on")
     last_day = ExpressionWrapper(
         first_dose + dt.timedelta(days=window_days - 1), output_field=DateField()
@@ -306,7 +305,7 @@ def dlt_unreconciled_labs(
         LabResult.objects.filter(
             subject_id__in=list(treated),
             entered_in_error=False,
-            ctcae_grade__gte=MIN_LAB_GRADE,
+            ctcae_grade__gte=MIN_DLT_GRADE,
             toxicity_assessment__isnull=True,
         ).order_by("collected_at", "test_code")
     )
