@@ -510,7 +510,7 @@ class DltStatusFilter(admin.SimpleListFilter):
     def queryset(self, request, queryset):
         if self.value() not in DltStatus.values:
             return queryset
-        studies = queryset.values_list("subject__study_id", flat=True).distinct()
+        studies = set(queryset.order_by().values_list("subject__study_id", flat=True).distinct())
         matching = [
             event_id
             for study_id in studies
@@ -811,7 +811,11 @@ class DltReviewQueueAdmin(ScopedAdmin, admin.ModelAdmin):
         # Potential DLTs as of today (computed at read time, as on the dashboard and in
         # dlt_report), and decisions the rules have since contradicted.
         queryset = super().get_queryset(request)
-        studies = queryset.values_list("adverse_event__subject__study_id", flat=True).distinct()
+        studies = set(
+            queryset.order_by()
+            .values_list("adverse_event__subject__study_id", flat=True)
+            .distinct()
+        )
         potential = [
             event_id
             for study_id in studies
