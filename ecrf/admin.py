@@ -44,7 +44,7 @@ from .models import (
     Subject,
     Visit,
 )
-from .selectors.dlt import dlt_overview
+from .selectors.dlt import dlt_event_statuses, dlt_overview, study_unreconciled_labs
 from .services import REASON_REQUIRED, STALE_RECORD, subject_screen
 from .services.adverse_events import ae_record, ae_update
 from .services.assignments import study_assignment_create
@@ -428,7 +428,8 @@ class DoseLevelAdmin(AuditedAdmin):
             overview = overview_for(request, obj.study_id)
             position = [r.level for r in overview.levels].index(obj.level) + 1
             rec = overview.recommendation
-            return rec.reason if rec.dose == position or rec.mtd == position else ""
+            # The advice as the dashboard gives it: "Provisional: ..." while anything is pending.
+            return overview.advice if rec.dose == position or rec.mtd == position else ""
 
         return (
             *self.list_display,
@@ -486,6 +487,37 @@ def overview_for(request, study_id):
     if study_id not in cache:
         cache[study_id] = dlt_overview(Study.objects.get(pk=study_id))
     return cache[study_id]
+
+
+def dlt_statuses_for(request, study_id) -> dict:
+    """Every event's DLT status in a study, computed at read time once per admin page (the
+    stored DltAssessment.status is only refreshed when data change)."""
+    cache = request.__dict__.setdefault("_dlt_statuses", {})
+    if study_id not in cache:
+        cache[study_id] = dlt_event_statuses(Study.objects.get(pk=study_id))
+    return cache[study_id]
+
+
+class DltStatusFilter(admin.SimpleListFilter):
+    """The DLT status as of today, as the DLT dashboard and dlt_report give it."""
+
+    title = "DLT status"
+    parameter_name = "dlt_status"
+
+    def lookups(self, request, model_admin):
+        return DltStatus.choices
+
+    def queryset(self, request, queryset):
+        if self.value() not in DltStatus.values:
+            return queryset
+        studies = set(queryset.order_by().values_list("subject__study_id", flat=True).distinct())
+        matching = [
+            event_id
+            for study_id in studies
+            for event_id, status in dlt_statuses_for(request, study_id).items()
+            if status == self.value()
+        ]
+        return queryset.filter(pk__in=matching)
 
 
 @admin.register(Subject)
@@ -554,13 +586,22 @@ class DoseAdministrationAdmin(AuditedAdmin):
         "planned_dose",
         "given_dose",
         "unit",
+        "reason_category",
         "reason",
     )
-    list_filter = ("agent", "subject__site")
+    list_filter = ("agent", "reason_category", "subject__site")
     search_fields = ("subject__subject_code",)
     list_select_related = ("subject", "agent")
     date_hierarchy = "given_on"
-    add_fields = ("subject", "agent", "given_on", "given_dose", "reason", "adverse_event")
+    add_fields = (
+        "subject",
+        "agent",
+        "given_on",
+        "given_dose",
+        "reason_category",
+        "reason",
+        "adverse_event",
+    )
     readonly_fields = (*BOOKKEEPING, "visit", "cycle", "day", "planned_dose", "unit")
     change_readonly_fields = ("subject",)
 
@@ -572,6 +613,7 @@ class DoseAdministrationAdmin(AuditedAdmin):
             given_on=data["given_on"],
             given_dose=data["given_dose"],
             reason=data["reason"],
+            reason_category=data["reason_category"],
             adverse_event=data["adverse_event"],
             visit=visit_on(data["subject"], data["given_on"]),
             by=request.user,
@@ -582,6 +624,7 @@ class DoseAdministrationAdmin(AuditedAdmin):
 
 
 DLT_BADGE_COLOURS = {
+    DltStatus.NOT_DLT: "#5b7f5b",  # muted green
     DltStatus.POTENTIAL: "#f0ad4e",  # amber
     DltStatus.CONFIRMED: "#c9302c",  # red
     DltStatus.RULED_OUT: "#8a8a8a",  # grey
@@ -632,7 +675,7 @@ class AdverseEventAdmin(AuditedAdmin):
         "outcome",
     )
     list_filter = (
-        ("dlt_assessment__status", admin.ChoicesFieldListFilter),
+        DltStatusFilter,
         "subject__dose_level",
         "subject__site",
         GradeAtLeast3Filter,
@@ -710,14 +753,24 @@ class AdverseEventAdmin(AuditedAdmin):
             ]
         return saved
 
-    @admin.display(description="DLT", ordering="dlt_assessment__status")
+    def get_list_display(self, request):
+        # The badge is the status as of today, computed once per study for the page's request.
+        @admin.display(description="DLT")
+        def dlt_status(obj: AdverseEvent):
+            return self._dlt_badge(obj, dlt_statuses_for(request, obj.subject.study_id))
+
+        return tuple(dlt_status if name == "dlt_status" else name for name in self.list_display)
+
+    @admin.display(description="DLT")
     def dlt_status(self, obj: AdverseEvent):
+        return self._dlt_badge(obj, dlt_event_statuses(obj.subject.study))
+
+    def _dlt_badge(self, obj: AdverseEvent, statuses: dict):
         assessment = getattr(obj, "dlt_assessment", None)
-        if assessment is None:
+        if assessment is None or obj.pk not in statuses:
             return "—"
-        return dlt_badge(
-            assessment.status, assessment.get_status_display(), assessment.needs_review
-        )
+        status = statuses[obj.pk]
+        return dlt_badge(status, DltStatus(status).label, assessment.needs_review)
 
     @admin.display(description="CTCAE grades of this term")
     def ctcae_grades(self, obj: AdverseEvent):
@@ -739,13 +792,37 @@ class DltReviewQueueAdmin(ScopedAdmin, admin.ModelAdmin):
     list_display = ("subject", "event", "grade", "onset_on", "onset_day", "rule_reason", "decide")
     list_select_related = ("adverse_event__subject",)
     ordering = ("adverse_event__onset_on", "created_at")
+    # Above the list: the unreconciled lab toxicities, each with its "Rule out, signed" link.
+    change_list_template = "admin/ecrf/dltreviewqueue/change_list.html"
+
+    def changelist_view(self, request, extra_context=None):
+        visible = set(access.subjects_for_user(request.user).values_list("pk", flat=True))
+        labs = [
+            lab
+            for study in access.studies_for_user(request.user)
+            for lab in study_unreconciled_labs(study)
+            if request.user.is_superuser or lab.subject.pk in visible
+        ]
+        return super().changelist_view(
+            request, {**(extra_context or {}), "unreconciled_labs": labs}
+        )
 
     def get_queryset(self, request):
-        return (
-            super()
-            .get_queryset(request)
-            .filter(Q(status=DltStatus.POTENTIAL) | Q(needs_review=True))
+        # Potential DLTs as of today (computed at read time, as on the dashboard and in
+        # dlt_report), and decisions the rules have since contradicted.
+        queryset = super().get_queryset(request)
+        studies = set(
+            queryset.order_by()
+            .values_list("adverse_event__subject__study_id", flat=True)
+            .distinct()
         )
+        potential = [
+            event_id
+            for study_id in studies
+            for event_id, status in dlt_statuses_for(request, study_id).items()
+            if status == DltStatus.POTENTIAL
+        ]
+        return queryset.filter(Q(adverse_event_id__in=potential) | Q(needs_review=True))
 
     @admin.display(description="subject", ordering="adverse_event__subject__subject_code")
     def subject(self, obj):

@@ -40,6 +40,11 @@ urlpatterns = [
     path("dlt/", dlt.dlt_dashboard, name="dlt_dashboard"),
     path("dlt/<uuid:assessment_id>/decide/", dlt.dlt_decide_view, name="dlt_decide"),
     path(
+        "dlt/labs/<uuid:result_id>/rule-out/",
+        dlt.lab_toxicity_rule_out_view,
+        name="lab_toxicity_rule_out",
+    ),
+    path(
         "studies/<uuid:study_id>/safety-summary.pdf",
         dlt.safety_report_download,
         name="safety_report",

@@ -149,6 +149,7 @@ def dose_edit_data(dose, **changes):
         "given_dose": str(dose.given_dose),
         "adverse_event": str(dose.adverse_event_id or ""),
         "reason": dose.reason,
+        "reason_category": dose.reason_category,
         "loaded_version": str(dose.version),
         "change_reason": "",
     }

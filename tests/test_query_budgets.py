@@ -181,3 +181,28 @@ def test_the_admin_adverse_event_list_runs_as_many_queries_for_30_events_as_for_
     assert AdverseEvent.objects.count() == 30
     assert "30 adverse events" in client.get(url).content.decode()
     assert _queries(client, url) == small
+
+
+def _lab_only_grade_4(subjects, by) -> None:
+    """Sodium 118 mmol/L (hyponatremia grade 4, CTCAE v5.0 <120) on day 9, no adverse event."""
+    for subject in subjects:
+        lab_record(subject=subject, test_code="SODIUM", value=Decimal(118), unit="mmol/L",
+                   lln=Decimal(135), uln=Decimal(145), by=by,
+                   collected_at=dt.datetime(2026, 3, 10, 8, tzinfo=dt.UTC))  # fmt: skip
+
+
+def test_the_dlt_dashboard_and_review_queue_list_unreconciled_labs_in_constant_queries(
+    client, bob, alice, study, site_a
+):
+    bob.is_staff = True
+    bob.save(update_fields=["is_staff"])
+    client.force_login(bob)
+    urls = [reverse("dlt_dashboard"), reverse("admin:ecrf_dltreviewqueue_changelist")]
+    _trial(study, site_a, alice, subjects=2, events=1)
+    _lab_only_grade_4(Subject.objects.all(), alice)
+    small = [_queries(client, url) for url in urls]
+    _trial(study, site_a, alice, subjects=18, events=1, start=3)
+    _lab_only_grade_4(Subject.objects.exclude(lab_results__test_code="SODIUM"), alice)
+    for url in urls:
+        assert client.get(url).content.decode().count("Rule out, signed") == 20
+    assert [_queries(client, url) for url in urls] == small

@@ -59,6 +59,8 @@ RIGHTS: dict[str, tuple[Action | str | None, Action | str | None]] = {
     "dlt_dashboard": (Action.SEE_SUBJECTS, None),
     # The decision page shows the event and any signed decision to everyone who sees the subject.
     "dlt_decide": (Action.SEE_SUBJECTS, Action.DECIDE_DLT),
+    # Ruling out an unreconciled lab toxicity: the same rights as a DLT decision.
+    "lab_toxicity_rule_out": (Action.SEE_SUBJECTS, Action.DECIDE_DLT),
     "safety_report": (Action.SAFETY_REPORT, None),
     "subject_casebook_pdf": (Action.SEE_SUBJECTS, None),
     "export_list": (Action.EXPORT, None),

@@ -1,4 +1,4 @@
-"""The investigator's signed DLT decision."""
+"""The investigator's signed DLT decisions: on an adverse event, and ruling out a lab toxicity."""
 
 from django import forms
 
@@ -25,3 +25,11 @@ class DltDecisionForm(forms.Form):
         label="Your password",
         help_text="Re-enter your password to sign.",
     )
+
+
+class LabToxicityRuleOutForm(forms.Form):
+    """Rule out an unreconciled lab toxicity as a DLT: reason and signature, no choice."""
+
+    reason = DltDecisionForm.base_fields["reason"]
+    printed_name = DltDecisionForm.base_fields["printed_name"]
+    password = DltDecisionForm.base_fields["password"]

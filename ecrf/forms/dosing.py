@@ -6,7 +6,7 @@ from decimal import Decimal
 
 from django import forms
 
-from ..models import AdverseEvent, Agent, AgentSchedule, Subject
+from ..models import AdverseEvent, Agent, AgentSchedule, DoseChangeReason, Subject
 from ..models.base import date_errors
 from ..services.dosing import cycle_and_day
 from .base import RecordForm, SoftWarning
@@ -17,6 +17,10 @@ DOSE_NEGATIVE = "The given dose cannot be negative."
 # The same words as the database constraint `dose_change_needs_reason`, so the nurse reads one
 # message whichever check stops the save.
 DOSE_CHANGE_NEEDS_REASON = "A dose reduced, increased or missed needs a reason."
+DOSE_CHANGE_NEEDS_CATEGORY = "Choose the kind of reason for a dose other than planned."
+CATEGORY_CONTRADICTS_EVENT = (
+    "The dose cites an adverse event, so the kind of reason is adverse event."
+)
 NO_PLANNED_DOSE = "No dose of {agent} is planned at the subject's dose level."
 OUTSIDE_DOSING_DAYS = (
     "{agent} on {date:%Y-%m-%d} is cycle {cycle} day {day}, outside its dosing days ({days})."
@@ -64,6 +68,13 @@ class DoseForm(RecordForm):
         required=False,
         empty_label="None",
     )
+    reason_category = forms.ChoiceField(
+        label="Kind of reason",
+        choices=[("", "---------"), *DoseChangeReason.choices],
+        required=False,
+        help_text="Required when the dose given differs from the dose planned or was missed; "
+        "adverse event when an adverse event above caused it.",
+    )
     reason = forms.CharField(
         label="Reason for a dose other than planned",
         max_length=200,
@@ -72,7 +83,7 @@ class DoseForm(RecordForm):
         "unless an adverse event above explains it.",
     )
 
-    field_order = ["agent", "given_on", "given_dose", "adverse_event", "reason"]
+    field_order = ["agent", "given_on", "given_dose", "adverse_event", "reason_category", "reason"]
 
     def __init__(
         self,
@@ -115,6 +126,11 @@ class DoseForm(RecordForm):
         agent, dose = cleaned.get("agent"), cleaned.get("given_dose")
         event = cleaned.get("adverse_event")
         reason = (cleaned.get("reason") or "").strip()
+        category = cleaned.get("reason_category") or ""
+        if event is not None:
+            if category and category != DoseChangeReason.ADVERSE_EVENT:
+                self.add_error("reason_category", CATEGORY_CONTRADICTS_EVENT)
+            category = DoseChangeReason.ADVERSE_EVENT
         if agent is not None and agent.pk not in self.planned:
             self.add_error("agent", NO_PLANNED_DOSE.format(agent=agent.code))
         elif agent is not None and dose is not None and dose != self.planned[agent.pk]:
@@ -124,7 +140,10 @@ class DoseForm(RecordForm):
                 )[:200]
             if not reason:
                 self.add_error("reason", DOSE_CHANGE_NEEDS_REASON)
+            if not category:
+                self.add_error("reason_category", DOSE_CHANGE_NEEDS_CATEGORY)
         cleaned["reason"] = reason
+        cleaned["reason_category"] = category
         return super().clean()
 
     def soft_warnings(self, data: dict) -> list[SoftWarning]:

@@ -73,6 +73,8 @@ class StudyDefinition:
     screening_days: int
     planned_cycles: int
     follow_up_days: int
+    # Protocol: a dose missed or reduced for toxicity does not make a subject non-evaluable.
+    dlt_underdosing_for_toxicity_evaluable: bool = True
     agents: list[AgentDef] = field(default_factory=list)
     dose_levels: list[DoseLevelDef] = field(default_factory=list)
     sites: list[SiteDef] = field(default_factory=list)
@@ -303,10 +305,20 @@ def parse_study_definition(data: Any) -> StudyDefinition:
 
     dlt = r.get(data, "dlt", "", required=False, default={})
     window_days, min_attribution, min_exposure_pct = 21, "possible", 75
+    underdosing_evaluable = True
     if not isinstance(dlt, dict):
         r.problem("dlt", "must be an object")
     else:
-        r.unknown_keys(dlt, {"window_days", "min_attribution", "min_exposure_pct"}, "dlt")
+        r.unknown_keys(
+            dlt,
+            {
+                "window_days",
+                "min_attribution",
+                "min_exposure_pct",
+                "underdosing_for_toxicity_evaluable",
+            },
+            "dlt",
+        )
         window_days = r.integer(dlt, "window_days", "dlt", default=21, minimum=1, maximum=365)
         min_attribution = dlt.get("min_attribution", "possible")
         if min_attribution not in ATTRIBUTIONS:
@@ -316,6 +328,9 @@ def parse_study_definition(data: Any) -> StudyDefinition:
             )
         min_exposure_pct = r.integer(
             dlt, "min_exposure_pct", "dlt", default=75, minimum=0, maximum=100
+        )
+        underdosing_evaluable = r.boolean(
+            dlt, "underdosing_for_toxicity_evaluable", "dlt", default=True
         )
 
     sites = []
@@ -361,6 +376,7 @@ def parse_study_definition(data: Any) -> StudyDefinition:
         screening_days=screening_days,
         planned_cycles=planned_cycles,
         follow_up_days=follow_up_days,
+        dlt_underdosing_for_toxicity_evaluable=underdosing_evaluable,
         agents=agents,
         dose_levels=dose_levels,
         sites=sites,

@@ -5,8 +5,9 @@ problem is reported as file:line:column: message, and any problem means nothing 
 
 - subjects.csv: subject_id, site, dose_level, enrolled_on, first_dose_on, off_study_on,
   off_study_reason (the consent date is taken to be the enrolment date)
-- doses.csv: subject_id, agent, date, planned_dose, given_dose, unit, optional reason
-  (given_dose 0 means missed)
+- doses.csv: subject_id, agent, date, planned_dose, given_dose, unit, optional reason and
+  reason_category (adverse_event, patient_decision, logistics or other; a changed dose without
+  it is "other") (given_dose 0 means missed)
 - adverse_events.csv: subject_id, term, grade, onset_date, resolved_date, serious (Y/N),
   attribution (for every agent), optional attribution_<AGENT> overriding it per agent,
   serious_criteria (required when serious is Y) and verbatim
@@ -22,6 +23,7 @@ from pathlib import Path
 from ..models import (
     ActionTaken,
     Attribution,
+    DoseChangeReason,
     Study,
     Subject,
     SubjectStatus,
@@ -64,6 +66,7 @@ COLUMNS = {
     "given_on": "date",
     "given_dose": "given_dose",
     "planned_dose": "planned_dose",
+    "reason_category": "reason_category",
     "ctcae_term": "term",
     "grade": "grade",
     "onset_on": "onset_date",
@@ -157,6 +160,12 @@ class _Importer:
         reason = text(row, "reason", required=False)
         if given != planned and not reason:
             reason = NOT_STATED
+        category = text(row, "reason_category", required=False).lower()
+        if category and category not in DoseChangeReason.values:
+            raise RowProblem(
+                "reason_category",
+                f"{row['reason_category']!r} is not one of {', '.join(DoseChangeReason.values)}",
+            )
         dose_record(
             subject=subject,
             agent=agent,
@@ -164,6 +173,7 @@ class _Importer:
             given_dose=given,
             planned_dose=planned,
             reason=reason,
+            reason_category=category or (DoseChangeReason.OTHER if given != planned else ""),
             by=self.by,
         )
 

@@ -11,7 +11,7 @@ from .adverse_event import (
 from .audit import APPEND_ONLY, AuditEvent, AuditTrailIsAppendOnly
 from .base import AuditedModel, ClinicalRecord, DeletionRefused
 from .ctcae import CtcaeTermDescription
-from .dosing import DoseAdministration
+from .dosing import DoseAdministration, DoseChangeReason
 from .lab import LabResult, LabTest, ReferenceRange
 from .oversight import (
     DataLock,
@@ -29,6 +29,8 @@ from .review import (
     DltDecision,
     DltReviewQueue,
     DltStatus,
+    LabToxicityAssessment,
+    LabToxicityDecision,
     Signature,
 )
 from .study import (
@@ -60,6 +62,8 @@ __all__ = [
     "DltStatus",
     "DltDecision",
     "DltAssessment",
+    "LabToxicityAssessment",
+    "LabToxicityDecision",
     "COUNTING_STATUSES",
     "APPEND_ONLY",
     "SERIOUSNESS_CRITERIA",
@@ -77,6 +81,7 @@ __all__ = [
     "DeletionRefused",
     "DesignMethod",
     "DoseAdministration",
+    "DoseChangeReason",
     "DoseLevel",
     "DoseLevelDose",
     "LabResult",

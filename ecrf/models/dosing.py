@@ -15,6 +15,16 @@ AGENT_NOT_IN_STUDY = "This agent is not a study agent of the subject's study."
 VISIT_OF_OTHER_SUBJECT = "This visit belongs to another subject."
 
 
+class DoseChangeReason(models.TextChoices):
+    """Why a dose differs from the plan, structured: the DLT evaluability rule reads it
+    (a shortfall for an adverse event may not count against exposure, ecrf.safety.dlt)."""
+
+    ADVERSE_EVENT = "adverse_event", "Adverse event"
+    PATIENT_DECISION = "patient_decision", "Patient decision"
+    LOGISTICS = "logistics", "Logistics"
+    OTHER = "other", "Other"
+
+
 class DoseAdministration(ClinicalRecord):
     subject = models.ForeignKey(Subject, on_delete=models.PROTECT, related_name="doses")
     agent = models.ForeignKey(Agent, on_delete=models.PROTECT, related_name="administrations")
@@ -30,6 +40,13 @@ class DoseAdministration(ClinicalRecord):
     reason = models.CharField(
         "reason for a dose other than planned",
         max_length=200,
+        blank=True,
+        help_text="Required when the dose given differs from the dose planned, or was missed.",
+    )
+    reason_category = models.CharField(
+        "kind of reason",
+        max_length=20,
+        choices=DoseChangeReason.choices,
         blank=True,
         help_text="Required when the dose given differs from the dose planned, or was missed.",
     )
@@ -60,6 +77,21 @@ class DoseAdministration(ClinicalRecord):
                 condition=Q(given_dose=F("planned_dose")) | ~Q(reason=""),
                 name="dose_change_needs_reason",
                 violation_error_message="A dose reduced, increased or missed needs a reason.",
+            ),
+            models.CheckConstraint(
+                condition=Q(given_dose=F("planned_dose")) | ~Q(reason_category=""),
+                name="dose_change_needs_reason_category",
+                violation_error_message=(
+                    "A dose reduced, increased or missed needs the kind of reason."
+                ),
+            ),
+            models.CheckConstraint(
+                condition=Q(adverse_event__isnull=True)
+                | Q(reason_category=DoseChangeReason.ADVERSE_EVENT),
+                name="dose_event_means_adverse_event_reason",
+                violation_error_message=(
+                    "A dose that cites an adverse event has the reason kind adverse event."
+                ),
             ),
         ]
         indexes = [

@@ -7,6 +7,7 @@ from django.db.models import Q
 from .adverse_event import AdverseEvent
 from .audit import AppendOnlyModel
 from .base import AuditedModel
+from .lab import LabResult
 from .limits import text_limit
 
 
@@ -106,3 +107,43 @@ class DltReviewQueue(DltAssessment):
         proxy = True
         verbose_name = "DLT awaiting review"
         verbose_name_plural = "DLT review queue"
+
+
+class LabToxicityDecision(models.TextChoices):
+    NOT_DLT = "not_dlt", "Not a DLT"
+
+
+class LabToxicityAssessment(AuditedModel):
+    """An investigator's signed word that a grade 3 or more lab result in the DLT window, with
+    no matching adverse event, is not a DLT. Until an adverse event is recorded for it or this
+    is signed, the result is an unreconciled potential DLT (ecrf.selectors.dlt)."""
+
+    lab_result = models.OneToOneField(
+        LabResult, on_delete=models.PROTECT, related_name="toxicity_assessment"
+    )
+    decision = models.CharField(max_length=12, choices=LabToxicityDecision.choices)
+    decision_reason = models.TextField(**text_limit())
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    decided_at = models.DateTimeField()
+    signature = models.OneToOneField(Signature, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        ordering = ["decided_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(decision_reason=""),
+                name="lab_toxicity_decision_has_reason",
+                violation_error_message="A decision on a lab toxicity needs a reason.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.lab_result}: {self.get_decision_display()}"
+
+    @property
+    def subject(self):
+        """The lab result's subject: whose site's investigators may decide, and whose audit
+        trail the decision joins."""
+        return self.lab_result.subject

@@ -52,6 +52,12 @@ class Study(AuditedModel):
     dlt_min_exposure_pct = models.PositiveSmallIntegerField(
         default=75, validators=[MinValueValidator(0), MaxValueValidator(100)]
     )
+    dlt_underdosing_for_toxicity_evaluable = models.BooleanField(
+        "under-dosing for toxicity stays DLT-evaluable",
+        default=True,
+        help_text="A dose missed or reduced because of an adverse event does not count "
+        "against the minimum exposure.",
+    )
     screening_days = models.PositiveSmallIntegerField(
         default=28, help_text="How many days before the first dose screening may start."
     )

@@ -32,6 +32,8 @@ def dlt_report_data(overview: DltOverview) -> dict:
             {
                 "subject_id": row.subject.subject_code,
                 "dose_level": row.level,
+                "window_end": row.window_end.isoformat() if row.window_end else None,
+                "exposure_pct": row.exposure_pct,
                 "evaluable": row.evaluability.evaluable,
                 "evaluable_reason": row.evaluability.reason,
                 "dlt": row.has_dlt,
@@ -49,12 +51,27 @@ def dlt_report_data(overview: DltOverview) -> dict:
             }
             for row in overview.subjects
         ],
+        "unreconciled_labs": [
+            {
+                "subject_id": lab.subject.subject_code,
+                "test": lab.test,
+                "term": lab.term,
+                "grade": lab.grade,
+                "collected_on": lab.collected_on.isoformat(),
+                "days_pending": lab.days_pending,
+            }
+            for lab in overview.unreconciled_labs
+        ],
+        "provisional": overview.provisional,
+        "pending": overview.pending,
         "recommendation": {
             "design": overview.study.design_method,
             "dose": level_of(rec.dose),
             "proceed": rec.proceed,
             "mtd": level_of(rec.mtd),
             "reason": rec.reason,
+            # The advice as the dashboard shows it: "Provisional: ..." while anything is pending.
+            "text": overview.advice,
         },
     }
 
@@ -70,9 +87,23 @@ def dlt_report_text(data: dict) -> str:
         evaluable = "evaluable" if subject["evaluable"] else "not evaluable"
         lines.append(f"{subject['subject_id']} (DL{subject['dose_level']}): {evaluable}: "
                      f"{subject['evaluable_reason']}")  # fmt: skip
+        exposure = ", ".join(f"{code} {pct:g}%" for code, pct in subject["exposure_pct"].items())
+        lines.append(f"    window ends {subject['window_end']}; exposure: {exposure or 'none'}")
         for event in subject["dlt_events"]:
             lines.append(f"    {event['term']} grade {event['grade']} ({event['onset_date']}): "
                          f"{event['status']}: {event['reason']}")  # fmt: skip
+    if data["unreconciled_labs"]:
+        lines += [
+            "",
+            "Unreconciled lab toxicity (grade 3 or more in the DLT window, no adverse event):",
+        ]
+        for lab in data["unreconciled_labs"]:
+            lines.append(f"    {lab['subject_id']} {lab['test']} {lab['term']} grade {lab['grade']}, "
+                         f"collected {lab['collected_on']}, pending {lab['days_pending']} days")  # fmt: skip
     rec = data["recommendation"]
-    lines += ["", f"Recommendation ({rec['design']}): {rec['reason']}"]
+    lines += ["", f"Recommendation ({rec['design']}): {rec['text']}"]
+    for item in data["pending"]:
+        kind = "potential DLT" if item["kind"] == "potential_dlt" else "unreconciled lab toxicity"
+        lines.append(f"    pending: {item['subject_id']} {kind} {item['what']}, "
+                     f"{item['days_pending']} days")  # fmt: skip
     return "\n".join(lines)

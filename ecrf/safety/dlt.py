@@ -2,7 +2,8 @@
 
 Pure functions over plain values, no ORM: the rules can be run and tested without Django
 configured. The default rule set is the protocol DLT definition; the window, the minimum
-attribution and the minimum exposure are study settings passed in as ``DltSettings``.
+attribution, the minimum exposure and whether under-dosing for toxicity stays evaluable are
+study settings passed in as ``DltSettings``.
 
 Term names are CTCAE v5.0 names, exactly as spelled by ``ecrf.ctcae.dictionary``.
 """
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 from decimal import ROUND_FLOOR, Decimal
 
 from ecrf.ctcae.dictionary import check_grade, get_term
+from ecrf.safety.reconciliation import EventSpan, LabFinding, unreconciled_findings
 
 ATTRIBUTION_ORDER = ("unrelated", "unlikely", "possible", "probable", "definite")
 
@@ -156,6 +158,8 @@ EVALUABLE_COMPLETED_NO_DOSES = (
     "Evaluable: completed the {window_days}-day window; no planned doses recorded in it"
 )
 EXPOSURE = "{pct}% of planned {agent}"
+EXPOSURE_TOXICITY = "{pct}% of planned {agent} (the shortfall for adverse events)"
+TOXICITY_PROTOCOL = "; protocol: under-dosing for toxicity stays evaluable"
 NOT_EVALUABLE_NO_FIRST_DOSE = "Not evaluable: no first dose"
 NOT_EVALUABLE_WINDOW_OPEN = (
     "Not evaluable: the DLT window ends {window_end}, after the cutoff {cutoff}"
@@ -167,6 +171,9 @@ NOT_EVALUABLE_UNDERDOSED = (
     "Not evaluable: received {exposures} in the DLT window ({min_pct}% required)"
 )
 UNDERDOSE = "{pct}% of the planned {agent} dose"
+UNDERDOSE_AFTER_TOXICITY = (
+    "{pct}% of the planned {agent} dose ({counted}% leaving out the shortfall for adverse events)"
+)
 
 INVALID_ATTRIBUTION = "Unknown attribution {value!r}; expected one of {expected}."
 INVALID_WINDOW = "The DLT window must be at least 1 day, not {value}."
@@ -180,6 +187,9 @@ class DltSettings:
     window_days: int = 21
     min_attribution: str = "possible"
     min_exposure_pct: int = 75
+    # Protocol: a dose missed or reduced because of an adverse event does not count against
+    # the minimum exposure (its planned dose is taken to be the dose given).
+    underdosing_for_toxicity_evaluable: bool = True
 
     def __post_init__(self) -> None:
         _attribution_rank(self.min_attribution)
@@ -214,12 +224,37 @@ class DltFlag:
     grade: int | None = None
 
 
+# The kind of reason of a dose changed because of an adverse event (DoseChangeReason).
+TOXICITY_REASON = "adverse_event"
+
+
 @dataclass(frozen=True)
 class DoseFacts:
     agent: str
     given_on: dt.date
     planned_dose: Decimal
     given_dose: Decimal
+    # Why the dose differs from the plan: "adverse_event", "patient_decision", "logistics",
+    # "other", or "" for a dose as planned.
+    reason_category: str = ""
+
+
+@dataclass(frozen=True)
+class Exposure:
+    """One agent's doses in the DLT window: the totals given and planned, and the planned
+    total that counts once the shortfall of doses changed for adverse events is left out."""
+
+    given: Decimal
+    planned: Decimal
+    counted_planned: Decimal
+
+    @property
+    def pct(self) -> Decimal:
+        return self.given * 100 / self.planned
+
+    @property
+    def toxicity_shortfall(self) -> bool:
+        return self.counted_planned < self.planned
 
 
 @dataclass(frozen=True)
@@ -420,17 +455,55 @@ def _dlt_label(flag: DltFlag) -> str:
     return DLT_SUMMARY.format(label=label, onset_day=flag.onset_day)
 
 
-def _window_exposure(
-    doses: Iterable[DoseFacts], first_dose_on: dt.date, window_end: dt.date
-) -> dict[str, tuple[Decimal, Decimal]]:
-    """Total (given, planned) per agent over the doses of window days 1..window_days, for the
-    agents with a planned dose there, in the order the agents first appear in ``doses``."""
-    totals: dict[str, tuple[Decimal, Decimal]] = {}
+def window_end(first_dose_on: dt.date, settings: DltSettings = DltSettings()) -> dt.date:
+    """The last day of the DLT window: study day ``window_days`` (day 1 is the first dose)."""
+    return first_dose_on + dt.timedelta(days=settings.window_days - 1)
+
+
+def window_exposure(
+    doses: Iterable[DoseFacts],
+    first_dose_on: dt.date,
+    last_day: dt.date,
+    *,
+    excuse_toxicity: bool = True,
+) -> dict[str, Exposure]:
+    """Per agent, the exposure over the doses of window days 1..window_days, for the agents
+    with a planned dose there, in the order the agents first appear in ``doses``.
+
+    With ``excuse_toxicity``, a dose reduced or missed because of an adverse event counts as
+    planned at the dose given, so its shortfall does not count against the minimum exposure.
+    """
+    totals: dict[str, tuple[Decimal, Decimal, Decimal]] = {}
     for dose in doses:
-        if first_dose_on <= dose.given_on <= window_end:
-            given, planned = totals.get(dose.agent, (Decimal(0), Decimal(0)))
-            totals[dose.agent] = (given + dose.given_dose, planned + dose.planned_dose)
-    return {agent: total for agent, total in totals.items() if total[1] > 0}
+        if first_dose_on <= dose.given_on <= last_day:
+            given, planned, counted = totals.get(dose.agent, (Decimal(0),) * 3)
+            excused = (
+                excuse_toxicity
+                and dose.reason_category == TOXICITY_REASON
+                and dose.given_dose < dose.planned_dose
+            )
+            totals[dose.agent] = (
+                given + dose.given_dose,
+                planned + dose.planned_dose,
+                counted + (dose.given_dose if excused else dose.planned_dose),
+            )
+    return {
+        agent: Exposure(given, planned, counted)
+        for agent, (given, planned, counted) in totals.items()
+        if planned > 0
+    }
+
+
+def exposure_percentages(
+    doses: Iterable[DoseFacts], first_dose_on: dt.date, settings: DltSettings = DltSettings()
+) -> dict[str, float]:
+    """Per agent, the raw share of the planned dose given in the DLT window, in percent to one
+    decimal, rounded down as in the evaluability reason (74.96% is 74.9, never 75.0)."""
+    end = window_end(first_dose_on, settings)
+    return {
+        agent: float(exposure.pct.quantize(Decimal("0.1"), rounding=ROUND_FLOOR))
+        for agent, exposure in window_exposure(doses, first_dose_on, end).items()
+    }
 
 
 def evaluate_subject(
@@ -446,7 +519,9 @@ def evaluate_subject(
 
     A DLT makes the subject evaluable at once. Otherwise the subject must have completed the
     window by the cutoff, stayed on study to its last day and received at least the minimum
-    share of the planned dose of every agent planned in the window.
+    share of the planned dose of every agent planned in the window; with the setting
+    ``underdosing_for_toxicity_evaluable`` (the protocol's default), the shortfall of doses
+    missed or reduced because of an adverse event is left out of that share.
     """
     if first_dose_on is None:
         return Evaluability(False, NOT_EVALUABLE_NO_FIRST_DOSE)
@@ -455,27 +530,41 @@ def evaluate_subject(
     if dlts:
         return Evaluability(True, EVALUABLE_DLT.format(dlts="; ".join(map(_dlt_label, dlts))))
 
-    window_end = first_dose_on + dt.timedelta(days=settings.window_days - 1)
+    end = window_end(first_dose_on, settings)
     # Leaving the study is final while an open window may still complete, so it is reported
     # first when both apply: it tells the reader the subject must be replaced.
-    if off_study_on is not None and off_study_on < window_end:
+    if off_study_on is not None and off_study_on < end:
         return Evaluability(
-            False, NOT_EVALUABLE_OFF_STUDY.format(off_study_on=off_study_on, window_end=window_end)
+            False, NOT_EVALUABLE_OFF_STUDY.format(off_study_on=off_study_on, window_end=end)
         )
-    if window_end > cutoff:
-        return Evaluability(
-            False, NOT_EVALUABLE_WINDOW_OPEN.format(window_end=window_end, cutoff=cutoff)
-        )
+    if end > cutoff:
+        return Evaluability(False, NOT_EVALUABLE_WINDOW_OPEN.format(window_end=end, cutoff=cutoff))
 
     min_pct = settings.min_exposure_pct
     exposures = []
     underdosed = []
-    for agent, (given, planned) in _window_exposure(doses, first_dose_on, window_end).items():
-        pct = _format_pct(given * 100 / planned)
-        exposures.append(EXPOSURE.format(pct=pct, agent=agent))
+    excused = False
+    window = window_exposure(
+        doses, first_dose_on, end, excuse_toxicity=settings.underdosing_for_toxicity_evaluable
+    )
+    for agent, exposure in window.items():
+        pct = _format_pct(exposure.pct)
+        given, counted = exposure.given, exposure.counted_planned
         # Compared without division, so that exactly the minimum passes whatever the rounding.
-        if given * 100 < planned * min_pct:
-            underdosed.append(UNDERDOSE.format(pct=pct, agent=agent))
+        if given * 100 < counted * min_pct:
+            if exposure.toxicity_shortfall:
+                counted_pct = _format_pct(given * 100 / counted)
+                underdosed.append(
+                    UNDERDOSE_AFTER_TOXICITY.format(pct=pct, agent=agent, counted=counted_pct)
+                )
+            else:
+                underdosed.append(UNDERDOSE.format(pct=pct, agent=agent))
+        if exposure.toxicity_shortfall and exposure.given < exposure.planned * min_pct / 100:
+            # The shortfall for adverse events is what keeps the subject evaluable: say so.
+            excused = True
+            exposures.append(EXPOSURE_TOXICITY.format(pct=pct, agent=agent))
+        else:
+            exposures.append(EXPOSURE.format(pct=pct, agent=agent))
     if underdosed:
         return Evaluability(
             False, NOT_EVALUABLE_UNDERDOSED.format(exposures=_join(underdosed), min_pct=min_pct)
@@ -484,12 +573,10 @@ def evaluate_subject(
         return Evaluability(
             True, EVALUABLE_COMPLETED_NO_DOSES.format(window_days=settings.window_days)
         )
-    return Evaluability(
-        True,
-        EVALUABLE_COMPLETED.format(
-            window_days=settings.window_days, exposures=", ".join(exposures)
-        ),
+    reason = EVALUABLE_COMPLETED.format(
+        window_days=settings.window_days, exposures=", ".join(exposures)
     )
+    return Evaluability(True, reason + (TOXICITY_PROTOCOL if excused else ""))
 
 
 def summarise_dose_level(subjects: Sequence[tuple[Evaluability, bool]]) -> DoseLevelSummary:
@@ -512,3 +599,28 @@ def summarise_dose_level(subjects: Sequence[tuple[Evaluability, bool]]) -> DoseL
         with_dlt=with_dlt,
         replacements_needed=treated - evaluable,
     )
+
+
+# --- Unreconciled lab toxicity -----------------------------------------------------------------
+
+
+def unreconciled_lab_toxicities(
+    findings: Iterable[LabFinding],
+    events: Iterable[EventSpan],
+    *,
+    first_dose_on: dt.date,
+    cutoff: dt.date,
+    settings: DltSettings = DltSettings(),
+) -> list[LabFinding]:
+    """One subject's unreconciled potential DLTs (issue #12): lab results of CTCAE grade 3 or
+    more collected in the DLT window (study days 1 to ``window_days``) by the cutoff, that no
+    adverse event of the same term explains (the lab-AE matching of
+    ``ecrf.safety.reconciliation``: onset within 7 days of the sample, or ongoing then).
+    The caller leaves out the results an investigator has signed off as not DLTs."""
+    last_day = window_end(first_dose_on, settings)
+    in_window = [
+        finding
+        for finding in findings
+        if first_dose_on <= finding.collected_on <= min(last_day, cutoff)
+    ]
+    return unreconciled_findings(in_window, events, min_grade=MIN_DLT_GRADE)

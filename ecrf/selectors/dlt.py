@@ -24,10 +24,12 @@ from ..models import (
     DltAssessment,
     DltStatus,
     DoseAdministration,
+    LabResult,
     Study,
     Subject,
 )
 from ..safety.dlt import (
+    MIN_DLT_GRADE,
     DltFlag,
     DltSettings,
     DoseFacts,
@@ -36,8 +38,12 @@ from ..safety.dlt import (
     EventFacts,
     evaluate_event,
     evaluate_subject,
+    exposure_percentages,
     summarise_dose_level,
+    unreconciled_lab_toxicities,
+    window_end,
 )
+from ..safety.reconciliation import EventSpan, LabFinding
 
 # Events are matched to their attributions by the text of their key: turning tens of
 # thousands of keys into UUID objects would take most of the time.
@@ -50,6 +56,7 @@ def study_dlt_settings(study: Study) -> DltSettings:
         window_days=study.dlt_window_days,
         min_attribution=study.dlt_min_attribution,
         min_exposure_pct=study.dlt_min_exposure_pct,
+        underdosing_for_toxicity_evaluable=study.dlt_underdosing_for_toxicity_evaluable,
     )
 
 
@@ -85,12 +92,16 @@ class EventDlt:
 @dataclass
 class SubjectDlt:
     """A treated subject's evaluability and DLT candidates: the events the rules flag or an
-    investigator decided on (events that are not DLTs are left out)."""
+    investigator decided on (events that are not DLTs are left out), with what the committee
+    checks evaluability against: the window's last day and, per agent code, the percentage of
+    the planned dose given in the window (raw given/planned, one decimal, rounded down)."""
 
     subject: Subject
     level: int | None
     evaluability: Evaluability
     events: list[EventDlt] = field(default_factory=list)
+    window_end: dt.date | None = None
+    exposure_pct: dict[str, float] = field(default_factory=dict)
 
     @property
     def has_dlt(self) -> bool:
@@ -105,6 +116,29 @@ class LevelRow:
 
 
 @dataclass
+class UnreconciledLab:
+    """A lab result of grade 3 or more in a treated subject's DLT window with no matching
+    adverse event and no investigator's signed "not a DLT": an unreconciled potential DLT."""
+
+    subject: Subject
+    result: LabResult
+    test: str
+    term: str
+    grade: int
+    collected_on: dt.date
+    days_pending: int
+
+
+KIND_POTENTIAL_DLT = "potential_dlt"
+KIND_UNRECONCILED_LAB = "unreconciled_lab"
+PROVISIONAL = "Provisional: {count} pending ({parts}). {reason}"
+
+
+def _count(n: int, one: str, many: str) -> str:
+    return f"{n} {one if n == 1 else many}"
+
+
+@dataclass
 class DltOverview:
     study: Study
     cutoff: dt.date
@@ -112,12 +146,58 @@ class DltOverview:
     levels: list[LevelRow]
     recommendation: Recommendation
     outcomes: str
+    unreconciled_labs: list[UnreconciledLab] = field(default_factory=list)
 
     @property
     def queue(self) -> list[EventDlt]:
         """Potential DLTs awaiting an investigator's decision, oldest first."""
         pending = [e for s in self.subjects for e in s.events if e.status == DltStatus.POTENTIAL]
         return sorted(pending, key=lambda e: (e.event.onset_on, e.event.created_at))
+
+    @property
+    def pending(self) -> list[dict]:
+        """What the advice waits on: undecided potential DLTs (days since onset) and
+        unreconciled lab toxicities (days since collection), oldest first."""
+        items = [
+            {
+                "kind": KIND_POTENTIAL_DLT,
+                "subject_id": e.event.subject.subject_code,
+                "what": f"{e.event.ctcae_term} grade {e.event.grade}, onset "
+                f"{e.event.onset_on.isoformat()}",
+                "days_pending": (self.cutoff - e.event.onset_on).days,
+            }
+            for e in self.queue
+        ] + [
+            {
+                "kind": KIND_UNRECONCILED_LAB,
+                "subject_id": lab.subject.subject_code,
+                "what": f"{lab.test} {lab.term} grade {lab.grade}, collected "
+                f"{lab.collected_on.isoformat()}, no adverse event",
+                "days_pending": lab.days_pending,
+            }
+            for lab in self.unreconciled_labs
+        ]
+        return sorted(items, key=lambda item: -item["days_pending"])
+
+    @property
+    def provisional(self) -> bool:
+        """True while any potential DLT is undecided or any lab toxicity unreconciled."""
+        return bool(self.queue or self.unreconciled_labs)
+
+    @property
+    def advice(self) -> str:
+        """The design's recommendation, marked provisional with what is pending."""
+        reason = self.recommendation.reason
+        if not self.provisional:
+            return reason
+        dlts, labs = len(self.queue), len(self.unreconciled_labs)
+        parts = []
+        if dlts:
+            parts.append(_count(dlts, "potential DLT undecided", "potential DLTs undecided"))
+        if labs:
+            parts.append(_count(labs, "unreconciled lab toxicity", "unreconciled lab toxicities"))
+        count = _count(dlts + labs, "item", "items")
+        return PROVISIONAL.format(count=count, parts=", ".join(parts), reason=reason)
 
 
 # Loaders: one query each.
@@ -148,20 +228,23 @@ def dlt_attributions(subjects: list[Subject]) -> dict[str, dict[str, str]]:
 
 def dlt_window_doses(subjects: list[Subject], window_days: int) -> dict[UUID, list[DoseFacts]]:
     """Per subject id, the doses given in the DLT window: only they count for exposure
-    (ecrf.safety.dlt._window_exposure)."""
+    (ecrf.safety.dlt.window_exposure)."""
     first_dose = F("subject__first_dose_on")
-    window_end = ExpressionWrapper(
+    last_day = ExpressionWrapper(
         first_dose + dt.timedelta(days=window_days - 1), output_field=DateField()
     )
     doses: dict = defaultdict(list)
-    for subject_id, code, given_on, planned, given in (
+    for subject_id, code, given_on, planned, given, category in (
         DoseAdministration.objects.filter(
             subject__in=subjects, entered_in_error=False, given_on__gte=first_dose
         )
-        .filter(given_on__lte=window_end)
-        .values_list("subject_id", "agent__code", "given_on", "planned_dose", "given_dose")
-    ):
-        doses[subject_id].append(DoseFacts(code, given_on, planned, given))
+        .filter(given_on__lte=last_day)
+        .values_list(
+            "subject_id", "agent__code", "given_on", "planned_dose", "given_dose",
+            "reason_category",
+        )
+    ):  # fmt: skip
+        doses[subject_id].append(DoseFacts(code, given_on, planned, given, category))
     return doses
 
 
@@ -209,6 +292,57 @@ def dlt_candidate_events(
         assessment = getattr(event, "dlt_assessment", None)
         by_subject[event.subject_id].append(EventDlt(event, candidates[event.pk], assessment))
     return by_subject
+
+
+def dlt_unreconciled_labs(
+    subjects: list[Subject], cutoff: dt.date, settings: DltSettings
+) -> list[UnreconciledLab]:
+    """The treated subjects' unreconciled potential DLTs (ecrf.safety.dlt
+    .unreconciled_lab_toxicities), oldest first; results an investigator signed off as not a
+    DLT are left out. Two queries."""
+    treated = {s.pk: s for s in subjects if s.first_dose_on and s.first_dose_on <= cutoff}
+    results = list(
+        LabResult.objects.filter(
+            subject_id__in=list(treated),
+            entered_in_error=False,
+            ctcae_grade__gte=MIN_DLT_GRADE,
+            toxicity_assessment__isnull=True,
+        ).order_by("collected_at", "test_code")
+    )
+    spans: dict = defaultdict(list)
+    if results:
+        for subject_id, term, onset, resolved in AdverseEvent.objects.filter(
+            subject_id__in={r.subject_id for r in results}, entered_in_error=False
+        ).values_list("subject_id", "ctcae_term", "onset_on", "resolved_on"):
+            spans[subject_id].append(EventSpan(term, onset, resolved))
+    by_subject: dict = defaultdict(list)
+    for result in results:
+        by_subject[result.subject_id].append(result)
+    found = []
+    for subject_id, items in by_subject.items():
+        subject = treated[subject_id]
+        findings = [
+            LabFinding(r.pk, r.test_code, r.ctcae_term, r.ctcae_grade, r.collected_at.date())
+            for r in items
+        ]
+        unexplained = {
+            f.result_id
+            for f in unreconciled_lab_toxicities(
+                findings, spans[subject_id], first_dose_on=subject.first_dose_on,
+                cutoff=cutoff, settings=settings,
+            )
+        }  # fmt: skip
+        for result in items:
+            if result.pk in unexplained:
+                result.subject = subject
+                collected_on = result.collected_at.date()
+                found.append(
+                    UnreconciledLab(
+                        subject, result, result.test_code, result.ctcae_term,
+                        result.ctcae_grade, collected_on, (cutoff - collected_on).days,
+                    )
+                )  # fmt: skip
+    return sorted(found, key=lambda lab: (lab.collected_on, lab.subject.subject_code, lab.test))
 
 
 # Assembly: pure, over what the loaders read.
@@ -259,15 +393,25 @@ def subject_rows(
         if subject.first_dose_on is None or subject.first_dose_on > cutoff:
             continue
         items = events.get(subject.pk, [])
+        subject_doses = doses.get(subject.pk, [])
         evaluability = evaluate_subject(
             first_dose_on=subject.first_dose_on,
             off_study_on=subject.off_study_on,
-            doses=doses.get(subject.pk, []),
+            doses=subject_doses,
             dlt_flags=[_decided_flag(item) for item in items if item.counts],
             cutoff=cutoff,
             settings=settings,
         )
-        rows.append(SubjectDlt(subject, subject.dose_level.level, evaluability, items))
+        rows.append(
+            SubjectDlt(
+                subject,
+                subject.dose_level.level,
+                evaluability,
+                items,
+                window_end=window_end(subject.first_dose_on, settings),
+                exposure_pct=exposure_percentages(subject_doses, subject.first_dose_on, settings),
+            )
+        )
     return rows
 
 
@@ -311,4 +455,44 @@ def dlt_overview(study: Study, cutoff: dt.date | None = None) -> DltOverview:
     candidates = dlt_candidates(subjects, attributions, cutoff, settings)
     events = dlt_candidate_events(candidates, subjects)
     rows = subject_rows(subjects, events, doses, cutoff, settings)
-    return assemble_overview(study, cutoff, levels, rows)
+    overview = assemble_overview(study, cutoff, levels, rows)
+    overview.unreconciled_labs = dlt_unreconciled_labs(subjects, cutoff, settings)
+    return overview
+
+
+def dlt_event_statuses(study: Study, cutoff: dt.date | None = None) -> dict[UUID, str]:
+    """Each current adverse event's DLT status at the cutoff (default today), computed at read
+    time by the same rules and decisions as `dlt_overview`: an ongoing event's duration grows
+    every day, so the status stored with its assessment may be a day old, this never is.
+
+    Events that are no DLT candidate and undecided (including those with onset after the
+    cutoff or of a subject with no first dose) are "not_dlt". A fixed number of queries.
+    """
+    cutoff = cutoff or timezone.localdate()
+    settings = study_dlt_settings(study)
+    subjects = dlt_subjects(study)
+    candidates = dlt_candidates(subjects, dlt_attributions(subjects), cutoff, settings)
+    statuses = dict.fromkeys(
+        AdverseEvent.objects.filter(subject__study=study, entered_in_error=False).values_list(
+            "pk", flat=True
+        ),
+        DltStatus.NOT_DLT,
+    )
+    # An investigator's decision stands wherever the rules do not run (a subject with no dose
+    # level, say); where they do, dlt_status lets it override the flag.
+    decisions = dict(
+        DltAssessment.objects.filter(
+            adverse_event_id__in=list(statuses), decision__gt=""
+        ).values_list("adverse_event_id", "decision")
+    )
+    statuses.update(decisions)
+    for event_id, flag in candidates.items():
+        statuses[event_id] = dlt_status(bool(flag and flag.is_dlt), decisions.get(event_id, ""))
+    return statuses
+
+
+def study_unreconciled_labs(study: Study, cutoff: dt.date | None = None) -> list[UnreconciledLab]:
+    """The study's unreconciled potential DLTs at the cutoff (default today), without the rest
+    of the overview: for the admin review queue. Three queries."""
+    cutoff = cutoff or timezone.localdate()
+    return dlt_unreconciled_labs(dlt_subjects(study), cutoff, study_dlt_settings(study))

@@ -10,7 +10,16 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from ..models import AdverseEvent, AdverseEventAgent, DltAssessment, DltDecision, Subject
+from ..models import (
+    AdverseEvent,
+    AdverseEventAgent,
+    DltAssessment,
+    DltDecision,
+    LabResult,
+    LabToxicityAssessment,
+    LabToxicityDecision,
+    Subject,
+)
 from ..safety.dlt import DltFlag, EventFacts, evaluate_event
 from ..selectors.dlt import dlt_status, study_dlt_settings
 from .audit import as_actor
@@ -25,6 +34,11 @@ MEANING_DECLARE = "I declare this adverse event a dose-limiting toxicity."
 DECISION_REASON_REQUIRED = "Give the reason for the decision."
 CHOOSE_DECISION = "Choose confirm or rule out."
 ALREADY_DECIDED = "An investigator has already decided on this event; it is {status}."
+MEANING_LAB_RULE_OUT = (
+    "I rule out this lab result, with no matching adverse event, as a dose-limiting toxicity."
+)
+LAB_ALREADY_RULED_OUT = "An investigator has already ruled out this lab result as a DLT."
+LAB_NOT_A_CANDIDATE = "Only a current lab result of CTCAE grade 3 or more is ruled out as a DLT."
 REEVALUATED = "DLT rules re-evaluated after a change to the event, its subject or the rules"
 
 
@@ -192,3 +206,66 @@ def dlt_decide(
         password=password,
         printed_name=printed_name,
     )
+
+
+def _lab_signed_content(result: LabResult, reason: str) -> str:
+    data = {
+        "lab_result": str(result.pk),
+        "subject": result.subject.subject_code,
+        "test": result.test_code,
+        "value": str(result.value),
+        "unit": result.unit,
+        "collected_at": result.collected_at.isoformat(),
+        "term": result.ctcae_term,
+        "grade": result.ctcae_grade,
+        "decision": LabToxicityDecision.NOT_DLT,
+        "reason": reason,
+    }
+    return json.dumps(data, sort_keys=True, default=str)
+
+
+def lab_toxicity_rule_out(
+    *, lab_result: LabResult, reason: str, by, password: str, printed_name: str
+) -> LabToxicityAssessment:
+    """Sign that an unreconciled lab toxicity (grade 3 or more in the DLT window, no matching
+    adverse event) is not a DLT: the same signature as a DLT decision (password re-entered,
+    printed name, UTC time, meaning), by an investigator of the subject's site
+    (access.Action.DECIDE_DLT, checked by `signature_check`). Signed once; a lock on the result
+    refuses it before the password is checked."""
+    ensure_not_locked(lab_result)
+    if lab_result.entered_in_error or (lab_result.ctcae_grade or 0) < 3:
+        raise invalid(None, LAB_NOT_A_CANDIDATE, "not_a_lab_toxicity")
+    if LabToxicityAssessment.objects.filter(lab_result=lab_result).exists():
+        raise ValidationError(LAB_ALREADY_RULED_OUT, code="already_decided")
+    actor = as_actor(by)
+    reason = (reason or "").strip()
+    errors = {}
+    if not reason:
+        errors["reason"] = ValidationError(DECISION_REASON_REQUIRED, code="reason_required")
+    printed_name = signature_check(
+        actor=actor,
+        subject=lab_result.subject,
+        target=lab_result,
+        password=password,
+        printed_name=printed_name,
+        errors=errors,
+    )
+    now = timezone.now()
+    with transaction.atomic():
+        record = LabToxicityAssessment(
+            lab_result=lab_result,
+            decision=LabToxicityDecision.NOT_DLT,
+            decision_reason=reason,
+            decided_by=actor.user,
+            decided_at=now,
+        )
+        # The signature names the assessment it signs, so the record's key comes first.
+        record.signature = signature_sign(
+            actor=actor,
+            target=record,
+            meaning=MEANING_LAB_RULE_OUT,
+            content=_lab_signed_content(lab_result, reason),
+            printed_name=printed_name,
+            signed_at=now,
+        )
+        return record_create(record=record, by=actor, reason=reason)

@@ -14,6 +14,7 @@ from ..models import (
     AdverseEvent,
     Agent,
     DoseAdministration,
+    DoseChangeReason,
     DoseLevelDose,
     Subject,
     Visit,
@@ -25,6 +26,40 @@ from .records import record_create, record_update
 
 NOT_ON_TREATMENT = "The subject has no dose level or first dose date yet."
 NO_PLANNED_DOSE = "Dose level {level} plans no dose of {agent}."
+UNKNOWN_REASON_CATEGORY = "{value!r} is not a kind of reason; expected one of {expected}."
+CATEGORY_CONTRADICTS_EVENT = (
+    "This dose cites an adverse event, so its kind of reason is adverse event, not {category}."
+)
+
+
+def dose_reason_category(*, category: str, adverse_event_id, changed: bool, reason: str) -> str:
+    """The kind of reason a dose is saved with, or ValidationError on the field
+    `reason_category`.
+
+    A dose that cites an adverse event is of kind adverse event (another kind contradicts it);
+    a changed dose whose caller states only words (older callers, an import without the
+    column) is of kind other. A dose as planned with no reason in words has no kind.
+    """
+    category = (category or "").strip()
+    if category and category not in DoseChangeReason.values:
+        raise invalid(
+            "reason_category",
+            UNKNOWN_REASON_CATEGORY.format(
+                value=category, expected=", ".join(DoseChangeReason.values)
+            ),
+            "invalid_choice",
+        )
+    if adverse_event_id is not None:
+        if category and category != DoseChangeReason.ADVERSE_EVENT:
+            raise invalid(
+                "reason_category",
+                CATEGORY_CONTRADICTS_EVENT.format(category=DoseChangeReason(category).label),
+                "reason_category_contradicts_event",
+            )
+        return DoseChangeReason.ADVERSE_EVENT
+    if not changed and not reason:
+        return ""
+    return category or DoseChangeReason.OTHER
 
 
 def level_dose(subject: Subject, agent: Agent) -> Decimal:
@@ -71,12 +106,14 @@ def dose_record(
     given_dose: Decimal,
     by,
     reason: str = "",
+    reason_category: str = "",
     adverse_event: AdverseEvent | None = None,
     visit: Visit | None = None,
     planned_dose: Decimal | None = None,
     audit_reason: str = "",
 ) -> DoseAdministration:
-    """Record one administration; a dose other than planned (or missed) needs a reason.
+    """Record one administration; a dose other than planned (or missed) needs a reason and
+    a kind of reason (`reason_category`, a `DoseChangeReason`; see `dose_reason_category`).
 
     The planned dose is the subject's dose level's unless given (an import states its own).
     `reason` is the clinical reason for a changed dose; `audit_reason` goes to the audit trail
@@ -84,6 +121,14 @@ def dose_record(
     demo record doses inside their own transaction.
     """
     cycle, day = cycle_and_day(subject, given_on)
+    planned_dose = planned_dose if planned_dose is not None else level_dose(subject, agent)
+    reason = reason.strip()
+    category = dose_reason_category(
+        category=reason_category,
+        adverse_event_id=adverse_event.pk if adverse_event is not None else None,
+        changed=given_dose != planned_dose,
+        reason=reason,
+    )
     administration = DoseAdministration(
         subject=subject,
         agent=agent,
@@ -91,10 +136,11 @@ def dose_record(
         given_on=given_on,
         cycle=cycle,
         day=day,
-        planned_dose=planned_dose if planned_dose is not None else level_dose(subject, agent),
+        planned_dose=planned_dose,
         given_dose=given_dose,
         unit=agent.unit,
-        reason=reason.strip(),
+        reason=reason,
+        reason_category=category,
         adverse_event=adverse_event,
     )
     with transaction.atomic():
@@ -113,9 +159,10 @@ def dose_correct(
 ) -> DoseAdministration:
     """Correct a recorded administration, with a reason.
 
-    `changes` holds what the user changed (agent, given_on, given_dose, reason, adverse_event);
-    the fields that follow from them are set here: cycle and day from the date, the visit of
-    the new date, the unit and the planned dose of a new agent. Durable: only the pages and
+    `changes` holds what the user changed (agent, given_on, given_dose, reason,
+    reason_category, adverse_event); the fields that follow from them are set here: cycle and
+    day from the date, the visit of the new date, the unit and the planned dose of a new agent,
+    the kind of reason (`dose_reason_category`). Durable: only the pages and
     the admin correct a dose, each save its own transaction.
     """
     changes = dict(changes)
@@ -128,6 +175,20 @@ def dose_correct(
     if agent.pk != dose.agent_id:
         changes["unit"] = agent.unit
         changes.setdefault("planned_dose", level_dose(subject, agent))
+    adverse_event = changes.get("adverse_event", dose.adverse_event)
+    # A newly cited adverse event replaces a kind the caller did not restate.
+    kept = "" if "adverse_event" in changes else dose.reason_category
+    category = dose_reason_category(
+        category=changes.get("reason_category", kept),
+        adverse_event_id=adverse_event.pk if adverse_event is not None else None,
+        changed=changes.get("given_dose", dose.given_dose)
+        != changes.get("planned_dose", dose.planned_dose),
+        reason=(changes.get("reason", dose.reason) or "").strip(),
+    )
+    if category != dose.reason_category:
+        changes["reason_category"] = category
+    else:
+        changes.pop("reason_category", None)
     with transaction.atomic(durable=True):
         saved = record_update(
             record=dose, changes=changes, reason=reason, by=by, expected_version=expected_version

@@ -48,6 +48,9 @@ def study_load(*, definition: StudyDefinition, by, source: str) -> tuple[Study, 
         "dlt_window_days": definition.dlt_window_days,
         "dlt_min_attribution": definition.dlt_min_attribution,
         "dlt_min_exposure_pct": definition.dlt_min_exposure_pct,
+        "dlt_underdosing_for_toxicity_evaluable": (
+            definition.dlt_underdosing_for_toxicity_evaluable
+        ),
         "screening_days": definition.screening_days,
         "planned_cycles": definition.planned_cycles,
         "follow_up_days": definition.follow_up_days,

@@ -12,13 +12,13 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET
 
 from .. import access
-from ..forms import DltDecisionForm
+from ..forms import DltDecisionForm, LabToxicityRuleOutForm
 from ..forms.errors import add_service_errors
-from ..models import DltStatus
+from ..models import DltStatus, LabToxicityAssessment
 from ..reports.cutoff import parse_cutoff
 from ..reports.safety import render_safety_report
 from ..selectors.dlt import dlt_overview
-from ..services.dlt import dlt_decide
+from ..services.dlt import dlt_decide, lab_toxicity_rule_out
 from .subjects import role_label
 
 DASHBOARD_SUBJECT_ROWS = 50
@@ -40,8 +40,15 @@ def dlt_dashboard(request: HttpRequest) -> HttpResponse:
     overviews = []
     for study in access.studies_for_user(request.user):
         overview = dlt_overview(study)
+        # The advice is the study's, provisional while anything in it is pending; the
+        # pending items listed are only those of the subjects this user may see.
+        overview.study_advice = overview.advice
+        overview.study_pending_count = len(overview.pending)
         # Only the subjects this user may see; the counts per dose level are the study's.
         overview.subjects = [row for row in overview.subjects if row.subject.pk in visible]
+        overview.unreconciled_labs = [
+            lab for lab in overview.unreconciled_labs if lab.subject.pk in visible
+        ]
         # The subjects table comes a page at a time, each study paged on its own, and each row
         # names only the events that are or were DLT candidates, found here rather than by
         # looping over every event of every subject in the template.
@@ -85,6 +92,43 @@ def dlt_decide_view(request: HttpRequest, assessment_id: UUID) -> HttpResponse:
             "assessment": assessment,
             "event": event,
             "assessments": event.agent_assessments.select_related("agent"),
+            "form": form,
+            "can_decide": can_decide,
+            "role_label": role_label(request.user),
+        },
+    )
+
+
+ONLY_SITE_INVESTIGATOR_DECIDES = "Only an investigator of the subject's site can decide."
+
+
+@login_required
+def lab_toxicity_rule_out_view(request: HttpRequest, result_id: UUID) -> HttpResponse:
+    """Rule out, signed, a lab result of grade 3 or more with no matching adverse event as a
+    DLT (an unreconciled potential DLT of the DLT dashboard)."""
+    result = access.get_lab_result_for_user(request.user, result_id)
+    can_decide = access.is_site_investigator(request.user, result.subject.site)
+    decided = (
+        LabToxicityAssessment.objects.filter(lab_result=result).select_related("signature").first()
+    )
+    form = LabToxicityRuleOutForm(request.POST or None)
+    if request.method == "POST":
+        if not can_decide:
+            raise PermissionDenied(ONLY_SITE_INVESTIGATOR_DECIDES)
+        if form.is_valid():
+            try:
+                lab_toxicity_rule_out(lab_result=result, by=request.user, **form.cleaned_data)
+            except ValidationError as exc:
+                add_service_errors(form, exc)
+            else:
+                messages.success(request, "Ruled out as a DLT, signed and recorded.")
+                return redirect("dlt_dashboard")
+    return render(
+        request,
+        "ecrf/lab_toxicity_rule_out.html",
+        {
+            "result": result,
+            "decided": decided,
             "form": form,
             "can_decide": can_decide,
             "role_label": role_label(request.user),

@@ -131,6 +131,7 @@ def dose_create(request: HttpRequest, subject_id: UUID) -> HttpResponse:
                 given_on=data["given_on"],
                 given_dose=data["given_dose"],
                 reason=data["reason"],
+                reason_category=data["reason_category"],
                 adverse_event=data["adverse_event"],
                 visit=visit_on(subject, data["given_on"]),
                 audit_reason=form.audit_reason,
@@ -179,6 +180,7 @@ def dose_edit(request: HttpRequest, dose_id: UUID) -> HttpResponse:
             "given_dose": dose.given_dose.normalize(),
             "adverse_event": dose.adverse_event_id,
             "reason": dose.reason,
+            "reason_category": dose.reason_category,
         },
     )
     draft_key = f"dose-{dose.pk}"
@@ -195,6 +197,7 @@ def dose_edit(request: HttpRequest, dose_id: UUID) -> HttpResponse:
                     "planned_dose": planned[data["agent"].pk],
                     "given_dose": data["given_dose"],
                     "reason": data["reason"],
+                    "reason_category": data["reason_category"],
                     "adverse_event": data["adverse_event"],
                 },
                 reason=form.audit_reason,

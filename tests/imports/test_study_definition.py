@@ -41,6 +41,15 @@ def test_it_applies_defaults_for_the_optional_keys(tmp_path):
         "possible",
     )
     assert study.dlt_min_exposure_pct == 75 and study.design_method == "3+3"
+    assert study.dlt_underdosing_for_toxicity_evaluable is True
+
+
+@pytest.mark.django_db
+def test_the_study_file_may_count_under_dosing_for_toxicity_against_exposure(tmp_path):
+    data = json.loads(json.dumps(DEFINITION))
+    data["dlt"]["underdosing_for_toxicity_evaluable"] = False
+    call_command("load_study", _write(tmp_path, data))
+    assert Study.objects.get(code="TEST-IL2").dlt_underdosing_for_toxicity_evaluable is False
 
 
 @pytest.mark.django_db
@@ -116,6 +125,10 @@ BAD_FILES = [
     (_bad(dlt={"window_days": 21, "min_attribution": "likely"}), "dlt.min_attribution: must be"),
     (_bad(dlt={"min_exposure_pct": 120}), "dlt.min_exposure_pct: must be at most 100, not 120"),
     (_bad(dlt={"window": 21}), "dlt.window: is not a known key"),
+    (
+        _bad(dlt={"underdosing_for_toxicity_evaluable": "yes"}),
+        "dlt.underdosing_for_toxicity_evaluable: must be true or false, not 'yes'",
+    ),
     (_bad(schedule=[{"day": 30}]), "schedule[0].day: must be at most 21, not 30"),
 ]
 

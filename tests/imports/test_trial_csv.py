@@ -110,3 +110,30 @@ def test_one_bad_row_in_any_file_means_nothing_is_written(tmp_path, study):
     for model in (Subject, DoseAdministration, AdverseEvent, LabResult):
         assert model.objects.count() == 0
     assert not study.sites.filter(code="C").exists()
+
+
+DOSES_WITH_CATEGORY = """subject_id,agent,date,planned_dose,given_dose,unit,reason,reason_category
+S04,IL2,2026-02-11,6,0,MIU,Fever,adverse_event
+S04,IL2,2026-02-12,6,0,MIU,Bus strike,logistics
+S04,IL2,2026-02-13,6,3,MIU,,
+S04,IL2,2026-02-14,6,6,MIU,,
+"""
+
+
+def test_doses_csv_reads_the_optional_kind_of_reason_and_a_changed_dose_without_it_is_other(
+    tmp_path, study
+):
+    call_command("import_csv", _folder(tmp_path, doses=DOSES_WITH_CATEGORY), "--study", "TEST-IL2")
+    kinds = dict(DoseAdministration.objects.values_list("given_on__day", "reason_category"))
+    assert kinds == {11: "adverse_event", 12: "logistics", 13: "other", 14: ""}
+
+
+def test_an_unknown_kind_of_reason_names_the_row_and_column(tmp_path, study):
+    doses = DOSES_WITH_CATEGORY.replace("Bus strike,logistics", "Bus strike,weather")
+    with pytest.raises(CommandError) as info:
+        call_command("import_csv", _folder(tmp_path, doses=doses), "--study", "TEST-IL2")
+    assert (
+        "doses.csv:3:reason_category: 'weather' is not one of adverse_event, patient_decision, "
+        "logistics, other" in str(info.value)
+    )
+    assert DoseAdministration.objects.count() == 0

@@ -133,10 +133,8 @@ def test_the_admin_list_shows_badges_and_filters_by_dlt_status(client, data_mana
     url = reverse("admin:ecrf_adverseevent_changelist")
     page = client.get(url).content.decode()
     assert "dlt-potential" in page and "Potential DLT" in page
-    assert "Fatigue" in client.get(url, {"dlt_assessment__status": "potential"}).content.decode()
-    assert (
-        "Fatigue" not in client.get(url, {"dlt_assessment__status": "confirmed"}).content.decode()
-    )
+    assert "Fatigue" in client.get(url, {"dlt_status": "potential"}).content.decode()
+    assert "Fatigue" not in client.get(url, {"dlt_status": "confirmed"}).content.decode()
     assert "Fatigue" in client.get(url, {"grade3plus": "yes"}).content.decode()
     queue = client.get(reverse("admin:ecrf_dltreviewqueue_changelist")).content.decode()
     assert "Fatigue" in queue and "Decide and sign" in queue
@@ -268,3 +266,67 @@ def test_exposure_counts_the_doses_of_window_days_1_to_21_only(
     overview = dlt_overview(subject.study, cutoff=dt.date(2026, 4, 30))
     (row,) = overview.subjects
     assert row.evaluability.evaluable is evaluable, row.evaluability.reason
+
+
+def _il2_doses(subject, alice, given, category, event=None):
+    """IL-2 3 MIU planned on days 10-14 (2026-03-11 to 15); `given` per day."""
+    from ecrf.services import dose_record
+
+    il2 = subject.study.agents.get(code="IL2")
+    for day, dose in zip(range(10, 15), given, strict=True):
+        changed = dose != 3
+        dose_record(
+            subject=subject,
+            agent=il2,
+            given_on=subject.first_dose_on + dt.timedelta(days=day - 1),
+            given_dose=Decimal(dose),
+            reason="Held" if changed else "",
+            reason_category=category if changed else "",
+            adverse_event=event if changed else None,
+            by=alice,
+        )
+
+
+@pytest.mark.parametrize(
+    ("category", "setting", "evaluable"),
+    [
+        ("adverse_event", True, True),
+        ("logistics", True, False),
+        ("adverse_event", False, False),
+    ],
+)
+def test_two_of_five_il2_doses_for_toxicity_leave_the_subject_evaluable(
+    subject, alice, category, setting, evaluable
+):
+    """Issue #12: a subject who received 2 of 5 IL-2 doses because of toxicity is evaluable
+    (study setting dlt.underdosing_for_toxicity_evaluable, default true); for logistics, or
+    with the setting off, 40% is under the protocol's 75%."""
+    study = subject.study
+    study.dlt_underdosing_for_toxicity_evaluable = setting
+    study.save(update_fields=["dlt_underdosing_for_toxicity_evaluable"])
+    _il2_doses(subject, alice, (3, 3, 0, 0, 0), category)
+    (row,) = dlt_overview(study, cutoff=dt.date(2026, 4, 30)).subjects
+    assert row.evaluability.evaluable is evaluable, row.evaluability.reason
+    assert row.exposure_pct == {"IL2": 40.0}
+    assert row.window_end == dt.date(2026, 3, 22)  # study day 21
+    if evaluable:
+        assert "(the shortfall for adverse events)" in row.evaluability.reason
+
+
+def test_dlt_report_json_lists_window_end_and_exposure_per_agent(subject, alice):
+    import json
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    _il2_doses(subject, alice, (3, 3, 3, 3, 0), "logistics")
+    out = StringIO()
+    call_command("dlt_report", "--study", subject.study.code, "--cutoff", "2026-04-30",
+                 "--format", "json", stdout=out)  # fmt: skip
+    (row,) = json.loads(out.getvalue())["subjects"]
+    assert (row["window_end"], row["exposure_pct"]) == ("2026-03-22", {"IL2": 80.0})
+    assert row["evaluable"] is True
+    text = StringIO()
+    call_command("dlt_report", "--study", subject.study.code, "--cutoff", "2026-04-30",
+                 stdout=text)  # fmt: skip
+    assert "window ends 2026-03-22; exposure: IL2 80%" in text.getvalue()

@@ -11,7 +11,12 @@ import pytest
 from django.urls import reverse
 
 from ecrf.forms.base import OVERRIDE_REQUIRED, REASON_FOR_CHANGE_REQUIRED
-from ecrf.forms.dosing import DOSE_CHANGE_NEEDS_REASON, DOSE_NEGATIVE
+from ecrf.forms.dosing import (
+    CATEGORY_CONTRADICTS_EVENT,
+    DOSE_CHANGE_NEEDS_CATEGORY,
+    DOSE_CHANGE_NEEDS_REASON,
+    DOSE_NEGATIVE,
+)
 from ecrf.models import AuditEvent, DoseAdministration
 from ecrf.services import STALE_RECORD, ae_record, dose_record, record_update
 from tests.factories import dose_edit_data as _edit_data
@@ -119,17 +124,44 @@ def test_a_changed_dose_without_a_reason_is_refused_with_the_message_at_the_fiel
     response = _create(client, subject, "IM", C1D1, 300)
     assert response.status_code == 200
     assert response.context["form"].errors["reason"] == [DOSE_CHANGE_NEEDS_REASON]
+    assert response.context["form"].errors["reason_category"] == [DOSE_CHANGE_NEEDS_CATEGORY]
     assert DOSE_CHANGE_NEEDS_REASON in response.content.decode()
     assert not DoseAdministration.objects.exists()
 
     response = _create(client, subject, "IM", C1D1, 300, reason="Weight loss")
+    assert response.context["form"].errors["reason_category"] == [DOSE_CHANGE_NEEDS_CATEGORY]
+    assert not DoseAdministration.objects.exists()
+
+    response = _create(
+        client, subject, "IM", C1D1, 300, reason="Weight loss", reason_category="patient_decision"
+    )
     assert response.status_code == 302
     dose = DoseAdministration.objects.get()
-    assert (dose.given_dose, dose.planned_dose, dose.reason) == (
+    assert (dose.given_dose, dose.planned_dose, dose.reason, dose.reason_category) == (
         Decimal(300),
         Decimal(400),
         "Weight loss",
+        "patient_decision",
     )
+
+
+def test_a_dose_as_planned_needs_no_kind_of_reason(client, alice, subject):
+    client.force_login(alice)
+    assert _create(client, subject, "IM", C1D1, 400).status_code == 302
+    assert DoseAdministration.objects.get().reason_category == ""
+
+
+def test_a_dose_citing_an_adverse_event_with_another_kind_of_reason_is_refused(
+    client, alice, subject, diarrhoea
+):
+    client.force_login(alice)
+    response = _create(
+        client, subject, "IM", dt.date(2026, 3, 9), 0,
+        adverse_event=str(diarrhoea.pk), reason="Bus strike", reason_category="logistics",
+    )  # fmt: skip
+    assert response.status_code == 200
+    assert response.context["form"].errors["reason_category"] == [CATEGORY_CONTRADICTS_EVENT]
+    assert not DoseAdministration.objects.exists()
 
 
 def test_a_negative_dose_is_refused(client, alice, subject):
@@ -163,6 +195,7 @@ def test_a_missed_dose_is_explained_by_the_adverse_event_that_caused_it(
     assert dose.missed
     assert dose.adverse_event == diarrhoea
     assert dose.reason == "Adverse event: Diarrhea grade 3 (onset 2026-03-08)"
+    assert dose.reason_category == "adverse_event"
     page = client.get(response.url).content.decode()
     assert "IM on 2026-03-09 saved as missed (cycle 1 day 8)." in page
 
@@ -211,18 +244,22 @@ def test_correcting_a_dose_needs_a_reason(client, alice, subject, im_dose):
     page = client.get(url)
     assert page.status_code == 200
     assert page.context["form"]["given_dose"].value() == Decimal(400)
-    response = client.post(url, _edit_data(im_dose, given_dose=300, reason="Weight loss"))
+    response = client.post(
+        url, _edit_data(im_dose, given_dose=300, reason="Weight loss", reason_category="other")
+    )
     assert response.context["form"].errors["change_reason"] == [REASON_FOR_CHANGE_REQUIRED]
 
     response = client.post(
         url,
         _edit_data(
-            im_dose, given_dose=300, reason="Weight loss", change_reason="Transcription error"
+            im_dose, given_dose=300, reason="Weight loss", reason_category="other",
+            change_reason="Transcription error",
         ),
-    )
+    )  # fmt: skip
     assert response.status_code == 302
     im_dose.refresh_from_db()
     assert (im_dose.given_dose, im_dose.version) == (Decimal(300), 2)
+    assert im_dose.reason_category == "other"
     row = AuditEvent.objects.get(object_id=str(im_dose.pk), field="given_dose", old_value="400")
     assert (row.new_value, row.reason, row.action) == (
         "300",
@@ -247,10 +284,13 @@ def test_a_correction_over_someone_elses_newer_save_is_refused_with_their_change
 ):
     client.force_login(alice)
     url = reverse("dose_edit", args=[im_dose.pk])
-    loaded = _edit_data(im_dose, given_dose=200, reason="Neutropenia", change_reason="Late entry")
+    loaded = _edit_data(
+        im_dose, given_dose=200, reason="Neutropenia", reason_category="adverse_event",
+        change_reason="Late entry",
+    )  # fmt: skip
     record_update(
         record=im_dose,
-        changes={"given_dose": Decimal(300), "reason": "Vomited"},
+        changes={"given_dose": Decimal(300), "reason": "Vomited", "reason_category": "other"},
         reason="Source document checked",
         by=bob,
     )
@@ -287,6 +327,8 @@ def test_a_monitor_reads_the_dose_pages_but_may_not_save(client, monitor, subjec
     assert _create(client, subject, "CTX", C1D1, 50).status_code == 403
     edit_url = reverse("dose_edit", args=[im_dose.pk])
     assert client.get(edit_url).status_code == 200
-    data = _edit_data(im_dose, given_dose=300, reason="x", change_reason="y")
+    data = _edit_data(
+        im_dose, given_dose=300, reason="x", reason_category="other", change_reason="y"
+    )
     assert client.post(edit_url, data).status_code == 403
     assert DoseAdministration.objects.count() == 1

@@ -409,7 +409,13 @@ def test_a_locked_casebook_refuses_edits_of_visits_doses_and_labs_with_the_messa
 
     response = client.post(
         reverse("dose_edit", args=[dose.pk]),
-        dose_edit_data(dose, given_dose=300, change_reason="Weight loss", reason="Weight loss"),
+        dose_edit_data(
+            dose,
+            given_dose=300,
+            change_reason="Weight loss",
+            reason="Weight loss",
+            reason_category="other",
+        ),  # fmt: skip
     )
     assert any("subject is locked" in e for e in response.context["form"].non_field_errors())
 

@@ -55,9 +55,13 @@ from ecrf.safety.dlt import (
     EventFacts,
     evaluate_event,
     evaluate_subject,
+    exposure_percentages,
     is_haematological,
     summarise_dose_level,
+    unreconciled_lab_toxicities,
+    window_end,
 )
+from ecrf.safety.reconciliation import EventSpan, LabFinding
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -568,8 +572,8 @@ def test_the_blood_counts_listed_are_all_the_investigations_blood_counts():
 # --- Evaluability --------------------------------------------------------------------------
 
 
-def _dose(agent, day, planned, given):
-    return DoseFacts(agent, _day(day), Decimal(planned), Decimal(given))
+def _dose(agent, day, planned, given, category=""):
+    return DoseFacts(agent, _day(day), Decimal(planned), Decimal(given), category)
 
 
 def _full_doses(agent="IM", days=range(1, 15), planned="400"):
@@ -768,6 +772,157 @@ def test_a_subject_with_no_planned_dose_in_the_window_completes_it():
     assert result == Evaluability(
         True, "Evaluable: completed the 21-day window; no planned doses recorded in it"
     )
+
+
+# Under-dosing for toxicity (issue #12; protocol: a dose missed or reduced because of an adverse
+# event does not make the subject non-evaluable, study setting
+# dlt.underdosing_for_toxicity_evaluable, default true). IL-2 3 MIU/day on days 10-14: 15 MIU
+# planned in the window.
+
+
+def _il2(categories, given=("3", "3", "0", "0", "0")):
+    return _full_doses("IM") + [
+        _dose("IL2", day, "3", dose, category if dose != "3" else "")
+        for day, dose, category in zip(range(10, 15), given, categories, strict=True)
+    ]
+
+
+TOXICITY = ["adverse_event"] * 5
+LOGISTICS = ["logistics"] * 5
+
+
+def test_two_of_five_il2_doses_for_toxicity_is_evaluable_and_says_why():
+    """Issue #12: 'a subject who received 2 of 5 IL-2 doses because of toxicity' is evaluable."""
+    assert _subject(doses=_il2(TOXICITY)) == Evaluability(
+        True,
+        "Evaluable: completed the 21-day window with 100% of planned IM, 40% of planned IL2 "
+        "(the shortfall for adverse events); protocol: under-dosing for toxicity stays evaluable",
+    )
+
+
+@pytest.mark.parametrize("category", ["logistics", "patient_decision", "other", ""])
+def test_two_of_five_il2_doses_for_any_other_reason_is_not_evaluable(category):
+    result = _subject(doses=_il2([category] * 5))
+    assert result == Evaluability(
+        False,
+        "Not evaluable: received 40% of the planned IL2 dose in the DLT window (75% required)",
+    )
+
+
+def test_with_the_setting_off_a_shortfall_for_toxicity_counts_against_exposure():
+    settings = DltSettings(underdosing_for_toxicity_evaluable=False)
+    result = _subject(doses=_il2(TOXICITY), settings=settings)
+    assert result == Evaluability(
+        False,
+        "Not evaluable: received 40% of the planned IL2 dose in the DLT window (75% required)",
+    )
+
+
+@pytest.mark.parametrize(
+    ("given", "evaluable"),
+    # One IL2 dose of 1000 missed for toxicity, one of 1000 reduced for logistics: counted
+    # planned is 1000 (the other dose's given 0 for the toxicity one), 75% of it is 750.
+    [("750", True), ("749", False)],
+)
+def test_the_75_percent_boundary_holds_for_the_doses_not_changed_for_toxicity(given, evaluable):
+    """Protocol DLT definition: 75% of the planned dose passes, 74.9% does not; the planned
+    dose of a dose missed for an adverse event is taken to be the dose given (0)."""
+    doses = _full_doses("IM") + [
+        _dose("IL2", 10, "1000", "0", "adverse_event"),
+        _dose("IL2", 11, "1000", given, "logistics"),
+    ]
+    result = _subject(doses=doses)
+    assert result.evaluable is evaluable
+    if not evaluable:
+        assert result.reason == (
+            "Not evaluable: received 37.4% of the planned IL2 dose (74.9% leaving out the "
+            "shortfall for adverse events) in the DLT window (75% required)"
+        )
+
+
+@pytest.mark.parametrize(("day_12", "evaluable"), [("1", True), ("0.9", False)])
+def test_a_logistics_shortfall_still_counts_next_to_a_toxicity_one(day_12, evaluable):
+    """IL2 3 MIU on days 10-14; day 14 missed for toxicity (left out: 12 MIU counted), days 12
+    and 13 reduced for logistics. 3 + 3 + 1 + 2 = 9 of 12 is exactly 75%: evaluable; with
+    0.9 on day 12, 8.9 of 12 is 74.1%: not."""
+    categories = ["", "", "logistics", "logistics", "adverse_event"]
+    result = _subject(doses=_il2(categories, ("3", "3", day_12, "2", "0")))
+    assert result.evaluable is evaluable
+
+
+def test_a_toxicity_shortfall_that_leaves_enough_exposure_is_not_singled_out():
+    """IL2 at 80% with one reduced dose for toxicity: the minimum is met anyway, so the reason
+    is the usual one."""
+    doses = _il2(TOXICITY, ("3", "3", "3", "3", "0"))
+    assert _subject(doses=doses).reason == (
+        "Evaluable: completed the 21-day window with 100% of planned IM, 80% of planned IL2"
+    )
+
+
+def test_the_window_ends_on_study_day_21():
+    """Day 1 = first dose 2026-03-02; day 21 = 2026-03-22 (the protocol's 21-day window)."""
+    assert window_end(FIRST_DOSE) == WINDOW_END
+    assert window_end(FIRST_DOSE, DltSettings(window_days=28)) == dt.date(2026, 3, 29)
+
+
+def test_the_exposure_listing_is_the_raw_share_given_rounded_down_to_one_decimal():
+    """The listing shows what was given, toxicity or not: 40% of IL2; 7499 of 10000 is 74.9."""
+    assert exposure_percentages(_il2(TOXICITY), FIRST_DOSE) == {"IM": 100.0, "IL2": 40.0}
+    doses = [_dose("IL2", 10, "10000", "7499"), _dose("IL2", 22, "5", "0")]
+    assert exposure_percentages(doses, FIRST_DOSE) == {"IL2": 74.9}
+
+
+# Unreconciled lab toxicity (issue #12: "Grade 3-4 lab results inside the DLT window with no
+# matching adverse event (synthetic: hyponatraemia grade 4) never reach the DLT rules"). The
+# window is study days 1-21 (2026-03-02 to 2026-03-22); matching is the lab-AE reconciliation's
+# (same CTCAE term, onset within 7 days of the sample or ongoing then).
+
+
+def _finding(day, grade=4, term="Hyponatremia", result_id=1):
+    return LabFinding(result_id, "SODIUM", term, grade, _day(day))
+
+
+def _unreconciled(findings, events=(), cutoff=LATE_CUTOFF, settings=None):
+    return unreconciled_lab_toxicities(
+        findings,
+        events,
+        first_dose_on=FIRST_DOSE,
+        cutoff=cutoff,
+        settings=settings or DltSettings(),
+    )
+
+
+@pytest.mark.parametrize(("day", "listed"), [(-1, False), (1, True), (21, True), (22, False)])
+def test_a_lab_only_grade_4_is_unreconciled_inside_the_window_only(day, listed):
+    """Day -1 is the last lead-in day (no day 0); days 1 and 21 are the window's ends."""
+    assert bool(_unreconciled([_finding(day)])) is listed
+
+
+@pytest.mark.parametrize(("grade", "listed"), [(2, False), (3, True), (4, True)])
+def test_grade_3_or_more_is_a_potential_dlt(grade, listed):
+    assert bool(_unreconciled([_finding(5, grade)])) is listed
+
+
+@pytest.mark.parametrize(
+    ("event", "listed"),
+    [
+        (EventSpan("Hyponatremia", _day(12), None), False),  # onset 7 days after the sample
+        (EventSpan("Hyponatremia", _day(13), None), True),  # 8 days after: no match
+        (EventSpan("Hyponatremia", _day(1), _day(6)), False),  # ongoing on the sample's day
+        (EventSpan("Hypokalemia", _day(5), None), True),  # another term explains nothing
+    ],
+)
+def test_an_adverse_event_of_the_term_reconciles_the_result(event, listed):
+    assert bool(_unreconciled([_finding(5)], [event])) is listed
+
+
+def test_a_result_after_the_cutoff_is_not_yet_listed():
+    assert _unreconciled([_finding(10)], cutoff=_day(9)) == []
+    assert _unreconciled([_finding(10)], cutoff=_day(10)) == [_finding(10)]
+
+
+def test_a_longer_window_setting_lists_day_22():
+    assert _unreconciled([_finding(22)], settings=DltSettings(window_days=28)) == [_finding(22)]
 
 
 # --- Dose level summary ---------------------------------------------------------------------
