@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from decimal import ROUND_FLOOR, Decimal
 
 from ecrf.ctcae.dictionary import check_grade, get_term
+from ecrf.safety.days import study_day
 from ecrf.safety.reconciliation import EventSpan, LabFinding, unreconciled_findings
 
 ATTRIBUTION_ORDER = ("unrelated", "unlikely", "possible", "probable", "definite")
@@ -403,7 +404,7 @@ def evaluate_event(
     """
     term = get_term(event.term).term
     check_grade(term, event.grade)
-    onset_day = (event.onset_on - first_dose_on).days + 1
+    onset_day = study_day(event.onset_on, first_dose_on)
     duration_days, ongoing = _duration_days(event, cutoff)
     rank, top_agents = _max_attribution(event.attributions)
     rule = _decide(term, event.grade, onset_day, duration_days, rank, settings)

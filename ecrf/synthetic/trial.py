@@ -67,6 +67,7 @@ from ecrf.models import (
     DltDecision,
     DltStatus,
     DoseAdministration,
+    DoseChangeReason,
     LabResult,
     Outcome,
     ReferenceRange,
@@ -211,12 +212,14 @@ MISSED_VISIT_REASONS = (
     "Patient on holiday",
     "Transport not available",
 )
-MISSED_DOSE_REASONS = (
-    "Dose forgotten by the patient",
-    "Vomited the dose",
-    "Withheld by the investigator for toxicity",
-    "Drug not dispensed in time",
-)
+# Why a dose was missed, with its kind of reason.
+MISSED_DOSE_KINDS = {
+    "Dose forgotten by the patient": DoseChangeReason.PATIENT_DECISION,
+    "Vomited the dose": DoseChangeReason.ADVERSE_EVENT,
+    "Withheld by the investigator for toxicity": DoseChangeReason.ADVERSE_EVENT,
+    "Drug not dispensed in time": DoseChangeReason.LOGISTICS,
+}
+MISSED_DOSE_REASONS = tuple(MISSED_DOSE_KINDS)
 DECISION_REASONS = {
     DltDecision.CONFIRMED: "Meets the protocol DLT definition: related, in the DLT window.",
     DltDecision.RULED_OUT: "Attributed to disease progression by the investigator, not to study "
@@ -1036,6 +1039,13 @@ class _Generator:
             given_dose=given,
             unit=agent.unit,
             reason=reason,
+            reason_category=(
+                DoseChangeReason.ADVERSE_EVENT
+                if cause
+                else MISSED_DOSE_KINDS.get(reason, DoseChangeReason.OTHER)
+                if given != planned
+                else ""
+            ),
             adverse_event_id=cause["id"] if cause else None,
         )
 

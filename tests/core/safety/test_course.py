@@ -197,3 +197,20 @@ def test_demographics_give_age_at_consent_and_sex_per_level():
     assert table.loc["Age, years, median (range)", t.TOTAL] == "70 (49-80)"
     assert table.loc["Sex: Female", t.TOTAL] == "2 (67%)"
     assert table.loc["Sex: Male", 2] == "0"
+
+
+def test_a_dlt_flag_counts_days_before_day_1_back_from_minus_1():
+    """The DLT rules use the same time base: an event the day before day 1 has onset day -1
+    (not 0) and is outside the 21-day DLT window (days 1 to 21); one on day 1 is inside."""
+    from ecrf.safety.dlt import EventFacts, evaluate_event
+
+    def flag(onset):
+        facts = EventFacts("e", "Fatigue", 3, onset, None, {"IL2": "probable"})
+        return evaluate_event(
+            facts, first_dose_on=DAY1.date(), cutoff=DAY1.date() + pd.Timedelta(days=60)
+        )
+
+    before = flag(DAY1.date() - pd.Timedelta(days=1))
+    assert before.onset_day == -1 and before.rule == "outside_window"
+    assert "onset day -1" in before.reason
+    assert flag(DAY1.date()).onset_day == 1

@@ -106,24 +106,25 @@ def _rule(*args, **kwargs):
 
 
 @pytest.mark.parametrize(
-    ("onset_day", "rule"),
+    ("days_from_day_1", "study_day", "rule"),
     [
-        (-5, RULE_OUTSIDE_WINDOW),  # before the first dose (a lead-in)
-        (0, RULE_OUTSIDE_WINDOW),  # the day before the first dose
-        (1, RULE_GRADE_3_NON_HAEMATOLOGICAL),  # the first dose day
-        (21, RULE_GRADE_3_NON_HAEMATOLOGICAL),  # the last window day
-        (22, RULE_OUTSIDE_WINDOW),  # the day after the window
+        (-6, -6, RULE_OUTSIDE_WINDOW),  # before the first dose (a lead-in)
+        (-1, -1, RULE_OUTSIDE_WINDOW),  # the day before the first dose: day -1, no day 0
+        (0, 1, RULE_GRADE_3_NON_HAEMATOLOGICAL),  # the first dose day
+        (20, 21, RULE_GRADE_3_NON_HAEMATOLOGICAL),  # the last window day
+        (21, 22, RULE_OUTSIDE_WINDOW),  # the day after the window
     ],
 )
-def test_only_an_onset_on_days_1_to_21_counts(onset_day, rule):
-    """Protocol DLT definition, default rule set: onset on days 1 to 21, day 1 the first dose.
+def test_only_an_onset_on_days_1_to_21_counts(days_from_day_1, study_day, rule):
+    """Protocol DLT definition, default rule set: onset on days 1 to 21, day 1 the first dose;
+    the days before it count back from -1 with no day 0 (DESIGN.md rule 7, SDTM --DY).
 
     CTCAE v5.0 "Fatigue" grade 3 for 10 days is a DLT inside the window.
     """
-    flag = _evaluate(_event(onset_day=onset_day))
+    flag = _evaluate(_event(onset_day=days_from_day_1 + 1))
     assert flag.rule == rule
     assert flag.is_dlt is (rule == RULE_GRADE_3_NON_HAEMATOLOGICAL)
-    assert flag.onset_day == onset_day
+    assert flag.onset_day == study_day
 
 
 def test_a_longer_window_setting_includes_day_22():

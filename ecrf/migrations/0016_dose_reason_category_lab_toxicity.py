@@ -23,7 +23,7 @@ def categorise_existing_doses(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('ecrf', '0013_free_text_limits'),
+        ('ecrf', '0015_query_origin_consistency'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
