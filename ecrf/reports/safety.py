@@ -297,7 +297,8 @@ def _dlt_frames(study: Study, cutoff: dt.date) -> dict:
     )
     dlt_events["onset_day"] = dlt_events["onset_day"].astype("Int64")
     return {
-        "recommendation": overview.recommendation.reason,
+        # "Provisional: ..." while a potential DLT or a lab toxicity awaits a decision.
+        "recommendation": overview.advice,
         "dlt_report": dlt_report_data(overview),
         "dlt_levels": dlt_levels,
         "dlt_subjects": dlt_subjects,
@@ -623,8 +624,79 @@ def _dlts(frames: SafetyFrames, tables: SafetyTables) -> list[Flowable]:
             "Every event the protocol's DLT rules flag or an investigator decided on. A potential "
             "DLT counts as a DLT until an investigator confirms or rules it out."
         ),
+        *_pending(frames),
+        *_evaluability(frames),
     ]
     return story
+
+
+PENDING_KINDS = {"potential_dlt": "Potential DLT undecided", "unreconciled_lab": "Lab toxicity"}
+
+
+def _pending(frames: SafetyFrames) -> list[Flowable]:
+    """What makes the advice provisional, oldest first."""
+    pending = frames.dlt_report["pending"]
+    story: list[Flowable] = [_gap(), pdf.heading("Pending: what the advice waits on", 2)]
+    if not pending:
+        return [*story, _note("Nothing: every potential DLT is decided and no grade 3 or more "
+                              "lab result in a DLT window lacks an adverse event.")]  # fmt: skip
+    rows = [
+        [item["subject_id"], PENDING_KINDS.get(item["kind"], item["kind"]), item["what"],
+         item["days_pending"]]
+        for item in pending
+    ]  # fmt: skip
+    return [
+        *story,
+        pdf.table(
+            rows,
+            ["Subject", "Pending", "What", "Days pending"],
+            col_widths=[w * mm for w in (18, 38, 104, 20)],
+            numeric_from=3,
+        ),
+        _gap(),
+        _note(
+            "Lab toxicity: a result of CTCAE grade 3 or more collected in the subject's DLT window "
+            "with no adverse event of its term; it stays pending until an adverse event is "
+            "recorded or an investigator signs that it is not a DLT. Days pending: since the "
+            "onset, or since the sample was collected, to the cutoff."
+        ),
+    ]
+
+
+def _evaluability(frames: SafetyFrames) -> list[Flowable]:
+    """Each subject past day 1: dose level, exposure per agent in the DLT window, window end,
+    evaluable or not and why, as the DLT dashboard gives them."""
+    subjects = frames.dlt_report["subjects"]
+    story: list[Flowable] = [_gap(), pdf.heading("DLT evaluability", 2)]
+    if not subjects:
+        return [*story, _note("No subject has reached day 1.")]
+    rows = [
+        [row["subject_id"], f"DL{row['dose_level']}",
+         ", ".join(f"{agent} {pct:g}%" for agent, pct in sorted(row["exposure_pct"].items())),
+         row["window_end"] or "", "yes" if row["evaluable"] else "no", row["evaluable_reason"]]
+        for row in subjects
+    ]  # fmt: skip
+    return [
+        *story,
+        pdf.table(
+            rows,
+            [
+                "Subject",
+                "Dose level",
+                "Exposure in the window",
+                "Window ends",
+                "Evaluable",
+                "Reason",
+            ],
+            col_widths=[w * mm for w in (17, 14, 40, 20, 16, 73)],
+        ),  # fmt: skip
+        _gap(),
+        _note(
+            "Exposure: dose given over dose planned in the DLT window, per agent. A dose missed or "
+            "reduced for an adverse event does not make the subject non-evaluable when the study "
+            "says so (dlt.underdosing_for_toxicity_evaluable)."
+        ),
+    ]
 
 
 def _ae_overview(frames: SafetyFrames, tables: SafetyTables) -> list[Flowable]:

@@ -235,3 +235,29 @@ def test_consistency_rows_equal_the_open_consistency_queries(trial):  # noqa: F8
     expected = Counter((code, cause.split(":")[1]) for code, cause in queries)
     assert found == expected
     assert ("A-001", "attribution_before_first_dose") in found
+
+
+def test_pending_items_and_evaluability_in_the_pdf_equal_the_json(trial, tmp_path):  # noqa: F811
+    """The DLT section: what the advice waits on and each subject's evaluability, as the JSON
+    (and dlt_report) give them. A-002's neutrophils 0.9 x 10^9/L on 2026-03-17 (day 15) is
+    grade 3 (CTCAE v5.0: <1.0-0.5 x 10^9/L) with no adverse event: an unreconciled lab
+    toxicity, so the advice is provisional."""
+    path, report = _render(trial, tmp_path)
+    data = safety_data(report)
+    dlt = data["dlt"]
+    assert dlt["provisional"] is True
+    assert dlt["recommendation"]["text"].startswith("Provisional:")
+    assert {(lab["subject_id"], lab["test"], lab["grade"]) for lab in dlt["unreconciled_labs"]} \
+        >= {("A-002", "NEUT", 3)}  # fmt: skip
+    pending = [row for table in _tables(path, "Subject") if "Days pending" in table[0]
+               for row in table[1:]]  # fmt: skip
+    assert [(r[0], r[2], int(r[3])) for r in pending] == [
+        (item["subject_id"], item["what"], item["days_pending"]) for item in dlt["pending"]
+    ]
+    evaluability = {row[0]: row for table in _tables(path, "Subject")
+                    if "Window ends" in table[0] for row in table[1:]}  # fmt: skip
+    for subject in data["subjects"]:
+        row = evaluability[subject["subject_id"]]
+        assert row[4] == ("yes" if subject["evaluable"] else "no")
+        assert row[5] == subject["evaluable_reason"]
+        assert row[3] == (subject["window_end"] or "")
