@@ -183,7 +183,7 @@ def load_safety_frames(study: Study, cutoff: dt.date) -> SafetyFrames:
         LabResult.objects.filter(**of_study, collected_at__lt=day_after),
         {"subject_code": "subject__subject_code", "test": "test_code", "unit": "unit",
          "value": _float("value"), "lln": _float("lln"), "uln": _float("uln"),
-         "collected_at": _text("collected_at"), "grade": "ctcae_grade"},
+         "collected_at": _text("collected_at"), "term": "ctcae_term", "grade": "ctcae_grade"},
     )  # fmt: skip
     labs[["value", "lln", "uln", "grade"]] = labs[["value", "lln", "uln", "grade"]].astype(float)
     # Stored in UTC: SQLite gives "2026-03-02 07:00:00", PostgreSQL "2026-03-02 07:00:00+00".
