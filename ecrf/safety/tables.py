@@ -524,6 +524,21 @@ def grade_3_listing(
     return _events_listed(events[events["grade"] >= 3], attributions, population)
 
 
+# Off-study reasons that say treatment ended because of an adverse event ("Unacceptable
+# toxicity" in the synthetic trial). A subject record has no structured end-of-treatment reason
+# yet; when it has, that code replaces this reading of the text.
+AE_END_WORDS = ("adverse event", "toxicity")
+
+
+def treatment_ended_for_ae(subjects: pd.DataFrame) -> pd.Series:
+    """The off-study dates of the subjects whose off-study reason names an adverse event or
+    toxicity, indexed by subject code."""
+    reason = subjects["off_study_reason"].fillna("").str.lower()
+    named = reason.apply(lambda text: any(word in text for word in AE_END_WORDS)).astype(bool)
+    ended = subjects[named & subjects["off_study_on"].notna()]
+    return pd.Series(ended["off_study_on"].to_numpy(), index=ended["subject_code"].to_numpy())
+
+
 def discontinuation_listing(
     events: pd.DataFrame,
     attributions: pd.DataFrame,
