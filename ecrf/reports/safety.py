@@ -20,7 +20,7 @@ from django.db.models import CharField, FloatField
 from django.db.models.functions import Cast
 from django.utils import timezone
 from reportlab.lib.units import mm
-from reportlab.platypus import Flowable, KeepTogether, Paragraph, Spacer
+from reportlab.platypus import Flowable, KeepTogether, Paragraph, Spacer, Table, TableStyle
 
 from ..models import (
     SERIOUSNESS_CRITERIA,
@@ -721,7 +721,9 @@ def _serious(tables: SafetyTables) -> list[Flowable]:
     return story
 
 
-SHIFT_LEVEL_WIDTH, SHIFT_BASELINE_WIDTH, SHIFT_CELL_WIDTH = 34 * mm, 18 * mm, 19 * mm
+# Two blocks side by side on a landscape page: the low and high blocks of a test, or two tests.
+SHIFT_LEVEL_WIDTH, SHIFT_BASELINE_WIDTH, SHIFT_CELL_WIDTH = 26 * mm, 16 * mm, 17.5 * mm
+SHIFT_BLOCK_WIDTH = LANDSCAPE_WIDTH / 2
 DIRECTION_WORDS = {t.LOW: "low", t.HIGH: "high"}
 
 
@@ -757,7 +759,7 @@ def _shift_block(tables: SafetyTables, block: pd.DataFrame) -> list[Flowable]:
             rows.append(line)
     table = pdf.table(
         rows,
-        ["Dose level", "Baseline grade", *(str(grade) for grade in t.LAB_GRADES)],
+        ["Dose level", "Baseline", *(str(grade) for grade in t.LAB_GRADES)],
         col_widths=[
             SHIFT_LEVEL_WIDTH,
             SHIFT_BASELINE_WIDTH,
@@ -767,23 +769,61 @@ def _shift_block(tables: SafetyTables, block: pd.DataFrame) -> list[Flowable]:
         group_header=[("", 2), ("Worst grade after the first dose", len(t.LAB_GRADES))],
     )
     title = _shift_title(tables, first["test"], first["direction"], first["term"])
-    return [KeepTogether([pdf.heading(title, 3), table, _gap(2 * mm)])]
+    return [pdf.heading(title, 3), table, _gap(2 * mm)]
+
+
+def _side_by_side(blocks: list[list[Flowable]], lead: list[Flowable]) -> Flowable:
+    """One or two shift blocks next to each other, kept on one page with `lead` (a heading
+    that must not be left at the foot of a page); `lead` is emptied."""
+    cells = [*blocks, *([[]] * (2 - len(blocks)))]
+    row = Table([cells], colWidths=[SHIFT_BLOCK_WIDTH] * 2, hAlign="LEFT")
+    row.setStyle(
+        TableStyle(
+            [
+                ("VALIGN", (0, 0), (-1, -1), "TOP"),
+                ("LEFTPADDING", (0, 0), (-1, -1), 0),
+                ("RIGHTPADDING", (0, 0), (-1, -1), 0),
+                ("TOPPADDING", (0, 0), (-1, -1), 0),
+                ("BOTTOMPADDING", (0, 0), (-1, -1), 0),
+            ]
+        )
+    )
+    kept = KeepTogether([*lead, row])
+    lead.clear()
+    return kept
 
 
 def _shift_panel(title: str, tables: SafetyTables, tests: tuple[str, ...]) -> list[Flowable]:
     rows = tables.shift_tables
     rows = rows[rows["test"].isin(tests)]
-    story: list[Flowable] = [pdf.heading(title, 2)]
+    heading = [pdf.heading(title, 2)]
     if rows.empty:
-        return [*story, _note("No graded post-baseline results.")]
-    quiet = []
-    for (_test, _direction), block in rows.groupby(["test", "direction"], sort=False):
-        total = block[block["level"] == t.TOTAL]
-        if ((total["baseline_grade"] == 0) & (total["worst_grade"] == 0)).all():
-            first = block.iloc[0]
-            quiet.append(f"{first['term']} (n={int(total['level_subjects'].iloc[0])})")
-            continue
-        story += _shift_block(tables, block)
+        return [*heading, _note("No graded post-baseline results.")]
+    story: list[Flowable] = []
+    quiet, pending = [], []
+    for _test, of_test in rows.groupby("test", sort=False):
+        shown = []
+        for _direction, block in of_test.groupby("direction", sort=False):
+            total = block[block["level"] == t.TOTAL]
+            if ((total["baseline_grade"] == 0) & (total["worst_grade"] == 0)).all():
+                first = block.iloc[0]
+                quiet.append(f"{first['term']} (n={int(total['level_subjects'].iloc[0])})")
+            else:
+                shown.append(_shift_block(tables, block))
+        # A test's low and high blocks share a row; a one-block test waits for the next one.
+        if len(shown) == 2:
+            if pending:
+                story.append(_side_by_side(pending, heading))
+                pending = []
+            story.append(_side_by_side(shown, heading))
+        elif shown:
+            pending += shown
+            if len(pending) == 2:
+                story.append(_side_by_side(pending, heading))
+                pending = []
+    if pending:
+        story.append(_side_by_side(pending, heading))
+    story = [*heading, *story]
     if quiet:
         story.append(
             _note(

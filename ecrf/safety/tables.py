@@ -748,11 +748,11 @@ def lab_shift_rows(shift: pd.DataFrame, levels: list[int]) -> pd.DataFrame:
         baseline=shift["baseline_grade"].fillna(-1).astype(int),
         level=shift["level"].astype(int),
     )
+    # Blocks in the order of the lab panels, then any other test by name.
+    known = (*HAEMATOLOGY_TESTS, *CHEMISTRY_TESTS)
+    tests = (*known, *sorted(set(frame["test"]) - set(known)))
     block_of = {
-        (test, direction): number
-        for number, (test, direction, _) in enumerate(
-            shift_blocks(tuple(dict.fromkeys(frame["test"])))
-        )
+        (test, direction): number for number, (test, direction, _) in enumerate(shift_blocks(tests))
     }
     keys = ["test", "direction", "term", "baseline", "worst_grade"]
     parts = []
