@@ -21,6 +21,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.urls import reverse
 
+from ecrf.ctcae.labs import LAB_TESTS
 from ecrf.models import AdverseEvent, DltAssessment, LabResult, StudyAssignment, Subject
 from ecrf.reports.safety import NO_SUBJECTS, SECTIONS, load_safety_frames, render_safety_report
 from ecrf.services import (
@@ -115,6 +116,16 @@ def trial(study, site_a, site_b, subject, alice, charlie):
     lab(a2, "NEUT", "3.0", "10^9/L", _at(dt.date(2026, 3, 3), 7), **neut)
     lab(a2, "NEUT", "0.9", "10^9/L", _at(dt.date(2026, 3, 17), 8), **neut)  # grade 3
     lab(b4, "NEUT", "1.2", "10^9/L", _at(dt.date(2026, 3, 28), 8), by=charlie, **neut)  # grade 2
+    # Issue #12's crossings, A-002 (first dose 2026-03-03): potassium 5.3 mmol/L at baseline is
+    # CTCAE v5.0 'Hyperkalemia' grade 1 (>ULN - 5.5), 2.8 later 'Hypokalemia' grade 3 (<3.0 -
+    # 2.5); lymphocytes 4.5 x 10^9/L 'Lymphocyte count increased' grade 2 (>4000 - 20,000/mm3),
+    # 0.6 later 'Lymphocyte count decreased' grade 2 (<800 - 500/mm3).
+    potassium = {"lln": Decimal("3.5"), "uln": Decimal("5.1")}
+    lab(a2, "K", "5.3", "mmol/L", _at(dt.date(2026, 3, 3), 7), **potassium)
+    lab(a2, "K", "2.8", "mmol/L", _at(dt.date(2026, 3, 17), 8), **potassium)
+    lymphocytes = {"lln": Decimal("1.0"), "uln": Decimal("4.0")}
+    lab(a2, "LYM", "4.5", "10^9/L", _at(dt.date(2026, 3, 3), 7), **lymphocytes)
+    lab(a2, "LYM", "0.6", "10^9/L", _at(dt.date(2026, 3, 17), 8), **lymphocytes)
     return study
 
 
@@ -160,9 +171,9 @@ def _db_population(study) -> pd.DataFrame:
     ).rename(columns={"dose_level__level": "level"})
 
 
-def _db_worst_grades(study) -> pd.DataFrame:
-    """Subjects per (term or SOC, level or Total, band) at their worst grade, from the
-    database."""
+def _db_worst_grades(study) -> tuple[pd.Series, pd.Series]:
+    """Subjects per (term or SOC, level or Total) at any grade and at a worst grade of 3 or more,
+    from the database."""
     events = pd.DataFrame(
         AdverseEvent.objects.filter(
             subject__study=study, subject__first_dose_on__lte=CUTOFF, entered_in_error=False,
@@ -175,11 +186,10 @@ def _db_worst_grades(study) -> pd.DataFrame:
     # is a "term" of its own here (CTCAE SOC and term names never coincide).
     events = pd.concat([events, events.assign(term=events["soc"])])
     worst = events.groupby(["subject", "level", "term"], as_index=False)["grade"].max()
-    worst["band"] = worst["grade"].map({1: "1-2", 2: "1-2", 3: "3", 4: "4", 5: "5"})
     both = pd.concat([worst.assign(level=worst["level"].astype(str)), worst.assign(level="Total")])
-    by_band = both.groupby(["term", "level", "band"]).size()
     any_grade = both.groupby(["term", "level"]).size()
-    return by_band, any_grade
+    severe = both[both["grade"] >= 3].groupby(["term", "level"]).size()
+    return any_grade, severe
 
 
 def _group_of(header: str) -> str:
@@ -188,15 +198,20 @@ def _group_of(header: str) -> str:
     return match.group(1) if match else "Total"
 
 
-def test_the_pdf_adverse_event_table_matches_counts_recomputed_from_the_database(trial, tmp_path):
-    path, _ = _render(trial, tmp_path)
-    all_events, related = _tables(path, "System organ class / term")
-    by_band, any_grade = _db_worst_grades(trial)
-    groups_row, bands_row = all_events[0], all_events[1]
+def _column_groups(group_row: list[str]) -> list[str]:
     groups, current = [], None
-    for cell in groups_row:
+    for cell in group_row:
         current = _group_of(cell) if cell else current
         groups.append(current)
+    return groups
+
+
+def test_the_pdf_adverse_event_table_matches_counts_recomputed_from_the_database(trial, tmp_path):
+    path, report = _render(trial, tmp_path)
+    all_events, related = _tables(path, "System organ class / term")
+    any_grade, severe = _db_worst_grades(trial)
+    groups, heads = _column_groups(all_events[0]), all_events[1]
+    assert heads[1:] == ["All grades", "Grade 3-5"] * 3 and groups[-1] == "Total"
     seen = set()
     for row in all_events[2:]:
         term = row[0]
@@ -204,13 +219,8 @@ def test_the_pdf_adverse_event_table_matches_counts_recomputed_from_the_database
             continue  # the first row
         seen.add(term)
         for column in range(1, len(row)):
-            level, band = groups[column], bands_row[column]
-            expected = (
-                any_grade.get((term, level), 0)
-                if band == "Any grade"
-                else by_band.get((term, level, band), 0)
-            )
-            assert _count(row[column]) == expected, (term, level, band)
+            counts = any_grade if heads[column] == "All grades" else severe
+            assert _count(row[column]) == counts.get((term, groups[column]), 0), (term, column)
     assert seen == {
         "Nausea", "Rash maculo-papular", "Fatigue", "Anorexia", "Sepsis",
         "Gastrointestinal disorders", "Skin and subcutaneous tissue disorders",
@@ -218,13 +228,21 @@ def test_the_pdf_adverse_event_table_matches_counts_recomputed_from_the_database
         "Metabolism and nutrition disorders", "Infections and infestations",
     }  # fmt: skip
     assert "Vomiting" not in str(all_events) and "Fever" not in str(all_events)
+    # The long rows the JSON twin takes hold the same numbers as the PDF.
+    rows = report.tables.adverse_events
+    shown = {
+        (r.term or r.soc, str(r.level)): (r.all_grades, r.grade_3_plus)
+        for r in rows.itertuples()
+        if r.term != "Any adverse event" and r.all_grades
+    }
+    assert shown == {key: (n, severe.get(key, 0)) for key, n in any_grade.items()}
     # Related table: Fatigue of A-002 (unrelated) and Nausea of A-002 (unlikely) are not there.
     related_rows = {row[0]: row for row in related[2:]}
     assert "Sepsis" not in related_rows
-    header = related[1]
-    total_any = max(i for i, cell in enumerate(header) if cell == "Any grade")
-    assert _count(related_rows["Nausea"][total_any]) == 1  # A-001 only
-    assert _count(related_rows["Fatigue"][total_any]) == 1  # A-003 on the cutoff day
+    total_all = len(related[1]) - 2
+    assert _count(related_rows["Nausea"][total_all]) == 1  # A-001 only
+    assert _count(related_rows["Nausea"][total_all + 1]) == 1  # at grade 3
+    assert _count(related_rows["Fatigue"][total_all]) == 1  # A-003 on the cutoff day
 
 
 def test_the_pdf_dlt_counts_match_the_database(trial, tmp_path):
@@ -250,15 +268,40 @@ def test_the_pdf_dlt_counts_match_the_database(trial, tmp_path):
     assert shown["Total"] == [4, shown["Total"][1], 2]
 
 
+def _pdf_shift_blocks(path) -> dict:
+    """Every shift block of the PDF: (test, direction, level, baseline, worst) -> subjects,
+    the block named by the heading printed just above its table."""
+    names = {spec.name: code for code, spec in LAB_TESTS.items()}
+    found = {}
+    with pdfplumber.open(path) as document:
+        for page in document.pages:
+            for table in page.find_tables():
+                rows = [[" ".join((c or "").split()) for c in row] for row in table.extract()]
+                if "Worst grade after the first dose" not in rows[0]:
+                    continue
+                x0, top, x1, _ = table.bbox
+                title = " ".join(page.crop((x0, max(0, top - 14), x1, top)).extract_text().split())
+                match = re.match(r"(.+?) \(.*\), (low|high): ", title)
+                test, direction = names[match.group(1)], match.group(2)
+                level = None
+                for row in rows[2:]:
+                    level = _group_of(row[0]) if row[0] else level
+                    for worst, cell in enumerate(row[2:]):
+                        if cell:
+                            key = (test, direction, level, row[1], worst)
+                            found[key] = int(cell.split(" ")[0])
+    return found
+
+
 def test_the_pdf_shift_tables_match_baselines_recomputed_from_the_database(trial, tmp_path):
-    path, _ = _render(trial, tmp_path)
+    path, report = _render(trial, tmp_path)
     labs = pd.DataFrame(
         LabResult.objects.filter(subject__study=trial, entered_in_error=False).values(
             "subject__subject_code", "subject__dose_level__level", "subject__first_dose_on",
-            "test_code", "collected_at", "ctcae_grade",
+            "test_code", "collected_at", "ctcae_term", "ctcae_grade",
         )
     )  # fmt: skip
-    labs.columns = ["subject", "level", "first_dose", "test", "at", "grade"]
+    labs.columns = ["subject", "level", "first_dose", "test", "at", "term", "grade"]
     labs = labs[labs["at"].map(lambda at: at.date() <= CUTOFF)]
     labs["day"] = labs["at"].map(lambda at: at.date())
     expected = {}
@@ -267,26 +310,35 @@ def test_the_pdf_shift_tables_match_baselines_recomputed_from_the_database(trial
         after = rows[rows["day"] > rows["first_dose"]]
         if after.empty:
             continue
-        baseline = str(int(before["grade"].iloc[-1])) if len(before) else "Missing"
-        key = (test, baseline, str(rows["level"].iloc[0]), int(after["grade"].max()))
-        expected[key] = expected.get(key, 0) + 1
-        total = (test, baseline, "Total", int(after["grade"].max()))
-        expected[total] = expected.get(total, 0) + 1
+        spec = LAB_TESTS[test]
+        for direction, term in (("low", spec.low_term), ("high", spec.high_term)):
+            if term is None:
+                continue
+            # In a direction's block, a grade in the other direction (or normal) is 0.
+            pre = before["grade"].where(before["term"] == term, 0)
+            baseline = str(int(pre.iloc[-1])) if len(pre) else "Missing"
+            worst = int(after["grade"].where(after["term"] == term, 0).max())
+            for level in (str(rows["level"].iloc[0]), "Total"):
+                key = (test, direction, level, baseline, worst)
+                expected[key] = expected.get(key, 0) + 1
+    # A block where every subject stays at grade 0 is named in a sentence, not drawn.
+    drawn = {key[:2] for key in expected if key[2] == "Total" and key[3:] != ("0", 0)}
+    expected = {key: n for key, n in expected.items() if key[:2] in drawn}
     # A-003: 260 U/L on the cutoff day is 5.2 x baseline 50, grade 3; the 1100 U/L after the
     # cutoff (22 x baseline, grade 4) is left out.
-    assert expected[("ALT", "1", "2", 3)] == 1
-    found = {}
-    for table in _tables(path, "Test"):
-        groups, current = [], None
-        for cell in table[0]:
-            current = _group_of(cell) if cell else current
-            groups.append(current)
-        for row in table[2:]:
-            for column in range(2, len(row)):
-                if int(row[column]):
-                    key = (row[0], row[1], groups[column], int(table[1][column]))
-                    found[key] = found.get(key, 0) + int(row[column])
-    assert found == expected
+    assert expected[("ALT", "high", "2", "1", 3)] == 1
+    # The crossings are two blocks each: high 1 -> 0 and low 0 -> 3 for potassium, high 2 -> 0
+    # and low 0 -> 2 for lymphocytes.
+    assert expected[("K", "high", "1", "1", 0)] == expected[("K", "low", "1", "0", 3)] == 1
+    assert expected[("LYM", "high", "1", "2", 0)] == expected[("LYM", "low", "1", "0", 2)] == 1
+    assert _pdf_shift_blocks(path) == expected
+    # The long rows the JSON twin takes say the same.
+    rows = report.tables.shift_tables
+    assert {
+        (r.test, r.direction, str(r.level), str(r.baseline_grade), r.worst_grade): r.subjects
+        for r in rows.itertuples()
+        if (r.test, r.direction) in drawn
+    } == expected
 
 
 def test_the_cutoff_day_is_included_and_the_day_after_excluded(trial):
