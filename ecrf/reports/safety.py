@@ -577,7 +577,7 @@ def column_parts(levels: list, groups_per_part: int) -> list[list]:
     return [[*chunk, t.TOTAL] for chunk in _chunks(list(levels), per_part)] or [[t.TOTAL]]
 
 
-AE_LABEL_WIDTH, AE_CELL_WIDTH = 70 * mm, 16.5 * mm
+AE_LABEL_WIDTH, AE_CELL_WIDTH = 64 * mm, 16 * mm
 AE_COLUMNS = (("all_grades", "All grades"), ("grade_3_plus", "Grade 3-5"))
 
 

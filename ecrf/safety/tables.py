@@ -496,7 +496,7 @@ def _resolution(frame: pd.DataFrame) -> pd.Series:
     """ "YYYY-MM-DD (day n)" of each event's resolution, or "ongoing"."""
     day = study_day(frame["resolved_on"], frame["first_dose_on"])
     text = frame["resolved_on"].dt.strftime("%Y-%m-%d") + " (day " + day.astype(str) + ")"
-    return text.where(frame["resolved_on"].notna(), "ongoing")
+    return text.astype(object).where(frame["resolved_on"].notna(), "ongoing")
 
 
 def _events_listed(
@@ -509,7 +509,7 @@ def _events_listed(
     frame = frame.assign(
         onset_day=study_day(frame["onset_on"], frame["first_dose_on"]),
         resolution=_resolution(frame),
-        related=frame["event_id"].map(related).fillna("not related"),
+        related=frame["event_id"].map(related).astype(object).fillna("not related"),
     )
     return frame.sort_values(["subject_code", "onset_on", "term"]).reset_index(drop=True)
 
@@ -570,7 +570,8 @@ def discontinuation_listing(
         extra = pd.Index(pd.concat([ongoing, latest])["event_id"]).difference(agents.index)
     chosen = events[events["event_id"].isin(agents.index) | events["event_id"].isin(extra)]
     listed = _events_listed(chosen, attributions, population)
-    return listed.assign(withdrawn=listed["event_id"].map(agents).fillna("treatment ended"))
+    withdrawn_agents = listed["event_id"].map(agents).astype(object)
+    return listed.assign(withdrawn=withdrawn_agents.fillna("treatment ended"))
 
 
 def attribution_text(attributions: pd.DataFrame) -> pd.Series:
@@ -610,6 +611,7 @@ def deaths(
         days_since_last_dose=(fatal["death_on"] - fatal["last_dose_on"]).dt.days.astype("Int64"),
         attribution=fatal["event_id"]
         .map(attribution_text(attributions[attributions["event_id"].isin(fatal["event_id"])]))
+        .astype(object)
         .fillna("not assessed"),
     ).reset_index(drop=True)
 

@@ -33,7 +33,7 @@ from ecrf.services import (
     subject_screen,
 )
 from ecrf.services.adverse_events import ae_correct
-from tests.factories import subject_enrolled, user_create
+from tests.factories import study_create, subject_enrolled, user_create
 
 CUTOFF = dt.date(2026, 4, 30)
 VERBATIM = '<b>rash</b> & "itch"'
@@ -513,3 +513,86 @@ def test_a_treated_subject_without_any_record_yet_gives_a_full_report(subject, t
     assert "No serious adverse event." in text and "No deaths." in text
     assert "No graded post-baseline results." in text
     assert report.tables.treated_sizes.to_dict() == {1: 1, 2: 0, "Total": 1}
+
+
+# --- Tables and listings a safety committee reads (issue #12) ---------------------------------
+
+
+def test_a_wide_table_splits_into_parts_that_each_end_with_the_total():
+    from ecrf.reports.safety import column_parts
+
+    assert column_parts([1, 2, 3, 4, 5], 6) == [[1, 2, 3, 4, 5, "Total"]]
+    assert column_parts(list(range(1, 9)), 6) == [[1, 2, 3, 4, 5, "Total"], [6, 7, 8, "Total"]]
+    assert column_parts([], 6) == [["Total"]]
+
+
+def test_a_five_level_ae_table_is_one_part_and_an_untreated_level_has_no_column(
+    db, definition, tmp_path
+):
+    # Six levels, five of them treated (one subject each): IL-2 3 to 15 MIU/day, and 18 MIU/day
+    # that nobody received.
+    definition["dose_levels"] = [
+        {
+            "level": n,
+            "label": f"IL-2 {3 * n} MIU/day",
+            "doses": {"CTX": 50, "IM": 400, "IL2": 3 * n},
+        }
+        for n in range(1, 7)
+    ]
+    study = study_create(definition, code="FIVE")
+    site = study.sites.get(code="A")
+    nurse = user_create("nina", "research_nurse", study, site)
+    for level in range(1, 6):
+        treated = subject_enrolled(study, site, f"A-00{level}", level=level, by=nurse)
+        ae_record(subject=treated, ctcae_term="Fatigue", grade=(2, 3, 3, 1, 2)[level - 1],
+                  onset_on=dt.date(2026, 3, 10), assessments=UNRELATED, by=nurse)  # fmt: skip
+    path, report = _render(study, tmp_path)
+    assert report.tables.shown_levels == [1, 2, 3, 4, 5]
+    parts = _tables(path, "System organ class / term")
+    all_events = parts[0]
+    groups = _column_groups(all_events[0])
+    # One part for all adverse events: the stub, five levels and the Total, two columns each.
+    assert list(dict.fromkeys(groups[1:])) == ["1", "2", "3", "4", "5", "Total"]
+    assert "DL6" not in _text(path).split("6. Adverse events")[1].split("7. Serious")[0]
+    fatigue = next(row for row in all_events if row[0] == "Fatigue")
+    # Grades 2, 3, 3, 1, 2 at levels 1-5: grade 3-5 at levels 2 and 3; 2 of 5 in the total.
+    assert [_count(cell) for cell in fatigue[1:]] == [1, 0, 1, 1, 1, 1, 1, 0, 1, 0, 5, 2]
+
+
+def _listing(path, first_header: str) -> list[list[str]]:
+    tables = _tables(path, first_header)
+    return [row for table in tables for row in table[1:]]
+
+
+def test_the_pdf_listings_match_the_database(trial, tmp_path, alice, charlie):
+    a2 = Subject.objects.get(subject_code="A-002")
+    b4 = Subject.objects.get(subject_code="B-004")
+    # Imatinib and IL-2 withdrawn for A-002's grade 2 rash: an AE leading to discontinuation.
+    ae_record(subject=a2, ctcae_term="Rash maculo-papular", grade=2, onset_on=dt.date(2026, 3, 20),
+              assessments={**UNRELATED, "IM": ("possible", "withdrawn"),
+                           "IL2": ("unlikely", "withdrawn")}, by=alice)  # fmt: skip
+    # B-004's last dose, 13 days before death on 2026-04-14.
+    dose_record(subject=b4, agent=trial.agents.get(code="IM"), given_on=dt.date(2026, 4, 1),
+                given_dose=Decimal(400), by=charlie)  # fmt: skip
+    path, _ = _render(trial, tmp_path)
+    # Grade 3 or more, by plain SQL: the events of treated subjects on or before the cutoff.
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT s.subject_code, e.ctcae_term, e.grade, e.serious FROM ecrf_adverseevent e "
+            "JOIN ecrf_subject s ON s.id = e.subject_id JOIN ecrf_study st ON st.id = s.study_id "
+            "WHERE st.code = %s AND e.grade >= 3 AND e.entered_in_error = %s "
+            "AND s.entered_in_error = %s AND e.onset_on <= %s AND s.first_dose_on <= %s",
+            [trial.code, False, False, CUTOFF, CUTOFF],
+        )
+        severe = sorted((code, term, str(grade), "yes" if serious else "no")
+                        for code, term, grade, serious in cursor.fetchall())  # fmt: skip
+    rows = [r for r in _listing(path, "Subject") if len(r) == 8 and r[7] in ("yes", "no")]
+    assert sorted((r[0], r[2], r[3], r[7]) for r in rows) == severe
+    assert ("B-004", "Sepsis", "5", "yes") in severe and len(severe) == 4
+    discontinued = [r for r in _listing(path, "Subject") if "IL2, IM" in r]
+    assert [(r[0], r[2], r[3]) for r in discontinued] == [("A-002", "Rash maculo-papular", "2")]
+    (death,) = [r for r in _listing(path, "Subject") if "2026-04-14" in r]
+    assert death[:5] == ["B-004", "DL2", "2026-04-14", "25", "13"]  # day 1 = 2026-03-21
+    assert death[-1] == "CTX unrelated, IL2 unrelated, IM unrelated"
