@@ -855,6 +855,42 @@ def _labs(tables: SafetyTables) -> list[Flowable]:
     ]
 
 
+LAB_FIGURES = (
+    # title, frame attribute, axis title with unit, grade lines, graded downwards
+    ("ALT by subject", "alt_course", "ALT / ULN (multiple of the upper limit of normal)",
+     t.ALT_GRADE_LINES, False),
+    ("Neutrophil count by subject", "neutrophil_course", "Neutrophils (10^9/L)",
+     t.NEUTROPHIL_GRADE_LINES, True),
+)  # fmt: skip
+
+
+def _lab_caption(frame: pd.DataFrame, title: str) -> str:
+    from .figures import MAX_SUBJECT_LINES, lab_figure_mode
+
+    test = "ALT" if title.startswith("ALT") else "neutrophil count"
+    counted = f"{frame['subject_code'].nunique()} subjects, {len(frame)} results"
+    if lab_figure_mode(frame) == "subjects":
+        drawn = (
+            f"One line per subject through every {test} result on or before the cutoff "
+            f"({counted}), coloured by dose level; the legend gives the subjects per level."
+        )
+    else:
+        drawn = (
+            f"More than {MAX_SUBJECT_LINES} subjects ({counted}): per dose level and study "
+            f"week, the median {test} (dot and line), the interquartile range (band), the "
+            "lowest to highest result (whisker) and the number of results (n, above it)."
+        )
+    baseline = (
+        " For a subject with an abnormal baseline, ALT grades are multiples of baseline instead."
+        if test == "ALT"
+        else ""
+    )
+    return (
+        f"{drawn} Dashed red lines: CTCAE v5.0 grade thresholds in view, and the next beyond "
+        f"the worst value.{baseline} The axis holds every result: none is cut off."
+    )
+
+
 def _figures(tables: SafetyTables) -> list[Flowable]:
     from . import figures
 
@@ -865,19 +901,17 @@ def _figures(tables: SafetyTables) -> list[Flowable]:
         story += figures.swimmer_plot(
             tables.swimmer_subjects, tables.swimmer_markers, width=PORTRAIT_WIDTH
         )
-    for title, frame, y_label in (
-        ("ALT / ULN by dose level", tables.alt_course, "ALT / ULN"),
-        ("Neutrophil count by dose level", tables.neutrophil_course, "Neutrophils (10^9/L)"),
-    ):
+    for title, name, y_label, lines, low in LAB_FIGURES:
+        frame = getattr(tables, name)
         story.append(_gap())
         if frame.empty:
             story += [pdf.heading(title, 2), _note("No results.")]
             continue
-        story.append(
-            figures.lab_time_course(
-                frame, title=title, y_label=y_label, width=PORTRAIT_WIDTH, height=75 * mm
-            )
-        )
+        drawing = figures.lab_time_course(
+            frame, title=title, y_label=y_label, width=PORTRAIT_WIDTH, height=85 * mm,
+            grade_lines=lines, low=low,
+        )  # fmt: skip
+        story.append(KeepTogether([drawing, _note(_lab_caption(frame, title))]))
     return story
 
 

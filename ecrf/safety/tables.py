@@ -828,6 +828,24 @@ def swimmer_data(
     return swim.reset_index(drop=True), markers
 
 
+# CTCAE v5.0 thresholds drawn on the lab figures, as (value, label). 'Alanine aminotransferase
+# increased' with a normal baseline: grade 1 >ULN - 3.0 x ULN, grade 2 >3.0 - 5.0 x ULN, grade 3
+# >5.0 - 20.0 x ULN, grade 4 >20.0 x ULN (with an abnormal baseline the multiples are of
+# baseline). 'Neutrophil count decreased': grade 2 <1500 - 1000/mm3 (<1.5 - 1.0 x 10e9/L),
+# grade 3 <1000 - 500/mm3 (<1.0 - 0.5), grade 4 <500/mm3 (<0.5); grade 1 starts at each
+# sample's LLN, so it has no line.
+ALT_GRADE_LINES = (
+    (1.0, "ULN"),
+    (3.0, "Grade 2: >3 x ULN"),
+    (5.0, "Grade 3: >5 x ULN"),
+    (20.0, "Grade 4: >20 x ULN"),
+)
+NEUTROPHIL_GRADE_LINES = (
+    (1.5, "Grade 2: <1.5"),
+    (1.0, "Grade 3: <1.0"),
+    (0.5, "Grade 4: <0.5"),
+)
+
 # Conversions to 10^9/L of the count units CTCAE accepts.
 COUNT_UNITS_PER_1E9_L = {"10^9/L": 1.0, "/mm3": 1000.0, "cells/uL": 1000.0, "cells/µL": 1000.0}
 
@@ -835,7 +853,7 @@ COUNT_UNITS_PER_1E9_L = {"10^9/L": 1.0, "/mm3": 1000.0, "cells/uL": 1000.0, "cel
 def lab_course(
     labs: pd.DataFrame, population: pd.DataFrame, levels: pd.DataFrame, test: str, *, per_uln: bool
 ) -> pd.DataFrame:
-    """One test's results of the treated subjects by study day and dose level, for
+    """One test's results of the treated subjects by subject, study day and dose level, for
     ``lab_time_course``: the value as a multiple of ULN (`per_uln`), or a count in 10^9/L."""
     frame = labs[labs["test"] == test].merge(
         population[["subject_code", "level", "first_dose_on"]], on="subject_code"
@@ -849,6 +867,7 @@ def lab_course(
     labels = dict(zip(levels["level"].astype(int), levels["label"], strict=True))
     return pd.DataFrame(
         {
+            "subject_code": frame["subject_code"],
             "level": frame["level"].astype(int),
             "level_label": frame["level"].astype(int).map(labels),
             "study_day": study_day(frame["collected_on"], frame["first_dose_on"]).astype(int),

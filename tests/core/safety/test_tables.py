@@ -472,3 +472,24 @@ def test_deaths_give_days_since_the_last_dose_and_the_attribution_per_agent():
     # Death 2026-03-31, last dose given 2026-03-20: 11 days; study day 30.
     assert (row["subject_code"], row["days_since_last_dose"], row["death_day"]) == ("S4", 11, 30)
     assert row["attribution"] == "CTX unrelated, IL2 probable, IM unlikely"
+
+
+@pytest.mark.parametrize(
+    ("test", "lines", "value_of", "limits"),
+    [
+        # CTCAE v5.0 'Alanine aminotransferase increased', normal baseline: >3.0, >5.0 and
+        # >20.0 x ULN start grades 2, 3 and 4 (ULN 40 U/L here).
+        ("ALT", t.ALT_GRADE_LINES[1:], lambda multiple: multiple * 40, {"uln": 40}),
+        # 'Neutrophil count decreased': <1.5, <1.0 and <0.5 x 10e9/L start grades 2, 3 and 4.
+        ("NEUT", t.NEUTROPHIL_GRADE_LINES, lambda count: count, {"lln": 1.8}),
+    ],
+)
+def test_the_figure_grade_lines_are_the_ctcae_thresholds(test, lines, value_of, limits):
+    from ecrf.ctcae.labs import grade_lab
+
+    unit = "U/L" if test == "ALT" else "10^9/L"
+    for grade, (threshold, label) in enumerate(lines, start=2):
+        assert f"Grade {grade}" in label
+        at = grade_lab(test, value_of(threshold), unit, **limits).grade
+        beyond = value_of(threshold * (1.01 if test == "ALT" else 0.99))
+        assert (at, grade_lab(test, beyond, unit, **limits).grade) == (grade - 1, grade)
