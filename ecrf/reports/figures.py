@@ -687,6 +687,7 @@ def lab_time_course(
     height: float,
     grade_lines: Sequence[tuple[float, str]] = (),
     low: bool = False,
+    y_range: tuple[float, float] | None = None,
 ) -> Chart:
     """One line per subject through their results by study day, coloured by dose level, with
     CTCAE grade lines dashed across the plot.
@@ -694,8 +695,9 @@ def lab_time_course(
     `results` has subject_code, level, level_label, study_day and value. The x axis is the
     study day (day 1 the first dose, negative days before it), the y axis, titled `y_label`
     (with its unit), holds every value and the grade lines in view (`grade_lines_in_view`): no
-    result is clipped. The legend names each dose level with its number of subjects. No
-    results: a drawing saying so. The drawing's `y_domain` is the (low, high) of its y axis.
+    result is clipped; `y_range` (low, high) widens it, so that panels of one test share an
+    axis. The legend names each dose level with its number of subjects. No results: a drawing
+    saying so. The drawing's `y_domain` is the (low, high) of its y axis.
     """
     _require(results, ("subject_code", *_RESULT_COLUMNS), "results")
     frame = pd.DataFrame(
@@ -746,7 +748,7 @@ def lab_time_course(
         label_of[level] = f"{name or f'Level {number}'} (n={rows['subject_code'].nunique()})"
 
     values = frame["value"].to_numpy(dtype=float)
-    lines = grade_lines_in_view(values, grade_lines, low=low)
+    lines = grade_lines_in_view(np.r_[values, y_range or ()], grade_lines, low=low)
     mode = lab_figure_mode(frame)
     summary = weekly_summary(frame) if mode == "median" else None
 
@@ -771,7 +773,7 @@ def lab_time_course(
     legend, _ = _legend(items, 0, legend_h, width)
     drawing.add(legend)
 
-    y_ticks = value_axis(values, [value for value, _ in lines])
+    y_ticks = value_axis(values, [*(value for value, _ in lines), *(y_range or ())])
     y_step = float(y_ticks[1] - y_ticks[0])
     y_labels = [_tick_label(tick, y_step) for tick in y_ticks]
     days = frame["study_day"].to_numpy(dtype=float)
@@ -815,7 +817,8 @@ def lab_time_course(
         else "Study week (week 1 = days 1-7; 0 = baseline, days before day 1)"
     )
     drawing.add(_string((plot_x0 + plot_x1) / 2, plot_y0 - 23, x_title, anchor="middle"))
-    for value, label in lines:
+    label_y = -math.inf
+    for value, label in lines:  # lines go upwards; labels keep a line of room between them
         y = sy(value)
         drawing.add(
             Line(
@@ -828,8 +831,8 @@ def lab_time_course(
                 strokeDashArray=[3, 2],
             )  # fmt: skip
         )
-        drawing.add(_string(plot_x1 + 3, y - SMALL_SIZE * 0.35, label, size=SMALL_SIZE,
-                            fill=DLT_COLOUR))  # fmt: skip
+        label_y = max(y - SMALL_SIZE * 0.35, label_y + SMALL_SIZE + 1)
+        drawing.add(_string(plot_x1 + 3, label_y, label, size=SMALL_SIZE, fill=DLT_COLOUR))
 
     if summary is not None:
         _draw_summary(drawing, summary, sx, sy, colour_of)

@@ -654,9 +654,12 @@ def _level(value) -> str:
     return f"DL{int(value)}"
 
 
-def _listing(title: str, frame: pd.DataFrame, empty: str, columns, widths) -> list[Flowable]:
-    """A listing under its heading: `columns` are (header, function of a row)."""
-    story: list[Flowable] = [_gap(), pdf.heading(title, 2)]
+def _listing(
+    title: str, frame: pd.DataFrame, empty: str, columns, widths, *, first: bool = False
+) -> list[Flowable]:
+    """A listing under its heading: `columns` are (header, function of a row). The first
+    listing of a section has no space above, which would part the heading from the section's."""
+    story: list[Flowable] = [*([] if first else [_gap()]), pdf.heading(title, 2)]
     if frame.empty:
         return [*story, _note(empty)]
     rows = [[value(r) for _, value in columns] for r in frame.itertuples()]
@@ -677,7 +680,7 @@ def _serious(tables: SafetyTables) -> list[Flowable]:
          ("Resolved", lambda r: _date(r.resolved_on)), ("Seriousness", lambda r: r.criteria),
          ("Outcome", lambda r: OUTCOMES.get(r.outcome, r.outcome)),
          ("Related to", lambda r: r.related)],
-        (17, 14, 38, 38, 13, 27, 18, 34, 22, 46),
+        (17, 14, 38, 38, 13, 27, 18, 34, 22, 46), first=True,
     )  # fmt: skip
     story += _listing(
         "Adverse events of grade 3 or more", tables.grade_3, "No adverse event of grade 3 or more.",
@@ -868,17 +871,22 @@ def _lab_caption(frame: pd.DataFrame, title: str) -> str:
     from .figures import MAX_SUBJECT_LINES, lab_figure_mode
 
     test = "ALT" if title.startswith("ALT") else "neutrophil count"
-    counted = f"{frame['subject_code'].nunique()} subjects, {len(frame)} results"
-    if lab_figure_mode(frame) == "subjects":
+    modes = {lab_figure_mode(rows) for _, rows in frame.groupby("level")}
+    lines = f"one line per subject through every {test} result on or before the cutoff"
+    medians = (
+        f"per study week, the median {test} (dot and line), the interquartile range (band), "
+        "the lowest to highest result (whisker) and the number of results (n, above it)"
+    )
+    if modes == {"subjects"}:
+        drawn = f"One panel per dose level: {lines}."
+    elif modes == {"median"}:
         drawn = (
-            f"One line per subject through every {test} result on or before the cutoff "
-            f"({counted}), coloured by dose level; the legend gives the subjects per level."
+            f"One panel per dose level, each of more than {MAX_SUBJECT_LINES} subjects: {medians}."
         )
     else:
         drawn = (
-            f"More than {MAX_SUBJECT_LINES} subjects ({counted}): per dose level and study "
-            f"week, the median {test} (dot and line), the interquartile range (band), the "
-            "lowest to highest result (whisker) and the number of results (n, above it)."
+            f"One panel per dose level: {lines}; in a level of more than {MAX_SUBJECT_LINES} "
+            f"subjects, {medians}."
         )
     baseline = (
         " For a subject with an abnormal baseline, ALT grades are multiples of baseline instead."
@@ -886,8 +894,10 @@ def _lab_caption(frame: pd.DataFrame, title: str) -> str:
         else ""
     )
     return (
-        f"{drawn} Dashed red lines: CTCAE v5.0 grade thresholds in view, and the next beyond "
-        f"the worst value.{baseline} The axis holds every result: none is cut off."
+        f"{drawn} {frame['subject_code'].nunique()} subjects, {len(frame)} results; the legend "
+        "gives the subjects per level. Dashed red lines: CTCAE v5.0 grade thresholds in view, "
+        f"and the next beyond the worst value.{baseline} The panels share one value axis that "
+        "holds every result: none is cut off."
     )
 
 
@@ -902,17 +912,38 @@ def _figures(tables: SafetyTables) -> list[Flowable]:
             tables.swimmer_subjects, tables.swimmer_markers, width=PORTRAIT_WIDTH
         )
     for title, name, y_label, lines, low in LAB_FIGURES:
-        frame = getattr(tables, name)
-        story.append(_gap())
-        if frame.empty:
-            story += [pdf.heading(title, 2), _note("No results.")]
-            continue
-        drawing = figures.lab_time_course(
-            frame, title=title, y_label=y_label, width=PORTRAIT_WIDTH, height=85 * mm,
-            grade_lines=lines, low=low,
-        )  # fmt: skip
-        story.append(KeepTogether([drawing, _note(_lab_caption(frame, title))]))
+        story += _lab_panels(tables, getattr(tables, name), title, y_label, lines, low)
     return story
+
+
+def _lab_panels(tables: SafetyTables, frame: pd.DataFrame, title: str, y_label: str,
+                lines, low: bool) -> list[Flowable]:  # fmt: skip
+    """One panel per dose level on a shared value axis (the same grade lines in each), then
+    the caption."""
+    from . import figures
+
+    story: list[Flowable] = [_gap()]
+    if frame.empty:
+        return [*story, pdf.heading(title, 2), _note("No results.")]
+    values = frame["value"].to_numpy(dtype=float)
+    shown = figures.grade_lines_in_view(values, lines, low=low)
+    span = (float(values.min()), float(values.max()))
+    panels = []
+    for level, rows in frame.groupby("level", sort=True):
+        panels.append(
+            figures.lab_time_course(
+                rows,
+                title=f"{title}: {tables.level_names[int(level)]}",
+                y_label=y_label,
+                width=PORTRAIT_WIDTH,
+                height=62 * mm,
+                grade_lines=shown,
+                low=low,
+                y_range=span,
+            )  # fmt: skip
+        )
+        panels.append(_gap(2 * mm))
+    return [*story, pdf.heading(title, 2), *panels, _note(_lab_caption(frame, title))]
 
 
 def _story(report: SafetyReport) -> list[Flowable]:

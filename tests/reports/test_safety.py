@@ -433,8 +433,10 @@ def test_the_demo_trial_report_has_every_section_on_non_blank_pages(db, tmp_path
     for heading in SECTIONS:
         assert heading in text
     for heading in ("DLT listing", "Serious adverse events", "Deaths", "Haematology",
-                    "Chemistry", "Swimmer plot", "ALT / ULN by dose level",
-                    "Neutrophil count by dose level"):  # fmt: skip
+                    "Chemistry", "Swimmer plot", "ALT by subject: DL1 IL-2 3 MIU/day",
+                    "Neutrophil count by subject: DL3 IL-2 9 MIU/day",
+                    "Adverse events of grade 3 or more",
+                    "Adverse events leading to discontinuation"):  # fmt: skip
         assert heading in text
     assert report.tables.treated_sizes["Total"] == 15
     if shutil.which("pdftoppm") is None:
