@@ -541,72 +541,6 @@ def _swimmer_chunk(
 _RESULT_COLUMNS = ("level", "level_label", "study_day", "value")
 
 
-def weekly_medians(results: pd.DataFrame) -> pd.DataFrame:
-    """The median value per dose level per study week.
-
-    week = (study_day - 1) // 7 + 1 for study days >= 1 (day 1 = first dose); days <= 0 are
-    the baseline, week 0. Rows without a level, a day or a numeric value are left out. Returns
-    columns level, level_label (the first label given for the level), week, median, n, sorted
-    by level and week.
-    """
-    _require(results, _RESULT_COLUMNS, "results")
-    level = pd.to_numeric(results["level"], errors="coerce").to_numpy(dtype=float)
-    day = pd.to_numeric(results["study_day"], errors="coerce").to_numpy(dtype=float)
-    value = pd.to_numeric(results["value"], errors="coerce").to_numpy(dtype=float)
-    keep = ~(np.isnan(level) | np.isnan(day) | np.isnan(value))
-    if not keep.any():
-        return pd.DataFrame(
-            {
-                "level": pd.Series(dtype="int64"),
-                "level_label": pd.Series(dtype="object"),
-                "week": pd.Series(dtype="int64"),
-                "median": pd.Series(dtype="float64"),
-                "n": pd.Series(dtype="int64"),
-            }
-        )
-    # One integer key per (level, week): grouping on a single int64 array is the fast path.
-    level_codes, level_values = pd.factorize(level, sort=True, use_na_sentinel=True)
-    day_kept = day[keep]
-    week = np.where(day_kept <= 0, 0, (day_kept - 1) // 7 + 1).astype(np.int64)
-    week_min = int(week.min())
-    span = int(week.max()) - week_min + 1
-    key = level_codes[keep].astype(np.int64) * span + (week - week_min)
-    grouped = pd.Series(value[keep]).groupby(key, sort=True).agg(["median", "size"])
-    keys = grouped.index.to_numpy()
-    levels = level_values[keys // span]
-    if np.all(levels % 1 == 0):
-        levels = levels.astype(np.int64)
-    out = pd.DataFrame(
-        {
-            "level": levels,
-            "week": keys % span + week_min,
-            "median": grouped["median"].to_numpy(),
-            "n": grouped["size"].to_numpy(dtype=np.int64),
-        }
-    )
-    # The first label given for each level (rows without a value count too).
-    label_series = results["level_label"]
-    has_label = (level_codes >= 0) & label_series.notna().to_numpy()
-    rows_labelled = np.flatnonzero(has_label)
-    codes_labelled, first = np.unique(level_codes[rows_labelled], return_index=True)
-    label_of = dict(
-        zip(
-            codes_labelled.tolist(),
-            label_series.iloc[rows_labelled[first]].tolist(),
-            strict=True,
-        )
-    )
-    out.insert(
-        1,
-        "level_label",
-        [
-            _plain(label_of.get(code, "")) or f"Level {level_value}"
-            for code, level_value in zip(keys // span, out["level"], strict=True)
-        ],
-    )
-    return out[["level", "level_label", "week", "median", "n"]]
-
-
 def value_axis(values: np.ndarray, lines: Sequence[float] = ()) -> np.ndarray:
     """The ticks of a value axis that holds every value and every grade line: the first tick at
     or below the smallest, the last at or above the largest (nothing is clipped)."""
@@ -648,8 +582,10 @@ def lab_figure_mode(results: pd.DataFrame) -> str:
 
 
 def weekly_summary(results: pd.DataFrame) -> pd.DataFrame:
-    """Per dose level and study week (as `weekly_medians`): median, first and third quartile,
-    minimum, maximum and n of the values."""
+    """Per dose level and study week: median, first and third quartile, minimum, maximum and n
+    of the values. Week = (study_day - 1) // 7 + 1 for study days >= 1 (day 1 = first dose);
+    days before day 1 are the baseline, week 0. Rows without a level, a day or a numeric value
+    are left out."""
     frame = pd.DataFrame(
         {
             "level": pd.to_numeric(results["level"], errors="coerce"),

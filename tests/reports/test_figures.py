@@ -25,7 +25,7 @@ from ecrf.reports.figures import (
     lab_time_course,
     nice_ticks,
     swimmer_plot,
-    weekly_medians,
+    weekly_summary,
     wrap_text,
 )
 
@@ -231,7 +231,7 @@ def test_nice_ticks(lo, hi, integer, expected):
 # --- lab time course --------------------------------------------------------------------------
 
 
-def test_weekly_medians_by_level_and_study_week():
+def test_weekly_summary_by_level_and_study_week():
     results = pd.DataFrame(
         [
             # level, label, study day, value
@@ -251,26 +251,24 @@ def test_weekly_medians_by_level_and_study_week():
         ],
         columns=["level", "level_label", "study_day", "value"],
     )
-    medians = weekly_medians(results)
-    assert list(medians.columns) == ["level", "level_label", "week", "median", "n"]
-    assert list(medians.itertuples(index=False, name=None)) == [
-        (1, "IL-2 3 MIU/day", 0, 20.0, 2),
-        (1, "IL-2 3 MIU/day", 1, 7.0, 3),
-        (1, "IL-2 3 MIU/day", 2, 2.0, 2),
-        (1, "IL-2 3 MIU/day", 3, 4.0, 1),
-        (2, "IL-2 6 MIU/day", 1, 2.0, 1),
-        (2, "IL-2 6 MIU/day", 4, 60.0, 2),
-        (2, "IL-2 6 MIU/day", 5, 9.0, 1),
+    summary = weekly_summary(results)
+    assert list(summary.columns) == ["level", "week", "median", "q1", "q3", "min", "max", "n"]
+    assert list(summary[["level", "week", "median", "n"]].itertuples(index=False, name=None)) == [
+        (1, 0, 20.0, 2),
+        (1, 1, 7.0, 3),
+        (1, 2, 2.0, 2),
+        (1, 3, 4.0, 1),
+        (2, 1, 2.0, 1),
+        (2, 4, 60.0, 2),
+        (2, 5, 9.0, 1),
     ]
+    week_1 = summary.iloc[1]  # 5, 7 and 100: quartiles by linear interpolation
+    assert (week_1["min"], week_1["q1"], week_1["q3"], week_1["max"]) == (5.0, 6.0, 53.5, 100.0)
 
 
-def test_weekly_medians_of_nothing():
+def test_weekly_summary_of_nothing():
     empty = pd.DataFrame(columns=["level", "level_label", "study_day", "value"])
-    medians = weekly_medians(empty)
-    assert medians.empty
-    assert list(medians.columns) == ["level", "level_label", "week", "median", "n"]
-    with pytest.raises(ValueError, match="value"):
-        weekly_medians(empty.drop(columns="value"))
+    assert weekly_summary(empty).empty
 
 
 def lab_results(n: int, seed: int = 2, subjects: int = 40) -> pd.DataFrame:
@@ -391,8 +389,8 @@ def best_of(runs: int, function) -> tuple[float, object]:
 def test_figures_timing_for_250000_lab_rows_and_500_subjects(capsys):
     """Not a timed assertion: prints the timings (best of 3) for the report."""
     results = lab_results(250_000, subjects=500)
-    aggregate, medians = best_of(3, lambda: weekly_medians(results))
-    assert medians["n"].sum() == 250_000
+    aggregate, summary = best_of(3, lambda: weekly_summary(results))
+    assert summary["n"].sum() == 250_000
     chart, drawing = best_of(
         3, lambda: lab_time_course(results, title="ALT", y_label="U/L", width=WIDTH, height=220)
     )
@@ -404,7 +402,7 @@ def test_figures_timing_for_250000_lab_rows_and_500_subjects(capsys):
     assert len(pages) == 12
     with capsys.disabled():
         print(
-            f"\n[figures timing, best of 3] weekly_medians 250k rows: {aggregate * 1000:.0f} ms; "
+            f"\n[figures timing, best of 3] weekly_summary 250k rows: {aggregate * 1000:.0f} ms; "
             f"lab_time_course 250k rows: {chart * 1000:.0f} ms (PDF {rendered * 1000:.0f} ms); "
             f"swimmer_plot 500 subjects, {len(drawings)} drawings: {swimmer * 1000:.0f} ms "
             f"(PDF + text extraction {swimmer_pdf * 1000:.0f} ms)"
@@ -433,7 +431,7 @@ def test_swimmer_plot_tolerates_missing_values():
 
 
 def test_many_subjects_give_weekly_medians_with_the_range_and_n():
-    from ecrf.reports.figures import MAX_SUBJECT_LINES, lab_figure_mode, weekly_summary
+    from ecrf.reports.figures import MAX_SUBJECT_LINES, lab_figure_mode
 
     results = lab_results(5000, subjects=MAX_SUBJECT_LINES + 1)
     assert lab_figure_mode(results) == "median"
