@@ -493,3 +493,17 @@ def test_the_figure_grade_lines_are_the_ctcae_thresholds(test, lines, value_of, 
         at = grade_lab(test, value_of(threshold), unit, **limits).grade
         beyond = value_of(threshold * (1.01 if test == "ALT" else 0.99))
         assert (at, grade_lab(test, beyond, unit, **limits).grade) == (grade - 1, grade)
+
+
+def test_treatment_ended_for_an_adverse_event_is_read_from_the_off_study_reason():
+    subjects = _subjects(
+        ("S1", 1, "off_study", "2026-04-01", "Unacceptable toxicity"),
+        ("S2", 1, "off_study", "2026-04-02", "Adverse event: capillary leak syndrome"),
+        ("S3", 2, "off_study", "2026-04-03", "Progressive disease"),
+        ("S4", 2, "on_treatment", None, ""),
+    )
+    ended = t.treatment_ended_for_ae(subjects)
+    assert ended.to_dict() == {
+        "S1": pd.Timestamp("2026-04-01"),
+        "S2": pd.Timestamp("2026-04-02"),
+    }
