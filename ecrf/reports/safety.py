@@ -589,7 +589,13 @@ def _grade_table(title: str, rows: pd.DataFrame, tables: SafetyTables) -> list[F
     order = rows.drop_duplicates(["soc", "term"])[["soc", "term"]]
     labels = [term if term else soc for soc, term in order.itertuples(index=False)]
     highlight = [i for i, term in enumerate(order["term"]) if term in ("", t.ANY_EVENT)]
-    cells = rows.set_index(["soc", "term", "level"])
+    # A dict, not a MultiIndex lookup per cell: a 500-subject table has thousands of cells.
+    cells = {
+        (soc, term, level): {"all_grades": all_grades, "grade_3_plus": grade_3_plus}
+        for soc, term, level, all_grades, grade_3_plus in rows[list(t.AE_ROW_COLUMNS)].itertuples(
+            index=False, name=None
+        )
+    }
     parts = column_parts(
         tables.shown_levels, _groups_per_chunk(AE_LABEL_WIDTH, AE_CELL_WIDTH * len(AE_COLUMNS))
     )
@@ -601,7 +607,7 @@ def _grade_table(title: str, rows: pd.DataFrame, tables: SafetyTables) -> list[F
             line = [label]
             for level in group:
                 for column, _ in AE_COLUMNS:
-                    count = int(cells.at[(soc, term, level), column])
+                    count = int(cells[(soc, term, level)][column])
                     line.append(_n_pct(count, sizes[level]))
             body.append(line)
         story += [
@@ -744,7 +750,12 @@ def _shift_block(tables: SafetyTables, block: pd.DataFrame) -> list[Flowable]:
     """One (test, direction) block: rows dose level x baseline grade, columns the worst grade."""
     first = block.iloc[0]
     baselines = [b for b in [*t.LAB_GRADES, t.MISSING] if b in set(block["baseline_grade"])]
-    cells = block.set_index(["level", "baseline_grade", "worst_grade"])
+    cells = {
+        (level, baseline, worst): (subjects, marked)
+        for level, baseline, worst, subjects, marked in block[
+            ["level", "baseline_grade", "worst_grade", "subjects", "against_baseline"]
+        ].itertuples(index=False, name=None)
+    }
     rows = []
     for level in [*tables.shown_levels, t.TOTAL]:
         at_level = block[block["level"] == level]
@@ -755,10 +766,8 @@ def _shift_block(tables: SafetyTables, block: pd.DataFrame) -> list[Flowable]:
         for number, baseline in enumerate(baselines):
             line = [f"{name} (n={size})" if number == 0 else "", str(baseline)]
             for worst in t.LAB_GRADES:
-                key = (level, baseline, worst)
-                count = int(cells.at[key, "subjects"]) if key in cells.index else 0
-                marked = key in cells.index and int(cells.at[key, "against_baseline"]) > 0
-                line.append(_n_pct(count, size, t.BASELINE_MARK if marked else ""))
+                count, marked = cells.get((level, baseline, worst), (0, 0))
+                line.append(_n_pct(int(count), size, t.BASELINE_MARK if marked else ""))
             rows.append(line)
     table = pdf.table(
         rows,
