@@ -660,6 +660,9 @@ def _level(value) -> str:
     return f"DL{int(value)}"
 
 
+LISTING_ROWS = 150
+
+
 def _listing(
     title: str, frame: pd.DataFrame, empty: str, columns, widths, *, first: bool = False
 ) -> list[Flowable]:
@@ -669,9 +672,16 @@ def _listing(
     if frame.empty:
         return [*story, _note(empty)]
     rows = [[value(r) for _, value in columns] for r in frame.itertuples()]
-    story.append(
-        pdf.table(rows, [head for head, _ in columns], col_widths=[w * mm for w in widths])
-    )
+    # reportlab splits a long table at each page by measuring what is left, so the time grows
+    # with the square of its rows: a long listing is set as tables of LISTING_ROWS rows.
+    for start in range(0, len(rows), LISTING_ROWS):
+        story.append(
+            pdf.table(
+                rows[start : start + LISTING_ROWS],
+                [head for head, _ in columns],
+                col_widths=[w * mm for w in widths],
+            )
+        )
     return story
 
 

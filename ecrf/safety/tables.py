@@ -657,7 +657,7 @@ def _baseline_decided_term(results: pd.DataFrame) -> pd.Series:
     columns of ``grade_labs``, `baseline` being the subject's baseline value (NaN when none).
     """
     decided = pd.Series("", index=results.index, dtype=object)
-    uses = results["test"].map(lambda test: LAB_TESTS[test].uses_baseline).astype(bool)
+    uses = results["test"].isin([code for code, spec in LAB_TESTS.items() if spec.uses_baseline])
     rows = results[uses & results["baseline"].notna()]
     if rows.empty:
         return decided
