@@ -858,8 +858,10 @@ def _shift_panel(title: str, tables: SafetyTables, tests: tuple[str, ...]) -> li
 
 
 def _labs(tables: SafetyTables) -> list[Flowable]:
+    names = "; ".join(tables.level_names[level] for level in tables.shown_levels)
     return [
         pdf.heading(SECTIONS[7]),
+        _note(f"Dose levels: {names}." if names else "No dose level has a treated subject."),
         _note(
             "Subjects by baseline CTCAE v5.0 grade (the last result on or before the first "
             "dose) and worst grade after the first dose, one block per test and direction: "
