@@ -598,3 +598,27 @@ def test_the_pdf_listings_match_the_database(trial, tmp_path, alice, charlie):
     (death,) = [r for r in _listing(path, "Subject") if "2026-04-14" in r]
     assert death[:5] == ["B-004", "DL2", "2026-04-14", "25", "13"]  # day 1 = 2026-03-21
     assert death[-1] == "CTX unrelated, IL2 unrelated, IM unrelated"
+
+
+def test_an_eight_level_ae_table_repeats_the_stub_and_the_total_in_each_part(
+    db, definition, tmp_path
+):
+    definition["dose_levels"] = [
+        {"level": n, "label": f"IL-2 {n} MIU/day", "doses": {"CTX": 50, "IM": 400, "IL2": n}}
+        for n in range(1, 9)
+    ]
+    study = study_create(definition, code="EIGHT")
+    site = study.sites.get(code="A")
+    nurse = user_create("nina", "research_nurse", study, site)
+    for level in range(1, 9):
+        treated = subject_enrolled(study, site, f"A-00{level}", level=level, by=nurse)
+        ae_record(subject=treated, ctcae_term="Fatigue", grade=3 if level == 8 else 1,
+                  onset_on=dt.date(2026, 3, 10), assessments=UNRELATED, by=nurse)  # fmt: skip
+    path, _ = _render(study, tmp_path)
+    first, second = _tables(path, "System organ class / term")[:2]
+    assert list(dict.fromkeys(_column_groups(first[0])[1:])) == ["1", "2", "3", "4", "5", "Total"]
+    assert list(dict.fromkeys(_column_groups(second[0])[1:])) == ["6", "7", "8", "Total"]
+    for part in (first, second):
+        fatigue = next(row for row in part if row[0] == "Fatigue")  # the stub in every part
+        assert [_count(cell) for cell in fatigue[-2:]] == [8, 1]  # Total: all grades, 3-5
+    assert "Dose level columns, part 2 of 2" in _text(path)
