@@ -1,4 +1,5 @@
-"""Figures of the safety summary (issue #6, section 9): a swimmer plot and lab time courses.
+"""Figures of the safety summary (issue #6, section 9): a swimmer plot and lab time courses
+(one line per subject with CTCAE grade lines, issue #12).
 
 Pure functions from pandas frames to reportlab Drawings: no ORM, no Django. A Drawing is a
 flowable, so the results go straight into a story rendered by `ecrf.reports.pdf.build`.
@@ -27,6 +28,7 @@ from reportlab.graphics.shapes import (
     String,
 )
 from reportlab.lib import colors
+from reportlab.lib.attrmap import AttrMap, AttrMapValue
 from reportlab.pdfbase.pdfmetrics import stringWidth
 
 FONT = "Helvetica"
@@ -575,82 +577,111 @@ def _swimmer_chunk(
 _RESULT_COLUMNS = ("level", "level_label", "study_day", "value")
 
 
-def weekly_medians(results: pd.DataFrame) -> pd.DataFrame:
-    """The median value per dose level per study week.
+def value_axis(values: np.ndarray, lines: Sequence[float] = ()) -> np.ndarray:
+    """The ticks of a value axis that holds every value and every grade line: the first tick at
+    or below the smallest, the last at or above the largest (nothing is clipped)."""
+    points = np.concatenate([np.asarray(values, dtype=float), np.asarray(lines, dtype=float)])
+    points = points[np.isfinite(points)]
+    if points.size == 0:
+        return nice_ticks(0.0, 1.0, target=5)
+    return nice_ticks(float(points.min()), float(points.max()), target=5)
 
-    week = (study_day - 1) // 7 + 1 for study days >= 1 (day 1 = first dose); days <= 0 are
-    the baseline, week 0. Rows without a level, a day or a numeric value are left out. Returns
-    columns level, level_label (the first label given for the level), week, median, n, sorted
-    by level and week.
-    """
-    _require(results, _RESULT_COLUMNS, "results")
-    level = pd.to_numeric(results["level"], errors="coerce").to_numpy(dtype=float)
-    day = pd.to_numeric(results["study_day"], errors="coerce").to_numpy(dtype=float)
-    value = pd.to_numeric(results["value"], errors="coerce").to_numpy(dtype=float)
-    keep = ~(np.isnan(level) | np.isnan(day) | np.isnan(value))
-    if not keep.any():
-        return pd.DataFrame(
-            {
-                "level": pd.Series(dtype="int64"),
-                "level_label": pd.Series(dtype="object"),
-                "week": pd.Series(dtype="int64"),
-                "median": pd.Series(dtype="float64"),
-                "n": pd.Series(dtype="int64"),
-            }
-        )
-    # One integer key per (level, week): grouping on a single int64 array is the fast path.
-    level_codes, level_values = pd.factorize(level, sort=True, use_na_sentinel=True)
-    day_kept = day[keep]
-    week = np.where(day_kept <= 0, 0, (day_kept - 1) // 7 + 1).astype(np.int64)
-    week_min = int(week.min())
-    span = int(week.max()) - week_min + 1
-    key = level_codes[keep].astype(np.int64) * span + (week - week_min)
-    grouped = pd.Series(value[keep]).groupby(key, sort=True).agg(["median", "size"])
-    keys = grouped.index.to_numpy()
-    levels = level_values[keys // span]
-    if np.all(levels % 1 == 0):
-        levels = levels.astype(np.int64)
-    out = pd.DataFrame(
+
+def grade_lines_in_view(
+    values: np.ndarray, lines: Sequence[tuple[float, str]], *, low: bool
+) -> list[tuple[float, str]]:
+    """The grade lines within the values' range, plus the next one beyond the worst value (so
+    the reader sees how far the worst result is from the next grade); `low` for a test graded
+    downwards (e.g. neutrophils), else upwards (e.g. ALT)."""
+    values = np.asarray(values, dtype=float)
+    values = values[np.isfinite(values)]
+    if values.size == 0:
+        return []
+    lo, hi = float(values.min()), float(values.max())
+    shown = [(value, label) for value, label in lines if lo <= value <= hi]
+    beyond = sorted(
+        ((value, label) for value, label in lines if (value < lo if low else value > hi)),
+        key=lambda item: -item[0] if low else item[0],
+    )
+    return sorted(shown + beyond[:1])
+
+
+#: Up to this many subjects a lab figure draws one line per subject; above it, the weekly
+#: median with its interquartile band, the range as a whisker and n per point (a line per
+#: subject of a 500-subject trial is unreadable and slow to render).
+MAX_SUBJECT_LINES = 60
+
+
+def lab_figure_mode(results: pd.DataFrame) -> str:
+    """ "subjects" (one line per subject) or "median" (weekly median, IQR band, range, n)."""
+    return "subjects" if results["subject_code"].nunique() <= MAX_SUBJECT_LINES else "median"
+
+
+def weekly_summary(results: pd.DataFrame) -> pd.DataFrame:
+    """Per dose level and study week: median, first and third quartile, minimum, maximum and n
+    of the values. Week = (study_day - 1) // 7 + 1 for study days >= 1 (day 1 = first dose);
+    days before day 1 are the baseline, week 0. Rows without a level, a day or a numeric value
+    are left out."""
+    frame = pd.DataFrame(
         {
-            "level": levels,
-            "week": keys % span + week_min,
-            "median": grouped["median"].to_numpy(),
-            "n": grouped["size"].to_numpy(dtype=np.int64),
+            "level": pd.to_numeric(results["level"], errors="coerce"),
+            "day": pd.to_numeric(results["study_day"], errors="coerce"),
+            "value": pd.to_numeric(results["value"], errors="coerce"),
         }
-    )
-    # The first label given for each level (rows without a value count too).
-    label_series = results["level_label"]
-    has_label = (level_codes >= 0) & label_series.notna().to_numpy()
-    rows_labelled = np.flatnonzero(has_label)
-    codes_labelled, first = np.unique(level_codes[rows_labelled], return_index=True)
-    label_of = dict(
-        zip(
-            codes_labelled.tolist(),
-            label_series.iloc[rows_labelled[first]].tolist(),
-            strict=True,
-        )
-    )
-    out.insert(
-        1,
-        "level_label",
-        [
-            _plain(label_of.get(code, "")) or f"Level {level_value}"
-            for code, level_value in zip(keys // span, out["level"], strict=True)
-        ],
-    )
-    return out[["level", "level_label", "week", "median", "n"]]
+    ).dropna()
+    frame["week"] = np.where(frame["day"] <= 0, 0, (frame["day"] - 1) // 7 + 1).astype(int)
+    grouped = frame.groupby(["level", "week"])["value"]
+    return pd.DataFrame(
+        {
+            "median": grouped.median(),
+            "q1": grouped.quantile(0.25),
+            "q3": grouped.quantile(0.75),
+            "min": grouped.min(),
+            "max": grouped.max(),
+            "n": grouped.size(),
+        }
+    ).reset_index()
+
+
+class Chart(Drawing):
+    """A drawing that also tells the range of its value axis (`y_domain`: (low, high), or None
+    when there is nothing to plot), so a test can check that no value is cut off."""
+
+    _attrMap = AttrMap(BASE=Drawing, y_domain=AttrMapValue(None, desc="value axis range"))
 
 
 def lab_time_course(
-    results: pd.DataFrame, *, title: str, y_label: str, width: float, height: float
-) -> Drawing:
-    """The median lab value per dose level per study week: one line with markers per level.
+    results: pd.DataFrame,
+    *,
+    title: str,
+    y_label: str,
+    width: float,
+    height: float,
+    grade_lines: Sequence[tuple[float, str]] = (),
+    low: bool = False,
+    y_range: tuple[float, float] | None = None,
+) -> Chart:
+    """One line per subject through their results by study day, coloured by dose level, with
+    CTCAE grade lines dashed across the plot.
 
-    The x axis is the study week (0 = baseline, days <= 0), the y axis is labelled `y_label`
-    (written above it); a legend names the dose levels. No results: a drawing saying so.
+    `results` has subject_code, level, level_label, study_day and value. The x axis is the
+    study day (day 1 the first dose, negative days before it), the y axis, titled `y_label`
+    (with its unit), holds every value and the grade lines in view (`grade_lines_in_view`): no
+    result is clipped; `y_range` (low, high) widens it, so that panels of one test share an
+    axis. The legend names each dose level with its number of subjects. No results: a drawing
+    saying so. The drawing's `y_domain` is the (low, high) of its y axis.
     """
-    medians = weekly_medians(results)
-    drawing = Drawing(width, height)
+    _require(results, ("subject_code", *_RESULT_COLUMNS), "results")
+    frame = pd.DataFrame(
+        {
+            "subject_code": results["subject_code"].map(_plain),
+            "level": pd.to_numeric(results["level"], errors="coerce"),
+            "level_label": results["level_label"],
+            "study_day": pd.to_numeric(results["study_day"], errors="coerce"),
+            "value": pd.to_numeric(results["value"], errors="coerce"),
+        }
+    ).dropna(subset=["level", "study_day", "value"])
+    drawing = Chart(width, height)
     drawing.add(
         _string(
             0,
@@ -660,7 +691,7 @@ def lab_time_course(
             font=FONT_BOLD,
         )
     )
-    if medians.empty:
+    if frame.empty:
         drawing.add(
             Rect(0, 0, width, height - TITLE_SIZE - 6, fillColor=None, strokeColor=GRID_COLOUR)
         )
@@ -674,52 +705,67 @@ def lab_time_course(
                 fill=MUTED_COLOUR,
             )
         )
+        drawing.y_domain = None
         return drawing
 
-    levels = medians.drop_duplicates("level")[["level", "level_label"]]
-    series = []
-    for index, (level, label) in enumerate(levels.itertuples(index=False, name=None)):
-        rows = medians[medians["level"] == level]
-        series.append(
-            (
-                label,
-                rows["week"].to_numpy(dtype=float),
-                rows["median"].to_numpy(dtype=float),
-                LEVEL_COLOURS[index % len(LEVEL_COLOURS)],
-                SYMBOLS[index % len(SYMBOLS)],
+    frame = frame.sort_values(["level", "subject_code", "study_day"], kind="stable")
+    levels = sorted(frame["level"].unique())
+    colour_of = {level: LEVEL_COLOURS[i % len(LEVEL_COLOURS)] for i, level in enumerate(levels)}
+    label_of = {}
+    for level in levels:
+        rows = frame[frame["level"] == level]
+        labels = rows["level_label"].dropna()
+        name = _plain(labels.iloc[0]) if len(labels) else ""
+        number = int(level) if float(level).is_integer() else level
+        label_of[level] = f"{name or f'Level {number}'} (n={rows['subject_code'].nunique()})"
+
+    values = frame["value"].to_numpy(dtype=float)
+    lines = grade_lines_in_view(np.r_[values, y_range or ()], grade_lines, low=low)
+    mode = lab_figure_mode(frame)
+    summary = weekly_summary(frame) if mode == "median" else None
+
+    def level_swatch(colour):
+        return lambda x, y: Line(x - 7, y, x + 7, y, strokeColor=colour, strokeWidth=1.2)
+
+    def grade_swatch(x, y):
+        return Line(x - 7, y, x + 7, y, strokeColor=DLT_COLOUR, strokeWidth=0.8,
+                    strokeDashArray=[3, 2])  # fmt: skip
+
+    items = [_LegendItem(label_of[level], level_swatch(colour_of[level])) for level in levels]
+    if summary is not None:
+        items.append(
+            _LegendItem(
+                "dot: median; band: interquartile range; whisker: range; number: n",
+                lambda x, y: _symbol("circle", x, y, 3.5, MUTED_COLOUR, MUTED_COLOUR),
             )
         )
-
-    def legend_swatch(colour, symbol):
-        return lambda x, y: Group(
-            Line(x - 7, y, x + 7, y, strokeColor=colour, strokeWidth=1.2),
-            _symbol(symbol, x, y, 5, colour, colour),
-        )
-
-    items = [_LegendItem(label, legend_swatch(colour, sym)) for label, _, _, colour, sym in series]
+    if lines:
+        items.append(_LegendItem("CTCAE v5.0 grade threshold", grade_swatch))
     _, legend_h = _legend(items, 0, 0, width)
     legend, _ = _legend(items, 0, legend_h, width)
     drawing.add(legend)
 
-    # Scales.
-    values = medians["median"].to_numpy(dtype=float)
-    y_ticks = nice_ticks(values.min(), values.max(), target=5)
+    y_ticks = value_axis(values, [*(value for value, _ in lines), *(y_range or ())])
     y_step = float(y_ticks[1] - y_ticks[0])
     y_labels = [_tick_label(tick, y_step) for tick in y_ticks]
-    weeks = medians["week"].to_numpy()
-    w_min, w_max = int(weeks.min()), int(weeks.max())
-    x_ticks = nice_ticks(w_min, w_max, target=10, integer=True)
-    x_ticks = x_ticks[(x_ticks >= w_min) & (x_ticks <= w_max)]
+    days = frame["study_day"].to_numpy(dtype=float)
+    if summary is not None:
+        days = summary["week"].to_numpy(dtype=float)
+    d_min, d_max = float(days.min()), float(days.max())
+    x_ticks = nice_ticks(d_min, d_max, target=10, integer=True)
     label_w = max(stringWidth(label, FONT, SMALL_SIZE) for label in y_labels)
+    grade_label_w = max((stringWidth(label, FONT, SMALL_SIZE) for _, label in lines), default=0.0)
 
     plot_x0 = label_w + 8
-    plot_x1 = width - 6
+    plot_x1 = width - 6 - grade_label_w - (4 if lines else 0)
     plot_y0 = legend_h + 30
     plot_y1 = height - TITLE_SIZE - 6 - TEXT_SIZE - 6
     if plot_y1 - plot_y0 < 20 or plot_x1 - plot_x0 < 20:
         raise ValueError(f"a {width:.0f} x {height:.0f} pt drawing is too small for the chart")
-    sx = _Scale(w_min - 0.5, w_max + 0.5, plot_x0, plot_x1)
+    pad = 0.5 if summary is not None else 0.0  # room for the levels side by side in a week
+    sx = _Scale(float(x_ticks[0]) - pad, float(x_ticks[-1]) + pad, plot_x0, plot_x1)
     sy = _Scale(float(y_ticks[0]), float(y_ticks[-1]), plot_y0, plot_y1)
+    drawing.y_domain = (float(y_ticks[0]), float(y_ticks[-1]))
 
     drawing.add(_string(0, plot_y1 + 6, fit_text(y_label, width, size=TEXT_SIZE), size=TEXT_SIZE))
     for tick, label in zip(y_ticks, y_labels, strict=True):
@@ -737,14 +783,80 @@ def lab_time_course(
         drawing.add(
             _string(x, plot_y0 - 11, _tick_label(tick, 1), size=SMALL_SIZE, anchor="middle")
         )
-    drawing.add(
-        _string((plot_x0 + plot_x1) / 2, plot_y0 - 23, "Study week (0 = baseline)", anchor="middle")
+    x_title = (
+        "Study day (day 1 = first dose of cycle 1; no day 0)"
+        if summary is None
+        else "Study week (week 1 = days 1-7; 0 = baseline, days before day 1)"
     )
+    drawing.add(_string((plot_x0 + plot_x1) / 2, plot_y0 - 23, x_title, anchor="middle"))
+    label_y = -math.inf
+    for value, label in lines:  # lines go upwards; labels keep a line of room between them
+        y = sy(value)
+        drawing.add(
+            Line(
+                plot_x0,
+                y,
+                plot_x1,
+                y,
+                strokeColor=DLT_COLOUR,
+                strokeWidth=0.8,
+                strokeDashArray=[3, 2],
+            )  # fmt: skip
+        )
+        label_y = max(y - SMALL_SIZE * 0.35, label_y + SMALL_SIZE + 1)
+        drawing.add(_string(plot_x1 + 3, label_y, label, size=SMALL_SIZE, fill=DLT_COLOUR))
 
-    for _, xs, ys, colour, symbol in series:
-        points = np.column_stack([[sx(v) for v in xs], [sy(v) for v in ys]]).ravel().tolist()
-        if len(xs) > 1:
-            drawing.add(PolyLine(points, strokeColor=colour, strokeWidth=1.2))
-        for px, py in zip(points[0::2], points[1::2], strict=True):
-            drawing.add(_symbol(symbol, px, py, 4.5, colour, colour))
+    if summary is not None:
+        _draw_summary(drawing, summary, sx, sy, colour_of)
+        return drawing
+    # One polyline per subject; points as dots while there are few enough to read.
+    dots = len(frame) <= 3000
+    xs = sx.r0 + (days - sx.d0) * (sx.r1 - sx.r0) / (sx.d1 - sx.d0 or 1)
+    ys = sy.r0 + (values - sy.d0) * (sy.r1 - sy.r0) / (sy.d1 - sy.d0 or 1)
+    codes = frame["subject_code"].to_numpy()
+    level_values = frame["level"].to_numpy()
+    starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]])
+    ends = np.r_[starts[1:], len(codes)]
+    for start, end in zip(starts, ends, strict=True):
+        colour = colour_of[level_values[start]]
+        points = np.column_stack([xs[start:end], ys[start:end]]).ravel().tolist()
+        if end - start > 1:
+            drawing.add(PolyLine(points, strokeColor=colour, strokeWidth=0.8))
+        if dots or end - start == 1:
+            for px, py in zip(points[0::2], points[1::2], strict=True):
+                drawing.add(Circle(px, py, 1.3, fillColor=colour, strokeColor=colour,
+                                   strokeWidth=0.3))  # fmt: skip
     return drawing
+
+
+def _draw_summary(drawing: Drawing, summary: pd.DataFrame, sx, sy, colour_of: dict) -> None:
+    """Per level: the interquartile band, the range as whiskers, the median line and n."""
+    levels = list(colour_of)
+    offset = 0.5 / max(len(levels), 1)
+    for index, level in enumerate(levels):
+        rows = summary[summary["level"] == level]
+        if rows.empty:
+            continue
+        colour = colour_of[level]
+        shift = (index - (len(levels) - 1) / 2) * offset  # levels side by side in a week
+        xs = [sx(week + shift) for week in rows["week"]]
+        band = [*zip(xs, (sy(v) for v in rows["q3"]), strict=True),
+                *reversed(list(zip(xs, (sy(v) for v in rows["q1"]), strict=True)))]  # fmt: skip
+        if len(rows) > 1:
+            drawing.add(
+                Polygon(
+                    [c for point in band for c in point],
+                    fillColor=colour,
+                    fillOpacity=0.15,
+                    strokeColor=None,
+                    strokeWidth=0,
+                )  # fmt: skip
+            )
+        for x, lo, hi, median, n in zip(xs, rows["min"], rows["max"], rows["median"],
+                                        rows["n"], strict=True):  # fmt: skip
+            drawing.add(Line(x, sy(lo), x, sy(hi), strokeColor=colour, strokeWidth=0.5))
+            drawing.add(_string(x, sy(hi) + 2, str(int(n)), size=5, anchor="middle", fill=colour))
+            drawing.add(_symbol("circle", x, sy(median), 3.5, colour, colour))
+        points = [c for x, m in zip(xs, rows["median"], strict=True) for c in (x, sy(m))]
+        if len(rows) > 1:
+            drawing.add(PolyLine(points, strokeColor=colour, strokeWidth=1.2))

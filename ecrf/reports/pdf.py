@@ -45,6 +45,15 @@ STYLES = {
     "h2": ParagraphStyle(
         "ReportH2", parent=_base["Heading2"], fontSize=11, leading=14, keepWithNext=1
     ),
+    "h3": ParagraphStyle(
+        "ReportH3",
+        parent=_base["Heading3"],
+        fontSize=9.5,
+        leading=12,
+        spaceBefore=4,
+        spaceAfter=2,
+        keepWithNext=1,
+    ),
     "body": ParagraphStyle("ReportBody", parent=_base["BodyText"], fontSize=9, leading=11.5),
     "cell": ParagraphStyle("ReportCell", parent=_base["BodyText"], fontSize=7.5, leading=9),
     "cell_right": ParagraphStyle(

@@ -20,7 +20,7 @@ from django.db.models import CharField, FloatField
 from django.db.models.functions import Cast
 from django.utils import timezone
 from reportlab.lib.units import mm
-from reportlab.platypus import Flowable, Paragraph, Spacer
+from reportlab.platypus import Flowable, KeepTogether, Paragraph, Spacer, Table, TableStyle
 
 from ..models import (
     SERIOUSNESS_CRITERIA,
@@ -213,7 +213,7 @@ def load_safety_frames(study: Study, cutoff: dt.date) -> SafetyFrames:
         LabResult.objects.filter(**of_study, collected_at__lt=day_after),
         {"subject_code": "subject__subject_code", "test": "test_code", "unit": "unit",
          "value": _float("value"), "lln": _float("lln"), "uln": _float("uln"),
-         "collected_at": _text("collected_at"), "grade": "ctcae_grade"},
+         "collected_at": _text("collected_at"), "term": "ctcae_term", "grade": "ctcae_grade"},
     )  # fmt: skip
     labs[["value", "lln", "uln", "grade"]] = labs[["value", "lln", "uln", "grade"]].astype(float)
     # Stored in UTC: SQLite gives "2026-03-02 07:00:00", PostgreSQL "2026-03-02 07:00:00+00".
@@ -319,12 +319,17 @@ class SafetyTables:
     outside_window: pd.DataFrame
     exposure: pd.DataFrame
     ae_overview: pd.DataFrame
-    ae_all: pd.DataFrame
-    ae_related: pd.DataFrame
+    # The dose levels with a treated subject: the columns of the event and lab tables.
+    shown_levels: list[int]
+    # Long rows (t.AE_ROW_COLUMNS, t.SHIFT_ROW_COLUMNS): the JSON twin and the PDF read them.
+    adverse_events: pd.DataFrame
+    related_adverse_events: pd.DataFrame
+    shift_tables: pd.DataFrame
+    shift_units: dict
     sae: pd.DataFrame
+    grade_3: pd.DataFrame
+    discontinuations: pd.DataFrame
     deaths: pd.DataFrame
-    shift_haematology: pd.DataFrame
-    shift_chemistry: pd.DataFrame
     swimmer_subjects: pd.DataFrame
     swimmer_markers: pd.DataFrame
     alt_course: pd.DataFrame
@@ -344,7 +349,6 @@ def build_safety_tables(frames: SafetyFrames) -> SafetyTables:
     # Only treatment-emergent events are counted in the tables; the others are listed.
     emergent = t.treatment_emergent(frames.events, frames.subjects, frames.follow_up_days)
     events = frames.events[emergent]
-    related = events[events["event_id"].isin(t.related_event_ids(frames.attributions))]
     course = t.subject_course(frames.subjects, frames.events)
     names = {int(r.level): f"DL{int(r.level)} {r.label}" for r in frames.levels.itertuples()}
     names[t.TOTAL] = t.TOTAL
@@ -368,12 +372,7 @@ def build_safety_tables(frames: SafetyFrames) -> SafetyTables:
         ),
         exposure=t.exposure(frames.doses, population, frames.agents, levels),
         ae_overview=t.ae_overview(events, frames.attributions, frames.doses, population, levels),
-        ae_all=t.worst_grade_by_term(events, population, levels),
-        ae_related=t.worst_grade_by_term(related, population, levels),
-        sae=t.sae_listing(events, frames.attributions, population),
-        deaths=t.deaths(frames.events, population),
-        shift_haematology=t.lab_shift(frames.labs, population, levels, t.HAEMATOLOGY_TESTS),
-        shift_chemistry=t.lab_shift(frames.labs, population, levels, t.CHEMISTRY_TESTS),
+        **_event_and_lab_tables(frames, events, population, levels),
         **dict(
             zip(
                 ("swimmer_subjects", "swimmer_markers"),
@@ -386,6 +385,34 @@ def build_safety_tables(frames: SafetyFrames) -> SafetyTables:
             frames.labs, population, frames.levels, "NEUT", per_uln=False
         ),
     )
+
+
+def _event_and_lab_tables(
+    frames: SafetyFrames, events: pd.DataFrame, population: pd.DataFrame, levels: list[int]
+) -> dict:
+    """The adverse event tables and listings of the treatment-emergent `events` (deaths: of
+    every event), and the lab shift tables, over the dose levels with a treated subject (a
+    level nobody received takes no column)."""
+    sizes = t.column_sizes(population, levels)
+    shown = [level for level in levels if sizes[level] > 0]
+    related = events[events["event_id"].isin(t.related_event_ids(frames.attributions))]
+    tests = (*t.HAEMATOLOGY_TESTS, *t.CHEMISTRY_TESTS)
+    units = frames.labs[frames.labs["test"].isin(tests)].groupby("test")["unit"].unique()
+    return {
+        "shown_levels": shown,
+        "adverse_events": t.ae_term_rows(t.worst_grade_by_term(events, population, shown)),
+        "related_adverse_events": t.ae_term_rows(t.worst_grade_by_term(related, population, shown)),
+        "shift_tables": t.lab_shift_rows(
+            t.lab_shift_subjects(frames.labs, population, tests), shown
+        ),
+        "shift_units": {test: ", ".join(sorted(values)) for test, values in units.items()},
+        "sae": t.sae_listing(events, frames.attributions, population),
+        "grade_3": t.grade_3_listing(events, frames.attributions, population),
+        "discontinuations": t.discontinuation_listing(
+            events, frames.attributions, population, t.treatment_ended_for_ae(population)
+        ),
+        "deaths": t.deaths(frames.events, population, frames.doses, frames.attributions),
+    }
 
 
 @dataclass
@@ -776,31 +803,56 @@ def _chunks(columns: list, size: int) -> list[list]:
     return [columns[i : i + size] for i in range(0, len(columns), size)]
 
 
-def _grade_table(title: str, table: pd.DataFrame, tables: SafetyTables) -> list[Flowable]:
+def column_parts(levels: list, groups_per_part: int) -> list[list]:
+    """The dose level columns of a wide table split into parts that fit the page, each part
+    ending with the Total column: a reader never looks for the Total pages away."""
+    per_part = max(1, groups_per_part - 1)
+    return [[*chunk, t.TOTAL] for chunk in _chunks(list(levels), per_part)] or [[t.TOTAL]]
+
+
+AE_LABEL_WIDTH, AE_CELL_WIDTH = 64 * mm, 16 * mm
+AE_COLUMNS = (("all_grades", "All grades"), ("grade_3_plus", "Grade 3-5"))
+
+
+def _grade_table(title: str, rows: pd.DataFrame, tables: SafetyTables) -> list[Flowable]:
+    """Subjects by SOC and term, all grades and grade 3 or more per dose level: one table the
+    width of a landscape page, or parts that each repeat the stub and the Total."""
     sizes = tables.treated_sizes
-    shown = t.grade_table_text(table, sizes)
-    label_width, band_width = 62 * mm, 13.5 * mm
-    bands = [*t.GRADE_BANDS, t.ANY_GRADE]
-    groups = _chunks([*tables.levels, t.TOTAL], _groups_per_chunk(label_width, band_width * 5))
-    labels = [term if term else soc for soc, term in table.index]
-    highlight = [i for i, (_soc, term) in enumerate(table.index) if term in ("", t.ANY_EVENT)]
     story: list[Flowable] = [pdf.heading(title, 2)]
-    for number, group in enumerate(groups, start=1):
-        if len(groups) > 1:
-            story.append(_note(f"Dose level columns, part {number} of {len(groups)}"))
-        columns = [(level, band) for level in group for band in bands]
-        values = shown.loc[:, columns].to_numpy().tolist()
-        rows = [[label, *cells] for label, cells in zip(labels, values, strict=True)]
+    order = rows.drop_duplicates(["soc", "term"])[["soc", "term"]]
+    labels = [term if term else soc for soc, term in order.itertuples(index=False)]
+    highlight = [i for i, term in enumerate(order["term"]) if term in ("", t.ANY_EVENT)]
+    # A dict, not a MultiIndex lookup per cell: a 500-subject table has thousands of cells.
+    cells = {
+        (soc, term, level): {"all_grades": all_grades, "grade_3_plus": grade_3_plus}
+        for soc, term, level, all_grades, grade_3_plus in rows[list(t.AE_ROW_COLUMNS)].itertuples(
+            index=False, name=None
+        )
+    }
+    parts = column_parts(
+        tables.shown_levels, _groups_per_chunk(AE_LABEL_WIDTH, AE_CELL_WIDTH * len(AE_COLUMNS))
+    )
+    for number, group in enumerate(parts, start=1):
+        if len(parts) > 1:
+            story.append(_note(f"Dose level columns, part {number} of {len(parts)}"))
+        body = []
+        for label, (soc, term) in zip(labels, order.itertuples(index=False), strict=True):
+            line = [label]
+            for level in group:
+                for column, _ in AE_COLUMNS:
+                    count = int(cells[(soc, term, level)][column])
+                    line.append(_n_pct(count, sizes[level]))
+            body.append(line)
         story += [
             pdf.table(
-                rows,
-                [
-                    "System organ class / term",
-                    *(band.removeprefix("Grade ") for _, band in columns),
-                ],
-                col_widths=[label_width, *([band_width] * len(columns))],
+                body,
+                ["System organ class / term", *(head for _ in group for _, head in AE_COLUMNS)],
+                col_widths=[AE_LABEL_WIDTH, *([AE_CELL_WIDTH] * (len(group) * len(AE_COLUMNS)))],
                 numeric_from=1,
-                group_header=[("", 1), *((_column_header(tables, sizes, g), 5) for g in group)],
+                group_header=[
+                    ("", 1),
+                    *((_column_header(tables, sizes, g), len(AE_COLUMNS)) for g in group),
+                ],
                 highlight_rows=highlight,
             ),
             _gap(),
@@ -808,19 +860,26 @@ def _grade_table(title: str, table: pd.DataFrame, tables: SafetyTables) -> list[
     return story
 
 
+def _n_pct(count: int, size: int, mark: str = "") -> str:
+    """ "n (p%)" with p the percent of `size`, rounded half up; blank for 0."""
+    return f"{count} ({t.percent(count, size)}%){mark}" if count else ""
+
+
 def _adverse_events(tables: SafetyTables) -> list[Flowable]:
     return [
         pdf.heading(SECTIONS[5]),
         _note(
-            "Subjects at their worst CTCAE grade: once per term, once per system organ class "
-            "(shaded) and once in the first row. Grade columns 1-2, 3, 4, 5 and any: n (%), the "
-            "percent of the column's treated subjects; blank is none."
+            "Subjects with the event: once per term, once per system organ class (shaded) and "
+            "once in the first row; All grades: any CTCAE grade; Grade 3-5: a worst grade of 3 "
+            "or more (CTCAE v5.0 severe, life-threatening or fatal). n (%), the percent of the "
+            "column's treated subjects; blank is none. Dose levels nobody received have no "
+            "column."
         ),
-        *_grade_table("All adverse events", tables.ae_all, tables),
+        *_grade_table("All adverse events", tables.adverse_events, tables),
         *_grade_table(
             "Treatment-related adverse events (possibly, probably or definitely related to any "
             "agent)",
-            tables.ae_related,
+            tables.related_adverse_events,
             tables,
         ),
     ]
@@ -830,113 +889,270 @@ def _date(value) -> str:
     return "" if pd.isna(value) else value.strftime("%Y-%m-%d")
 
 
-def _serious(tables: SafetyTables) -> list[Flowable]:
-    story: list[Flowable] = [pdf.heading(SECTIONS[6]), pdf.heading("Serious adverse events", 2)]
-    sae = tables.sae
-    if sae.empty:
-        story.append(_note("No serious adverse event."))
-    else:
-        rows = [
-            [r.subject_code, f"DL{int(r.level)}", r.term, r.verbatim, r.grade,
-             f"{_date(r.onset_on)} (day {r.onset_day})", _date(r.resolved_on), r.criteria,
-             OUTCOMES.get(r.outcome, r.outcome), r.related]
-            for r in sae.itertuples()
-        ]  # fmt: skip
+def _level(value) -> str:
+    return f"DL{int(value)}"
+
+
+LISTING_ROWS = 150
+
+
+def _listing(
+    title: str, frame: pd.DataFrame, empty: str, columns, widths, *, first: bool = False
+) -> list[Flowable]:
+    """A listing under its heading: `columns` are (header, function of a row). The first
+    listing of a section has no space above, which would part the heading from the section's."""
+    story: list[Flowable] = [*([] if first else [_gap()]), pdf.heading(title, 2)]
+    if frame.empty:
+        return [*story, _note(empty)]
+    rows = [[value(r) for _, value in columns] for r in frame.itertuples()]
+    # reportlab splits a long table at each page by measuring what is left, so the time grows
+    # with the square of its rows: a long listing is set as tables of LISTING_ROWS rows.
+    for start in range(0, len(rows), LISTING_ROWS):
         story.append(
             pdf.table(
-                rows,
-                [
-                    "Subject",
-                    "Dose level",
-                    "Term",
-                    "Verbatim",
-                    "Grade",
-                    "Onset",
-                    "Resolved",
-                    "Seriousness",
-                    "Outcome",
-                    "Related to",
-                ],
-                col_widths=[w * mm for w in (17, 14, 38, 38, 13, 27, 18, 34, 22, 46)],
-            )
-        )
-    story += [_gap(), pdf.heading("Deaths", 2)]
-    if tables.deaths.empty:
-        story.append(_note("No deaths."))
-    else:
-        rows = [
-            [r.subject_code, f"DL{int(r.level)}", _date(r.death_on),
-             "" if pd.isna(r.death_day) else r.death_day, r.term, r.verbatim, r.grade]
-            for r in tables.deaths.itertuples()
-        ]  # fmt: skip
-        story.append(
-            pdf.table(
-                rows,
-                [
-                    "Subject",
-                    "Dose level",
-                    "Date of death",
-                    "Study day",
-                    "Cause (term)",
-                    "Verbatim",
-                    "Grade",
-                ],
-                col_widths=[w * mm for w in (20, 16, 24, 16, 60, 60, 14)],
+                rows[start : start + LISTING_ROWS],
+                [head for head, _ in columns],
+                col_widths=[w * mm for w in widths],
             )
         )
     return story
 
 
-def _shift(title: str, table: pd.DataFrame, tables: SafetyTables) -> list[Flowable]:
-    story: list[Flowable] = [pdf.heading(title, 2)]
-    if table.empty:
-        return [*story, _note("No graded post-baseline results.")]
-    sizes = tables.treated_sizes
-    label_widths, grade_width = [22 * mm, 18 * mm], 8.5 * mm
-    groups = _chunks(
-        [*tables.levels, t.TOTAL],
-        _groups_per_chunk(sum(label_widths), grade_width * len(t.LAB_GRADES)),
+def _serious(tables: SafetyTables) -> list[Flowable]:
+    story: list[Flowable] = [pdf.heading(SECTIONS[6])]
+    story += _listing(
+        "Serious adverse events", tables.sae, "No serious adverse event.",
+        [("Subject", lambda r: r.subject_code), ("Dose level", lambda r: _level(r.level)),
+         ("Term", lambda r: r.term), ("Verbatim", lambda r: r.verbatim),
+         ("Grade", lambda r: r.grade),
+         ("Onset", lambda r: f"{_date(r.onset_on)} (day {r.onset_day})"),
+         ("Resolved", lambda r: _date(r.resolved_on)), ("Seriousness", lambda r: r.criteria),
+         ("Outcome", lambda r: OUTCOMES.get(r.outcome, r.outcome)),
+         ("Related to", lambda r: r.related)],
+        (17, 14, 38, 38, 13, 27, 18, 34, 22, 46), first=True,
+    )  # fmt: skip
+    story += _listing(
+        "Adverse events of grade 3 or more", tables.grade_3, "No adverse event of grade 3 or more.",
+        [("Subject", lambda r: r.subject_code), ("Dose level", lambda r: _level(r.level)),
+         ("Term", lambda r: r.term), ("Grade", lambda r: r.grade),
+         ("Onset day", lambda r: r.onset_day), ("Resolved", lambda r: r.resolution),
+         ("Related to", lambda r: r.related),
+         ("Serious", lambda r: "yes" if r.serious else "no")],
+        (20, 16, 70, 14, 16, 34, 80, 17),
+    )  # fmt: skip
+    story += _listing(
+        "Adverse events leading to discontinuation", tables.discontinuations,
+        "No adverse event led to discontinuation.",
+        [("Subject", lambda r: r.subject_code), ("Dose level", lambda r: _level(r.level)),
+         ("Term", lambda r: r.term), ("Grade", lambda r: r.grade),
+         ("Onset day", lambda r: r.onset_day), ("Resolved", lambda r: r.resolution),
+         ("Agents withdrawn", lambda r: r.withdrawn), ("Related to", lambda r: r.related)],
+        (20, 16, 64, 14, 16, 34, 35, 68),
+    )  # fmt: skip
+    story += _listing(
+        "Deaths", tables.deaths, "No deaths.",
+        [("Subject", lambda r: r.subject_code), ("Dose level", lambda r: _level(r.level)),
+         ("Date of death", lambda r: _date(r.death_on)),
+         ("Study day", lambda r: "" if pd.isna(r.death_day) else r.death_day),
+         ("Days since last dose", lambda r: "" if pd.isna(r.days_since_last_dose)
+          else r.days_since_last_dose),
+         ("Cause (term)", lambda r: r.term), ("Verbatim", lambda r: r.verbatim),
+         ("Grade", lambda r: r.grade), ("Attribution of the fatal event", lambda r: r.attribution)],
+        (18, 15, 22, 15, 18, 50, 45, 13, 71),
+    )  # fmt: skip
+    story += [
+        _gap(),
+        _note(
+            "Days are study days: day 1 is the first dose of cycle 1, the day before it day -1. "
+            "Related to: the agents an event is at least possibly related to. Leading to "
+            "discontinuation: an agent withdrawn for the event, or the events ongoing when the "
+            "subject went off study for an adverse event or toxicity. Days since last dose: "
+            "from the last dose of any agent given on or before the day of death."
+        ),
+    ]
+    return story
+
+
+# Two blocks side by side on a landscape page: the low and high blocks of a test, or two tests.
+SHIFT_LEVEL_WIDTH, SHIFT_BASELINE_WIDTH, SHIFT_CELL_WIDTH = 26 * mm, 16 * mm, 17.5 * mm
+SHIFT_BLOCK_WIDTH = LANDSCAPE_WIDTH / 2
+DIRECTION_WORDS = {t.LOW: "low", t.HIGH: "high"}
+
+
+def _shift_title(tables: SafetyTables, test: str, direction: str, term: str) -> str:
+    name = t.LAB_TESTS[test].name if test in t.LAB_TESTS else test
+    unit = tables.shift_units.get(test, "")
+    return (
+        f"{name} ({unit}), {DIRECTION_WORDS[direction]}: {term}"
+        if unit
+        else (f"{name}, {DIRECTION_WORDS[direction]}: {term}")
     )
-    for number, group in enumerate(groups, start=1):
-        if len(groups) > 1:
-            story.append(_note(f"Dose level columns, part {number} of {len(groups)}"))
-        columns = [(level, grade) for level in group for grade in t.LAB_GRADES]
-        values = table.loc[:, columns].to_numpy().tolist()
-        rows = [
-            [test, baseline, *cells]
-            for (test, baseline), cells in zip(table.index, values, strict=True)
-        ]
-        story += [
-            pdf.table(
-                rows,
-                ["Test", "Baseline", *(str(grade) for _, grade in columns)],
-                col_widths=[*label_widths, *([grade_width] * len(columns))],
-                numeric_from=2,
-                group_header=[
-                    ("", 2),
-                    *(
-                        (f"{_column_header(tables, sizes, g)}: worst grade after baseline", 5)
-                        for g in group
-                    ),
-                ],
-            ),
-            _gap(),
-        ]
+
+
+def _shift_block(tables: SafetyTables, block: pd.DataFrame) -> list[Flowable]:
+    """One (test, direction) block: rows dose level x baseline grade, columns the worst grade."""
+    first = block.iloc[0]
+    baselines = [b for b in [*t.LAB_GRADES, t.MISSING] if b in set(block["baseline_grade"])]
+    cells = {
+        (level, baseline, worst): (subjects, marked)
+        for level, baseline, worst, subjects, marked in block[
+            ["level", "baseline_grade", "worst_grade", "subjects", "against_baseline"]
+        ].itertuples(index=False, name=None)
+    }
+    rows = []
+    for level in [*tables.shown_levels, t.TOTAL]:
+        at_level = block[block["level"] == level]
+        if at_level.empty:
+            continue
+        size = int(at_level["level_subjects"].iloc[0])
+        name = t.TOTAL if level == t.TOTAL else _level(level)
+        for number, baseline in enumerate(baselines):
+            line = [f"{name} (n={size})" if number == 0 else "", str(baseline)]
+            for worst in t.LAB_GRADES:
+                count, marked = cells.get((level, baseline, worst), (0, 0))
+                line.append(_n_pct(int(count), size, t.BASELINE_MARK if marked else ""))
+            rows.append(line)
+    table = pdf.table(
+        rows,
+        ["Dose level", "Baseline", *(str(grade) for grade in t.LAB_GRADES)],
+        col_widths=[
+            SHIFT_LEVEL_WIDTH,
+            SHIFT_BASELINE_WIDTH,
+            *([SHIFT_CELL_WIDTH] * len(t.LAB_GRADES)),
+        ],  # fmt: skip
+        numeric_from=2,
+        group_header=[("", 2), ("Worst grade after the first dose", len(t.LAB_GRADES))],
+    )
+    title = _shift_title(tables, first["test"], first["direction"], first["term"])
+    return [pdf.heading(title, 3), table, _gap(2 * mm)]
+
+
+def _side_by_side(blocks: list[list[Flowable]], lead: list[Flowable]) -> Flowable:
+    """One or two shift blocks next to each other, kept on one page with `lead` (a heading
+    that must not be left at the foot of a page); `lead` is emptied."""
+    cells = [*blocks, *([[]] * (2 - len(blocks)))]
+    row = Table([cells], colWidths=[SHIFT_BLOCK_WIDTH] * 2, hAlign="LEFT")
+    row.setStyle(
+        TableStyle(
+            [
+                ("VALIGN", (0, 0), (-1, -1), "TOP"),
+                ("LEFTPADDING", (0, 0), (-1, -1), 0),
+                ("RIGHTPADDING", (0, 0), (-1, -1), 0),
+                ("TOPPADDING", (0, 0), (-1, -1), 0),
+                ("BOTTOMPADDING", (0, 0), (-1, -1), 0),
+            ]
+        )
+    )
+    kept = KeepTogether([*lead, row])
+    lead.clear()
+    return kept
+
+
+def _shift_panel(title: str, tables: SafetyTables, tests: tuple[str, ...]) -> list[Flowable]:
+    rows = tables.shift_tables
+    rows = rows[rows["test"].isin(tests)]
+    heading = [pdf.heading(title, 2)]
+    if rows.empty:
+        return [*heading, _note("No graded post-baseline results.")]
+    story: list[Flowable] = []
+    quiet, pending = [], []
+    for _test, of_test in rows.groupby("test", sort=False):
+        shown = []
+        for _direction, block in of_test.groupby("direction", sort=False):
+            total = block[block["level"] == t.TOTAL]
+            if ((total["baseline_grade"] == 0) & (total["worst_grade"] == 0)).all():
+                first = block.iloc[0]
+                quiet.append(f"{first['term']} (n={int(total['level_subjects'].iloc[0])})")
+            else:
+                shown.append(_shift_block(tables, block))
+        # A test's low and high blocks share a row; a one-block test waits for the next one.
+        if len(shown) == 2:
+            if pending:
+                story.append(_side_by_side(pending, heading))
+                pending = []
+            story.append(_side_by_side(shown, heading))
+        elif shown:
+            pending += shown
+            if len(pending) == 2:
+                story.append(_side_by_side(pending, heading))
+                pending = []
+    if pending:
+        story.append(_side_by_side(pending, heading))
+    story = [*heading, *story]
+    if quiet:
+        story.append(
+            _note(
+                "Grade 0 at baseline and after the first dose for every subject: "
+                + "; ".join(quiet)
+                + "."
+            )
+        )
     return story
 
 
 def _labs(tables: SafetyTables) -> list[Flowable]:
+    names = "; ".join(tables.level_names[level] for level in tables.shown_levels)
     return [
         pdf.heading(SECTIONS[7]),
+        _note(f"Dose levels: {names}." if names else "No dose level has a treated subject."),
         _note(
-            "Subjects by baseline CTCAE grade (the last result on or before the first dose) and "
-            "worst grade after the first dose, per test; the grade is the result's CTCAE grade in "
-            "the direction it was graded. Subjects with at least one graded result after the "
-            "first dose; Missing: no baseline result."
+            "Subjects by baseline CTCAE v5.0 grade (the last result on or before the first "
+            "dose) and worst grade after the first dose, one block per test and direction: "
+            "low for the decreased / hypo term, high for the increased / hyper term. In each "
+            "block a result graded in the other direction, or normal, is grade 0. n (%), the "
+            "percent of the block's subjects at that dose level (n=); subjects with at least one "
+            "graded result after the first dose; Missing: no baseline result; baseline grades "
+            f"no subject had are not shown. {t.BASELINE_MARK}: the cell holds a subject whose "
+            "grade was decided by their baseline value (CTCAE v5.0 criteria in multiples of an "
+            "abnormal baseline: ALT, AST, ALP, GGT, bilirubin, haemoglobin increased; "
+            "creatinine x baseline)."
         ),
-        *_shift("Haematology", tables.shift_haematology, tables),
-        *_shift("Chemistry", tables.shift_chemistry, tables),
+        *_shift_panel("Haematology", tables, t.HAEMATOLOGY_TESTS),
+        *_shift_panel("Chemistry", tables, t.CHEMISTRY_TESTS),
     ]
+
+
+LAB_FIGURES = (
+    # title, frame attribute, axis title with unit, grade lines, graded downwards
+    ("ALT by subject", "alt_course", "ALT / ULN (multiple of the upper limit of normal)",
+     t.ALT_GRADE_LINES, False),
+    ("Neutrophil count by subject", "neutrophil_course", "Neutrophils (10^9/L)",
+     t.NEUTROPHIL_GRADE_LINES, True),
+)  # fmt: skip
+
+
+def _lab_caption(frame: pd.DataFrame, title: str) -> str:
+    from .figures import MAX_SUBJECT_LINES, lab_figure_mode
+
+    test = "ALT" if title.startswith("ALT") else "neutrophil count"
+    modes = {lab_figure_mode(rows) for _, rows in frame.groupby("level")}
+    lines = f"one line per subject through every {test} result on or before the cutoff"
+    medians = (
+        f"per study week, the median {test} (dot and line), the interquartile range (band), "
+        "the lowest to highest result (whisker) and the number of results (n, above it)"
+    )
+    if modes == {"subjects"}:
+        drawn = f"One panel per dose level: {lines}."
+    elif modes == {"median"}:
+        drawn = (
+            f"One panel per dose level, each of more than {MAX_SUBJECT_LINES} subjects: {medians}."
+        )
+    else:
+        drawn = (
+            f"One panel per dose level: {lines}; in a level of more than {MAX_SUBJECT_LINES} "
+            f"subjects, {medians}."
+        )
+    baseline = (
+        " For a subject with an abnormal baseline, ALT grades are multiples of baseline instead."
+        if test == "ALT"
+        else ""
+    )
+    return (
+        f"{drawn} {frame['subject_code'].nunique()} subjects, {len(frame)} results; the legend "
+        "gives the subjects per level. Dashed red lines: CTCAE v5.0 grade thresholds in view, "
+        f"and the next beyond the worst value.{baseline} The panels share one value axis that "
+        "holds every result: none is cut off."
+    )
 
 
 def _figures(tables: SafetyTables) -> list[Flowable]:
@@ -949,19 +1165,8 @@ def _figures(tables: SafetyTables) -> list[Flowable]:
         story += figures.swimmer_plot(
             tables.swimmer_subjects, tables.swimmer_markers, width=PORTRAIT_WIDTH
         )
-    for title, frame, y_label in (
-        ("ALT / ULN by dose level", tables.alt_course, "ALT / ULN"),
-        ("Neutrophil count by dose level", tables.neutrophil_course, "Neutrophils (10^9/L)"),
-    ):
-        story.append(_gap())
-        if frame.empty:
-            story += [pdf.heading(title, 2), _note("No results.")]
-            continue
-        story.append(
-            figures.lab_time_course(
-                frame, title=title, y_label=y_label, width=PORTRAIT_WIDTH, height=75 * mm
-            )
-        )
+    for title, name, y_label, lines, low in LAB_FIGURES:
+        story += _lab_panels(tables, getattr(tables, name), title, y_label, lines, low)
     return story
 
 
@@ -996,6 +1201,36 @@ def _consistency(frames: SafetyFrames) -> list[Flowable]:
             col_widths=[w * mm for w in (18, 52, PORTRAIT_WIDTH / mm - 70)],
         ),
     ]
+
+
+def _lab_panels(tables: SafetyTables, frame: pd.DataFrame, title: str, y_label: str,
+                lines, low: bool) -> list[Flowable]:  # fmt: skip
+    """One panel per dose level on a shared value axis (the same grade lines in each), then
+    the caption."""
+    from . import figures
+
+    story: list[Flowable] = [_gap()]
+    if frame.empty:
+        return [*story, pdf.heading(title, 2), _note("No results.")]
+    values = frame["value"].to_numpy(dtype=float)
+    shown = figures.grade_lines_in_view(values, lines, low=low)
+    span = (float(values.min()), float(values.max()))
+    panels = []
+    for level, rows in frame.groupby("level", sort=True):
+        panels.append(
+            figures.lab_time_course(
+                rows,
+                title=f"{title}: {tables.level_names[int(level)]}",
+                y_label=y_label,
+                width=PORTRAIT_WIDTH,
+                height=62 * mm,
+                grade_lines=shown,
+                low=low,
+                y_range=span,
+            )  # fmt: skip
+        )
+        panels.append(_gap(2 * mm))
+    return [*story, pdf.heading(title, 2), *panels, _note(_lab_caption(frame, title))]
 
 
 def _story(report: SafetyReport) -> list[Flowable]:

@@ -114,25 +114,19 @@ def subject_rows(tables: SafetyTables, dlt_report: dict) -> list[dict]:
     return rows
 
 
-def adverse_event_rows(tables: SafetyTables) -> list[dict]:
-    """Subjects per SOC and term (the SOC's own row has term ""), per level and total: at any
-    grade and at grade 3 or more (worst grade)."""
-    table = tables.ae_all
-    rows = []
-    for (soc, term), values in table.iterrows():
-        for level in [*tables.levels, t.TOTAL]:
-            rows.append(
-                {
-                    "soc": soc,
-                    "term": term,
-                    "level": _level(level),
-                    "all_grades": int(values[(level, t.ANY_GRADE)]),
-                    "grade_3_plus": int(
-                        sum(values[(level, band)] for band in t.GRADE_BANDS if band != "Grade 1-2")
-                    ),
-                }
-            )
+def _long_rows(frame: pd.DataFrame, columns) -> list[dict]:
+    """Long rows (a level is its number or "Total") as JSON rows with the given columns."""
+    rows = _records(frame, {column: column for column in columns})
+    for row in rows:
+        if row.get("level") != t.TOTAL and row.get("level") is not None:
+            row["level"] = int(row["level"])
     return rows
+
+
+LISTING_COLUMNS = {
+    "subject_code": "subject_id", "level": "level", "term": "term", "grade": "grade",
+    "onset_on": "onset_date", "onset_day": "onset_day", "related": "related_to",
+}  # fmt: skip
 
 
 def safety_data(report: SafetyReport) -> dict:
@@ -186,7 +180,23 @@ def safety_data(report: SafetyReport) -> dict:
             for level in [*tables.levels, t.TOTAL]
         ],  # fmt: skip
         "adverse_event_overview": counts_rows(tables.ae_overview),
-        "adverse_events": adverse_event_rows(tables),
+        "adverse_events": _long_rows(tables.adverse_events, t.AE_ROW_COLUMNS),
+        "related_adverse_events": _long_rows(tables.related_adverse_events, t.AE_ROW_COLUMNS),
+        "shift_tables": _long_rows(
+            tables.shift_tables,
+            (
+                "test",
+                "direction",
+                "term",
+                "level",
+                "baseline_grade",
+                "worst_grade",
+                "subjects",
+                "against_baseline",
+            ),
+        ),  # fmt: skip
+        "grade_3_plus_listing": _records(tables.grade_3, LISTING_COLUMNS),
+        "discontinuations": _records(tables.discontinuations, LISTING_COLUMNS),
         "adverse_events_outside_window": _records(
             tables.outside_window,
             {

@@ -22,8 +22,9 @@ the cutoff and no record marked entered-in-error:
 - ``events``: event_id, subject_code, term, soc, verbatim, grade, onset_on, resolved_on,
   serious, the six ICH E2A criteria (``sae_*`` booleans), outcome, death_on
 - ``attributions``: event_id, agent, attribution, action_taken
-- ``labs``: subject_code, test, unit, value, lln, uln, collected_at, collected_on, grade
-  (float, NaN for tests CTCAE does not grade)
+- ``labs``: subject_code, test, unit, value, lln, uln, collected_at, collected_on, term (the
+  CTCAE term the result was graded with, "" at grade 0), grade (float, NaN for tests CTCAE
+  does not grade)
 - ``dlt_subjects``: subject_code, level, evaluable, has_dlt;
   ``dlt_events``: subject_code, level, term, grade, onset_day, rule, status, reason
 """
@@ -32,6 +33,9 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+
+from ..ctcae.labs import FRAME_COLUMNS as LAB_FRAME_COLUMNS
+from ..ctcae.labs import LAB_TESTS, GradingError, grade_labs
 
 TOTAL = "Total"
 
@@ -560,6 +564,42 @@ def worst_grade_by_term(
     return table.astype(int)
 
 
+AE_ROW_COLUMNS = ("soc", "term", "level", "all_grades", "grade_3_plus")
+
+
+def ae_term_rows(table: pd.DataFrame) -> pd.DataFrame:
+    """A worst-grade table (`worst_grade_by_term`) in long form, for the JSON twin and the PDF:
+    per row of the table (the any-event row: soc "", term ANY_EVENT; a SOC row: term "") and
+    column (dose level or TOTAL), the subjects at any grade and at grade 3 or more.
+
+    A subject's worst grade is 3 or more exactly when they had an event of grade 3, 4 or 5 in
+    the row (CTCAE v5.0 grades 3-5: severe, life-threatening, death). Rows keep the table's
+    order, columns its order (escalation order, TOTAL last).
+    """
+    parts = []
+    columns = list(dict.fromkeys(column for column, _ in table.columns))
+    for column in columns:
+        parts.append(
+            pd.DataFrame(
+                {
+                    "soc": table.index.get_level_values("soc"),
+                    "term": table.index.get_level_values("term"),
+                    "level": [column] * len(table),
+                    "all_grades": table[(column, ANY_GRADE)].to_numpy(dtype=int),
+                    "grade_3_plus": table.loc[
+                        :, [(column, band) for band in ("Grade 3", "Grade 4", "Grade 5")]
+                    ]
+                    .sum(axis=1)
+                    .to_numpy(dtype=int),
+                    "row": np.arange(len(table)),
+                }
+            )
+        )
+    rows = pd.concat(parts, ignore_index=True).sort_values("row", kind="stable")
+    rows["level"] = rows["level"].astype(object)
+    return rows[list(AE_ROW_COLUMNS)].reset_index(drop=True)
+
+
 def grade_table_text(table: pd.DataFrame, sizes: pd.Series) -> pd.DataFrame:
     """A worst-grade table as text: "n (p)", p the percent of the column's subjects (the
     header says "n (%)", which keeps five grade columns per dose level narrow); blank for 0."""
@@ -621,76 +661,290 @@ def sae_listing(
     return frame.sort_values(["subject_code", "onset_on", "term"]).reset_index(drop=True)
 
 
-def deaths(events: pd.DataFrame, population: pd.DataFrame) -> pd.DataFrame:
+def _resolution(frame: pd.DataFrame) -> pd.Series:
+    """ "YYYY-MM-DD (day n)" of each event's resolution, or "ongoing"."""
+    day = study_day(frame["resolved_on"], frame["first_dose_on"])
+    text = frame["resolved_on"].dt.strftime("%Y-%m-%d") + " (day " + day.astype(str) + ")"
+    return text.astype(object).where(frame["resolved_on"].notna(), "ongoing")
+
+
+def _events_listed(
+    events: pd.DataFrame, attributions: pd.DataFrame, population: pd.DataFrame
+) -> pd.DataFrame:
+    """`events` of the treated subjects with their level, onset day, resolution and the agents
+    they are related to, by subject and onset."""
+    frame = events.merge(population[["subject_code", "level", "first_dose_on"]], on="subject_code")
+    related = related_agents(attributions[attributions["event_id"].isin(frame["event_id"])])
+    frame = frame.assign(
+        onset_day=study_day(frame["onset_on"], frame["first_dose_on"]),
+        resolution=_resolution(frame),
+        related=frame["event_id"].map(related).astype(object).fillna("not related"),
+    )
+    return frame.sort_values(["subject_code", "onset_on", "term"]).reset_index(drop=True)
+
+
+def grade_3_listing(
+    events: pd.DataFrame, attributions: pd.DataFrame, population: pd.DataFrame
+) -> pd.DataFrame:
+    """Every adverse event of grade 3 or more (CTCAE v5.0 severe, life-threatening or fatal)
+    of a treated subject, by subject and onset: the event's columns plus level, onset_day,
+    resolution ("ongoing" when not resolved) and related (the agents it is at least possibly
+    related to)."""
+    return _events_listed(events[events["grade"] >= 3], attributions, population)
+
+
+def treatment_ended_for_ae(subjects: pd.DataFrame) -> pd.Series:
+    """The end-of-treatment dates of the subjects whose treatment ended because of an adverse
+    event (the reason recorded with the end of treatment), indexed by subject code."""
+    ended = subjects[
+        (subjects["treatment_end_reason"] == "adverse_event") & subjects["treatment_end_on"].notna()
+    ]
+    return pd.Series(ended["treatment_end_on"].to_numpy(), index=ended["subject_code"].to_numpy())
+
+
+def discontinuation_listing(
+    events: pd.DataFrame,
+    attributions: pd.DataFrame,
+    population: pd.DataFrame,
+    ended_for_ae: pd.Series | None = None,
+) -> pd.DataFrame:
+    """Adverse events that led to discontinuation: an event whose action taken is "withdrawn"
+    for any agent, and, for a subject whose treatment ended because of an adverse event
+    (`ended_for_ae`: their end dates, indexed by subject code), the events ongoing on that date
+    (onset on or before it, not resolved before it), or else their last event before it.
+
+    Columns of `grade_3_listing` plus `withdrawn` (the agents withdrawn for the event, e.g.
+    "IL2, IM"; "treatment ended" for an event listed for the end of treatment).
+    """
+    withdrawn = attributions[attributions["action_taken"] == "withdrawn"].sort_values("agent")
+    agents = withdrawn.groupby("event_id")["agent"].agg(", ".join)
+    extra = pd.Index([])
+    if ended_for_ae is not None and len(ended_for_ae):
+        ended = events.merge(
+            ended_for_ae.rename("ended_on"), left_on="subject_code", right_index=True
+        )
+        ended = ended[ended["onset_on"] <= ended["ended_on"]]
+        ongoing = ended[ended["resolved_on"].isna() | (ended["resolved_on"] >= ended["ended_on"])]
+        latest = (
+            ended[~ended["subject_code"].isin(ongoing["subject_code"])]
+            .sort_values("onset_on")
+            .drop_duplicates("subject_code", keep="last")
+        )
+        extra = pd.Index(pd.concat([ongoing, latest])["event_id"]).difference(agents.index)
+    chosen = events[events["event_id"].isin(agents.index) | events["event_id"].isin(extra)]
+    listed = _events_listed(chosen, attributions, population)
+    withdrawn_agents = listed["event_id"].map(agents).astype(object)
+    return listed.assign(withdrawn=withdrawn_agents.fillna("treatment ended"))
+
+
+def attribution_text(attributions: pd.DataFrame) -> pd.Series:
+    """Per event, its attribution to every agent, e.g. "CTX unrelated, IL2 probable, IM
+    possible"."""
+    ordered = attributions.sort_values(["event_id", "agent"])
+    text = ordered["agent"] + " " + ordered["attribution"]
+    return text.groupby(ordered["event_id"]).agg(", ".join)
+
+
+def deaths(
+    events: pd.DataFrame,
+    population: pd.DataFrame,
+    doses: pd.DataFrame,
+    attributions: pd.DataFrame,
+) -> pd.DataFrame:
     """Subjects who died (an event with a date of death, grade 5 or a fatal outcome): the first
-    such event per subject, with the date and study day of death."""
+    such event per subject, with the date and study day of death, the last dose of any agent
+    given on or before it (`last_dose_on`) and the days from it to death
+    (`days_since_last_dose`: death the day after the last dose is 1), and the fatal event's
+    attribution to each agent (`attribution`)."""
     fatal = events[
         events["death_on"].notna() | (events["grade"] == 5) | (events["outcome"] == "fatal")
     ].merge(population[["subject_code", "level", "first_dose_on"]], on="subject_code")
     fatal = fatal.sort_values(["subject_code", "death_on", "onset_on"]).drop_duplicates(
         "subject_code"
     )
-    return fatal.assign(death_day=study_day(fatal["death_on"], fatal["first_dose_on"])).reset_index(
-        drop=True
+    given = doses[(doses["given_dose"] > 0) & doses["subject_code"].isin(fatal["subject_code"])]
+    given = given.merge(fatal[["subject_code", "death_on"]], on="subject_code")
+    given = given[given["death_on"].isna() | (given["given_on"] <= given["death_on"])]
+    last = given.groupby("subject_code", as_index=False)["given_on"].max()
+    fatal = fatal.merge(
+        last.rename(columns={"given_on": "last_dose_on"}), on="subject_code", how="left"
     )
+    return fatal.assign(
+        death_day=study_day(fatal["death_on"], fatal["first_dose_on"]),
+        days_since_last_dose=(fatal["death_on"] - fatal["last_dose_on"]).dt.days.astype("Int64"),
+        attribution=fatal["event_id"]
+        .map(attribution_text(attributions[attributions["event_id"].isin(fatal["event_id"])]))
+        .astype(object)
+        .fillna("not assessed"),
+    ).reset_index(drop=True)
 
 
 # --- Lab shifts -----------------------------------------------------------------------------
 
+LOW, HIGH = "low", "high"
+# The footnote marker of a shift cell holding a subject whose grade the baseline changed.
+BASELINE_MARK = "†"
+SHIFT_ROW_COLUMNS = (
+    "test", "direction", "term", "level", "level_subjects", "baseline_grade", "worst_grade",
+    "subjects", "against_baseline",
+)  # fmt: skip
 
-def lab_shift(
-    labs: pd.DataFrame, population: pd.DataFrame, levels: list[int], tests: tuple[str, ...]
+
+def shift_blocks(tests: tuple[str, ...]) -> list[tuple[str, str, str]]:
+    """(test, direction, CTCAE term) of each shift block, in the order of `tests`: "low" for the
+    decreased / hypo term, "high" for the increased / hyper term (CTCAE v5.0 lab terms as
+    ``ecrf.ctcae.labs`` grades them; a term a value alone cannot grade, such as
+    Hyperglycemia, has no block)."""
+    blocks = []
+    for test in tests:
+        spec = LAB_TESTS.get(test)
+        if spec is None:
+            continue
+        if spec.low_term:
+            blocks.append((test, LOW, spec.low_term))
+        if spec.high_term:
+            blocks.append((test, HIGH, spec.high_term))
+    return blocks
+
+
+def _baseline_decided_term(results: pd.DataFrame) -> pd.Series:
+    """The CTCAE term of each result whose grade depends on the subject's baseline value, ""
+    for the others.
+
+    CTCAE v5.0 grades ALT, AST, ALP, GGT and bilirubin against baseline when the baseline was
+    abnormal, creatinine against baseline as well as ULN, and haemoglobin increased above an
+    abnormal baseline. No flag of it is stored (``ecrf.services.labs`` grades with the baseline
+    and keeps the term and grade), so the result is graded again without its baseline: where the
+    two grades differ, the baseline decided, in the direction of the term it was graded with (or
+    would have been without the baseline, when the baseline made it grade 0). `results` has the
+    columns of ``grade_labs``, `baseline` being the subject's baseline value (NaN when none).
+    """
+    decided = pd.Series("", index=results.index, dtype=object)
+    uses = results["test"].isin([code for code, spec in LAB_TESTS.items() if spec.uses_baseline])
+    rows = results[uses & results["baseline"].notna()]
+    if rows.empty:
+        return decided
+    inputs = rows[list(LAB_FRAME_COLUMNS)]
+    try:
+        with_base = grade_labs(inputs)
+        without = grade_labs(inputs.assign(baseline=np.nan))
+    except GradingError:  # a stored result the grader refuses now: no mark rather than no table
+        return decided
+    changed = with_base["grade"] != without["grade"]
+    term = with_base["term"].fillna(without["term"]).fillna("")
+    decided[rows.index] = term.where(changed, "").to_numpy()
+    return decided
+
+
+def lab_shift_subjects(
+    labs: pd.DataFrame, population: pd.DataFrame, tests: tuple[str, ...]
 ) -> pd.DataFrame:
-    """Baseline CTCAE grade against worst post-baseline grade, per test: subjects.
+    """Per treated subject, test and direction: the baseline grade and the worst grade after
+    the first dose, in that direction only.
 
     Baseline is the last graded result on or before the first dose date (as the grading rules
-    define it, docs/ctcae.md); post-baseline results are those after the first dose date. The
-    population of a test is the treated subjects with a post-baseline graded result; a subject
-    with none before is counted on the MISSING baseline row. The grade is the result's CTCAE
-    grade in whichever direction the test was graded (e.g. hypo- or hyperkalemia).
+    define it, docs/ctcae.md); post-baseline results are those after the first dose date. A
+    subject belongs to a test's blocks when they have a graded result after the first dose. In
+    the "low" block a result graded with the high term (or normal) is grade 0, and the other
+    way round: a subject going from lymphocyte count increased grade 2 to decreased grade 2 is
+    2 -> 0 in the high block and 0 -> 2 in the low block. `against_baseline` says whether any
+    result after the first dose in that direction had its grade decided by the baseline value.
 
-    Indexed by (test, baseline grade as text: "0".."4" or MISSING); columns a MultiIndex
-    (dose level or TOTAL, worst post-baseline grade 0-4) of int counts. Every test of `tests`
-    with a post-baseline result has rows for baseline grades 0 to 4, plus MISSING when any.
+    Columns: subject_code, level, test, direction, term, baseline_grade (float, NaN when no
+    baseline result), worst_grade (int), against_baseline (bool).
     """
-    columns = pd.MultiIndex.from_product([[*levels, TOTAL], LAB_GRADES])
+    columns = ["subject_code", "level", "test", "direction", "term", "baseline_grade",
+               "worst_grade", "against_baseline"]  # fmt: skip
     graded = labs[labs["test"].isin(tests) & labs["grade"].notna()].merge(
         population[["subject_code", "level", "first_dose_on"]], on="subject_code"
     )
+    blocks = pd.DataFrame(shift_blocks(tests), columns=["test", "direction", "block_term"])
     after = graded["collected_on"] > graded["first_dose_on"]
-    post = graded[after].groupby(["subject_code", "level", "test"], as_index=False)["grade"].max()
-    if post.empty:
-        return pd.DataFrame(
-            0, index=pd.MultiIndex.from_tuples([], names=["test", "baseline"]), columns=columns
-        )
+    if not after.any() or blocks.empty:
+        return pd.DataFrame(columns=columns)
+    # The baseline value the grading used: the last value of the test in the same unit on or
+    # before the first dose (ecrf.services.labs.baseline_value).
+    pre = labs.merge(population[["subject_code", "first_dose_on"]], on="subject_code")
+    pre = pre[pre["collected_on"] <= pre["first_dose_on"]].sort_values("collected_at")
+    base_value = pre.drop_duplicates(["subject_code", "test", "unit"], keep="last")[
+        ["subject_code", "test", "unit", "value"]
+    ].rename(columns={"value": "baseline"})
+    post = graded[after].merge(base_value, on=["subject_code", "test", "unit"], how="left")
+    post["decided_term"] = _baseline_decided_term(post).to_numpy()
+    post = post.merge(blocks, on="test")
+    post["directed"] = post["grade"].where(post["term"] == post["block_term"], 0.0)
+    post["against"] = post["decided_term"] == post["block_term"]
+    worst = post.groupby(["subject_code", "level", "test", "direction", "block_term"],
+                         as_index=False).agg(worst_grade=("directed", "max"),
+                                             against_baseline=("against", "any"))  # fmt: skip
     base = (
         graded[~after]
         .sort_values("collected_at")
-        .drop_duplicates(["subject_code", "test"], keep="last")[["subject_code", "test", "grade"]]
-        .rename(columns={"grade": "baseline_grade"})
-    )
-    shift = post.merge(base, on=["subject_code", "test"], how="left")
-    shift["baseline"] = (
-        shift["baseline_grade"].fillna(-1).astype(int).astype(str).replace("-1", MISSING)
-    )
-    shift["worst"] = shift["grade"].astype(int)
-    counts = count_subjects(shift, ["test", "baseline", "worst"], levels)
-    table = counts.unstack("worst", fill_value=0)
-    table = table.reindex(columns=columns, fill_value=0)
-    present = [t for t in tests if t in set(shift["test"])]
-    with_missing = set(shift.loc[shift["baseline"] == MISSING, "test"])
-    index = [
-        (test, baseline)
-        for test in present
-        for baseline in [
-            *(str(g) for g in LAB_GRADES),
-            *([MISSING] if test in with_missing else []),
+        .drop_duplicates(["subject_code", "test"], keep="last")[
+            ["subject_code", "test", "term", "grade"]
         ]
-    ]
-    table = table.reindex(
-        pd.MultiIndex.from_tuples(index, names=["test", "baseline"]), fill_value=0
     )
-    return table.fillna(0).astype(int)
+    base = base.merge(blocks, on="test")
+    base["baseline_grade"] = base["grade"].where(base["term"] == base["block_term"], 0.0)
+    shift = worst.merge(
+        base[["subject_code", "test", "direction", "baseline_grade"]],
+        on=["subject_code", "test", "direction"],
+        how="left",
+    ).rename(columns={"block_term": "term"})
+    shift["worst_grade"] = shift["worst_grade"].astype(int)
+    return shift[columns].reset_index(drop=True)
+
+
+def lab_shift_rows(shift: pd.DataFrame, levels: list[int]) -> pd.DataFrame:
+    """The shift tables in long form (the JSON twin and the PDF both read it): one row per
+    block, dose level (or TOTAL), baseline grade (int or MISSING) and worst grade that holds
+    subjects.
+
+    Columns SHIFT_ROW_COLUMNS: `level_subjects` is the block's subjects in that level (the
+    denominator of the cell's percent); `against_baseline` how many of the cell's subjects had
+    a grade decided by their baseline value. Cells not listed have no subject. Rows are in
+    block order (as in `shift_blocks`), then level (escalation order, TOTAL last), baseline
+    (0-4, then MISSING) and worst grade. Levels not in `levels` are left out (but counted in
+    the total).
+    """
+    if shift.empty:
+        return pd.DataFrame(columns=list(SHIFT_ROW_COLUMNS))
+    frame = shift.assign(
+        baseline=shift["baseline_grade"].fillna(-1).astype(int),
+        level=shift["level"].astype(int),
+    )
+    # Blocks in the order of the lab panels, then any other test by name.
+    known = (*HAEMATOLOGY_TESTS, *CHEMISTRY_TESTS)
+    tests = (*known, *sorted(set(frame["test"]) - set(known)))
+    block_of = {
+        (test, direction): number for number, (test, direction, _) in enumerate(shift_blocks(tests))
+    }
+    keys = ["test", "direction", "term", "baseline", "worst_grade"]
+    parts = []
+    for position, (column, rows) in enumerate(
+        [*((level, frame[frame["level"] == level]) for level in levels), (TOTAL, frame)]
+    ):
+        if rows.empty:
+            continue
+        cells = rows.groupby(keys, as_index=False).agg(
+            subjects=("subject_code", "nunique"), against_baseline=("against_baseline", "sum")
+        )
+        sizes = rows.groupby(["test", "direction"])["subject_code"].nunique()
+        cells["level_subjects"] = [
+            sizes[key] for key in zip(cells["test"], cells["direction"], strict=True)
+        ]
+        cells["level"], cells["position"] = column, position
+        parts.append(cells)
+    cells = pd.concat(parts, ignore_index=True)
+    cells["block"] = [block_of[key] for key in zip(cells["test"], cells["direction"], strict=True)]
+    cells["missing"] = cells["baseline"] < 0
+    cells = cells.sort_values(["block", "position", "missing", "baseline", "worst_grade"])
+    cells["level"] = cells["level"].astype(object)
+    cells["baseline_grade"] = [MISSING if v < 0 else int(v) for v in cells["baseline"]]
+    cells["baseline_grade"] = cells["baseline_grade"].astype(object)
+    cells["against_baseline"] = cells["against_baseline"].astype(int)
+    cells["worst_grade"] = cells["worst_grade"].astype(int)
+    return cells[list(SHIFT_ROW_COLUMNS)].reset_index(drop=True)
 
 
 # --- Figure data ----------------------------------------------------------------------------
@@ -742,6 +996,24 @@ def swimmer_data(
     return swim.reset_index(drop=True), markers
 
 
+# CTCAE v5.0 thresholds drawn on the lab figures, as (value, label). 'Alanine aminotransferase
+# increased' with a normal baseline: grade 1 >ULN - 3.0 x ULN, grade 2 >3.0 - 5.0 x ULN, grade 3
+# >5.0 - 20.0 x ULN, grade 4 >20.0 x ULN (with an abnormal baseline the multiples are of
+# baseline). 'Neutrophil count decreased': grade 2 <1500 - 1000/mm3 (<1.5 - 1.0 x 10e9/L),
+# grade 3 <1000 - 500/mm3 (<1.0 - 0.5), grade 4 <500/mm3 (<0.5); grade 1 starts at each
+# sample's LLN, so it has no line.
+ALT_GRADE_LINES = (
+    (1.0, "ULN"),
+    (3.0, "Grade 2: >3 x ULN"),
+    (5.0, "Grade 3: >5 x ULN"),
+    (20.0, "Grade 4: >20 x ULN"),
+)
+NEUTROPHIL_GRADE_LINES = (
+    (1.5, "Grade 2: <1.5"),
+    (1.0, "Grade 3: <1.0"),
+    (0.5, "Grade 4: <0.5"),
+)
+
 # Conversions to 10^9/L of the count units CTCAE accepts.
 COUNT_UNITS_PER_1E9_L = {"10^9/L": 1.0, "/mm3": 1000.0, "cells/uL": 1000.0, "cells/µL": 1000.0}
 
@@ -749,7 +1021,7 @@ COUNT_UNITS_PER_1E9_L = {"10^9/L": 1.0, "/mm3": 1000.0, "cells/uL": 1000.0, "cel
 def lab_course(
     labs: pd.DataFrame, population: pd.DataFrame, levels: pd.DataFrame, test: str, *, per_uln: bool
 ) -> pd.DataFrame:
-    """One test's results of the treated subjects by study day and dose level, for
+    """One test's results of the treated subjects by subject, study day and dose level, for
     ``lab_time_course``: the value as a multiple of ULN (`per_uln`), or a count in 10^9/L."""
     frame = labs[labs["test"] == test].merge(
         population[["subject_code", "level", "first_dose_on"]], on="subject_code"
@@ -763,6 +1035,7 @@ def lab_course(
     labels = dict(zip(levels["level"].astype(int), levels["label"], strict=True))
     return pd.DataFrame(
         {
+            "subject_code": frame["subject_code"],
             "level": frame["level"].astype(int),
             "level_label": frame["level"].astype(int).map(labels),
             "study_day": study_day(frame["collected_on"], frame["first_dose_on"]).astype(int),

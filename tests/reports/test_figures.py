@@ -25,7 +25,7 @@ from ecrf.reports.figures import (
     lab_time_course,
     nice_ticks,
     swimmer_plot,
-    weekly_medians,
+    weekly_summary,
     wrap_text,
 )
 
@@ -240,7 +240,7 @@ def test_nice_ticks(lo, hi, integer, expected):
 # --- lab time course --------------------------------------------------------------------------
 
 
-def test_weekly_medians_by_level_and_study_week():
+def test_weekly_summary_by_level_and_study_week():
     results = pd.DataFrame(
         [
             # level, label, study day, value
@@ -260,34 +260,34 @@ def test_weekly_medians_by_level_and_study_week():
         ],
         columns=["level", "level_label", "study_day", "value"],
     )
-    medians = weekly_medians(results)
-    assert list(medians.columns) == ["level", "level_label", "week", "median", "n"]
-    assert list(medians.itertuples(index=False, name=None)) == [
-        (1, "IL-2 3 MIU/day", 0, 20.0, 2),
-        (1, "IL-2 3 MIU/day", 1, 7.0, 3),
-        (1, "IL-2 3 MIU/day", 2, 2.0, 2),
-        (1, "IL-2 3 MIU/day", 3, 4.0, 1),
-        (2, "IL-2 6 MIU/day", 1, 2.0, 1),
-        (2, "IL-2 6 MIU/day", 4, 60.0, 2),
-        (2, "IL-2 6 MIU/day", 5, 9.0, 1),
+    summary = weekly_summary(results)
+    assert list(summary.columns) == ["level", "week", "median", "q1", "q3", "min", "max", "n"]
+    assert list(summary[["level", "week", "median", "n"]].itertuples(index=False, name=None)) == [
+        (1, 0, 20.0, 2),
+        (1, 1, 7.0, 3),
+        (1, 2, 2.0, 2),
+        (1, 3, 4.0, 1),
+        (2, 1, 2.0, 1),
+        (2, 4, 60.0, 2),
+        (2, 5, 9.0, 1),
     ]
+    week_1 = summary.iloc[1]  # 5, 7 and 100: quartiles by linear interpolation
+    assert (week_1["min"], week_1["q1"], week_1["q3"], week_1["max"]) == (5.0, 6.0, 53.5, 100.0)
 
 
-def test_weekly_medians_of_nothing():
+def test_weekly_summary_of_nothing():
     empty = pd.DataFrame(columns=["level", "level_label", "study_day", "value"])
-    medians = weekly_medians(empty)
-    assert medians.empty
-    assert list(medians.columns) == ["level", "level_label", "week", "median", "n"]
-    with pytest.raises(ValueError, match="value"):
-        weekly_medians(empty.drop(columns="value"))
+    assert weekly_summary(empty).empty
 
 
-def lab_results(n: int, seed: int = 2) -> pd.DataFrame:
+def lab_results(n: int, seed: int = 2, subjects: int = 40) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
-    level = rng.integers(1, 5, n)
+    subject = rng.integers(0, subjects, n)
+    level = subject % 4 + 1
     day = rng.integers(-14, 120, n)
     return pd.DataFrame(
         {
+            "subject_code": [f"S-{i:03d}" for i in subject],
             "level": level,
             "level_label": pd.Series(level).map(LABELS),
             "study_day": day,
@@ -305,10 +305,68 @@ def test_lab_time_course_renders_title_axes_and_legend():
     for expected in (
         "ALT by dose level",
         "ALT (U/L)",
-        "Study week (0 = baseline)",
-        *LABELS.values(),
+        "Study day (day 1 = first dose of cycle 1; no day 0)",
+        *(f"{label} (n=10)" for label in LABELS.values()),  # 40 subjects, 10 per level
     ):
         assert expected in text
+
+
+def _neutrophils() -> pd.DataFrame:
+    # S-1 falls to 0.4 x 10^9/L on day 12: CTCAE v5.0 'Neutrophil count decreased' grade 4
+    # (<0.5); S-2 to 0.9, grade 3 (<1.0 - 0.5). The old weekly medians hid both.
+    return pd.DataFrame(
+        [
+            ("S-1", 1, "IL-2 3 MIU/day", -3, 4.1),
+            ("S-1", 1, "IL-2 3 MIU/day", 12, 0.4),
+            ("S-1", 1, "IL-2 3 MIU/day", 19, 2.2),
+            ("S-2", 2, "IL-2 6 MIU/day", -1, 3.6),
+            ("S-2", 2, "IL-2 6 MIU/day", 8, 0.9),
+            ("S-3", 2, "IL-2 6 MIU/day", 8, 12.5),
+        ],
+        columns=["subject_code", "level", "level_label", "study_day", "value"],
+    )
+
+
+NEUTROPHIL_LINES = ((1.5, "Grade 2: <1.5"), (1.0, "Grade 3: <1.0"), (0.5, "Grade 4: <0.5"))
+
+
+def test_the_lab_axis_holds_every_value_and_the_grade_lines_in_view():
+    results = _neutrophils()
+    drawing = lab_time_course(
+        results, title="Neutrophils", y_label="Neutrophils (10^9/L)", width=WIDTH, height=220,
+        grade_lines=NEUTROPHIL_LINES, low=True,
+    )  # fmt: skip
+    low, high = drawing.y_domain
+    assert low <= results["value"].min() == 0.4 and high >= results["value"].max() == 12.5
+    text = render([drawing])[0]
+    for expected in ("Grade 2: <1.5", "Grade 3: <1.0", "Grade 4: <0.5", "Neutrophils (10^9/L)",
+                     "IL-2 3 MIU/day (n=1)", "IL-2 6 MIU/day (n=2)"):  # fmt: skip
+        assert expected in text
+    # Without the grade 4 value, the grade 4 line is the next one beyond the worst value (0.9):
+    # still drawn, and the axis reaches down to it.
+    milder = results[results["value"] != 0.4]
+    drawing = lab_time_course(
+        milder, title="Neutrophils", y_label="Neutrophils (10^9/L)", width=WIDTH, height=220,
+        grade_lines=NEUTROPHIL_LINES, low=True,
+    )  # fmt: skip
+    assert drawing.y_domain[0] <= 0.5
+    assert "Grade 4: <0.5" in render([drawing])[0]
+
+
+@pytest.mark.parametrize(
+    ("values", "low", "shown"),
+    [
+        # ALT / ULN up to 4.2: ULN and 3 x ULN in view, 5 x ULN the next beyond; not 20 x ULN.
+        ([0.5, 4.2], False, [1.0, 3.0, 5.0]),
+        ([0.5, 0.9], False, [1.0]),  # all normal: only the ULN line, the next beyond
+        ([0.5, 25.0], False, [1.0, 3.0, 5.0, 20.0]),
+    ],
+)
+def test_grade_lines_in_view_add_the_next_beyond_the_worst_value(values, low, shown):
+    from ecrf.reports.figures import grade_lines_in_view
+
+    alt = ((1.0, "ULN"), (3.0, "G2"), (5.0, "G3"), (20.0, "G4"))
+    assert [v for v, _ in grade_lines_in_view(np.array(values), alt, low=low)] == shown
 
 
 def test_lab_time_course_prints_data_literally():
@@ -321,7 +379,7 @@ def test_lab_time_course_prints_data_literally():
 
 
 def test_lab_time_course_without_results_says_so():
-    empty = pd.DataFrame(columns=["level", "level_label", "study_day", "value"])
+    empty = pd.DataFrame(columns=["subject_code", "level", "level_label", "study_day", "value"])
     drawing = lab_time_course(empty, title="CD4 count", y_label="cells/uL", width=WIDTH, height=150)
     text = render([drawing])[0]
     assert "No results" in text and "CD4 count" in text
@@ -339,9 +397,9 @@ def best_of(runs: int, function) -> tuple[float, object]:
 
 def test_figures_timing_for_250000_lab_rows_and_500_subjects(capsys):
     """Not a timed assertion: prints the timings (best of 3) for the report."""
-    results = lab_results(250_000)
-    aggregate, medians = best_of(3, lambda: weekly_medians(results))
-    assert medians["n"].sum() == 250_000
+    results = lab_results(250_000, subjects=500)
+    aggregate, summary = best_of(3, lambda: weekly_summary(results))
+    assert summary["n"].sum() == 250_000
     chart, drawing = best_of(
         3, lambda: lab_time_course(results, title="ALT", y_label="U/L", width=WIDTH, height=220)
     )
@@ -353,7 +411,7 @@ def test_figures_timing_for_250000_lab_rows_and_500_subjects(capsys):
     assert len(pages) == 12
     with capsys.disabled():
         print(
-            f"\n[figures timing, best of 3] weekly_medians 250k rows: {aggregate * 1000:.0f} ms; "
+            f"\n[figures timing, best of 3] weekly_summary 250k rows: {aggregate * 1000:.0f} ms; "
             f"lab_time_course 250k rows: {chart * 1000:.0f} ms (PDF {rendered * 1000:.0f} ms); "
             f"swimmer_plot 500 subjects, {len(drawings)} drawings: {swimmer * 1000:.0f} ms "
             f"(PDF + text extraction {swimmer_pdf * 1000:.0f} ms)"
@@ -380,3 +438,25 @@ def test_swimmer_plot_tolerates_missing_values():
     assert "Other event" in text  # a marker without a kind
     assert "DLT" not in text  # its only DLT marker has no day
     assert text.index("Level 2") < text.index("No dose level")  # no level: the last group
+
+
+def test_many_subjects_give_weekly_medians_with_the_range_and_n():
+    from ecrf.reports.figures import MAX_SUBJECT_LINES, lab_figure_mode
+
+    results = lab_results(5000, subjects=MAX_SUBJECT_LINES + 1)
+    assert lab_figure_mode(results) == "median"
+    assert lab_figure_mode(lab_results(500, subjects=MAX_SUBJECT_LINES)) == "subjects"
+    summary = weekly_summary(results)
+    assert summary["n"].sum() == 5000
+    # A second route: the same numbers by plain pandas on week numbers computed here.
+    week = results["study_day"].map(lambda day: 0 if day <= 0 else (day - 1) // 7 + 1)
+    expected = results.assign(week=week).groupby(["level", "week"])["value"]
+    first = summary.iloc[0]
+    key = (first["level"], first["week"])
+    assert first["min"] == expected.min()[key] and first["max"] == expected.max()[key]
+    assert first["median"] == pytest.approx(expected.median()[key])
+    drawing = lab_time_course(results, title="ALT", y_label="ALT / ULN", width=WIDTH, height=220)
+    low, high = drawing.y_domain
+    assert low <= results["value"].min() and high >= results["value"].max()
+    text = render([drawing])[0]
+    assert "Study week" in text and "interquartile range" in text

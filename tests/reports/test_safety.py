@@ -21,6 +21,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.urls import reverse
 
+from ecrf.ctcae.labs import LAB_TESTS
 from ecrf.models import (
     AdverseEvent,
     DltAssessment,
@@ -39,7 +40,7 @@ from ecrf.services import (
     subject_screen,
 )
 from ecrf.services.adverse_events import ae_correct
-from tests.factories import subject_enrolled, user_create
+from tests.factories import study_create, subject_enrolled, user_create
 
 CUTOFF = dt.date(2026, 4, 30)
 VERBATIM = '<b>rash</b> & "itch"'
@@ -127,7 +128,24 @@ def trial(study, site_a, site_b, subject, alice, charlie):
     lab(a2, "NEUT", "3.0", "10^9/L", _at(dt.date(2026, 3, 3), 7), **neut)
     lab(a2, "NEUT", "0.9", "10^9/L", _at(dt.date(2026, 3, 17), 8), **neut)  # grade 3
     lab(b4, "NEUT", "1.2", "10^9/L", _at(dt.date(2026, 3, 28), 8), by=charlie, **neut)  # grade 2
+    # Issue #12's crossings, A-002 (first dose 2026-03-03): potassium 5.3 mmol/L at baseline is
+    # CTCAE v5.0 'Hyperkalemia' grade 1 (>ULN - 5.5), 2.8 later 'Hypokalemia' grade 3 (<3.0 -
+    # 2.5); lymphocytes 4.5 x 10^9/L 'Lymphocyte count increased' grade 2 (>4000 - 20,000/mm3),
+    # 0.6 later 'Lymphocyte count decreased' grade 2 (<800 - 500/mm3).
+    potassium = {"lln": Decimal("3.5"), "uln": Decimal("5.1")}
+    lab(a2, "K", "5.3", "mmol/L", _at(dt.date(2026, 3, 3), 7), **potassium)
+    lab(a2, "K", "2.8", "mmol/L", _at(dt.date(2026, 3, 17), 8), **potassium)
+    lymphocytes = {"lln": Decimal("1.0"), "uln": Decimal("4.0")}
+    lab(a2, "LYM", "4.5", "10^9/L", _at(dt.date(2026, 3, 3), 7), **lymphocytes)
+    lab(a2, "LYM", "0.6", "10^9/L", _at(dt.date(2026, 3, 17), 8), **lymphocytes)
     return study
+
+
+def _dosed(subject, by):
+    """`subject` with imatinib given on day 1: treated, in the safety population."""
+    dose_record(subject=subject, agent=subject.study.agents.get(code="IM"),
+                given_on=subject.first_dose_on, given_dose=Decimal(400), by=by)  # fmt: skip
+    return subject
 
 
 def _render(study, tmp_path, name="report.pdf", **kwargs):
@@ -183,9 +201,9 @@ def _db_population(study) -> pd.DataFrame:
     return _db_doses(study)[["subject_code", "level"]]
 
 
-def _db_worst_grades(study) -> pd.DataFrame:
-    """Subjects per (term or SOC, level or Total, band) at their worst grade, from the
-    database."""
+def _db_worst_grades(study) -> tuple[pd.Series, pd.Series]:
+    """Subjects per (term or SOC, level or Total) at any grade and at a worst grade of 3 or more,
+    from the database."""
     events = pd.DataFrame(
         AdverseEvent.objects.filter(
             subject__study=study, entered_in_error=False, onset_on__lte=CUTOFF,
@@ -203,11 +221,10 @@ def _db_worst_grades(study) -> pd.DataFrame:
     # is a "term" of its own here (CTCAE SOC and term names never coincide).
     events = pd.concat([events, events.assign(term=events["soc"])])
     worst = events.groupby(["subject", "level", "term"], as_index=False)["grade"].max()
-    worst["band"] = worst["grade"].map({1: "1-2", 2: "1-2", 3: "3", 4: "4", 5: "5"})
     both = pd.concat([worst.assign(level=worst["level"].astype(str)), worst.assign(level="Total")])
-    by_band = both.groupby(["term", "level", "band"]).size()
     any_grade = both.groupby(["term", "level"]).size()
-    return by_band, any_grade
+    severe = both[both["grade"] >= 3].groupby(["term", "level"]).size()
+    return any_grade, severe
 
 
 def _group_of(header: str) -> str:
@@ -216,15 +233,20 @@ def _group_of(header: str) -> str:
     return match.group(1) if match else "Total"
 
 
-def test_the_pdf_adverse_event_table_matches_counts_recomputed_from_the_database(trial, tmp_path):
-    path, _ = _render(trial, tmp_path)
-    all_events, related = _tables(path, "System organ class / term")
-    by_band, any_grade = _db_worst_grades(trial)
-    groups_row, bands_row = all_events[0], all_events[1]
+def _column_groups(group_row: list[str]) -> list[str]:
     groups, current = [], None
-    for cell in groups_row:
+    for cell in group_row:
         current = _group_of(cell) if cell else current
         groups.append(current)
+    return groups
+
+
+def test_the_pdf_adverse_event_table_matches_counts_recomputed_from_the_database(trial, tmp_path):
+    path, report = _render(trial, tmp_path)
+    all_events, related = _tables(path, "System organ class / term")
+    any_grade, severe = _db_worst_grades(trial)
+    groups, heads = _column_groups(all_events[0]), all_events[1]
+    assert heads[1:] == ["All grades", "Grade 3-5"] * 3 and groups[-1] == "Total"
     seen = set()
     for row in all_events[2:]:
         term = row[0]
@@ -232,13 +254,8 @@ def test_the_pdf_adverse_event_table_matches_counts_recomputed_from_the_database
             continue  # the first row
         seen.add(term)
         for column in range(1, len(row)):
-            level, band = groups[column], bands_row[column]
-            expected = (
-                any_grade.get((term, level), 0)
-                if band == "Any grade"
-                else by_band.get((term, level, band), 0)
-            )
-            assert _count(row[column]) == expected, (term, level, band)
+            counts = any_grade if heads[column] == "All grades" else severe
+            assert _count(row[column]) == counts.get((term, groups[column]), 0), (term, column)
     assert seen == {
         "Nausea", "Rash maculo-papular", "Fatigue", "Anorexia", "Sepsis",
         "Gastrointestinal disorders", "Skin and subcutaneous tissue disorders",
@@ -246,13 +263,21 @@ def test_the_pdf_adverse_event_table_matches_counts_recomputed_from_the_database
         "Metabolism and nutrition disorders", "Infections and infestations",
     }  # fmt: skip
     assert "Vomiting" not in str(all_events) and "Fever" not in str(all_events)
+    # The long rows the JSON twin takes hold the same numbers as the PDF.
+    rows = report.tables.adverse_events
+    shown = {
+        (r.term or r.soc, str(r.level)): (r.all_grades, r.grade_3_plus)
+        for r in rows.itertuples()
+        if r.term != "Any adverse event" and r.all_grades
+    }
+    assert shown == {key: (n, severe.get(key, 0)) for key, n in any_grade.items()}
     # Related table: Fatigue of A-002 (unrelated) and Nausea of A-002 (unlikely) are not there.
     related_rows = {row[0]: row for row in related[2:]}
     assert "Sepsis" not in related_rows
-    header = related[1]
-    total_any = max(i for i, cell in enumerate(header) if cell == "Any grade")
-    assert _count(related_rows["Nausea"][total_any]) == 1  # A-001 only
-    assert _count(related_rows["Fatigue"][total_any]) == 1  # A-003 on the cutoff day
+    total_all = len(related[1]) - 2
+    assert _count(related_rows["Nausea"][total_all]) == 1  # A-001 only
+    assert _count(related_rows["Nausea"][total_all + 1]) == 1  # at grade 3
+    assert _count(related_rows["Fatigue"][total_all]) == 1  # A-003 on the cutoff day
 
 
 def test_the_pdf_dlt_counts_match_the_database(trial, tmp_path):
@@ -278,15 +303,40 @@ def test_the_pdf_dlt_counts_match_the_database(trial, tmp_path):
     assert shown["Total"] == [4, shown["Total"][1], 2]
 
 
+def _pdf_shift_blocks(path) -> dict:
+    """Every shift block of the PDF: (test, direction, level, baseline, worst) -> subjects,
+    the block named by the heading printed just above its table."""
+    names = {spec.name: code for code, spec in LAB_TESTS.items()}
+    found = {}
+    with pdfplumber.open(path) as document:
+        for page in document.pages:
+            for table in page.find_tables():
+                rows = [[" ".join((c or "").split()) for c in row] for row in table.extract()]
+                if "Worst grade after the first dose" not in rows[0]:
+                    continue
+                x0, top, x1, _ = table.bbox
+                title = " ".join(page.crop((x0, max(0, top - 14), x1, top)).extract_text().split())
+                match = re.match(r"(.+?) \(.*\), (low|high): ", title)
+                test, direction = names[match.group(1)], match.group(2)
+                level = None
+                for row in rows[2:]:
+                    level = _group_of(row[0]) if row[0] else level
+                    for worst, cell in enumerate(row[2:]):
+                        if cell:
+                            key = (test, direction, level, row[1], worst)
+                            found[key] = int(cell.split(" ")[0])
+    return found
+
+
 def test_the_pdf_shift_tables_match_baselines_recomputed_from_the_database(trial, tmp_path):
-    path, _ = _render(trial, tmp_path)
+    path, report = _render(trial, tmp_path)
     labs = pd.DataFrame(
         LabResult.objects.filter(subject__study=trial, entered_in_error=False).values(
             "subject__subject_code", "subject__dose_level__level", "subject__first_dose_on",
-            "test_code", "collected_at", "ctcae_grade",
+            "test_code", "collected_at", "ctcae_term", "ctcae_grade",
         )
     )  # fmt: skip
-    labs.columns = ["subject", "level", "first_dose", "test", "at", "grade"]
+    labs.columns = ["subject", "level", "first_dose", "test", "at", "term", "grade"]
     labs = labs[labs["at"].map(lambda at: at.date() <= CUTOFF)]
     labs["day"] = labs["at"].map(lambda at: at.date())
     expected = {}
@@ -295,26 +345,35 @@ def test_the_pdf_shift_tables_match_baselines_recomputed_from_the_database(trial
         after = rows[rows["day"] > rows["first_dose"]]
         if after.empty:
             continue
-        baseline = str(int(before["grade"].iloc[-1])) if len(before) else "Missing"
-        key = (test, baseline, str(rows["level"].iloc[0]), int(after["grade"].max()))
-        expected[key] = expected.get(key, 0) + 1
-        total = (test, baseline, "Total", int(after["grade"].max()))
-        expected[total] = expected.get(total, 0) + 1
+        spec = LAB_TESTS[test]
+        for direction, term in (("low", spec.low_term), ("high", spec.high_term)):
+            if term is None:
+                continue
+            # In a direction's block, a grade in the other direction (or normal) is 0.
+            pre = before["grade"].where(before["term"] == term, 0)
+            baseline = str(int(pre.iloc[-1])) if len(pre) else "Missing"
+            worst = int(after["grade"].where(after["term"] == term, 0).max())
+            for level in (str(rows["level"].iloc[0]), "Total"):
+                key = (test, direction, level, baseline, worst)
+                expected[key] = expected.get(key, 0) + 1
+    # A block where every subject stays at grade 0 is named in a sentence, not drawn.
+    drawn = {key[:2] for key in expected if key[2] == "Total" and key[3:] != ("0", 0)}
+    expected = {key: n for key, n in expected.items() if key[:2] in drawn}
     # A-003: 260 U/L on the cutoff day is 5.2 x baseline 50, grade 3; the 1100 U/L after the
     # cutoff (22 x baseline, grade 4) is left out.
-    assert expected[("ALT", "1", "2", 3)] == 1
-    found = {}
-    for table in _tables(path, "Test"):
-        groups, current = [], None
-        for cell in table[0]:
-            current = _group_of(cell) if cell else current
-            groups.append(current)
-        for row in table[2:]:
-            for column in range(2, len(row)):
-                if int(row[column]):
-                    key = (row[0], row[1], groups[column], int(table[1][column]))
-                    found[key] = found.get(key, 0) + int(row[column])
-    assert found == expected
+    assert expected[("ALT", "high", "2", "1", 3)] == 1
+    # The crossings are two blocks each: high 1 -> 0 and low 0 -> 3 for potassium, high 2 -> 0
+    # and low 0 -> 2 for lymphocytes.
+    assert expected[("K", "high", "1", "1", 0)] == expected[("K", "low", "1", "0", 3)] == 1
+    assert expected[("LYM", "high", "1", "2", 0)] == expected[("LYM", "low", "1", "0", 2)] == 1
+    assert _pdf_shift_blocks(path) == expected
+    # The long rows the JSON twin takes say the same.
+    rows = report.tables.shift_tables
+    assert {
+        (r.test, r.direction, str(r.level), str(r.baseline_grade), r.worst_grade): r.subjects
+        for r in rows.itertuples()
+        if (r.test, r.direction) in drawn
+    } == expected
 
 
 def test_the_cutoff_day_is_included_and_the_day_after_excluded(trial):
@@ -409,8 +468,10 @@ def test_the_demo_trial_report_has_every_section_on_non_blank_pages(db, tmp_path
     for heading in SECTIONS:
         assert heading in text
     for heading in ("DLT listing", "Serious adverse events", "Deaths", "Haematology",
-                    "Chemistry", "Swimmer plot", "ALT / ULN by dose level",
-                    "Neutrophil count by dose level"):  # fmt: skip
+                    "Chemistry", "Swimmer plot", "ALT by subject: DL1 IL-2 3 MIU/day",
+                    "Neutrophil count by subject: DL3 IL-2 9 MIU/day",
+                    "Adverse events of grade 3 or more",
+                    "Adverse events leading to discontinuation"):  # fmt: skip
         assert heading in text
     assert report.tables.treated_sizes["Total"] == 15
     if shutil.which("pdftoppm") is None:
@@ -493,3 +554,114 @@ def test_a_treated_subject_without_any_record_yet_gives_a_full_report(subject, a
     assert "No graded post-baseline results." in text
     # Dose level 2, where nobody was treated, takes no column.
     assert report.tables.treated_sizes.to_dict() == {1: 1, "Total": 1}
+
+
+# --- Tables and listings a safety committee reads (issue #12) ---------------------------------
+
+
+def test_a_wide_table_splits_into_parts_that_each_end_with_the_total():
+    from ecrf.reports.safety import column_parts
+
+    assert column_parts([1, 2, 3, 4, 5], 6) == [[1, 2, 3, 4, 5, "Total"]]
+    assert column_parts(list(range(1, 9)), 6) == [[1, 2, 3, 4, 5, "Total"], [6, 7, 8, "Total"]]
+    assert column_parts([], 6) == [["Total"]]
+
+
+def test_a_five_level_ae_table_is_one_part_and_an_untreated_level_has_no_column(
+    db, definition, tmp_path
+):
+    # Six levels, five of them treated (one subject each): IL-2 3 to 15 MIU/day, and 18 MIU/day
+    # that nobody received.
+    definition["dose_levels"] = [
+        {
+            "level": n,
+            "label": f"IL-2 {3 * n} MIU/day",
+            "doses": {"CTX": 50, "IM": 400, "IL2": 3 * n},
+        }
+        for n in range(1, 7)
+    ]
+    study = study_create(definition, code="FIVE")
+    site = study.sites.get(code="A")
+    nurse = user_create("nina", "research_nurse", study, site)
+    for level in range(1, 6):
+        treated = _dosed(
+            subject_enrolled(study, site, f"A-00{level}", level=level, by=nurse), nurse
+        )
+        ae_record(subject=treated, ctcae_term="Fatigue", grade=(2, 3, 3, 1, 2)[level - 1],
+                  onset_on=dt.date(2026, 3, 10), assessments=UNRELATED, by=nurse)  # fmt: skip
+    path, report = _render(study, tmp_path)
+    assert report.tables.shown_levels == [1, 2, 3, 4, 5]
+    parts = _tables(path, "System organ class / term")
+    all_events = parts[0]
+    groups = _column_groups(all_events[0])
+    # One part for all adverse events: the stub, five levels and the Total, two columns each.
+    assert list(dict.fromkeys(groups[1:])) == ["1", "2", "3", "4", "5", "Total"]
+    assert "DL6" not in _text(path).split("6. Adverse events")[1].split("7. Serious")[0]
+    fatigue = next(row for row in all_events if row[0] == "Fatigue")
+    # Grades 2, 3, 3, 1, 2 at levels 1-5: grade 3-5 at levels 2 and 3; 2 of 5 in the total.
+    assert [_count(cell) for cell in fatigue[1:]] == [1, 0, 1, 1, 1, 1, 1, 0, 1, 0, 5, 2]
+
+
+def _listing(path, first_header: str) -> list[list[str]]:
+    tables = _tables(path, first_header)
+    return [row for table in tables for row in table[1:]]
+
+
+def test_the_pdf_listings_match_the_database(trial, tmp_path, alice, charlie):
+    a2 = Subject.objects.get(subject_code="A-002")
+    b4 = Subject.objects.get(subject_code="B-004")
+    # Imatinib and IL-2 withdrawn for A-002's grade 2 rash: an AE leading to discontinuation.
+    ae_record(subject=a2, ctcae_term="Rash maculo-papular", grade=2, onset_on=dt.date(2026, 3, 20),
+              assessments={**UNRELATED, "IM": ("possible", "withdrawn"),
+                           "IL2": ("unlikely", "withdrawn")}, by=alice)  # fmt: skip
+    # B-004's last dose, 13 days before death on 2026-04-14.
+    dose_record(subject=b4, agent=trial.agents.get(code="IM"), given_on=dt.date(2026, 4, 1),
+                given_dose=Decimal(400), by=charlie)  # fmt: skip
+    path, _ = _render(trial, tmp_path)
+    # Grade 3 or more, by plain SQL: the events of treated subjects on or before the cutoff.
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT s.subject_code, e.ctcae_term, e.grade, e.serious FROM ecrf_adverseevent e "
+            "JOIN ecrf_subject s ON s.id = e.subject_id JOIN ecrf_study st ON st.id = s.study_id "
+            "WHERE st.code = %s AND e.grade >= 3 AND e.entered_in_error = %s "
+            "AND s.entered_in_error = %s AND e.onset_on <= %s AND s.first_dose_on <= %s",
+            [trial.code, False, False, CUTOFF, CUTOFF],
+        )
+        severe = sorted((code, term, str(grade), "yes" if serious else "no")
+                        for code, term, grade, serious in cursor.fetchall())  # fmt: skip
+    rows = [r for r in _listing(path, "Subject") if len(r) == 8 and r[7] in ("yes", "no")]
+    assert sorted((r[0], r[2], r[3], r[7]) for r in rows) == severe
+    assert ("B-004", "Sepsis", "5", "yes") in severe and len(severe) == 4
+    discontinued = [r for r in _listing(path, "Subject") if "IL2, IM" in r]
+    assert [(r[0], r[2], r[3]) for r in discontinued] == [("A-002", "Rash maculo-papular", "2")]
+    (death,) = [r for r in _listing(path, "Subject") if "2026-04-14" in r]
+    assert death[:5] == ["B-004", "DL2", "2026-04-14", "25", "13"]  # day 1 = 2026-03-21
+    assert death[-1] == "CTX unrelated, IL2 unrelated, IM unrelated"
+
+
+def test_an_eight_level_ae_table_repeats_the_stub_and_the_total_in_each_part(
+    db, definition, tmp_path
+):
+    definition["dose_levels"] = [
+        {"level": n, "label": f"IL-2 {n} MIU/day", "doses": {"CTX": 50, "IM": 400, "IL2": n}}
+        for n in range(1, 9)
+    ]
+    study = study_create(definition, code="EIGHT")
+    site = study.sites.get(code="A")
+    nurse = user_create("nina", "research_nurse", study, site)
+    for level in range(1, 9):
+        treated = _dosed(
+            subject_enrolled(study, site, f"A-00{level}", level=level, by=nurse), nurse
+        )
+        ae_record(subject=treated, ctcae_term="Fatigue", grade=3 if level == 8 else 1,
+                  onset_on=dt.date(2026, 3, 10), assessments=UNRELATED, by=nurse)  # fmt: skip
+    path, _ = _render(study, tmp_path)
+    first, second = _tables(path, "System organ class / term")[:2]
+    assert list(dict.fromkeys(_column_groups(first[0])[1:])) == ["1", "2", "3", "4", "5", "Total"]
+    assert list(dict.fromkeys(_column_groups(second[0])[1:])) == ["6", "7", "8", "Total"]
+    for part in (first, second):
+        fatigue = next(row for row in part if row[0] == "Fatigue")  # the stub in every part
+        assert [_count(cell) for cell in fatigue[-2:]] == [8, 1]  # Total: all grades, 3-5
+    assert "Dose level columns, part 2 of 2" in _text(path)
