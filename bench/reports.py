@@ -85,6 +85,11 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--labs-per-subject", type=int, default=500)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument(
+        "--safety-only",
+        action="store_true",
+        help="time the safety summary and its baseline only; print, do not write the results",
+    )
     args = parser.parse_args(argv)
 
     from ecrf.exports import domain_frames, write_frames
@@ -116,6 +121,25 @@ def main(argv: list[str] | None = None) -> dict:
 
         report_s = _best(report, args.repeats)
         stages = report()
+        if args.safety_only:
+            result = {
+                "benchmark": "safety_report",
+                "database": connection.vendor,
+                "subjects": args.subjects,
+                "rows": rows,
+                "safety_report_s": round(report_s, 2),
+                "safety_report_stages_s": {
+                    "loading": round(stages.seconds_loading, 2),
+                    "tables": round(stages.seconds_tables, 2),
+                    "rendering": round(stages.seconds_rendering, 2),
+                },
+                "safety_report_bytes": report_pdf.getbuffer().nbytes,
+                "baseline_load_into_pandas_s": round(load_s, 2),
+                "safety_report_ratio": round(report_s / load_s, 2),
+                "safety_report_targets": "under 10 s and ratio at most 3",
+            }
+            print(json.dumps(result))
+            return result
 
         with tempfile.TemporaryDirectory() as work:
             out = Path(work)

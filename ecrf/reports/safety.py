@@ -715,7 +715,7 @@ def _evaluability(frames: SafetyFrames) -> list[Flowable]:
                 "Evaluable",
                 "Reason",
             ],
-            col_widths=[w * mm for w in (17, 14, 40, 20, 16, 73)],
+            col_widths=[w * mm for w in (17, 14, 38, 20, 18, 73)],
         ),  # fmt: skip
         _gap(),
         _note(
