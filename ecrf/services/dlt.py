@@ -121,6 +121,26 @@ def _signed_content(assessment: DltAssessment, decision: str, reason: str) -> st
     return json.dumps(data, sort_keys=True, default=str)
 
 
+def _decision_checked(*, by, subject, target, reason: str, password: str, printed_name: str):
+    """The checks every signed safety decision shares: a reason, then the one signature check
+    (investigator of the subject's site, password, printed name). Returns (actor, reason,
+    printed name), or raises with every problem named by its field."""
+    actor = as_actor(by)
+    reason = (reason or "").strip()
+    errors = {}
+    if not reason:
+        errors["reason"] = ValidationError(DECISION_REASON_REQUIRED, code="reason_required")
+    printed_name = signature_check(
+        actor=actor,
+        subject=subject,
+        target=target,
+        password=password,
+        printed_name=printed_name,
+        errors=errors,
+    )
+    return actor, reason, printed_name
+
+
 def _sign_decision(
     *,
     assessment: DltAssessment,
@@ -131,19 +151,10 @@ def _sign_decision(
     password: str,
     printed_name: str,
 ) -> DltAssessment:
-    actor = as_actor(by)
-    reason = (reason or "").strip()
-    errors = {}
-    if not reason:
-        errors["reason"] = ValidationError(DECISION_REASON_REQUIRED, code="reason_required")
-    printed_name = signature_check(
-        actor=actor,
-        subject=assessment.adverse_event.subject,
-        target=assessment,
-        password=password,
-        printed_name=printed_name,
-        errors=errors,
-    )
+    actor, reason, printed_name = _decision_checked(
+        by=by, subject=assessment.adverse_event.subject, target=assessment, reason=reason,
+        password=password, printed_name=printed_name,
+    )  # fmt: skip
     now = timezone.now()
     with transaction.atomic():
         signature = signature_sign(
@@ -237,19 +248,10 @@ def lab_toxicity_rule_out(
         raise invalid(None, LAB_NOT_A_CANDIDATE, "not_a_lab_toxicity")
     if LabToxicityAssessment.objects.filter(lab_result=lab_result).exists():
         raise ValidationError(LAB_ALREADY_RULED_OUT, code="already_decided")
-    actor = as_actor(by)
-    reason = (reason or "").strip()
-    errors = {}
-    if not reason:
-        errors["reason"] = ValidationError(DECISION_REASON_REQUIRED, code="reason_required")
-    printed_name = signature_check(
-        actor=actor,
-        subject=lab_result.subject,
-        target=lab_result,
-        password=password,
+    actor, reason, printed_name = _decision_checked(
+        by=by, subject=lab_result.subject, target=lab_result, reason=reason, password=password,
         printed_name=printed_name,
-        errors=errors,
-    )
+    )  # fmt: skip
     now = timezone.now()
     with transaction.atomic():
         record = LabToxicityAssessment(

@@ -13,12 +13,12 @@ from django.views.decorators.http import require_GET
 
 from .. import access
 from ..forms import DltDecisionForm, LabToxicityRuleOutForm
-from ..forms.errors import add_service_errors
 from ..models import DltStatus, LabToxicityAssessment
 from ..reports.cutoff import parse_cutoff
 from ..reports.safety import render_safety_report
 from ..selectors.dlt import dlt_overview
 from ..services.dlt import dlt_decide, lab_toxicity_rule_out
+from .editing import save_through_service
 from .subjects import role_label
 
 DASHBOARD_SUBJECT_ROWS = 50
@@ -76,14 +76,12 @@ def dlt_decide_view(request: HttpRequest, assessment_id: UUID) -> HttpResponse:
     if request.method == "POST":
         if not can_decide:
             raise PermissionDenied("Only an investigator of the subject's site can decide.")
-        if form.is_valid():
-            try:
-                dlt_decide(assessment=assessment, by=request.user, **form.cleaned_data)
-            except ValidationError as exc:
-                add_service_errors(form, exc)
-            else:
-                messages.success(request, "Decision signed and recorded.")
-                return redirect("dlt_dashboard")
+        signed = form.is_valid() and save_through_service(
+            form, lambda: dlt_decide(assessment=assessment, by=request.user, **form.cleaned_data)
+        )
+        if signed:
+            messages.success(request, "Decision signed and recorded.")
+            return redirect("dlt_dashboard")
     event = assessment.adverse_event
     return render(
         request,
@@ -115,14 +113,13 @@ def lab_toxicity_rule_out_view(request: HttpRequest, result_id: UUID) -> HttpRes
     if request.method == "POST":
         if not can_decide:
             raise PermissionDenied(ONLY_SITE_INVESTIGATOR_DECIDES)
-        if form.is_valid():
-            try:
-                lab_toxicity_rule_out(lab_result=result, by=request.user, **form.cleaned_data)
-            except ValidationError as exc:
-                add_service_errors(form, exc)
-            else:
-                messages.success(request, "Ruled out as a DLT, signed and recorded.")
-                return redirect("dlt_dashboard")
+        signed = form.is_valid() and save_through_service(
+            form,
+            lambda: lab_toxicity_rule_out(lab_result=result, by=request.user, **form.cleaned_data),
+        )
+        if signed:
+            messages.success(request, "Ruled out as a DLT, signed and recorded.")
+            return redirect("dlt_dashboard")
     return render(
         request,
         "ecrf/lab_toxicity_rule_out.html",

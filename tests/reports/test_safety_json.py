@@ -261,3 +261,49 @@ def test_pending_items_and_evaluability_in_the_pdf_equal_the_json(trial, tmp_pat
         assert row[4] == ("yes" if subject["evaluable"] else "no")
         assert row[5] == subject["evaluable_reason"]
         assert row[3] == (subject["window_end"] or "")
+
+
+def test_disposition_and_demographics_recount_from_the_database(trial, alice):  # noqa: F811
+    """Disposition rows from the subjects' dated facts by plain SQL: enrolled per level,
+    completed and discontinued treatment by the recorded end of treatment, off study by its
+    date, and sex per level of the treated subjects."""
+    from ecrf.services.subjects import subject_end_treatment
+
+    a1 = trial.subjects.get(subject_code="A-001")
+    subject_end_treatment(subject=a1, ended_on=dt.date(2026, 3, 15), reason="adverse_event",
+                          detail="Nausea grade 3", by=alice)  # fmt: skip
+    data = _data(trial)
+    rows = {(r["row"], r["level"]): r["subjects"] for r in data["disposition"]}
+    key = trial.pk.hex if connection.vendor == "sqlite" else trial.pk
+    treated = {code for code, *_ in _sql(DOSE_SPAN, [key, CUTOFF])}
+    subjects = _sql(
+        "select s.subject_code, l.level, s.enrolled_on, s.treatment_end_on, "
+        "s.treatment_end_reason, s.off_study_on, s.sex from ecrf_subject s "
+        "left join ecrf_doselevel l on l.id = s.dose_level_id "
+        "where s.study_id = %s and not s.entered_in_error and s.consent_on <= %s",
+        [key, CUTOFF],
+    )
+    expected = Counter()
+    sexes = {"F": "Female", "M": "Male", "U": "Unknown"}
+    for code, level, enrolled_on, end_on, end_reason, off_on, sex in subjects:
+        if level is None:
+            continue  # screened, not enrolled
+        for column in (level, "Total"):
+            if enrolled_on and _as_date(enrolled_on) <= CUTOFF:
+                expected[("Enrolled", column)] += 1
+            if code not in treated:
+                continue
+            expected[(f"Sex: {sexes[sex]}", column)] += 1
+            if end_on and _as_date(end_on) <= CUTOFF:
+                kind = "Completed" if end_reason == "completed" else "Discontinued"
+                expected[(f"{kind} treatment", column)] += 1
+            if off_on and _as_date(off_on) <= CUTOFF:
+                expected[("Off study", column)] += 1
+    for (row, column), n in expected.items():
+        if row.startswith("Sex: "):
+            shown = next(r["value"] for r in data["demographics"]
+                         if r["row"] == row and r["level"] == column)  # fmt: skip
+            assert int(shown.split(" ")[0]) == n, (row, column)
+        else:
+            assert rows[(row, column)] == n, (row, column)
+    assert rows[("Discontinued: Adverse event", 1)] == 1
