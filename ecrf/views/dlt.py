@@ -49,6 +49,7 @@ def dlt_dashboard(request: HttpRequest) -> HttpResponse:
         overview.unreconciled_labs = [
             lab for lab in overview.unreconciled_labs if lab.subject.pk in visible
         ]
+        overview.pending_elsewhere = overview.study_pending_count - len(overview.pending)
         # The subjects table comes a page at a time, each study paged on its own, and each row
         # names only the events that are or were DLT candidates, found here rather than by
         # looping over every event of every subject in the template.

@@ -39,6 +39,21 @@ def test_the_dashboard_lists_it_with_a_signed_rule_out_link_and_provisional_advi
     assert "unreconciled lab toxicity SODIUM Hyponatremia grade 4" in page
 
 
+def test_another_sites_investigator_sees_the_advice_and_how_many_items_wait_elsewhere(
+    client, site_b, sodium
+):
+    """Site A's lab toxicity makes the study's advice provisional for everyone; an investigator
+    of site B is not shown the item, only that one is pending at a site they do not see."""
+    from tests.factories import user_create
+
+    bruno = user_create("bruno", "investigator", sodium.subject.study, site_b)
+    client.force_login(bruno)
+    page = client.get(reverse("dlt_dashboard")).content.decode()
+    assert "Provisional: 1 item pending" in page
+    assert "Hyponatremia" not in page
+    assert "and 1 more at sites you are not assigned to." in page
+
+
 def test_an_investigator_rules_it_out_on_the_page_and_it_leaves_the_dashboard(client, bob, sodium):
     client.force_login(bob)
     url = reverse("lab_toxicity_rule_out", args=[sodium.pk])
