@@ -37,7 +37,6 @@ from ..models import (
     VisitStatus,
 )
 from ..safety import tables as t
-from ..selectors.consistency import consistency_rows
 from ..selectors.dlt import dlt_overview
 from . import pdf
 from .dlt import dlt_report_data
@@ -87,8 +86,6 @@ class SafetyFrames:
     dlt_levels: pd.DataFrame
     dlt_subjects: pd.DataFrame
     dlt_events: pd.DataFrame
-    # The consistency checks across the forms: subject_id, check, detail.
-    consistency: pd.DataFrame
 
     def snapshot_hash(self) -> str:
         """SHA-256 of the loaded data: the same rows give the same hash, in any order.
@@ -236,9 +233,6 @@ def load_safety_frames(study: Study, cutoff: dt.date) -> SafetyFrames:
         events=events,
         attributions=attributions,
         labs=labs,
-        consistency=pd.DataFrame(
-            consistency_rows(study, cutoff), columns=["subject_id", "check", "detail"]
-        ),
         **_dlt_frames(study, cutoff),
     )
 
@@ -334,6 +328,8 @@ class SafetyTables:
     swimmer_markers: pd.DataFrame
     alt_course: pd.DataFrame
     neutrophil_course: pd.DataFrame
+    # The consistency checks across the forms: subject_id, check, detail.
+    consistency: pd.DataFrame
 
 
 def build_safety_tables(frames: SafetyFrames) -> SafetyTables:
@@ -383,6 +379,9 @@ def build_safety_tables(frames: SafetyFrames) -> SafetyTables:
         alt_course=t.lab_course(frames.labs, population, frames.levels, "ALT", per_uln=True),
         neutrophil_course=t.lab_course(
             frames.labs, population, frames.levels, "NEUT", per_uln=False
+        ),
+        consistency=t.consistency_rows(
+            frames.subjects, frames.events, frames.attributions, frames.doses, frames.labs
         ),
     )
 
@@ -1178,7 +1177,7 @@ CHECK_LABELS = {
 }
 
 
-def _consistency(frames: SafetyFrames) -> list[Flowable]:
+def _consistency(tables: SafetyTables) -> list[Flowable]:
     story: list[Flowable] = [
         pdf.heading(SECTIONS[9]),
         _note(
@@ -1187,7 +1186,7 @@ def _consistency(frames: SafetyFrames) -> list[Flowable]:
         ),
         _gap(),
     ]
-    rows = frames.consistency.sort_values(["check", "subject_id"])
+    rows = tables.consistency.sort_values(["check", "subject_id"], kind="stable")
     if rows.empty:
         return [*story, _note("None: the forms agree on every check.")]
     listing = [
@@ -1258,6 +1257,6 @@ def _story(report: SafetyReport) -> list[Flowable]:
         *pdf.portrait_pages(),
         *_figures(tables),
         *pdf.portrait_pages(),
-        *_consistency(frames),
+        *_consistency(tables),
     ]
     return story

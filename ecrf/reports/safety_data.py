@@ -210,7 +210,7 @@ def safety_data(report: SafetyReport) -> dict:
             },
         ),  # fmt: skip
         "consistency": _records(
-            frames.consistency, {"subject_id": "subject_id", "check": "check", "detail": "detail"}
+            tables.consistency, {"subject_id": "subject_id", "check": "check", "detail": "detail"}
         ),
         "deaths": _records(
             tables.deaths,

@@ -222,8 +222,8 @@ class AssessmentFacts:
 class DoseFacts:
     agent: str
     given_on: dt.date
-    planned_dose: Decimal
-    given_dose: Decimal
+    planned_dose: Decimal | float
+    given_dose: Decimal | float
 
 
 @dataclass(frozen=True)
@@ -232,10 +232,10 @@ class LabFacts:
     test_code: str
     term: str  # the CTCAE term the lab grading stored; "" for grade 0
     grade: int | None
-    value: Decimal
+    value: Decimal | float  # a float from a frame: shown as written (2.8)
     unit: str
-    lln: Decimal | None
-    uln: Decimal | None
+    lln: Decimal | float | None
+    uln: Decimal | float | None
     collected_on: dt.date
 
 
@@ -270,12 +270,17 @@ def _ratio(result: LabFacts, high: bool) -> str:
     """The value as a multiple of ULN, for a high term whose result has one."""
     if not high or not result.uln:
         return ""
-    return f" ({Decimal(result.value) / Decimal(result.uln):.1f} x ULN)"
+    return f" ({_decimal(result.value) / _decimal(result.uln):.1f} x ULN)"
+
+
+def _decimal(value) -> Decimal:
+    """A value as the decimal it was written as: a float 2.8 is 2.8, not 2.79999..."""
+    return value if isinstance(value, Decimal) else Decimal(str(value))
 
 
 def _number(value) -> str:
     """A value as a person writes it: 112 and 0.5, not 112.0000 nor 1.12E+2."""
-    text = format(Decimal(value), "f")
+    text = format(_decimal(value), "f")
     return text.rstrip("0").rstrip(".") if "." in text else text
 
 

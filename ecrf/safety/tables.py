@@ -36,6 +36,7 @@ import pandas as pd
 
 from ..ctcae.labs import FRAME_COLUMNS as LAB_FRAME_COLUMNS
 from ..ctcae.labs import LAB_TESTS, GradingError, grade_labs
+from . import consistency as c
 
 TOTAL = "Total"
 
@@ -1042,3 +1043,92 @@ def lab_course(
             "value": value.astype(float),
         }
     ).reset_index(drop=True)
+
+
+# --- Consistency across the forms -----------------------------------------------------------
+
+CONSISTENCY_COLUMNS = ("subject_id", "check", "detail")
+
+
+def _dates(values: pd.Series) -> list:
+    """datetime64 values as dates (None for NaT), in one pass."""
+    days = values.dt.date.to_numpy(dtype=object, copy=True)
+    days[values.isna().to_numpy()] = None
+    return days.tolist()
+
+
+def _numbers(values: pd.Series) -> list:
+    """Numbers as floats (None for NaN)."""
+    numbers = values.to_numpy(dtype=float).astype(object)
+    numbers[values.isna().to_numpy()] = None
+    return numbers.tolist()
+
+
+def _texts(values: pd.Series) -> list:
+    return values.tolist()
+
+
+def consistency_rows(
+    subjects: pd.DataFrame,
+    events: pd.DataFrame,
+    attributions: pd.DataFrame,
+    doses: pd.DataFrame,
+    labs: pd.DataFrame,
+) -> pd.DataFrame:
+    """The consistency checks across the forms (``ecrf.safety.consistency``) over the frames
+    the summary loaded: what the cutoff knew, nothing entered in error. One row per finding:
+    subject_id (the subject's study ID), check, detail.
+
+    The automatic data queries run the same checks on what the database holds at each save
+    (``ecrf.selectors.consistency``); at a cutoff after all the data the two agree.
+    """
+    events_of: dict = {}
+    subject_of = {}
+    tests = set()
+    for event_id, code, term, grade, onset, resolved in zip(
+        _texts(events["event_id"]), _texts(events["subject_code"]), _texts(events["term"]), events["grade"].astype(int).tolist(),
+        _dates(events["onset_on"]), _dates(events["resolved_on"]), strict=True,
+    ):  # fmt: skip
+        subject_of[event_id] = code
+        events_of.setdefault(code, []).append(c.EventFacts(event_id, term, grade, onset, resolved))
+        if term in c.LAB_TERM_TESTS:
+            tests.add(c.LAB_TERM_TESTS[term])
+    assessments_of: dict = {}
+    for event_id, agent, attribution, action in zip(
+        _texts(attributions["event_id"]), _texts(attributions["agent"]), _texts(attributions["attribution"]),
+        _texts(attributions["action_taken"]), strict=True,
+    ):  # fmt: skip
+        if event_id in subject_of:
+            assessments_of.setdefault(subject_of[event_id], []).append(
+                c.AssessmentFacts(None, event_id, agent, attribution, action)
+            )
+    doses_of: dict = {}
+    for code, agent, given_on, planned, given in zip(
+        _texts(doses["subject_code"]), _texts(doses["agent"]), _dates(doses["given_on"]),
+        doses["planned_dose"].tolist(), doses["given_dose"].tolist(),
+        strict=True,
+    ):  # fmt: skip
+        doses_of.setdefault(code, []).append(c.DoseFacts(agent, given_on, planned, given))
+    # Only the results of the tests the events' lab terms are graded from.
+    read = labs[labs["test"].isin(tests)]
+    labs_of: dict = {}
+    for code, test, term, grade, value, unit, lln, uln, collected_on in zip(
+        _texts(read["subject_code"]), _texts(read["test"]), _texts(read["term"].fillna("")),
+        _numbers(read["grade"]), _numbers(read["value"]), _texts(read["unit"]), _numbers(read["lln"]),
+        _numbers(read["uln"]), _dates(read["collected_on"]), strict=True,
+    ):  # fmt: skip
+        labs_of.setdefault(code, []).append(
+            c.LabFacts(None, test, term, None if grade is None else int(grade), value, unit, lln,
+                       uln, collected_on)
+        )  # fmt: skip
+    found = []
+    for subject in subjects.sort_values("subject_code").itertuples(index=False):
+        code = subject.subject_code
+        birth_year = None if pd.isna(subject.birth_year) else int(subject.birth_year)
+        facts = c.SubjectFacts(code, code, subject.sex, birth_year)
+        for finding in c.subject_findings(
+            facts, events_of.get(code, []), assessments_of.get(code, []),
+            doses_of.get(code, []), labs_of.get(code, []),
+        ):  # fmt: skip
+            found.append((code, finding.check, finding.detail))
+    return pd.DataFrame(found, columns=list(CONSISTENCY_COLUMNS))
