@@ -965,7 +965,8 @@ def _serious(tables: SafetyTables) -> list[Flowable]:
             "Days are study days: day 1 is the first dose of cycle 1, the day before it day -1. "
             "Related to: the agents an event is at least possibly related to. Leading to "
             "discontinuation: an agent withdrawn for the event, or the events ongoing when the "
-            "subject went off study for an adverse event or toxicity. Days since last dose: "
+            "subject's treatment ended for an adverse event (the reason recorded with the end of "
+            "treatment). Days since last dose: "
             "from the last dose of any agent given on or before the day of death."
         ),
     ]
