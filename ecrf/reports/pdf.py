@@ -18,6 +18,7 @@ from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4, landscape
 from reportlab.lib.styles import ParagraphStyle, getSampleStyleSheet
 from reportlab.lib.units import mm
+from reportlab.lib.utils import simpleSplit
 from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.pdfgen import canvas as pdf_canvas
 from reportlab.platypus import (
@@ -104,6 +105,35 @@ class LiteralTable(Table):
         super()._drawCell(cellval, cellstyle, pos, size)
 
 
+CELL_LEADING = 9
+
+
+def _fitting_prefix(line: str, font: str, width: float) -> int:
+    """How many characters of `line` fit `width` points (at least one)."""
+    total = 0.0
+    for index, character in enumerate(line):
+        total += stringWidth(character, font, CELL_SIZE)
+        if total > width:
+            return max(index, 1)
+    return len(line)
+
+
+def wrap_cell(value: str, font: str, width: float) -> str:
+    """`value` broken into lines that fit `width` points, joined by newlines: a plain string
+    cell that reportlab draws line by line, printed literally and far cheaper than a
+    paragraph to measure again at every page split. Lines break at spaces; a word wider than
+    the column is cut where it fills it."""
+    lines: list[str] = []
+    for paragraph in value.split("\n"):
+        for line in simpleSplit(paragraph, font, CELL_SIZE, width) or [""]:
+            while len(line) > 1 and stringWidth(line, font, CELL_SIZE) > width:
+                cut = _fitting_prefix(line, font, width)
+                lines.append(line[:cut])
+                line = line[cut:]
+            lines.append(line)
+    return "\n".join(lines)
+
+
 def grid_style(top: int = 0) -> list[tuple]:
     """The look every table shares: a light grid below the group headers (rows before `top`),
     a shaded header row (`top`) and striped body rows."""
@@ -167,8 +197,8 @@ def table(
         commands.append(("FONT", (0, 0), (-1, 0), CELL_BOLD_FONT, CELL_SIZE))
         top = 1
     data.append([Paragraph(text(cell), STYLES["head"]) for cell in header])
-    # With known column widths, a text cell that fits on one line is a plain string too: the
-    # same look, printed literally, and no paragraph to parse and wrap on every page split.
+    # With known column widths, every text cell is a plain string, broken into lines that fit
+    # its column: printed literally, and no paragraph to parse and wrap on every page split.
     room = [
         (width - 2 * TEXT_PADDING) if width is not None else None
         for width in (col_widths or [None] * len(header))
@@ -186,6 +216,8 @@ def table(
                 and stringWidth(plain, font, CELL_SIZE) <= room[column]
             ):
                 cells.append(plain)
+            elif room[column] is not None:
+                cells.append(wrap_cell(plain, font, room[column]))
             else:
                 cells.append(Paragraph(text(cell), style))
         data.append(cells)
@@ -193,14 +225,14 @@ def table(
             line = top + 1 + index
             commands += [
                 ("BACKGROUND", (0, line), (-1, line), HIGHLIGHT_BACKGROUND),
-                ("FONT", (0, line), (-1, line), CELL_BOLD_FONT, CELL_SIZE),
+                ("FONT", (0, line), (-1, line), CELL_BOLD_FONT, CELL_SIZE, CELL_LEADING),
             ]
     result = LiteralTable(data, colWidths=col_widths, repeatRows=top + 1, hAlign="LEFT")
     result.setStyle(
         TableStyle(
             [
                 *grid_style(top),
-                ("FONT", (0, top + 1), (-1, -1), CELL_FONT, CELL_SIZE),
+                ("FONT", (0, top + 1), (-1, -1), CELL_FONT, CELL_SIZE, CELL_LEADING),
                 ("LEFTPADDING", (0, 0), (-1, -1), TEXT_PADDING),
                 ("RIGHTPADDING", (0, 0), (-1, -1), TEXT_PADDING),
                 ("ALIGN", (right, top + 1), (-1, -1), "RIGHT"),
