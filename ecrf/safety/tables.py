@@ -1068,6 +1068,20 @@ def _texts(values: pd.Series) -> list:
     return values.tolist()
 
 
+def _by_subject(codes: list, items: list) -> dict[str, list]:
+    """`items` grouped by their subject code, in their order."""
+    if not items:
+        return {}
+    labels, uniques = pd.factorize(np.asarray(codes, dtype=object))
+    order = np.argsort(labels, kind="stable").tolist()
+    ends = np.cumsum(np.bincount(labels)).tolist()
+    grouped, start = {}, 0
+    for code, end in zip(uniques.tolist(), ends, strict=True):
+        grouped[code] = [items[i] for i in order[start:end]]
+        start = end
+    return grouped
+
+
 def consistency_rows(
     subjects: pd.DataFrame,
     events: pd.DataFrame,
@@ -1082,45 +1096,33 @@ def consistency_rows(
     The automatic data queries run the same checks on what the database holds at each save
     (``ecrf.selectors.consistency``); at a cutoff after all the data the two agree.
     """
-    events_of: dict = {}
-    subject_of = {}
-    tests = set()
-    for event_id, code, term, grade, onset, resolved in zip(
-        _texts(events["event_id"]), _texts(events["subject_code"]), _texts(events["term"]), events["grade"].astype(int).tolist(),
-        _dates(events["onset_on"]), _dates(events["resolved_on"]), strict=True,
-    ):  # fmt: skip
-        subject_of[event_id] = code
-        events_of.setdefault(code, []).append(c.EventFacts(event_id, term, grade, onset, resolved))
-        if term in c.LAB_TERM_TESTS:
-            tests.add(c.LAB_TERM_TESTS[term])
-    assessments_of: dict = {}
-    for event_id, agent, attribution, action in zip(
-        _texts(attributions["event_id"]), _texts(attributions["agent"]), _texts(attributions["attribution"]),
-        _texts(attributions["action_taken"]), strict=True,
-    ):  # fmt: skip
-        if event_id in subject_of:
-            assessments_of.setdefault(subject_of[event_id], []).append(
-                c.AssessmentFacts(None, event_id, agent, attribution, action)
-            )
-    doses_of: dict = {}
-    for code, agent, given_on, planned, given in zip(
-        _texts(doses["subject_code"]), _texts(doses["agent"]), _dates(doses["given_on"]),
+    event_codes = _texts(events["subject_code"])
+    terms = _texts(events["term"])
+    events_of = _by_subject(event_codes, list(map(
+        c.EventFacts, _texts(events["event_id"]), terms, events["grade"].astype(int).tolist(),
+        _dates(events["onset_on"]), _dates(events["resolved_on"]),
+    )))  # fmt: skip
+    tests = {c.LAB_TERM_TESTS[term] for term in set(terms) if term in c.LAB_TERM_TESTS}
+    # The attributions frame holds only the loaded events' rows.
+    subject_of = dict(zip(events["event_id"].tolist(), event_codes, strict=True))
+    known = attributions[attributions["event_id"].isin(subject_of)]
+    assessment_events = _texts(known["event_id"])
+    assessments_of = _by_subject([subject_of[e] for e in assessment_events], list(map(
+        c.AssessmentFacts, [None] * len(known), assessment_events, _texts(known["agent"]),
+        _texts(known["attribution"]), _texts(known["action_taken"]),
+    )))  # fmt: skip
+    doses_of = _by_subject(_texts(doses["subject_code"]), list(map(
+        c.DoseFacts, _texts(doses["agent"]), _dates(doses["given_on"]),
         doses["planned_dose"].tolist(), doses["given_dose"].tolist(),
-        strict=True,
-    ):  # fmt: skip
-        doses_of.setdefault(code, []).append(c.DoseFacts(agent, given_on, planned, given))
+    )))  # fmt: skip
     # Only the results of the tests the events' lab terms are graded from.
     read = labs[labs["test"].isin(tests)]
-    labs_of: dict = {}
-    for code, test, term, grade, value, unit, lln, uln, collected_on in zip(
-        _texts(read["subject_code"]), _texts(read["test"]), _texts(read["term"].fillna("")),
-        _numbers(read["grade"]), _numbers(read["value"]), _texts(read["unit"]), _numbers(read["lln"]),
-        _numbers(read["uln"]), _dates(read["collected_on"]), strict=True,
-    ):  # fmt: skip
-        labs_of.setdefault(code, []).append(
-            c.LabFacts(None, test, term, None if grade is None else int(grade), value, unit, lln,
-                       uln, collected_on)
-        )  # fmt: skip
+    grades = [None if grade is None else int(grade) for grade in _numbers(read["grade"])]
+    labs_of = _by_subject(_texts(read["subject_code"]), list(map(
+        c.LabFacts, [None] * len(read), _texts(read["test"]), _texts(read["term"].fillna("")),
+        grades, _numbers(read["value"]), _texts(read["unit"]), _numbers(read["lln"]),
+        _numbers(read["uln"]), _dates(read["collected_on"]),
+    )))  # fmt: skip
     found = []
     for subject in subjects.sort_values("subject_code").itertuples(index=False):
         code = subject.subject_code
