@@ -26,6 +26,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import NamedTuple
 
 from ..ctcae.labs import LAB_TESTS
 
@@ -198,8 +199,9 @@ class SubjectFacts:
     birth_year: int | None
 
 
-@dataclass(frozen=True)
-class EventFacts:
+# The facts are named tuples: immutable like frozen dataclasses, and several times cheaper to
+# build, which counts when a summary builds them for 25,000 events and 250,000 lab results.
+class EventFacts(NamedTuple):
     event_id: object
     term: str
     grade: int
@@ -207,8 +209,7 @@ class EventFacts:
     resolved_on: dt.date | None
 
 
-@dataclass(frozen=True)
-class AssessmentFacts:
+class AssessmentFacts(NamedTuple):
     """One agent's row of an adverse event: attribution and action taken."""
 
     assessment_id: object
@@ -218,16 +219,14 @@ class AssessmentFacts:
     action_taken: str
 
 
-@dataclass(frozen=True)
-class DoseFacts:
+class DoseFacts(NamedTuple):
     agent: str
     given_on: dt.date
     planned_dose: Decimal | float
     given_dose: Decimal | float
 
 
-@dataclass(frozen=True)
-class LabFacts:
+class LabFacts(NamedTuple):
     result_id: object  # None when the caller does not need to know which result
     test_code: str
     term: str  # the CTCAE term the lab grading stored; "" for grade 0

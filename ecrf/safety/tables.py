@@ -1102,7 +1102,10 @@ def consistency_rows(
         c.EventFacts, _texts(events["event_id"]), terms, events["grade"].astype(int).tolist(),
         _dates(events["onset_on"]), _dates(events["resolved_on"]),
     )))  # fmt: skip
-    tests = {c.LAB_TERM_TESTS[term] for term in set(terms) if term in c.LAB_TERM_TESTS}
+    # Each subject's results of the tests its events' lab terms are graded from: the only
+    # results the grade check reads.
+    needed = {(code, c.LAB_TERM_TESTS[term]) for code, term in zip(event_codes, terms, strict=True)
+              if term in c.LAB_TERM_TESTS}  # fmt: skip
     # The attributions frame holds only the loaded events' rows.
     subject_of = dict(zip(events["event_id"].tolist(), event_codes, strict=True))
     known = attributions[attributions["event_id"].isin(subject_of)]
@@ -1115,8 +1118,7 @@ def consistency_rows(
         c.DoseFacts, _texts(doses["agent"]), _dates(doses["given_on"]),
         doses["planned_dose"].tolist(), doses["given_dose"].tolist(),
     )))  # fmt: skip
-    # Only the results of the tests the events' lab terms are graded from.
-    read = labs[labs["test"].isin(tests)]
+    read = labs[pd.MultiIndex.from_arrays([labs["subject_code"], labs["test"]]).isin(needed)]
     grades = [None if grade is None else int(grade) for grade in _numbers(read["grade"])]
     labs_of = _by_subject(_texts(read["subject_code"]), list(map(
         c.LabFacts, [None] * len(read), _texts(read["test"]), _texts(read["term"].fillna("")),
