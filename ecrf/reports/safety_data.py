@@ -48,7 +48,7 @@ def _records(frame: pd.DataFrame, columns: dict[str, str]) -> list[dict]:
     ]
 
 
-def population(tables: SafetyTables, subjects: pd.DataFrame) -> dict:
+def population(tables: SafetyTables) -> dict:
     table = tables.disposition
     by_level = {}
     for level in tables.enrolled_levels:
@@ -145,7 +145,7 @@ def safety_data(report: SafetyReport) -> dict:
         "dose_levels": [
             {"level": int(r.level), "label": r.label} for r in frames.levels.itertuples()
         ],
-        "population": population(tables, frames.subjects),
+        "population": population(tables),
         "disposition": counts_rows(tables.disposition),
         "demographics": text_rows(tables.demographics),
         "subjects": subject_rows(tables, dlt),

@@ -601,18 +601,6 @@ def ae_term_rows(table: pd.DataFrame) -> pd.DataFrame:
     return rows[list(AE_ROW_COLUMNS)].reset_index(drop=True)
 
 
-def grade_table_text(table: pd.DataFrame, sizes: pd.Series) -> pd.DataFrame:
-    """A worst-grade table as text: "n (p)", p the percent of the column's subjects (the
-    header says "n (%)", which keeps five grade columns per dose level narrow); blank for 0."""
-    shown = pd.DataFrame(index=table.index)
-    for column in table.columns:
-        count = table[column]
-        pct = percent(count, sizes[column[0]])
-        shown[column] = np.where(count == 0, "", count.astype(str) + " (" + pct.astype(str) + ")")
-    shown.columns = table.columns
-    return shown
-
-
 # --- Listings -------------------------------------------------------------------------------
 
 SERIOUSNESS_LABELS = {
