@@ -25,8 +25,6 @@ from typing import Any, BinaryIO
 from django.db import models
 from django.db.models.functions import Coalesce
 from reportlab.lib.units import mm
-from reportlab.lib.utils import simpleSplit
-from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.platypus import Flowable, Spacer, Table, TableStyle
 
 from ..models import (
@@ -449,33 +447,6 @@ def _audit_rows(casebook: Casebook) -> list[list[str]]:
 _CELL_PADDING = 12
 
 
-def _fitting_prefix(word: str, width: float, font: str, size: float) -> int:
-    """How many characters of `word` fit in `width` (at least one)."""
-    total = 0.0
-    for index, character in enumerate(word):
-        total += stringWidth(character, font, size)
-        if total > width:
-            return max(index, 1)
-    return len(word)
-
-
-# An audit trail repeats its times, users, actions and field names: each text is broken once.
-@functools.lru_cache(maxsize=65536)
-def cell_lines(literal: str, width: float, font: str, size: float) -> str:
-    """`literal` broken into lines that fit `width`: at spaces, and inside words too long for a
-    line, as a paragraph would break them."""
-    if "\n" not in literal and stringWidth(literal, font, size) <= width:
-        return literal
-    lines = []
-    for line in simpleSplit(literal, font, size, width):
-        while len(line) > 1 and stringWidth(line, font, size) > width:
-            cut = _fitting_prefix(line, width, font, size)
-            lines.append(line[:cut])
-            line = line[cut:]
-        lines.append(line)
-    return "\n".join(lines)
-
-
 def data_table(
     rows: Sequence[Sequence[object]], header: Sequence[object], widths: Sequence[float]
 ) -> Table:
@@ -489,7 +460,7 @@ def data_table(
     font, size = cell.fontName, cell.fontSize
     data = [[pdf.paragraph(name, "head") for name in header]]
     data += [
-        [cell_lines("" if text is None else str(text), width - _CELL_PADDING, font, size)
+        [pdf.cell_lines("" if text is None else str(text), width - _CELL_PADDING, font, size)
          for text, width in zip(row, widths, strict=True)]
         for row in rows
     ]  # fmt: skip

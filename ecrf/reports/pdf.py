@@ -7,6 +7,7 @@ text literally: every string that reaches reportlab's mini-markup goes through `
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import BinaryIO
@@ -108,29 +109,33 @@ class LiteralTable(Table):
 CELL_LEADING = 9
 
 
-def _fitting_prefix(line: str, font: str, width: float) -> int:
-    """How many characters of `line` fit `width` points (at least one)."""
+def _fitting_prefix(word: str, width: float, font: str, size: float) -> int:
+    """How many characters of `word` fit in `width` (at least one)."""
     total = 0.0
-    for index, character in enumerate(line):
-        total += stringWidth(character, font, CELL_SIZE)
+    for index, character in enumerate(word):
+        total += stringWidth(character, font, size)
         if total > width:
             return max(index, 1)
-    return len(line)
+    return len(word)
 
 
-def wrap_cell(value: str, font: str, width: float) -> str:
-    """`value` broken into lines that fit `width` points, joined by newlines: a plain string
-    cell that reportlab draws line by line, printed literally and far cheaper than a
-    paragraph to measure again at every page split. Lines break at spaces; a word wider than
-    the column is cut where it fills it."""
-    lines: list[str] = []
-    for paragraph in value.split("\n"):
-        for line in simpleSplit(paragraph, font, CELL_SIZE, width) or [""]:
-            while len(line) > 1 and stringWidth(line, font, CELL_SIZE) > width:
-                cut = _fitting_prefix(line, font, width)
-                lines.append(line[:cut])
-                line = line[cut:]
-            lines.append(line)
+# Long tables repeat their texts (an audit trail's times, users and field names; a listing's
+# terms): each text is broken once.
+@functools.lru_cache(maxsize=65536)
+def cell_lines(literal: str, width: float, font: str, size: float) -> str:
+    """`literal` broken into lines that fit `width`, joined by newlines: at spaces, and inside
+    words too long for a line, as a paragraph would break them. Reportlab draws such a string
+    cell line by line, literally, and far cheaper than a paragraph it must measure again at
+    every page split."""
+    if "\n" not in literal and stringWidth(literal, font, size) <= width:
+        return literal
+    lines = []
+    for line in simpleSplit(literal, font, size, width):
+        while len(line) > 1 and stringWidth(line, font, size) > width:
+            cut = _fitting_prefix(line, width, font, size)
+            lines.append(line[:cut])
+            line = line[cut:]
+        lines.append(line)
     return "\n".join(lines)
 
 
@@ -217,7 +222,7 @@ def table(
             ):
                 cells.append(plain)
             elif room[column] is not None:
-                cells.append(wrap_cell(plain, font, room[column]))
+                cells.append(cell_lines(plain, room[column], font, CELL_SIZE))
             else:
                 cells.append(Paragraph(text(cell), style))
         data.append(cells)
