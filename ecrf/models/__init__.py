@@ -6,6 +6,7 @@ from .adverse_event import (
     ActionTaken,
     AdverseEvent,
     AdverseEventAgent,
+    AdverseEventGrade,
     Outcome,
 )
 from .audit import APPEND_ONLY, AuditEvent, AuditTrailIsAppendOnly
@@ -28,6 +29,7 @@ from .review import (
     DltAssessment,
     DltDecision,
     DltReviewQueue,
+    DltRuleSet,
     DltStatus,
     LabToxicityAssessment,
     LabToxicityDecision,
@@ -58,6 +60,7 @@ __all__ = [
     "QueryState",
     "SourceVerification",
     "DltReviewQueue",
+    "DltRuleSet",
     "Signature",
     "DltStatus",
     "DltDecision",
@@ -70,6 +73,7 @@ __all__ = [
     "ActionTaken",
     "AdverseEvent",
     "AdverseEventAgent",
+    "AdverseEventGrade",
     "Agent",
     "AgentSchedule",
     "Attribution",

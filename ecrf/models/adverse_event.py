@@ -77,6 +77,12 @@ class AdverseEvent(ClinicalRecord):
         max_length=16, choices=Outcome.choices, default=Outcome.NOT_RECOVERED
     )
     death_on = models.DateField("date of death", null=True, blank=True)
+    despite_supportive_care = models.BooleanField(
+        "persisted despite optimal supportive care",
+        default=False,
+        help_text="The event did not come down although optimal supportive care was given; "
+        "some DLT rules require it.",
+    )
 
     class Meta:
         ordering = ["subject", "onset_on", "ctcae_term"]
@@ -185,3 +191,63 @@ class AdverseEventAgent(ClinicalRecord):
             and self.agent.study_id != self.adverse_event.subject.study_id
         ):
             raise ValidationError({"agent": AGENT_NOT_IN_STUDY})
+
+
+GRADE_CHANGE_BEFORE_ONSET = "A grade change ({value}) cannot come before the onset date ({onset})."
+GRADE_CHANGE_AFTER_RESOLUTION = (
+    "A grade change ({value}) cannot come after the resolution date ({resolved})."
+)
+
+
+class AdverseEventGrade(ClinicalRecord):
+    """One step of an adverse event's grade history: the event is at `grade` from `from_on` until
+    the next step, or until it resolves. CTCAE reporting records the worst grade on the event
+    (`AdverseEvent.grade`); the history says how long each grade lasted, which DLT rules on the
+    time spent at or above a grade need. An event with no history was at its grade throughout."""
+
+    adverse_event = models.ForeignKey(
+        AdverseEvent, on_delete=models.PROTECT, related_name="grade_changes"
+    )
+    grade = models.PositiveSmallIntegerField()
+    from_on = models.DateField("at this grade from")
+
+    class Meta:
+        ordering = ["adverse_event", "from_on"]
+        constraints = [
+            *ClinicalRecord.Meta.constraints,
+            models.CheckConstraint(
+                condition=Q(grade__gte=1, grade__lte=5),
+                name="ae_grade_change_grade_1_to_5",
+                violation_error_message="The grade must be between 1 and 5.",
+            ),
+            models.UniqueConstraint(
+                fields=["adverse_event", "from_on"],
+                condition=Q(entered_in_error=False),
+                name="one_grade_per_event_day",
+                violation_error_message="The event already has a grade from that date.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"grade {self.grade} from {self.from_on}"
+
+    def clean(self) -> None:
+        if not self.adverse_event_id or self.from_on is None:
+            return
+        event = self.adverse_event
+        if self.from_on < event.onset_on:
+            raise ValidationError(
+                {
+                    "from_on": GRADE_CHANGE_BEFORE_ONSET.format(
+                        value=self.from_on, onset=event.onset_on
+                    )
+                }
+            )
+        if event.resolved_on is not None and self.from_on > event.resolved_on:
+            raise ValidationError(
+                {
+                    "from_on": GRADE_CHANGE_AFTER_RESOLUTION.format(
+                        value=self.from_on, resolved=event.resolved_on
+                    )
+                }
+            )

@@ -9,6 +9,7 @@ from .audit import AppendOnlyModel
 from .base import AuditedModel
 from .lab import LabResult
 from .limits import text_limit
+from .study import Study
 
 
 class DltStatus(models.TextChoices):
@@ -48,6 +49,29 @@ class Signature(AppendOnlyModel):
         return f"{self.printed_name}, {self.signed_at:%Y-%m-%d %H:%M} UTC: {self.meaning}"
 
 
+class DltRuleSet(AuditedModel):
+    """One version of a study's DLT definition: the ordered rules of its study file (or of the
+    default rule set), as ``ecrf.safety.dlt_rules`` reads them. A version is never changed: a
+    changed definition is a new version, with who loaded it, when (``created_at``) and why."""
+
+    study = models.ForeignKey(Study, on_delete=models.PROTECT, related_name="dlt_rule_sets")
+    number = models.PositiveIntegerField("version")
+    rules = models.JSONField()
+    digest = models.CharField(max_length=64, help_text="SHA-256 of the rules as canonical JSON.")
+    source = models.CharField(max_length=300)
+    reason = models.CharField(max_length=300)
+    recorded_by = models.CharField(max_length=150)
+
+    class Meta:
+        ordering = ["study", "-number"]
+        constraints = [
+            models.UniqueConstraint(fields=["study", "number"], name="one_rule_set_per_version")
+        ]
+
+    def __str__(self) -> str:
+        return f"DLT rules version {self.number}"
+
+
 class DltAssessment(AuditedModel):
     """What the protocol's DLT rules say of one adverse event, and the investigator's decision.
 
@@ -74,6 +98,14 @@ class DltAssessment(AuditedModel):
         default=False, help_text="The rules changed their flag after the investigator decided."
     )
     status = models.CharField(max_length=12, choices=DltStatus.choices, default=DltStatus.NOT_DLT)
+    rule_set = models.ForeignKey(
+        DltRuleSet,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="The version of the DLT rules that gave the flag.",
+    )
 
     class Meta:
         ordering = ["adverse_event__onset_on"]
