@@ -508,6 +508,11 @@ LAB_TESTS, _RULES, _TERM_NAMES = _build()
 _NORMAL_RESULT = LabGrade(None, 0)
 
 
+def lab_terms() -> frozenset[str]:
+    """The CTCAE v5.0 terms graded from a lab value: the low and high terms of every test."""
+    return frozenset(name for name in _TERM_NAMES if name is not None)
+
+
 # --- The scalar path -------------------------------------------------------------------------
 
 

@@ -1,9 +1,10 @@
 """Dose-limiting toxicity (DLT): which adverse events are DLTs and which subjects are evaluable.
 
 Pure functions over plain values, no ORM: the rules can be run and tested without Django
-configured. The default rule set is the protocol DLT definition; the window, the minimum
-attribution, the minimum exposure and whether under-dosing for toxicity stays evaluable are
-study settings passed in as ``DltSettings``.
+configured. Which events are DLTs is the study's DLT definition, rules in the vocabulary of
+``ecrf.safety.dlt_rules``; the window, the minimum attribution, the minimum exposure and
+whether under-dosing for toxicity stays evaluable are study settings passed in as
+``DltSettings``.
 
 Term names are CTCAE v5.0 names, exactly as spelled by ``ecrf.ctcae.dictionary``.
 """
@@ -17,6 +18,15 @@ from decimal import ROUND_FLOOR, Decimal
 
 from ecrf.ctcae.dictionary import check_grade, get_term
 from ecrf.safety.days import study_day
+from ecrf.safety.dlt_rules import (
+    NO_CONTEXT,
+    DltRuleSet,
+    GradeStep,
+    SubjectContext,
+    course_of,
+    decide,
+    default_rules,
+)
 from ecrf.safety.reconciliation import EventSpan, LabFinding, unreconciled_findings
 
 ATTRIBUTION_ORDER = ("unrelated", "unlikely", "possible", "probable", "definite")
@@ -33,94 +43,13 @@ RELATION_PHRASE = "{adverb} related to {agents}"
 UNRELATED_PHRASE = "unrelated to {agents}"
 NO_ATTRIBUTION_PHRASE = "with no attribution recorded"
 
-# --- CTCAE v5.0 terms named by the protocol DLT definition -----------------------------------
-
-FEBRILE_NEUTROPENIA = "Febrile neutropenia"
-NEUTROPHIL_COUNT_DECREASED = "Neutrophil count decreased"
-LYMPHOCYTE_COUNT_DECREASED = "Lymphocyte count decreased"
-FATIGUE = "Fatigue"
-GI_TERMS = frozenset({"Nausea", "Vomiting", "Diarrhea"})
-ELECTROLYTE_TERMS = frozenset(
-    {
-        "Hypokalemia",
-        "Hyperkalemia",
-        "Hyponatremia",
-        "Hypernatremia",
-        "Hypocalcemia",
-        "Hypercalcemia",
-        "Hypomagnesemia",
-        "Hypermagnesemia",
-        "Hypophosphatemia",
-    }
-)
-TRANSAMINASE_TERMS = frozenset(
-    {"Alanine aminotransferase increased", "Aspartate aminotransferase increased"}
-)
-
-HAEMATOLOGICAL_SOC = "Blood and lymphatic system disorders"
-
-# CTCAE files blood counts under "Investigations", next to liver tests, ECGs and the like, so
-# the SOC alone cannot tell them apart. These are the Investigations terms of CTCAE v5.0 that
-# are a blood cell count or haemoglobin, checked against the full Investigations list.
-# Coagulation tests (activated partial thromboplastin time prolonged, INR increased,
-# Fibrinogen decreased) and Haptoglobin decreased are not cell counts and stay
-# non-haematological, so a grade 3 among them is a DLT.
-HAEMATOLOGICAL_INVESTIGATION_TERMS = frozenset(
-    {
-        "CD4 lymphocytes decreased",
-        "Hemoglobin increased",
-        "Lymphocyte count decreased",
-        "Lymphocyte count increased",
-        "Neutrophil count decreased",
-        "Platelet count decreased",
-        "White blood cell decreased",
-    }
-)
-
-# The grade 3 exceptions: a short-lived event of these terms is not a DLT. "Lasting N days or
-# less" means a duration of at most N days.
-GI_MAX_DAYS = 3
-ELECTROLYTE_MAX_DAYS = 3
-TRANSAMINASE_MAX_DAYS = 7
-FATIGUE_MAX_DAYS = 7
-# The grade 4 exception for neutropenia.
-NEUTROPENIA_MAX_DAYS = 7
-
 MIN_DLT_GRADE = 3
 
-# --- Rule codes: stable identifiers that callers may store and compare, so none is renamed ---
+# --- Rule codes of the checks made before the study's rules, and of an event no rule takes --
 
-RULE_GRADE_4_OR_5 = "grade_4_or_5"
-RULE_FEBRILE_NEUTROPENIA = "febrile_neutropenia"
-RULE_GRADE_3_NON_HAEMATOLOGICAL = "grade_3_non_haematological"
 RULE_OUTSIDE_WINDOW = "outside_window"
 RULE_NOT_RELATED = "not_related"
-RULE_GRADE_BELOW_3 = "grade_below_3"
-RULE_GRADE_3_HAEMATOLOGICAL = "grade_3_haematological"
-RULE_SHORT_NEUTROPENIA = "short_neutropenia"
-RULE_LYMPHOPENIA = "lymphopenia"
-RULE_SHORT_GI = "short_gi"
-RULE_SHORT_ELECTROLYTE = "short_electrolyte"
-RULE_SHORT_TRANSAMINASE = "short_transaminase"
-RULE_SHORT_FATIGUE = "short_fatigue"
-
-DLT_RULES = frozenset(
-    {RULE_GRADE_4_OR_5, RULE_FEBRILE_NEUTROPENIA, RULE_GRADE_3_NON_HAEMATOLOGICAL}
-)
-EXCLUSION_RULES = frozenset(
-    {
-        RULE_OUTSIDE_WINDOW,
-        RULE_NOT_RELATED,
-        RULE_GRADE_BELOW_3,
-        RULE_GRADE_3_HAEMATOLOGICAL,
-        RULE_SHORT_NEUTROPENIA,
-        RULE_LYMPHOPENIA,
-        RULE_SHORT_GI,
-        RULE_SHORT_ELECTROLYTE,
-        RULE_SHORT_TRANSAMINASE,
-        RULE_SHORT_FATIGUE,
-    }
-)
+RULE_NO_RULE = "no_rule"
 
 # --- Message templates ---------------------------------------------------------------------
 
@@ -129,26 +58,14 @@ EVENT_DESCRIPTION = (
 )
 ONGOING_SUFFIX = " (ongoing at cutoff)"
 NOT_A_DLT = "{description}; not a DLT: {explanation}"
+A_DLT = "{description}; DLT: {explanation}"
 EXPLANATIONS = {
     RULE_OUTSIDE_WINDOW: "onset outside the DLT window (days 1 to {window_days})",
     RULE_NOT_RELATED: "not at least {min_adverb} related to a study agent",
-    RULE_GRADE_BELOW_3: "grade 1 and 2 events are never DLTs",
-    RULE_GRADE_3_HAEMATOLOGICAL: (
-        "grade 3 haematological events other than febrile neutropenia are not DLTs"
-    ),
-    RULE_SHORT_NEUTROPENIA: (
-        f"grade 4 neutrophil count decreased lasting {NEUTROPENIA_MAX_DAYS} days or less"
-    ),
-    RULE_LYMPHOPENIA: "lymphocyte count decreased is not a DLT at any grade",
-    RULE_SHORT_GI: f"grade 3 nausea, vomiting or diarrhea lasting {GI_MAX_DAYS} days or less",
-    RULE_SHORT_ELECTROLYTE: (
-        f"grade 3 electrolyte abnormality lasting {ELECTROLYTE_MAX_DAYS} days or less"
-    ),
-    RULE_SHORT_TRANSAMINASE: (
-        f"grade 3 ALT or AST increased lasting {TRANSAMINASE_MAX_DAYS} days or less"
-    ),
-    RULE_SHORT_FATIGUE: f"grade 3 fatigue lasting {FATIGUE_MAX_DAYS} days or less",
+    RULE_NO_RULE: "no rule of the DLT definition applies",
 }
+# A rule of the study's definition names itself: its id, then its text.
+BY_RULE = "rule {rule_id}: {text}"
 
 EVALUABLE_DLT = "Evaluable: DLT in the window ({dlts})"
 DLT_SUMMARY = "{label}, day {onset_day}"
@@ -204,11 +121,15 @@ class DltSettings:
 class EventFacts:
     event_id: object
     term: str
+    # The worst grade.
     grade: int
     onset_on: dt.date
     resolved_on: dt.date | None
     # Agent code -> attribution, e.g. {"IL2": "possible"}.
     attributions: Mapping[str, str]
+    # The grade history; empty when the event stayed at its grade throughout.
+    grades: tuple[GradeStep, ...] = ()
+    despite_supportive_care: bool = False
 
 
 @dataclass(frozen=True)
@@ -313,65 +234,6 @@ def _relation_phrase(rank: int | None, agents: Sequence[str]) -> str:
     return RELATION_PHRASE.format(adverb=adverb, agents=_join(agents))
 
 
-def is_haematological(term: str) -> bool:
-    """True for a CTCAE v5.0 term of the blood SOC or a blood count of the Investigations SOC."""
-    found = get_term(term)
-    return found.soc == HAEMATOLOGICAL_SOC or found.term in HAEMATOLOGICAL_INVESTIGATION_TERMS
-
-
-def _grade_4_or_5_rule(term: str, duration_days: int) -> str:
-    if term == NEUTROPHIL_COUNT_DECREASED and duration_days <= NEUTROPENIA_MAX_DAYS:
-        return RULE_SHORT_NEUTROPENIA
-    return RULE_GRADE_4_OR_5
-
-
-# Grade 3 non-haematological events that are not DLTs when they last this many days or less.
-_GRADE_3_SHORT_EXCEPTIONS = (
-    (GI_TERMS, GI_MAX_DAYS, RULE_SHORT_GI),
-    (ELECTROLYTE_TERMS, ELECTROLYTE_MAX_DAYS, RULE_SHORT_ELECTROLYTE),
-    (TRANSAMINASE_TERMS, TRANSAMINASE_MAX_DAYS, RULE_SHORT_TRANSAMINASE),
-    (frozenset({FATIGUE}), FATIGUE_MAX_DAYS, RULE_SHORT_FATIGUE),
-)
-
-
-def _grade_3_rule(term: str, duration_days: int) -> str:
-    if is_haematological(term):
-        return RULE_GRADE_3_HAEMATOLOGICAL
-    for terms, max_days, rule in _GRADE_3_SHORT_EXCEPTIONS:
-        if term in terms and duration_days <= max_days:
-            return rule
-    return RULE_GRADE_3_NON_HAEMATOLOGICAL
-
-
-def _decide(
-    term: str,
-    grade: int,
-    onset_day: int,
-    duration_days: int,
-    rank: int | None,
-    settings: DltSettings,
-) -> str:
-    """The rule code that decides the event, checking the exclusions in protocol order: the
-    window, then attribution, then grade, then the term-specific rules."""
-    if not 1 <= onset_day <= settings.window_days:
-        return RULE_OUTSIDE_WINDOW
-    if rank is None or rank < _attribution_rank(settings.min_attribution):
-        return RULE_NOT_RELATED
-    if grade < MIN_DLT_GRADE:
-        return RULE_GRADE_BELOW_3
-    # Lymphopenia is excluded at every grade; at grade 3 it is also haematological, but the
-    # specific rule names the reason more precisely.
-    if term == LYMPHOCYTE_COUNT_DECREASED:
-        return RULE_LYMPHOPENIA
-    # Febrile neutropenia is in the blood SOC, so it is decided before the grade 3
-    # haematological exclusion could claim it; at grade 4 or 5 its own rule names it best.
-    if term == FEBRILE_NEUTROPENIA:
-        return RULE_FEBRILE_NEUTROPENIA
-    if grade >= 4:
-        return _grade_4_or_5_rule(term, duration_days)
-    return _grade_3_rule(term, duration_days)
-
-
 def _duration_days(event: EventFacts, cutoff: dt.date) -> tuple[int, bool]:
     """Days from onset to resolution, or to the cutoff when unresolved, and whether ongoing."""
     if event.resolved_on is not None:
@@ -389,14 +251,27 @@ def _duration_days(event: EventFacts, cutoff: dt.date) -> tuple[int, bool]:
     return max((cutoff - event.onset_on).days, 0), True
 
 
+def _gate(onset_day: int, rank: int | None, settings: DltSettings) -> str | None:
+    """The checks made before the study's rules: the DLT window, then the attribution."""
+    if not 1 <= onset_day <= settings.window_days:
+        return RULE_OUTSIDE_WINDOW
+    if rank is None or rank < _attribution_rank(settings.min_attribution):
+        return RULE_NOT_RELATED
+    return None
+
+
 def evaluate_event(
     event: EventFacts,
     *,
     first_dose_on: dt.date,
     cutoff: dt.date,
     settings: DltSettings = DltSettings(),
+    rules: DltRuleSet | None = None,
+    context: SubjectContext = NO_CONTEXT,
 ) -> DltFlag:
-    """Apply the DLT rules to one adverse event.
+    """Apply the DLT definition to one adverse event: an onset in the window and an attribution
+    of at least the minimum, then the first of the study's rules (``rules``, default
+    ``default_rules()``) that holds (``ecrf.safety.dlt_rules.decide``).
 
     The term must be a CTCAE v5.0 term (``UnknownTermError`` otherwise) with a grade it allows
     (``GradeNotAllowedError``); attributions must be values of ``ATTRIBUTION_ORDER``. An event
@@ -407,7 +282,26 @@ def evaluate_event(
     onset_day = study_day(event.onset_on, first_dose_on)
     duration_days, ongoing = _duration_days(event, cutoff)
     rank, top_agents = _max_attribution(event.attributions)
-    rule = _decide(term, event.grade, onset_day, duration_days, rank, settings)
+    code = _gate(onset_day, rank, settings)
+    rule = None
+    if code is None:
+        course = course_of(
+            grade=event.grade,
+            onset_on=event.onset_on,
+            resolved_on=event.resolved_on,
+            steps=event.grades,
+            cutoff=cutoff,
+        )
+        rule = decide(
+            rules or default_rules(),
+            term=term,
+            grade=event.grade,
+            course=course,
+            despite_supportive_care=event.despite_supportive_care,
+            context=context,
+            cutoff=cutoff,
+        )
+        code = rule.id if rule else RULE_NO_RULE
 
     description = EVENT_DESCRIPTION.format(
         term=term,
@@ -417,20 +311,20 @@ def evaluate_event(
         relation=_relation_phrase(rank, top_agents),
         onset_day=onset_day,
     )
-    is_dlt = rule in DLT_RULES
-    if is_dlt:
-        reason = description
+    is_dlt = bool(rule and rule.is_dlt)
+    if rule is not None:
+        explanation = BY_RULE.format(rule_id=rule.id, text=rule.text)
     else:
-        explanation = EXPLANATIONS[rule].format(
+        explanation = EXPLANATIONS[code].format(
             window_days=settings.window_days,
             min_adverb=ATTRIBUTION_ADVERBS[settings.min_attribution],
         )
-        reason = NOT_A_DLT.format(description=description, explanation=explanation)
+    template = A_DLT if is_dlt else NOT_A_DLT
     return DltFlag(
         event_id=event.event_id,
         is_dlt=is_dlt,
-        rule=rule,
-        reason=reason,
+        rule=code,
+        reason=template.format(description=description, explanation=explanation),
         onset_day=onset_day,
         duration_days=duration_days,
         term=term,
