@@ -14,6 +14,8 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
+from ..safety.dlt_rules import DltRuleSet, default_rules, rule_problems
+
 SUPPORTED_CTCAE_VERSIONS = ("5.0",)
 DESIGN_METHODS = ("3+3", "boin")
 ATTRIBUTIONS = ("unrelated", "unlikely", "possible", "probable", "definite")
@@ -75,6 +77,9 @@ class StudyDefinition:
     follow_up_days: int
     # Protocol: a dose missed or reduced for toxicity does not make a subject non-evaluable.
     dlt_underdosing_for_toxicity_evaluable: bool = True
+    # The protocol's DLT definition (``dlt.rules``), or the default rule set when it states none.
+    dlt_rules: DltRuleSet = field(default_factory=default_rules)
+    dlt_rules_stated: bool = False
     agents: list[AgentDef] = field(default_factory=list)
     dose_levels: list[DoseLevelDef] = field(default_factory=list)
     sites: list[SiteDef] = field(default_factory=list)
@@ -304,6 +309,7 @@ def parse_study_definition(data: Any) -> StudyDefinition:
             r.problem("design.target", "applies only to a BOIN design")
 
     dlt = r.get(data, "dlt", "", required=False, default={})
+    dlt_rules = None
     window_days, min_attribution, min_exposure_pct = 21, "possible", 75
     underdosing_evaluable = True
     if not isinstance(dlt, dict):
@@ -316,6 +322,7 @@ def parse_study_definition(data: Any) -> StudyDefinition:
                 "min_attribution",
                 "min_exposure_pct",
                 "underdosing_for_toxicity_evaluable",
+                "rules",
             },
             "dlt",
         )
@@ -332,6 +339,9 @@ def parse_study_definition(data: Any) -> StudyDefinition:
         underdosing_evaluable = r.boolean(
             dlt, "underdosing_for_toxicity_evaluable", "dlt", default=True
         )
+        if "rules" in dlt:
+            dlt_rules, problems = rule_problems(dlt["rules"], "dlt.rules")
+            r.problems.extend(problems)
 
     sites = []
     for path, item in r.list_of_objects(data, "sites", "", required=False):
@@ -377,6 +387,8 @@ def parse_study_definition(data: Any) -> StudyDefinition:
         planned_cycles=planned_cycles,
         follow_up_days=follow_up_days,
         dlt_underdosing_for_toxicity_evaluable=underdosing_evaluable,
+        dlt_rules=dlt_rules or default_rules(),
+        dlt_rules_stated=dlt_rules is not None,
         agents=agents,
         dose_levels=dose_levels,
         sites=sites,

@@ -13,6 +13,11 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
+        migrations.AlterField(
+            model_name='dltassessment',
+            name='rule_reason',
+            field=models.CharField(max_length=500),
+        ),
         migrations.AddField(
             model_name='adverseevent',
             name='despite_supportive_care',

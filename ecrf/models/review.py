@@ -83,7 +83,7 @@ class DltAssessment(AuditedModel):
     )
     rule_flag = models.BooleanField("flagged by the rules", default=False)
     rule = models.CharField(max_length=40)
-    rule_reason = models.CharField(max_length=300)
+    rule_reason = models.CharField(max_length=500)
     onset_day = models.SmallIntegerField(null=True, blank=True)
     decision = models.CharField(max_length=12, choices=DltDecision.choices, blank=True)
     decision_reason = models.TextField(blank=True, **text_limit())

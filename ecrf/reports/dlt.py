@@ -2,7 +2,24 @@
 
 from __future__ import annotations
 
-from ..selectors.dlt import DltOverview
+from ..selectors.dlt import DltOverview, StudyRules
+
+
+def dlt_rules_data(rules: StudyRules) -> dict:
+    """The DLT definition a report used: its version (None: the default rule set, not yet
+    recorded for the study) and each rule's id, outcome and text, in order."""
+    version = rules.version
+    return {
+        "version": rules.number,
+        "digest": rules.rules.digest,
+        "recorded_at": version.created_at.isoformat() if version else None,
+        "recorded_by": version.recorded_by if version else None,
+        "reason": version.reason if version else None,
+        "rules": [
+            {"id": rule.id, "outcome": rule.outcome, "text": rule.text}
+            for rule in rules.rules.rules
+        ],
+    }
 
 
 def dlt_report_data(overview: DltOverview) -> dict:
@@ -17,6 +34,7 @@ def dlt_report_data(overview: DltOverview) -> dict:
     return {
         "study": overview.study.code,
         "cutoff": overview.cutoff.isoformat(),
+        "dlt_rules": dlt_rules_data(overview.rules),
         "dose_levels": [
             {
                 "level": row.level,
@@ -43,6 +61,8 @@ def dlt_report_data(overview: DltOverview) -> dict:
                         "grade": item.event.grade,
                         "onset_date": item.event.onset_on.isoformat(),
                         "status": item.status,
+                        # The rule that flagged the event (None: declared by an investigator).
+                        "rule": item.flag.rule if item.flag else None,
                         "reason": item.reason,
                     }
                     for item in row.events
@@ -77,7 +97,12 @@ def dlt_report_data(overview: DltOverview) -> dict:
 
 
 def dlt_report_text(data: dict) -> str:
-    lines = [f"DLT report {data['study']}, cutoff {data['cutoff']}", ""]
+    rules = data["dlt_rules"]
+    version = f"version {rules['version']}" if rules["version"] else "default rule set"
+    lines = [
+        f"DLT report {data['study']}, cutoff {data['cutoff']}, DLT rules {version}",
+        "",
+    ]
     lines.append(f"{'Dose level':<28}{'treated':>8}{'evaluable':>11}{'DLTs':>6}")
     for row in data["dose_levels"]:
         label = f"{row['level']} {row['label']}"
@@ -91,7 +116,8 @@ def dlt_report_text(data: dict) -> str:
         lines.append(f"    window ends {subject['window_end']}; exposure: {exposure or 'none'}")
         for event in subject["dlt_events"]:
             lines.append(f"    {event['term']} grade {event['grade']} ({event['onset_date']}): "
-                         f"{event['status']}: {event['reason']}")  # fmt: skip
+                         f"{event['status']} [{event['rule'] or 'investigator'}]: "
+                         f"{event['reason']}")  # fmt: skip
     if data["unreconciled_labs"]:
         lines += [
             "",

@@ -8,11 +8,13 @@ Loaders read plain values in a fixed number of queries whatever the size of the 
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections import defaultdict
 from dataclasses import dataclass, field
+from functools import cache
 from uuid import UUID
 
-from django.db.models import CharField, DateField, ExpressionWrapper, F
+from django.db.models import CharField, DateField, ExpressionWrapper, F, Min
 from django.db.models.functions import Cast
 from django.utils import timezone
 
@@ -21,13 +23,16 @@ from ..models import (
     COUNTING_STATUSES,
     AdverseEvent,
     AdverseEventAgent,
+    AdverseEventGrade,
     DltAssessment,
     DltStatus,
     DoseAdministration,
     LabResult,
     Study,
     Subject,
+    TreatmentEnd,
 )
+from ..models import DltRuleSet as DltRuleSetVersion
 from ..safety.dlt import (
     MIN_DLT_GRADE,
     DltFlag,
@@ -42,6 +47,18 @@ from ..safety.dlt import (
     summarise_dose_level,
     unreconciled_lab_toxicities,
     window_end,
+)
+from ..safety.dlt_rules import (
+    AMINOTRANSFERASE_TESTS,
+    BILIRUBIN_TEST,
+    DltRuleSet,
+    GradeStep,
+    LabValue,
+    NextCycle,
+    OtherEvent,
+    SubjectContext,
+    default_rules,
+    parse_rules,
 )
 from ..safety.reconciliation import EventSpan, LabFinding
 
@@ -147,6 +164,8 @@ class DltOverview:
     recommendation: Recommendation
     outcomes: str
     unreconciled_labs: list[UnreconciledLab] = field(default_factory=list)
+    # The DLT definition the flags come from.
+    rules: StudyRules | None = None
 
     @property
     def queue(self) -> list[EventDlt]:
@@ -248,33 +267,180 @@ def dlt_window_doses(subjects: list[Subject], window_days: int) -> dict[UUID, li
     return doses
 
 
-def dlt_candidates(
-    subjects: list[Subject], attributions: dict, cutoff: dt.date, settings: DltSettings
-) -> dict[UUID, DltFlag | None]:
-    """Per event id, the rules' flag of every event that is, or was decided to be, a DLT
-    candidate; the rules run on plain values for every event with onset by the cutoff."""
-    candidates: dict = {}
-    for event_key, first_dose_on, term, grade, onset_on, resolved_on, decision in (
-        AdverseEvent.objects.filter(
-            subject__in=subjects, entered_in_error=False, onset_on__lte=cutoff
+@cache
+def _parsed_rules(digest: str, data: str) -> DltRuleSet:
+    return parse_rules(json.loads(data))
+
+
+@dataclass(frozen=True)
+class StudyRules:
+    """A study's DLT definition: its current recorded version (None before any is recorded:
+    the default rule set applies) and the rules as the pure functions take them."""
+
+    version: DltRuleSetVersion | None
+    rules: DltRuleSet
+
+    @property
+    def number(self) -> int | None:
+        return self.version.number if self.version else None
+
+
+def study_dlt_rules(study: Study) -> StudyRules:
+    """The study's current DLT rules: its latest recorded version. One query."""
+    version = study.dlt_rule_sets.order_by("-number").first()
+    if version is None:
+        return StudyRules(None, default_rules())
+    return StudyRules(version, _parsed_rules(version.digest, json.dumps(version.rules)))
+
+
+def dlt_grade_steps(subjects: list[Subject], cutoff: dt.date) -> dict[str, tuple[GradeStep, ...]]:
+    """Per event key, the current grade history known by the cutoff, in date order."""
+    steps: dict = defaultdict(list)
+    for event_key, from_on, grade in (
+        AdverseEventGrade.objects.filter(
+            adverse_event__subject__in=subjects, entered_in_error=False, from_on__lte=cutoff
         )
-        .annotate(event_key=Cast("pk", AS_TEXT))
-        .values_list(
-            "event_key", "subject__first_dose_on", "ctcae_term", "grade", "onset_on",
-            "resolved_on", "dlt_assessment__decision",
+        .annotate(event_key=Cast("adverse_event_id", AS_TEXT))
+        .order_by("from_on")
+        .values_list("event_key", "from_on", "grade")
+    ):
+        steps[event_key].append(GradeStep(from_on, grade))
+    return {key: tuple(items) for key, items in steps.items()}
+
+
+def dlt_hys_law_labs(subject_ids: set, cutoff: dt.date) -> dict[UUID, list[LabValue]]:
+    """Per subject id, the aminotransferase and bilirubin results collected by the cutoff."""
+    labs: dict = defaultdict(list)
+    zone = timezone.get_current_timezone()
+    for subject_id, test, value, uln, collected_at in LabResult.objects.filter(
+        subject_id__in=list(subject_ids),
+        entered_in_error=False,
+        test_code__in=(*AMINOTRANSFERASE_TESTS, BILIRUBIN_TEST),
+    ).values_list("subject_id", "test_code", "value", "uln", "collected_at"):
+        collected_on = collected_at.astimezone(zone).date()
+        if collected_on <= cutoff:
+            labs[subject_id].append(LabValue(test, value, uln, collected_on))
+    return labs
+
+
+def dlt_next_cycles(subjects: list[Subject], cutoff: dt.date) -> dict[UUID, NextCycle]:
+    """Per treated subject, cycle 2: planned day 1, the first dose given in it by the cutoff,
+    and whether treatment ended before it for a reason other than an adverse event."""
+    started = dict(
+        DoseAdministration.objects.filter(
+            subject__in=subjects, entered_in_error=False, cycle=2, given_dose__gt=0,
+            given_on__lte=cutoff,
         )
-    ):  # fmt: skip
+        .values("subject_id")
+        .annotate(first=Min("given_on"))
+        .values_list("subject_id", "first")
+    )  # fmt: skip
+    cycles = {}
+    for subject in subjects:
+        if subject.first_dose_on is None:
+            continue
+        planned_on = subject.first_dose_on + dt.timedelta(days=subject.study.cycle_days)
+        ended = subject.treatment_end_on
+        cycles[subject.pk] = NextCycle(
+            planned_on,
+            started.get(subject.pk),
+            ended is not None
+            and ended <= cutoff
+            and subject.treatment_end_reason != TreatmentEnd.ADVERSE_EVENT,
+        )
+    return cycles
+
+
+@dataclass(frozen=True)
+class EventRow:
+    key: str
+    subject_id: UUID
+    first_dose_on: dt.date | None
+    term: str
+    grade: int
+    onset_on: dt.date
+    resolved_on: dt.date | None
+    despite_supportive_care: bool
+    decision: str
+
+
+def dlt_flags(
+    subjects: list[Subject],
+    attributions: dict,
+    cutoff: dt.date,
+    settings: DltSettings,
+    rules: DltRuleSet,
+    *,
+    also_event: UUID | None = None,
+) -> dict[UUID, tuple[DltFlag | None, str]]:
+    """Per current event with onset by the cutoff (and `also_event`, whatever its onset):
+    the rules' flag (None when its subject has no first dose) and the investigator's decision
+    ("" when none). The rules run on plain values; the facts some rules need beyond the event
+    (other events, labs, cycle 2) are read only when the rule set has such a rule. At most five
+    queries whatever the size of the study."""
+    events = AdverseEvent.objects.filter(subject__in=subjects, entered_in_error=False)
+    rows = [
+        EventRow(*values)
+        for values in events.annotate(event_key=Cast("pk", AS_TEXT)).values_list(
+            "event_key", "subject_id", "subject__first_dose_on", "ctcae_term", "grade",
+            "onset_on", "resolved_on", "despite_supportive_care", "dlt_assessment__decision",
+        )
+    ]  # fmt: skip
+    steps = dlt_grade_steps(subjects, cutoff)
+    others: dict = defaultdict(list)
+    if rules.needs_other_events:
+        for row in rows:
+            if row.onset_on <= cutoff:
+                others[row.subject_id].append(
+                    OtherEvent(row.term, row.grade, row.onset_on, row.resolved_on)
+                )
+    wanted = [
+        row
+        for row in rows
+        if row.onset_on <= cutoff or (also_event and UUID(row.key) == also_event)
+    ]
+    treated = {row.subject_id for row in wanted if row.first_dose_on}
+    labs = dlt_hys_law_labs(treated, cutoff) if rules.needs_labs else {}
+    cycles = dlt_next_cycles([s for s in subjects if s.pk in treated], cutoff) if (
+        rules.needs_next_cycle
+    ) else {}  # fmt: skip
+    flags: dict = {}
+    for row in wanted:
         flag = None
-        if first_dose_on:
+        if row.first_dose_on:
             facts = EventFacts(
-                UUID(event_key), term, grade, onset_on, resolved_on, attributions[event_key]
+                UUID(row.key), row.term, row.grade, row.onset_on, row.resolved_on,
+                attributions[row.key], steps.get(row.key, ()), row.despite_supportive_care,
+            )  # fmt: skip
+            context = SubjectContext(
+                tuple(others.get(row.subject_id, ())),
+                tuple(labs.get(row.subject_id, ())),
+                cycles.get(row.subject_id),
             )
             flag = evaluate_event(
-                facts, first_dose_on=first_dose_on, cutoff=cutoff, settings=settings
-            )
-        if dlt_status(bool(flag and flag.is_dlt), decision or "") != DltStatus.NOT_DLT:
-            candidates[UUID(event_key)] = flag
-    return candidates
+                facts, first_dose_on=row.first_dose_on, cutoff=cutoff, settings=settings,
+                rules=rules, context=context,
+            )  # fmt: skip
+        flags[UUID(row.key)] = (flag, row.decision or "")
+    return flags
+
+
+def dlt_candidates(
+    subjects: list[Subject],
+    attributions: dict,
+    cutoff: dt.date,
+    settings: DltSettings,
+    rules: DltRuleSet,
+) -> dict[UUID, DltFlag | None]:
+    """Per event id, the rules' flag of every event that is, or was decided to be, a DLT
+    candidate, over the events with onset by the cutoff (`dlt_flags`)."""
+    return {
+        event_id: flag
+        for event_id, (flag, decision) in dlt_flags(
+            subjects, attributions, cutoff, settings, rules
+        ).items()
+        if dlt_status(bool(flag and flag.is_dlt), decision) != DltStatus.NOT_DLT
+    }
 
 
 def dlt_candidate_events(
@@ -448,14 +614,16 @@ def dlt_overview(study: Study, cutoff: dt.date | None = None) -> DltOverview:
     """
     cutoff = cutoff or timezone.localdate()
     settings = study_dlt_settings(study)
+    rules = study_dlt_rules(study)
     levels = list(study.dose_levels.order_by("level"))
     subjects = dlt_subjects(study)
     attributions = dlt_attributions(subjects)
     doses = dlt_window_doses(subjects, settings.window_days)
-    candidates = dlt_candidates(subjects, attributions, cutoff, settings)
+    candidates = dlt_candidates(subjects, attributions, cutoff, settings, rules.rules)
     events = dlt_candidate_events(candidates, subjects)
     rows = subject_rows(subjects, events, doses, cutoff, settings)
     overview = assemble_overview(study, cutoff, levels, rows)
+    overview.rules = rules
     overview.unreconciled_labs = dlt_unreconciled_labs(subjects, cutoff, settings)
     return overview
 
@@ -471,7 +639,8 @@ def dlt_event_statuses(study: Study, cutoff: dt.date | None = None) -> dict[UUID
     cutoff = cutoff or timezone.localdate()
     settings = study_dlt_settings(study)
     subjects = dlt_subjects(study)
-    candidates = dlt_candidates(subjects, dlt_attributions(subjects), cutoff, settings)
+    rules = study_dlt_rules(study).rules
+    candidates = dlt_candidates(subjects, dlt_attributions(subjects), cutoff, settings, rules)
     statuses = dict.fromkeys(
         AdverseEvent.objects.filter(subject__study=study, entered_in_error=False).values_list(
             "pk", flat=True

@@ -12,16 +12,26 @@ from django.utils import timezone
 
 from ..models import (
     AdverseEvent,
-    AdverseEventAgent,
     DltAssessment,
     DltDecision,
     LabResult,
     LabToxicityAssessment,
     LabToxicityDecision,
+    Study,
     Subject,
 )
-from ..safety.dlt import DltFlag, EventFacts, evaluate_event
-from ..selectors.dlt import dlt_status, study_dlt_settings
+from ..models import DltRuleSet as DltRuleSetVersion
+from ..safety.dlt import DltFlag
+from ..safety.dlt_rules import AMINOTRANSFERASE_TESTS, BILIRUBIN_TEST, DltRuleSet
+from ..selectors.dlt import (
+    StudyRules,
+    dlt_attributions,
+    dlt_flags,
+    dlt_status,
+    dlt_subjects,
+    study_dlt_rules,
+    study_dlt_settings,
+)
 from .audit import as_actor
 from .errors import invalid
 from .locking import ensure_not_locked
@@ -40,67 +50,161 @@ MEANING_LAB_RULE_OUT = (
 LAB_ALREADY_RULED_OUT = "An investigator has already ruled out this lab result as a DLT."
 LAB_NOT_A_CANDIDATE = "Only a current lab result of CTCAE grade 3 or more is ruled out as a DLT."
 REEVALUATED = "DLT rules re-evaluated after a change to the event, its subject or the rules"
+NOT_EVALUATED = "No first dose, or entered in error"
+RULES_REASON_REQUIRED = "Give the reason for the change of the DLT rules (e.g. the amendment)."
+HYS_LAW_TESTS = (*AMINOTRANSFERASE_TESTS, BILIRUBIN_TEST)
+RULE_REASON_LENGTH = DltAssessment._meta.get_field("rule_reason").max_length
 
 
-def _event_facts(event: AdverseEvent, attributions: dict[str, str]) -> EventFacts:
-    return EventFacts(
-        event_id=event.pk,
-        term=event.ctcae_term,
-        grade=event.grade,
-        onset_on=event.onset_on,
-        resolved_on=event.resolved_on,
-        attributions=attributions,
+def _assessment_values(flag: DltFlag | None, rules: StudyRules) -> dict:
+    return {
+        "rule_flag": bool(flag and flag.is_dlt),
+        "rule": flag.rule if flag else "not_evaluated",
+        "rule_reason": (flag.reason if flag else NOT_EVALUATED)[:RULE_REASON_LENGTH],
+        "onset_day": flag.onset_day if flag else None,
+        "rule_set": rules.version,
+    }
+
+
+def _store_flag(
+    *, event: AdverseEvent, existing: DltAssessment | None, values: dict, reason: str, by
+) -> DltAssessment:
+    """Create or update the event's assessment with the rules' values; audit any change. A
+    change of flag after an investigator's decision keeps the decision and marks it for review."""
+    if existing is None:
+        record = DltAssessment(
+            adverse_event=event, status=dlt_status(values["rule_flag"], ""), **values
+        )
+        return record_create(record=record, by=by)
+    changes = {k: v for k, v in values.items() if getattr(existing, k) != v}
+    if not changes:
+        return existing
+    if existing.decision and changes.get("rule_flag", existing.rule_flag) != existing.rule_flag:
+        changes["needs_review"] = True
+    changes["status"] = dlt_status(values["rule_flag"], existing.decision)
+    return record_update(record=existing, changes=changes, reason=reason, by=by)
+
+
+def _reevaluate(
+    *, study: Study, subjects: list[Subject], by, reason: str, cutoff: dt.date, event=None
+) -> int:
+    """Store the current rules' flag of every event of `subjects` with onset by the cutoff (and
+    of `event`, whatever its onset) whose stored assessment differs or is missing; returns the
+    number of assessments created or changed. The flags are computed at once (``dlt_flags``),
+    so only the changes cost a write."""
+    rules = study_dlt_rules(study)
+    flags = dlt_flags(
+        subjects, dlt_attributions(subjects), cutoff, study_dlt_settings(study), rules.rules,
+        also_event=event.pk if event is not None else None,
+    )  # fmt: skip
+    if event is not None and event.entered_in_error:
+        flags[event.pk] = (None, "")
+    assessments = {
+        a.adverse_event_id: a
+        for a in DltAssessment.objects.filter(adverse_event__subject__in=subjects).select_related(
+            "adverse_event__subject__site", "rule_set"
+        )
+    }
+    events = {event.pk: event} if event is not None else {}
+    missing = [pk for pk in flags if pk not in assessments and pk not in events]
+    events.update(
+        (e.pk, e) for e in AdverseEvent.objects.filter(pk__in=missing).select_related("subject")
     )
-
-
-def _flag_for(event: AdverseEvent, attributions: dict[str, str], cutoff: dt.date) -> DltFlag | None:
-    subject = event.subject
-    if event.entered_in_error or subject.first_dose_on is None:
-        return None
-    return evaluate_event(
-        _event_facts(event, attributions),
-        first_dose_on=subject.first_dose_on,
-        cutoff=cutoff,
-        settings=study_dlt_settings(subject.study),
-    )
+    changed = 0
+    with transaction.atomic():
+        for event_id, (flag, _decision) in flags.items():
+            existing = assessments.get(event_id)
+            values = _assessment_values(flag, rules)
+            if existing is not None and all(getattr(existing, k) == v for k, v in values.items()):
+                continue
+            target = existing.adverse_event if existing else events[event_id]
+            _store_flag(event=target, existing=existing, values=values, reason=reason, by=by)
+            changed += 1
+    return changed
 
 
 def dlt_evaluate_event(*, event: AdverseEvent, by, cutoff: dt.date | None = None) -> DltAssessment:
-    """Apply the protocol's DLT rules to one event and store the flag; audit any change.
+    """Apply the study's DLT rules after a change to one event and store its flag; audit any
+    change. The other events of its subject are re-evaluated with it, since some rules look at
+    them (a bleeding event makes a grade 3 thrombocytopenia a DLT).
 
     A change of flag after an investigator's decision keeps the decision and marks it for review.
     """
-    cutoff = cutoff or timezone.localdate()
-    attributions = dict(
-        AdverseEventAgent.objects.filter(adverse_event=event, entered_in_error=False).values_list(
-            "agent__code", "attribution"
-        )
-    )
-    flag = _flag_for(event, attributions, cutoff)
-    values = {
-        "rule_flag": bool(flag and flag.is_dlt),
-        "rule": flag.rule if flag else "not_evaluated",
-        "rule_reason": (flag.reason if flag else "No first dose, or entered in error")[:300],
-        "onset_day": flag.onset_day if flag else None,
-    }
+    subject = event.subject
+    _reevaluate(
+        study=subject.study, subjects=[subject], by=by, reason=REEVALUATED,
+        cutoff=cutoff or timezone.localdate(), event=event,
+    )  # fmt: skip
+    return DltAssessment.objects.get(adverse_event=event)
+
+
+def dlt_evaluate_subject(*, subject: Subject, by, cutoff: dt.date | None = None) -> int:
+    """Re-apply the study's DLT rules to every event of the subject (after a change to its
+    doses, labs or dates); returns the number of assessments changed."""
+    return _reevaluate(
+        study=subject.study, subjects=[subject], by=by, reason=REEVALUATED,
+        cutoff=cutoff or timezone.localdate(),
+    )  # fmt: skip
+
+
+def dlt_refresh_subject(*, subject: Subject, by, lab_tests=(), cycles=()) -> None:
+    """After lab results or doses are written: re-apply the DLT rules to the subject's events
+    when the study's rules look at them: Hy's law at aminotransferase and bilirubin results, a
+    cycle delay at the doses of cycle 2."""
+    rules = study_dlt_rules(subject.study).rules
+    if (rules.needs_labs and set(lab_tests) & set(HYS_LAW_TESTS)) or (
+        rules.needs_next_cycle and 2 in set(cycles)
+    ):
+        dlt_evaluate_subject(subject=subject, by=by)
+
+
+def dlt_reevaluate_study(*, study: Study, by, reason: str, cutoff: dt.date | None = None) -> int:
+    """Re-apply the study's current DLT rules to every event of every subject with a dose level
+    and store each changed flag with `reason` in the audit trail; a signed decision whose flag
+    changed is marked for review. Returns the number of assessments changed."""
+    return _reevaluate(
+        study=study, subjects=dlt_subjects(study), by=by, reason=reason,
+        cutoff=cutoff or timezone.localdate(),
+    )  # fmt: skip
+
+
+RULES_CHANGED = "DLT rules version {number} ({source}): {reason}"
+
+
+def dlt_rules_record(
+    *, study: Study, rules: DltRuleSet, by, source: str, reason: str
+) -> tuple[DltRuleSetVersion, bool]:
+    """Record the study's DLT definition as a new version when it differs from the current
+    one, and then re-apply the rules to every event (``dlt_reevaluate_study``). Returns the
+    current version and whether it is new. Not durable: the study loader records the rules in
+    its own transaction."""
+    actor = as_actor(by)
+    reason = (reason or "").strip()
     with transaction.atomic():
-        existing = DltAssessment.objects.filter(adverse_event=event).first()
-        if existing is None:
-            record = DltAssessment(adverse_event=event, status=dlt_status(values["rule_flag"], ""),
-                                   **values)  # fmt: skip
-            return record_create(record=record, by=by)
-        changes = {k: v for k, v in values.items() if getattr(existing, k) != v}
-        if not changes:
-            return existing
-        if existing.decision and changes.get("rule_flag", existing.rule_flag) != existing.rule_flag:
-            changes["needs_review"] = True
-        changes["status"] = dlt_status(values["rule_flag"], existing.decision)
-        return record_update(record=existing, changes=changes, reason=REEVALUATED, by=by)
-
-
-def dlt_evaluate_subject(*, subject: Subject, by, cutoff: dt.date | None = None) -> None:
-    for event in subject.adverse_events.select_related("subject__study"):
-        dlt_evaluate_event(event=event, by=by, cutoff=cutoff)
+        current = study.dlt_rule_sets.select_for_update().order_by("-number").first()
+        if current is not None and current.digest == rules.digest:
+            return current, False
+        if not reason:
+            raise invalid("reason", RULES_REASON_REQUIRED, "reason_required")
+        version = record_create(
+            record=DltRuleSetVersion(
+                study=study,
+                number=(current.number + 1) if current else 1,
+                rules=list(rules.data),
+                digest=rules.digest,
+                source=source[:300],
+                reason=reason[:300],
+                recorded_by=actor.name[:150],
+            ),
+            by=actor,
+            reason=reason,
+        )
+        dlt_reevaluate_study(
+            study=study,
+            by=actor,
+            reason=RULES_CHANGED.format(number=version.number, source=source, reason=reason)[:300],
+        )
+    return version, True
 
 
 def _signed_content(assessment: DltAssessment, decision: str, reason: str) -> str:

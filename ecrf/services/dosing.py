@@ -20,6 +20,7 @@ from ..models import (
     Visit,
     VisitStatus,
 )
+from .dlt import dlt_refresh_subject
 from .errors import invalid
 from .queries import queries_sync_automatic
 from .records import record_create, record_update
@@ -145,6 +146,7 @@ def dose_record(
     )
     with transaction.atomic():
         record_create(record=administration, by=by, reason=audit_reason)
+        dlt_refresh_subject(subject=administration.subject, by=by, cycles=[administration.cycle])
         queries_sync_automatic(subject=administration.subject)
     return administration
 
@@ -193,5 +195,6 @@ def dose_correct(
         saved = record_update(
             record=dose, changes=changes, reason=reason, by=by, expected_version=expected_version
         )
+        dlt_refresh_subject(subject=saved.subject, by=by, cycles=[dose.cycle, saved.cycle])
         queries_sync_automatic(subject=saved.subject)
     return saved

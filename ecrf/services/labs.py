@@ -20,6 +20,7 @@ from django.db.models import Q
 from ..ctcae import CTCAE_VERSION
 from ..ctcae.labs import LAB_TESTS, GradingError, grade_lab
 from ..models import LabResult, ReferenceRange, Subject, Visit
+from .dlt import dlt_refresh_subject
 from .queries import queries_sync_automatic
 from .records import record_create, record_update
 
@@ -179,6 +180,7 @@ def lab_record(
             visit=visit,
             audit_reason=audit_reason,
         )
+        dlt_refresh_subject(subject=subject, by=by, lab_tests=[test_code])
         queries_sync_automatic(subject=subject)
     return result
 
@@ -252,6 +254,7 @@ def lab_correct(
         corrected = _lab_update(
             result=result, changes=changes, reason=reason, by=by, expected_version=expected_version
         )
+        dlt_refresh_subject(subject=corrected.subject, by=by, lab_tests=[corrected.test_code])
         queries_sync_automatic(subject=corrected.subject)
     corrected.refresh_from_db()
     return corrected
@@ -336,6 +339,8 @@ def lab_panel_save(
         if errors:
             # Raising inside the transaction rolls back the rows that were saved too.
             raise LabPanelRefused(errors)
+        written = [*saved.created, *saved.corrected]
+        dlt_refresh_subject(subject=subject, by=by, lab_tests=[r.test_code for r in written])
         queries_sync_automatic(subject=subject)
     for result in saved.corrected:
         result.refresh_from_db()

@@ -15,8 +15,15 @@ from ..models import (
     Site,
     Study,
 )
-from .dlt import dlt_evaluate_subject
+from .dlt import dlt_reevaluate_study, dlt_rules_record
 from .records import record_create, record_update
+
+DLT_SETTINGS = (
+    "dlt_window_days",
+    "dlt_min_attribution",
+    "dlt_min_exposure_pct",
+    "dlt_underdosing_for_toxicity_evaluable",
+)
 
 
 def _upsert(model: type[models.Model], lookup: dict, values: dict, *, by, reason: str):
@@ -30,14 +37,24 @@ def _upsert(model: type[models.Model], lookup: dict, values: dict, *, by, reason
     return existing, False
 
 
-def study_load(*, definition: StudyDefinition, by, source: str) -> tuple[Study, bool]:
+def _dlt_settings(study: Study | None) -> tuple:
+    return tuple(getattr(study, name) for name in DLT_SETTINGS) if study else ()
+
+
+def study_load(
+    *, definition: StudyDefinition, by, source: str, reason: str = ""
+) -> tuple[Study, bool]:
     """Create the study of `definition`, or update the study with its code.
 
     Nothing a file leaves out is removed: agents, dose levels, sites and visits already in the
-    study stay, because subjects' data may refer to them. Not durable: the demo and the
-    synthetic trial generator load the study inside their own transaction.
+    study stay, because subjects' data may refer to them. A changed DLT definition is recorded
+    as a new version of the study's DLT rules, with `reason` (the amendment; default: where the
+    file came from), and changed DLT rules or settings are re-applied to every event. Not
+    durable: the demo and the synthetic trial generator load the study inside their own
+    transaction.
     """
-    reason = f"Study definition loaded from {source}"
+    loaded = f"Study definition loaded from {source}"
+    reason = (reason or "").strip() or loaded
     study_values = {
         "title": definition.title,
         "ctcae_version": definition.ctcae_version,
@@ -56,6 +73,7 @@ def study_load(*, definition: StudyDefinition, by, source: str) -> tuple[Study, 
         "follow_up_days": definition.follow_up_days,
     }
     with transaction.atomic():
+        before = _dlt_settings(Study.objects.filter(code=definition.code).first())
         study, created = _upsert(
             Study, {"code": definition.code}, study_values, by=by, reason=reason
         )
@@ -109,6 +127,11 @@ def study_load(*, definition: StudyDefinition, by, source: str) -> tuple[Study, 
                 by=by,
                 reason=reason,
             )
+        _version, new_rules = dlt_rules_record(
+            study=study, rules=definition.dlt_rules, by=by, source=source, reason=reason
+        )
+        if not new_rules and not created and _dlt_settings(study) != before:
+            dlt_reevaluate_study(study=study, by=by, reason=reason)
     return study, created
 
 
@@ -124,8 +147,7 @@ def study_correct(
             record=study, changes=changes, reason=reason, by=by, expected_version=expected_version
         )
         if any(name.startswith("dlt_") for name in changes):
-            for subject in saved.subjects.filter(first_dose_on__isnull=False):
-                dlt_evaluate_subject(subject=subject, by=by)
+            dlt_reevaluate_study(study=saved, by=by, reason=reason)
     return saved
 
 

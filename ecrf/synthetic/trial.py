@@ -94,8 +94,15 @@ from ecrf.safety.consistency import (
     needed_lab_grade,
 )
 from ecrf.safety.dlt import EventFacts, evaluate_event
+from ecrf.safety.dlt_rules import OtherEvent, SubjectContext
+from ecrf.selectors.dlt import study_dlt_rules
 from ecrf.services import record_create, study_load, system_actor
-from ecrf.services.dlt import MEANING_CONFIRM, MEANING_RULE_OUT, study_dlt_settings
+from ecrf.services.dlt import (
+    MEANING_CONFIRM,
+    MEANING_RULE_OUT,
+    RULE_REASON_LENGTH,
+    study_dlt_settings,
+)
 from ecrf.services.subjects import study_day_date
 from ecrf.synthetic.labs import value_of_grade
 
@@ -401,6 +408,7 @@ class _Generator:
         self.schedule = list(study.schedule.order_by("day"))
         self.cycle_days = study.cycle_days
         self.dlt_settings = study_dlt_settings(study)
+        self.dlt_rules = study_dlt_rules(study)
         self.ranges = self._site_ranges()
         self.subjects: list[_Subject] = []
         self.rows = {
@@ -761,6 +769,17 @@ class _Generator:
                     self._event(
                         subject, self.rng.choice(tails[subject.row["sex"]]), None, agent_codes
                     )
+            # The flags once all the subject's events are known: a rule may look at the others
+            # (a bleeding event makes a grade 3 thrombocytopenia a DLT).
+            context = SubjectContext(
+                tuple(
+                    OtherEvent(e["ctcae_term"], e["grade"], e["onset_on"], e["resolved_on"])
+                    for e in subject.events
+                    if e["onset_on"] <= self.reference
+                )
+            )
+            for event in subject.events:
+                self._dlt(subject, event, event["_at"], context)
 
     def _dose_dates(self, subject: _Subject) -> dict[str, list[dt.date]]:
         """Per agent, the dates of the subject's planned doses, as build_doses writes them."""
@@ -863,6 +882,7 @@ class _Generator:
             sae_important_medical_event="sae_important_medical_event" in criteria,
             outcome=outcome,
             death_on=death_on,
+            despite_supportive_care=False,
         )
         event["_lab_support"] = lab_support
         subject.events.append(event)
@@ -909,7 +929,7 @@ class _Generator:
                 action_taken=action,
             )
         event["_attributions"] = attributions
-        self._dlt(subject, event, at)
+        event["_at"] = at
 
     def _seriousness(self, grade: int) -> tuple[str, ...]:
         rng = self.rng
@@ -927,8 +947,12 @@ class _Generator:
             criteria.append("sae_disability")
         return tuple(criteria)
 
-    def _dlt(self, subject: _Subject, event: dict, at: dt.datetime) -> None:
-        """The DLT rules' flag for the event, as dlt_evaluate_event stores it at the cutoff."""
+    def _dlt(
+        self, subject: _Subject, event: dict, at: dt.datetime, context: SubjectContext
+    ) -> None:
+        """The DLT rules' flag for the event, as dlt_evaluate_event stores it at the cutoff.
+        The reference definition's rules look at no lab result and no cycle 2 dose, so the
+        subject's other events are all the context they need."""
         flag = evaluate_event(
             EventFacts(
                 event_id=event["id"],
@@ -941,6 +965,8 @@ class _Generator:
             first_dose_on=subject.first_dose_on,
             cutoff=self.reference,
             settings=self.dlt_settings,
+            rules=self.dlt_rules.rules,
+            context=context,
         )
         status = DltStatus.POTENTIAL if flag.is_dlt else DltStatus.NOT_DLT
         assessment = self._new_row(
@@ -949,7 +975,8 @@ class _Generator:
             adverse_event_id=event["id"],
             rule_flag=flag.is_dlt,
             rule=flag.rule,
-            rule_reason=flag.reason[:300],
+            rule_reason=flag.reason[:RULE_REASON_LENGTH],
+            rule_set_id=self.dlt_rules.version.pk,
             onset_day=flag.onset_day,
             decision="",
             decision_reason="",

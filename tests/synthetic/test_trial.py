@@ -123,12 +123,23 @@ def _snapshot(study: Study) -> dict:
         ),
         "labs": list(LabResult.objects.filter(subject__study=study).order_by("id").values()),
     }
-    # study_load gives the study definition's rows random keys, and user and signature keys
+    # study_load gives the study definition's rows (and the DLT rules' version) random keys,
+    # and user and signature keys
     # are sequence numbers that a rolled-back run does not reuse on PostgreSQL; those fields
     # are compared above by code, name and hash.
     snapshot["audit"] = list(
         AuditEvent.objects.filter(subject_id__in=subjects.values("pk"))
-        .exclude(field__in=("study", "site", "dose_level", "agent", "decided_by", "signature"))
+        .exclude(
+            field__in=(
+                "study",
+                "site",
+                "dose_level",
+                "agent",
+                "decided_by",
+                "signature",
+                "rule_set",
+            )
+        )
         .order_by("at", "object_id", "field", "action")
         .values_list(
             "at",

@@ -2,8 +2,9 @@
 is computed at read time, as on the dashboard and in dlt_report (issue #12: "an ongoing event's
 duration grows every day, but the stored DLT status ... only changes when data changes").
 
-Protocol DLT definition, default rule set: grade 3 nausea lasting 3 days or less is not a DLT
-(GI_MAX_DAYS = 3); lasting 4 days it is. The events are ongoing, possibly related to IL-2.
+Default DLT rule set (studies/dlt-default.json), rule short_gi: grade 3 nausea that comes down
+within 3 days is not a DLT; while it is still at grade 3 at the cutoff, it is not yet known to be
+short, so it is a potential DLT. The events are possibly related to IL-2.
 """
 
 import datetime as dt
@@ -13,7 +14,6 @@ from django.urls import reverse
 from django.utils import timezone
 
 from ecrf.models import DltAssessment, DltStatus
-from ecrf.safety.dlt import GI_MAX_DAYS
 from ecrf.selectors.dlt import dlt_event_statuses, dlt_overview
 from ecrf.services import ae_record
 from ecrf.services.dlt import dlt_evaluate_event
@@ -30,25 +30,27 @@ def recent(study, site_a, alice):
     )
 
 
-def _nausea(subject, by, onset_on):
+def _nausea(subject, by, onset_on, **extra):
     return ae_record(
         subject=subject, ctcae_term="Nausea", grade=3, onset_on=onset_on,
-        assessments=POSSIBLY_IL2, by=by,
+        assessments=POSSIBLY_IL2, by=by, **extra,
     )  # fmt: skip
 
 
-def test_an_ongoing_grade_3_nausea_turns_potential_on_its_fourth_day_with_no_data_change(
+def test_a_short_grade_3_nausea_is_potential_until_the_cutoff_passes_its_resolution(
     subject, alice
 ):
-    """Onset 2026-03-13 (day 12), unresolved: 3 days at 2026-03-16, 4 at 2026-03-17."""
-    nausea = _nausea(subject, alice, dt.date(2026, 3, 13))
-    day_3, day_4 = dt.date(2026, 3, 16), dt.date(2026, 3, 17)
-    assert GI_MAX_DAYS == 3
-    assert dlt_event_statuses(subject.study, day_3)[nausea.pk] == DltStatus.NOT_DLT
-    assert dlt_event_statuses(subject.study, day_4)[nausea.pk] == DltStatus.POTENTIAL
+    """Onset 2026-03-13 (day 12), resolved 2026-03-15 (2 days): at a cutoff of 2026-03-14 it is
+    still at grade 3, so potential; at 2026-03-15 it has come down within 3 days: not a DLT."""
+    nausea = _nausea(
+        subject, alice, dt.date(2026, 3, 13), resolved_on=dt.date(2026, 3, 15), outcome="recovered"
+    )
+    before, after = dt.date(2026, 3, 14), dt.date(2026, 3, 15)
+    assert dlt_event_statuses(subject.study, before)[nausea.pk] == DltStatus.POTENTIAL
+    assert dlt_event_statuses(subject.study, after)[nausea.pk] == DltStatus.NOT_DLT
     # The same answer as the overview that the dashboard and dlt_report read.
-    assert [e.event.pk for e in dlt_overview(subject.study, day_4).queue] == [nausea.pk]
-    assert dlt_overview(subject.study, day_3).queue == []
+    assert [e.event.pk for e in dlt_overview(subject.study, before).queue] == [nausea.pk]
+    assert dlt_overview(subject.study, after).queue == []
 
 
 def test_a_decision_overrides_the_computed_flag(subject, alice, bob):
@@ -67,27 +69,33 @@ def test_a_decision_overrides_the_computed_flag(subject, alice, bob):
 def test_the_admin_badge_filter_and_queue_show_todays_status_not_the_stored_one(
     client, data_manager, recent, alice
 ):
-    nausea = _nausea(recent, alice, TODAY - dt.timedelta(days=4))
-    # The flag stored yesterday, when the nausea had lasted 3 days: not a DLT.
+    """A nausea from 2 days ago that resolved today: the flag stored yesterday, when it was
+    still at grade 3, says potential; today it has come down within 3 days: not a DLT."""
+    nausea = _nausea(
+        recent, alice, TODAY - dt.timedelta(days=2), resolved_on=TODAY, outcome="recovered"
+    )
     dlt_evaluate_event(event=nausea, by=alice, cutoff=TODAY - dt.timedelta(days=1))
-    assert DltAssessment.objects.get(adverse_event=nausea).status == DltStatus.NOT_DLT
+    assert DltAssessment.objects.get(adverse_event=nausea).status == DltStatus.POTENTIAL
 
-    client.force_login(data_manager)
-    url = reverse("admin:ecrf_adverseevent_changelist")
-    page = client.get(url).content.decode()
-    assert "dlt-potential" in page and "Potential DLT" in page
-    assert "Nausea" in client.get(url, {"dlt_status": "potential"}).content.decode()
-    assert "Nausea" not in client.get(url, {"dlt_status": "not_dlt"}).content.decode()
-    queue = client.get(reverse("admin:ecrf_dltreviewqueue_changelist")).content.decode()
-    assert "Nausea" in queue and "Decide and sign" in queue
-
-
-def test_the_admin_shows_not_a_dlt_on_the_third_day(client, data_manager, recent, alice):
-    _nausea(recent, alice, TODAY - dt.timedelta(days=3))
     client.force_login(data_manager)
     url = reverse("admin:ecrf_adverseevent_changelist")
     page = client.get(url).content.decode()
     assert "dlt-not_dlt" in page and "Not a DLT" in page and "dlt-potential" not in page
     assert "Nausea" in client.get(url, {"dlt_status": "not_dlt"}).content.decode()
+    assert "Nausea" not in client.get(url, {"dlt_status": "potential"}).content.decode()
     queue = client.get(reverse("admin:ecrf_dltreviewqueue_changelist")).content.decode()
     assert "Nausea" not in queue
+
+
+def test_the_admin_shows_an_ongoing_grade_3_nausea_as_potential(
+    client, data_manager, recent, alice
+):
+    """Ongoing for 3 days: not yet known to come down within 3 days, so a potential DLT."""
+    _nausea(recent, alice, TODAY - dt.timedelta(days=3))
+    client.force_login(data_manager)
+    url = reverse("admin:ecrf_adverseevent_changelist")
+    page = client.get(url).content.decode()
+    assert "dlt-potential" in page and "Potential DLT" in page
+    assert "Nausea" in client.get(url, {"dlt_status": "potential"}).content.decode()
+    queue = client.get(reverse("admin:ecrf_dltreviewqueue_changelist")).content.decode()
+    assert "Nausea" in queue and "Decide and sign" in queue
