@@ -172,6 +172,10 @@ def _rule(*args, **kwargs):
     return _evaluate(_event(*args, **kwargs)).rule
 
 
+def _days_text(count):
+    return f"{count} day" if count == 1 else f"{count} days"
+
+
 def _explanation(rule_id, rules=None):
     """The end of the reason of an event decided by the rule ``rule_id``."""
     rule = (rules or default_rules()).rule(rule_id)
@@ -708,10 +712,6 @@ def test_an_unresolved_event_still_at_its_grade_is_a_potential_dlt(days_to_cutof
     assert f"for {_days_text(days_to_cutoff)} (ongoing at cutoff)" in flag.reason
 
 
-def _days_text(count):
-    return f"{count} day" if count == 1 else f"{count} days"
-
-
 def test_a_grade_step_after_the_cutoff_is_not_known_at_the_cutoff():
     """Fatigue grade 3 from day 12, down to grade 2 on day 15, unresolved: at a cutoff on day
     14 it is still at grade 3 (a potential DLT); at one on day 16 it has come down after 3
@@ -784,6 +784,50 @@ def test_a_cycle_delay_does_not_make_a_lymphopenia_a_dlt():
     context = SubjectContext(next_cycle=NextCycle(planned, planned + dt.timedelta(days=30)))
     flag = _evaluate(_event(LYMPHOCYTE_COUNT_DECREASED, 3, duration=None), context=context)
     assert flag.rule == LYMPHOPENIA
+
+
+# --- Every rule of the default set decides some event ----------------------------------------
+
+_PLANNED_CYCLE_2 = _day(22)
+_LATE_CYCLE_2 = SubjectContext(
+    next_cycle=NextCycle(_PLANNED_CYCLE_2, _PLANNED_CYCLE_2 + dt.timedelta(days=15))
+)
+_EPISTAXIS_GRADE_2 = SubjectContext(other_events=(OtherEvent("Epistaxis", 2, _day(14), _day(16)),))
+_HYS_LAW_LABS = SubjectContext(labs=_liver_labs(14))
+
+EVENT_PER_RULE = [
+    (TREATMENT_RELATED_DEATH, _event("Sepsis", 5, duration=0), NO_CONTEXT),
+    (LYMPHOPENIA, _event(LYMPHOCYTE_COUNT_DECREASED, 3), NO_CONTEXT),
+    (CYCLE_2_DELAY, _event(FATIGUE, 2, duration=None), _LATE_CYCLE_2),
+    (FEBRILE_NEUTROPENIA_RULE, _event(FEBRILE_NEUTROPENIA, 3, duration=1), NO_CONTEXT),
+    (THROMBOCYTOPENIA_BLEEDING, _event(PLATELET_COUNT_DECREASED, 3), _EPISTAXIS_GRADE_2),
+    (THROMBOCYTOPENIA_GRADE_4, _event(PLATELET_COUNT_DECREASED, 4, duration=2), NO_CONTEXT),
+    (SHORT_HAEMATOLOGICAL_GRADE_4, _event(NEUTROPHIL_COUNT_DECREASED, 4, duration=5), NO_CONTEXT),
+    (HAEMATOLOGICAL_GRADE_4, _event(NEUTROPHIL_COUNT_DECREASED, 4, duration=8), NO_CONTEXT),
+    (GRADE_3_HAEMATOLOGICAL, _event("Anemia", 3), NO_CONTEXT),
+    (HYS_LAW, _event("Alanine aminotransferase increased", 2), _HYS_LAW_LABS),
+    (SHORT_GI, _event("Nausea", 3, duration=2), NO_CONTEXT),
+    (SHORT_ELECTROLYTE, _event("Hypokalemia", 3, duration=2), NO_CONTEXT),
+    (SHORT_TRANSAMINASE, _event("Aspartate aminotransferase increased", 3, duration=5), NO_CONTEXT),
+    (SHORT_FATIGUE, _event(FATIGUE, 3, duration=5), NO_CONTEXT),
+    (RESOLVING_LAB_ONLY, _event("GGT increased", 3, duration=5), NO_CONTEXT),
+    (GRADE_3_NON_HAEMATOLOGICAL, _event("Capillary leak syndrome", 3, duration=1), NO_CONTEXT),
+]
+
+
+@pytest.mark.parametrize(("rule_id", "event", "context"), EVENT_PER_RULE)
+def test_each_rule_of_the_default_set_decides_an_event_and_names_itself(rule_id, event, context):
+    """One event per rule of studies/dlt-default.json, CTCAE v5.0 terms and grades: the flag
+    names the rule, its verdict is the rule's outcome and the reason ends with its text."""
+    flag = _evaluate(event, context=context)
+    assert flag.rule == rule_id
+    assert flag.is_dlt is default_rules().rule(rule_id).is_dlt
+    assert flag.reason.endswith(_explanation(rule_id))
+
+
+def test_every_rule_of_the_default_set_is_reached_by_some_event():
+    """No rule of the default set is shadowed entirely by the rules before it."""
+    assert [rule_id for rule_id, _event, _context in EVENT_PER_RULE] == list(DEFAULT_IDS)
 
 
 # --- Another rule set ------------------------------------------------------------------------
