@@ -369,14 +369,15 @@ def _read_rule(item: Any, path: str, problems: _Problems) -> DltRule | None:
         )
     events = _read_events(item["events"], f"{path}.events", problems) if "events" in item else {}
     grade = item.get("grade", 1)
-    if not _grade(grade):
+    grade_valid = _grade(grade)
+    if not grade_valid:
         problems.add(f"{path}.grade", BAD_GRADE.format(value=grade))
         grade = 1
     max_grade = item.get("max_grade", 5)
     if not _grade(max_grade):
         problems.add(f"{path}.max_grade", BAD_GRADE.format(value=max_grade))
         max_grade = 5
-    elif max_grade < grade:
+    elif grade_valid and max_grade < grade:
         problems.add(f"{path}.max_grade", MAX_BELOW_MIN.format(grade=grade, value=max_grade))
     more_than = at_most = None
     if "duration" in item:
@@ -397,7 +398,8 @@ def _read_rule(item: Any, path: str, problems: _Problems) -> DltRule | None:
                 if key not in resolves:
                     problems.add(f"{path}.resolves.{key}", REQUIRED)
             to_grade, within = resolves.get("to_grade"), resolves.get("within_days")
-            if to_grade is not None and not _grade(to_grade, 0, grade - 1):
+            # Against a grade the file does not state, to_grade cannot be judged.
+            if grade_valid and to_grade is not None and not _grade(to_grade, 0, grade - 1):
                 problems.add(
                     f"{path}.resolves.to_grade", BAD_TO_GRADE.format(grade=grade, value=to_grade)
                 )
@@ -651,10 +653,13 @@ def cycle_delay_days(course: Course, next_cycle: NextCycle | None, cutoff: dt.da
     when it has not started); None when the event cannot have delayed it."""
     if next_cycle is None or not course.onset_on <= next_cycle.planned_on <= course.end_on:
         return None
-    if next_cycle.started_on is None and next_cycle.ended_for_other_reason:
+    # A start after the cutoff was not known at the cutoff.
+    started_on = next_cycle.started_on
+    if started_on is not None and started_on > cutoff:
+        started_on = None
+    if started_on is None and next_cycle.ended_for_other_reason:
         return None
-    started = next_cycle.started_on or cutoff
-    return (started - next_cycle.planned_on).days
+    return ((started_on or cutoff) - next_cycle.planned_on).days
 
 
 # --- Deciding an event ------------------------------------------------------------------------

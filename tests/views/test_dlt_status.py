@@ -37,9 +37,7 @@ def _nausea(subject, by, onset_on, **extra):
     )  # fmt: skip
 
 
-def test_a_short_grade_3_nausea_is_potential_until_the_cutoff_passes_its_resolution(
-    subject, alice
-):
+def test_a_short_grade_3_nausea_is_potential_until_the_cutoff_passes_its_resolution(subject, alice):
     """Onset 2026-03-13 (day 12), resolved 2026-03-15 (2 days): at a cutoff of 2026-03-14 it is
     still at grade 3, so potential; at 2026-03-15 it has come down within 3 days: not a DLT."""
     nausea = _nausea(

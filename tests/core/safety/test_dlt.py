@@ -505,14 +505,14 @@ def test_grade_4_cholesterol_high_resolving_to_grade_1_within_7_days_is_not_a_dl
 @pytest.mark.parametrize(
     ("term", "rule"),
     [
-        ("INR increased", RESOLVING_LAB_ONLY),  # graded from a lab value
+        ("INR increased", GRADE_3_NON_HAEMATOLOGICAL),
         ("Fibrinogen decreased", GRADE_3_NON_HAEMATOLOGICAL),
         ("Activated partial thromboplastin time prolonged", GRADE_3_NON_HAEMATOLOGICAL),
     ],
 )
 def test_grade_3_coagulation_tests_are_not_haematological(term, rule):
-    """Coagulation tests of CTCAE v5.0 "Investigations" are not blood counts: grade 3 for 10
-    days is a DLT; for a day, INR increased (graded from a lab value) resolves within 7 days."""
+    """Coagulation tests of CTCAE v5.0 "Investigations" are not blood counts, and no rule
+    excuses a short one: grade 3 for 10 days or for 1 day is a DLT."""
     assert _rule(term, 3, duration=10) == GRADE_3_NON_HAEMATOLOGICAL
     assert _rule(term, 3, duration=1) == rule
 
@@ -621,53 +621,36 @@ def test_a_grade_3_electrolyte_abnormality_of_3_days_is_not_a_dlt(term):
     assert _rule(term, 3, duration=8) == GRADE_3_NON_HAEMATOLOGICAL
 
 
-@pytest.mark.parametrize(
-    ("term", "rule"),
-    [
-        *((term, RESOLVING_LAB_ONLY) for term in LAB_GRADED_ELECTROLYTES),
-        (HYPOPHOSPHATEMIA, GRADE_3_NON_HAEMATOLOGICAL),
-    ],
-)
-def test_a_grade_3_electrolyte_abnormality_of_4_to_7_days_is_a_resolving_lab_abnormality(
-    term, rule
-):
-    """Default rule set, as it stands: an electrolyte abnormality graded from a lab value is in
-    the lab_only group, so grade 3 resolving after 4-7 days is taken by resolving_lab_only (not
-    a DLT) once short_electrolyte (3 days) no longer holds. "Hypophosphatemia" is not graded
-    from a lab value by ecrf.ctcae.labs, so 4 days of it is a DLT."""
-    assert _rule(term, 3, duration=4) == rule
-    assert _rule(term, 3, duration=7) == rule
-
-
-@pytest.mark.parametrize("term", LAB_GRADED_ELECTROLYTES)
-def test_the_reference_trial_makes_a_grade_3_electrolyte_abnormality_of_4_days_a_dlt(term):
-    """studies/IL2-IM-CTX.json has no resolving_lab_only rule: 3 days is not a DLT, 4 is."""
-    assert _evaluate(_event(term, 3, duration=3), rules=REFERENCE_RULES).rule == SHORT_ELECTROLYTE
-    flag = _evaluate(_event(term, 3, duration=4), rules=REFERENCE_RULES)
-    assert flag.is_dlt
-    assert flag.rule == GRADE_3_NON_HAEMATOLOGICAL
-
-
-@pytest.mark.parametrize("term", TRANSAMINASE_TERMS)
-@pytest.mark.parametrize(("duration", "is_dlt"), [(7, False), (8, True)])
-def test_grade_3_alt_or_ast_increased_is_a_dlt_after_7_days(term, duration, is_dlt):
-    """Default rule set: CTCAE v5.0 "Alanine aminotransferase increased" or "Aspartate
-    aminotransferase increased" grade 3 (>5.0-20.0 x ULN) that comes down within 7 days is not
-    a DLT; 8 days is."""
-    flag = _evaluate(_event(term, 3, duration=duration))
-    assert flag.is_dlt is is_dlt
-    assert flag.rule == (GRADE_3_NON_HAEMATOLOGICAL if is_dlt else SHORT_TRANSAMINASE)
+@pytest.mark.parametrize("term", (*LAB_GRADED_ELECTROLYTES, HYPOPHOSPHATEMIA))
+def test_a_grade_3_electrolyte_abnormality_of_4_days_is_a_dlt(term):
+    """Default rule set: only short_electrolyte (3 days) excuses a grade 3 electrolyte
+    abnormality; resolving_lab_only names the lab abnormalities it excuses, and no electrolyte
+    is among them."""
+    assert _rule(term, 3, duration=4) == GRADE_3_NON_HAEMATOLOGICAL
 
 
 @pytest.mark.parametrize(
     "term", [*TRANSAMINASE_TERMS, "Hypokalemia", "Hyponatremia", "Creatinine increased"]
 )
+@pytest.mark.parametrize("duration", [1, 2, 7])
+def test_a_grade_4_organ_or_electrolyte_lab_abnormality_is_a_dlt_however_short(term, duration):
+    """Default rule set: CTCAE v5.0 "Alanine aminotransferase increased" grade 4 (>20.0 x ULN),
+    "Hypokalemia" grade 4 (<2.5 mmol/L) or "Creatinine increased" grade 4 (>6.0 x ULN) is a
+    DLT even when it resolves within a day: their short-duration rules are for grade 3 only."""
+    assert _rule(term, 4, duration=duration) == GRADE_3_NON_HAEMATOLOGICAL
+
+
+@pytest.mark.parametrize(
+    "term", ["GGT increased", "Lipase increased", "CPK increased", "Cholesterol high"]
+)
 @pytest.mark.parametrize(("duration", "is_dlt"), [(2, False), (7, False), (8, True)])
-def test_a_grade_4_lab_abnormality_resolving_within_7_days_is_not_a_dlt(term, duration, is_dlt):
-    """Default rule set, as it stands: resolving_lab_only takes grades 3 and 4, so CTCAE v5.0
-    "Alanine aminotransferase increased" grade 4 (>20.0 x ULN), "Hypokalemia" grade 4
-    (<2.5 mmol/L) or "Creatinine increased" grade 4 (>6.0 x ULN) resolving within 7 days is
-    not a DLT (under the old rules any grade 4 event was)."""
+def test_a_grade_4_enzyme_or_lipid_rise_resolving_within_7_days_is_not_a_dlt(
+    term, duration, is_dlt
+):
+    """Default rule set, resolving_lab_only: CTCAE v5.0 "GGT increased" grade 4 (>20.0 x ULN),
+    "Lipase increased" grade 4 (>5.0 x ULN with signs or symptoms), "CPK increased" grade 4
+    (>10.0 x ULN) or "Cholesterol high" grade 4 (>500 mg/dL) that resolves within 7 days is not
+    a DLT; 8 days is."""
     flag = _evaluate(_event(term, 4, duration=duration))
     assert flag.is_dlt is is_dlt
     assert flag.rule == (GRADE_3_NON_HAEMATOLOGICAL if is_dlt else RESOLVING_LAB_ONLY)
