@@ -1,7 +1,9 @@
 """manage.py seed_demo: the reference trial with about 17 subjects, one user per role, idempotent."""
 
+import json
 import re
 from io import StringIO
+from pathlib import Path
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -19,6 +21,8 @@ from ecrf.models import (
     Visit,
 )
 from ecrf.services.demo import DEMO_USERS
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.mark.django_db
@@ -61,10 +65,15 @@ def test_seed_demo_loads_the_reference_trial_once_and_prints_passwords_once():
 
 
 @pytest.mark.django_db
-def test_the_demo_trial_passes_the_consistency_checks_and_never_opened_a_consistency_query():
+def test_the_demo_trial_is_consistent_and_its_dlt_rules_reproduce_the_published_mtd():
     """Issue #12: 12 of 49 demo events were attributed to IL-2 before its first dose (day 10),
     imatinib was "interrupted" while every dose was given, and ALT increased events had no ALT
-    result of their grade."""
+    result of their grade.
+
+    Issue #13: under the DLT definition of the reference study file (studies/IL2-IM-CTX.json),
+    the demo cohorts reproduce the published trial (Oncoimmunology 2013;2:e23079): the MTD of
+    IL-2 is 6 MIU/day (dose level 2), and the DLTs are capillary leak syndrome, anorexia and
+    fatigue, each flagged by the rule of grade 3 non-haematological toxicity."""
     import datetime as dt
 
     from ecrf.models import DataQuery, QueryOrigin
@@ -81,3 +90,21 @@ def test_the_demo_trial_passes_the_consistency_checks_and_never_opened_a_consist
         agent_assessments__agent__code="IL2", agent_assessments__attribution="probable"
     ).exists()
     assert events.filter(agent_assessments__action_taken="interrupted").exists()
+
+    from ecrf.selectors.dlt import dlt_overview, study_dlt_rules
+
+    rules = study_dlt_rules(study)
+    reference = json.loads((ROOT / "studies" / "IL2-IM-CTX.json").read_text())["dlt"]["rules"]
+    assert rules.number == 1 and [r.id for r in rules.rules.rules] == [r["id"] for r in reference]
+    overview = dlt_overview(study, dt.date(2030, 1, 1))
+    recommendation = overview.recommendation
+    assert (recommendation.mtd, recommendation.proceed) == (2, False)
+    assert overview.levels[recommendation.mtd - 1].label == "IL-2 6 MIU/day"
+    dlts = sorted(
+        (e.event.ctcae_term, e.flag.rule) for s in overview.subjects for e in s.events if e.counts
+    )
+    assert dlts == [
+        ("Anorexia", "grade_3_non_haematological"),
+        ("Capillary leak syndrome", "grade_3_non_haematological"),
+        ("Fatigue", "grade_3_non_haematological"),
+    ]

@@ -51,6 +51,8 @@ from ..safety.dlt import (
 from ..safety.dlt_rules import (
     AMINOTRANSFERASE_TESTS,
     BILIRUBIN_TEST,
+    BLEEDING_MIN_GRADE,
+    GROUP_BLEEDING,
     DltRuleSet,
     GradeStep,
     LabValue,
@@ -58,6 +60,7 @@ from ..safety.dlt_rules import (
     OtherEvent,
     SubjectContext,
     default_rules,
+    group_terms,
     parse_rules,
 )
 from ..safety.reconciliation import EventSpan, LabFinding
@@ -308,23 +311,23 @@ def dlt_grade_steps(subjects: list[Subject], cutoff: dt.date) -> dict[str, tuple
     return {key: tuple(items) for key, items in steps.items()}
 
 
-def dlt_hys_law_labs(subject_ids: set, cutoff: dt.date) -> dict[UUID, list[LabValue]]:
-    """Per subject id, the aminotransferase and bilirubin results collected by the cutoff."""
+def dlt_hys_law_labs(subject_keys: set[str], cutoff: dt.date) -> dict[str, list[LabValue]]:
+    """Per subject key, the aminotransferase and bilirubin results collected by the cutoff."""
     labs: dict = defaultdict(list)
     zone = timezone.get_current_timezone()
     for subject_id, test, value, uln, collected_at in LabResult.objects.filter(
-        subject_id__in=list(subject_ids),
+        subject_id__in=[UUID(key) for key in subject_keys],
         entered_in_error=False,
         test_code__in=(*AMINOTRANSFERASE_TESTS, BILIRUBIN_TEST),
     ).values_list("subject_id", "test_code", "value", "uln", "collected_at"):
         collected_on = collected_at.astimezone(zone).date()
         if collected_on <= cutoff:
-            labs[subject_id].append(LabValue(test, value, uln, collected_on))
+            labs[str(subject_id)].append(LabValue(test, value, uln, collected_on))
     return labs
 
 
-def dlt_next_cycles(subjects: list[Subject], cutoff: dt.date) -> dict[UUID, NextCycle]:
-    """Per treated subject, cycle 2: planned day 1, the first dose given in it by the cutoff,
+def dlt_next_cycles(subjects: list[Subject], cutoff: dt.date) -> dict[str, NextCycle]:
+    """Per treated subject's key, cycle 2: planned day 1, the first dose given in it by the cutoff,
     and whether treatment ended before it for a reason other than an adverse event."""
     started = dict(
         DoseAdministration.objects.filter(
@@ -341,7 +344,7 @@ def dlt_next_cycles(subjects: list[Subject], cutoff: dt.date) -> dict[UUID, Next
             continue
         planned_on = subject.first_dose_on + dt.timedelta(days=subject.study.cycle_days)
         ended = subject.treatment_end_on
-        cycles[subject.pk] = NextCycle(
+        cycles[str(subject.pk)] = NextCycle(
             planned_on,
             started.get(subject.pk),
             ended is not None
@@ -351,17 +354,14 @@ def dlt_next_cycles(subjects: list[Subject], cutoff: dt.date) -> dict[UUID, Next
     return cycles
 
 
-@dataclass(frozen=True)
-class EventRow:
-    key: str
-    subject_id: UUID
-    first_dose_on: dt.date | None
-    term: str
-    grade: int
-    onset_on: dt.date
-    resolved_on: dt.date | None
-    despite_supportive_care: bool
-    decision: str
+def _bleeding_events(rows: list[tuple], cutoff: dt.date) -> dict[str, list[OtherEvent]]:
+    """Per subject key, the bleeding events that a ``requires: bleeding`` rule may count."""
+    bleeding = group_terms(GROUP_BLEEDING)
+    found: dict = defaultdict(list)
+    for _key, subject_key, _first, term, grade, onset_on, resolved_on, *_rest in rows:
+        if term in bleeding and grade >= BLEEDING_MIN_GRADE and onset_on <= cutoff:
+            found[subject_key].append(OtherEvent(term, grade, onset_on, resolved_on))
+    return found
 
 
 def dlt_flags(
@@ -372,56 +372,51 @@ def dlt_flags(
     rules: DltRuleSet,
     *,
     also_event: UUID | None = None,
-) -> dict[UUID, tuple[DltFlag | None, str]]:
-    """Per current event with onset by the cutoff (and `also_event`, whatever its onset):
-    the rules' flag (None when its subject has no first dose) and the investigator's decision
-    ("" when none). The rules run on plain values; the facts some rules need beyond the event
-    (other events, labs, cycle 2) are read only when the rule set has such a rule. At most five
-    queries whatever the size of the study."""
-    events = AdverseEvent.objects.filter(subject__in=subjects, entered_in_error=False)
-    rows = [
-        EventRow(*values)
-        for values in events.annotate(event_key=Cast("pk", AS_TEXT)).values_list(
-            "event_key", "subject_id", "subject__first_dose_on", "ctcae_term", "grade",
+) -> dict[str, tuple[DltFlag | None, str]]:
+    """Per event key (the event id as text), for every current event with onset by the cutoff
+    (and `also_event`, whatever its onset): the rules' flag (None when its subject has no first
+    dose) and the investigator's decision ("" when none). The rules run on plain values; the
+    facts some rules need beyond the event (bleeding events, labs, cycle 2) are read only when
+    the rule set has such a rule. At most five queries whatever the size of the study."""
+    also = str(also_event) if also_event else None
+    rows = list(
+        AdverseEvent.objects.filter(subject__in=subjects, entered_in_error=False)
+        .annotate(event_key=Cast("pk", AS_TEXT), subject_key=Cast("subject_id", AS_TEXT))
+        .values_list(
+            "event_key", "subject_key", "subject__first_dose_on", "ctcae_term", "grade",
             "onset_on", "resolved_on", "despite_supportive_care", "dlt_assessment__decision",
         )
-    ]  # fmt: skip
+    )  # fmt: skip
     steps = dlt_grade_steps(subjects, cutoff)
-    others: dict = defaultdict(list)
-    if rules.needs_other_events:
-        for row in rows:
-            if row.onset_on <= cutoff:
-                others[row.subject_id].append(
-                    OtherEvent(row.term, row.grade, row.onset_on, row.resolved_on)
-                )
-    wanted = [
-        row
-        for row in rows
-        if row.onset_on <= cutoff or (also_event and UUID(row.key) == also_event)
-    ]
-    treated = {row.subject_id for row in wanted if row.first_dose_on}
+    bleeding = _bleeding_events(rows, cutoff) if rules.needs_other_events else {}
+    wanted = [row for row in rows if row[5] <= cutoff or row[0] == also]
+    treated = {row[1] for row in wanted if row[2]}
     labs = dlt_hys_law_labs(treated, cutoff) if rules.needs_labs else {}
-    cycles = dlt_next_cycles([s for s in subjects if s.pk in treated], cutoff) if (
-        rules.needs_next_cycle
-    ) else {}  # fmt: skip
+    cycles = (
+        dlt_next_cycles([s for s in subjects if str(s.pk) in treated], cutoff)
+        if rules.needs_next_cycle
+        else {}
+    )
+    contexts: dict[str, SubjectContext] = {}
     flags: dict = {}
-    for row in wanted:
+    for key, subject_key, first_dose_on, term, grade, onset, resolved, care, decision in wanted:
         flag = None
-        if row.first_dose_on:
+        if first_dose_on:
+            context = contexts.get(subject_key)
+            if context is None:
+                context = contexts[subject_key] = SubjectContext(
+                    tuple(bleeding.get(subject_key, ())),
+                    tuple(labs.get(subject_key, ())),
+                    cycles.get(subject_key),
+                )
             facts = EventFacts(
-                UUID(row.key), row.term, row.grade, row.onset_on, row.resolved_on,
-                attributions[row.key], steps.get(row.key, ()), row.despite_supportive_care,
-            )  # fmt: skip
-            context = SubjectContext(
-                tuple(others.get(row.subject_id, ())),
-                tuple(labs.get(row.subject_id, ())),
-                cycles.get(row.subject_id),
+                key, term, grade, onset, resolved, attributions[key], steps.get(key, ()), care
             )
             flag = evaluate_event(
-                facts, first_dose_on=row.first_dose_on, cutoff=cutoff, settings=settings,
+                facts, first_dose_on=first_dose_on, cutoff=cutoff, settings=settings,
                 rules=rules, context=context,
             )  # fmt: skip
-        flags[UUID(row.key)] = (flag, row.decision or "")
+        flags[key] = (flag, decision or "")
     return flags
 
 
@@ -435,8 +430,8 @@ def dlt_candidates(
     """Per event id, the rules' flag of every event that is, or was decided to be, a DLT
     candidate, over the events with onset by the cutoff (`dlt_flags`)."""
     return {
-        event_id: flag
-        for event_id, (flag, decision) in dlt_flags(
+        UUID(event_key): flag
+        for event_key, (flag, decision) in dlt_flags(
             subjects, attributions, cutoff, settings, rules
         ).items()
         if dlt_status(bool(flag and flag.is_dlt), decision) != DltStatus.NOT_DLT

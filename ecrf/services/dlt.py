@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from uuid import UUID
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -97,6 +98,7 @@ def _reevaluate(
         subjects, dlt_attributions(subjects), cutoff, study_dlt_settings(study), rules.rules,
         also_event=event.pk if event is not None else None,
     )  # fmt: skip
+    flags = {UUID(key): value for key, value in flags.items()}
     if event is not None and event.entered_in_error:
         flags[event.pk] = (None, "")
     assessments = {
