@@ -25,6 +25,7 @@ from ..models import (
     AuditEvent,
     DltAssessment,
     DltDecision,
+    DltRuleSet,
     DltStatus,
     DoseAdministration,
     DoseLevel,
@@ -382,6 +383,7 @@ def _study_definition_ids(study: Study) -> list[str]:
     ids += DoseLevel.objects.filter(study=study).values_list("pk", flat=True)
     ids += DoseLevelDose.objects.filter(dose_level__study=study).values_list("pk", flat=True)
     ids += ScheduledVisit.objects.filter(study=study).values_list("pk", flat=True)
+    ids += DltRuleSet.objects.filter(study=study).values_list("pk", flat=True)
     return [str(pk) for pk in ids]
 
 

@@ -315,20 +315,24 @@ def dlt_hys_law_labs(subject_keys: set[str], cutoff: dt.date) -> dict[str, list[
     """Per subject key, the aminotransferase and bilirubin results collected by the cutoff."""
     labs: dict = defaultdict(list)
     zone = timezone.get_current_timezone()
+    # The keys are the database's text of the ids (without hyphens on SQLite).
+    key_of = {UUID(key): key for key in subject_keys}
     for subject_id, test, value, uln, collected_at in LabResult.objects.filter(
-        subject_id__in=[UUID(key) for key in subject_keys],
+        subject_id__in=list(key_of),
         entered_in_error=False,
         test_code__in=(*AMINOTRANSFERASE_TESTS, BILIRUBIN_TEST),
     ).values_list("subject_id", "test_code", "value", "uln", "collected_at"):
         collected_on = collected_at.astimezone(zone).date()
         if collected_on <= cutoff:
-            labs[str(subject_id)].append(LabValue(test, value, uln, collected_on))
+            labs[key_of[subject_id]].append(LabValue(test, value, uln, collected_on))
     return labs
 
 
-def dlt_next_cycles(subjects: list[Subject], cutoff: dt.date) -> dict[str, NextCycle]:
-    """Per treated subject's key, cycle 2: planned day 1, the first dose given in it by the cutoff,
+def dlt_next_cycles(subject_keys: set[str], subjects: list[Subject], cutoff: dt.date):
+    """Per key of a treated subject (of `subject_keys`, the database's text of the ids), cycle 2: planned day 1, the first dose given in it by the cutoff,
     and whether treatment ended before it for a reason other than an adverse event."""
+    key_of = {UUID(key): key for key in subject_keys}
+    subjects = [subject for subject in subjects if subject.pk in key_of]
     started = dict(
         DoseAdministration.objects.filter(
             subject__in=subjects, entered_in_error=False, cycle=2, given_dose__gt=0,
@@ -344,7 +348,7 @@ def dlt_next_cycles(subjects: list[Subject], cutoff: dt.date) -> dict[str, NextC
             continue
         planned_on = subject.first_dose_on + dt.timedelta(days=subject.study.cycle_days)
         ended = subject.treatment_end_on
-        cycles[str(subject.pk)] = NextCycle(
+        cycles[key_of[subject.pk]] = NextCycle(
             planned_on,
             started.get(subject.pk),
             ended is not None
@@ -392,11 +396,7 @@ def dlt_flags(
     wanted = [row for row in rows if row[5] <= cutoff or row[0] == also]
     treated = {row[1] for row in wanted if row[2]}
     labs = dlt_hys_law_labs(treated, cutoff) if rules.needs_labs else {}
-    cycles = (
-        dlt_next_cycles([s for s in subjects if str(s.pk) in treated], cutoff)
-        if rules.needs_next_cycle
-        else {}
-    )
+    cycles = dlt_next_cycles(treated, subjects, cutoff) if rules.needs_next_cycle else {}
     contexts: dict[str, SubjectContext] = {}
     flags: dict = {}
     for key, subject_key, first_dose_on, term, grade, onset, resolved, care, decision in wanted:
