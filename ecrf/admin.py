@@ -8,6 +8,7 @@ entered in error with a reason.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 
 from django import forms
@@ -31,6 +32,7 @@ from .models import (
     AgentSchedule,
     AuditEvent,
     DltReviewQueue,
+    DltRuleSet,
     DltStatus,
     DoseAdministration,
     DoseLevel,
@@ -69,6 +71,7 @@ _STUDY_PATHS = {
     ScheduledVisit: "study",
     DoseLevelDose: "dose_level__study",
     AgentSchedule: "agent__study",
+    DltRuleSet: "study",
 }
 _SUBJECT_PATHS = {
     Subject: "pk",
@@ -857,6 +860,54 @@ class DltReviewQueueAdmin(ScopedAdmin, admin.ModelAdmin):
     def has_view_permission(self, request, obj=None):
         # Staff, and the investigators who decide (access.CAPABILITIES[Action.DECIDE_DLT]).
         return request.user.is_staff or access.can(request.user, access.Action.DECIDE_DLT)
+
+
+@admin.register(DltRuleSet)
+class DltRuleSetAdmin(ScopedAdmin, admin.ModelAdmin):
+    """The versions of each study's DLT definition, read only: a version is recorded by
+    load_study (the dlt_rules_record service) and never changed, nor deleted, here."""
+
+    list_display = ("study", "number", "recorded_by", "created_at", "reason")
+    list_filter = ("study",)
+    list_select_related = ("study",)
+    search_fields = ("reason", "source", "recorded_by")
+    ordering = ("study__code", "-number")
+    fields = (
+        "study", "number", "created_at", "recorded_by", "reason", "source", "digest",
+        "rule_list", "rules_json",
+    )  # fmt: skip
+    readonly_fields = fields
+
+    @admin.display(description="rules, in the order they are applied")
+    def rule_list(self, obj: DltRuleSet):
+        return format_html(
+            "<ol>{}</ol>",
+            format_html_join(
+                "",
+                "<li><code>{}</code> ({}): {}</li>",
+                (
+                    (rule.get("id", ""), rule.get("outcome", ""), rule.get("text", ""))
+                    for rule in obj.rules
+                ),
+            ),
+        )
+
+    @admin.display(description="rules as stored (JSON)")
+    def rules_json(self, obj: DltRuleSet):
+        # Wrapped, so that a long rule text stays on the page.
+        return format_html(
+            '<pre style="white-space: pre-wrap; max-width: 60em">{}</pre>',
+            json.dumps(obj.rules, indent=2, ensure_ascii=False),
+        )
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
 
 
 @admin.register(AdverseEventAgent)

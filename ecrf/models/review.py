@@ -63,6 +63,7 @@ class DltRuleSet(AuditedModel):
     recorded_by = models.CharField(max_length=150)
 
     class Meta:
+        verbose_name = "DLT rule set version"
         ordering = ["study", "-number"]
         constraints = [
             models.UniqueConstraint(fields=["study", "number"], name="one_rule_set_per_version")

@@ -140,6 +140,8 @@ def safety_data(report: SafetyReport) -> dict:
         "generated_at": report.generated_at.isoformat(),
         "generated_by": report.generated_by,
         "snapshot_hash": report.snapshot_hash,
+        # The DLT definition every flag of the report comes from (the cover's "DLT rules").
+        "dlt_rules": dlt["dlt_rules"],
         "ctcae_version": frames.ctcae_version,
         "follow_up_days": frames.follow_up_days,
         "dose_levels": [

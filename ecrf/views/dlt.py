@@ -16,12 +16,28 @@ from ..forms import DltDecisionForm, LabToxicityRuleOutForm
 from ..models import DltStatus, LabToxicityAssessment
 from ..reports.cutoff import parse_cutoff
 from ..reports.safety import render_safety_report
-from ..selectors.dlt import dlt_overview
+from ..selectors.dlt import dlt_overview, study_dlt_rules
 from ..services.dlt import dlt_decide, lab_toxicity_rule_out
 from .editing import save_through_service
 from .subjects import role_label
 
 DASHBOARD_SUBJECT_ROWS = 50
+
+
+def rule_parts(reason: str, rule_id: str) -> tuple[str, str]:
+    """A flag's reason split where it names its rule ("...; DLT: rule <id>: <text>"): what
+    comes before "rule <id>: ", and the rule's text. The page shows the id as a badge between
+    them, so the text is read once. A reason that names no rule is (reason, "")."""
+    head, found, text = reason.rpartition(f"rule {rule_id}: ")
+    if not rule_id or not found:
+        return reason, ""
+    return head.rstrip(), text
+
+
+def _with_rule_parts(item) -> None:
+    """Set `reason_head` and `rule_text` on an event of the overview (see `rule_parts`)."""
+    flag = item.flag
+    item.reason_head, item.rule_text = rule_parts(flag.reason, flag.rule) if flag else ("", "")
 
 
 def _page_url(request: HttpRequest, key: str, page, step: int) -> str:
@@ -50,6 +66,9 @@ def dlt_dashboard(request: HttpRequest) -> HttpResponse:
             lab for lab in overview.unreconciled_labs if lab.subject.pk in visible
         ]
         overview.pending_elsewhere = overview.study_pending_count - len(overview.pending)
+        for row in overview.subjects:
+            for item in row.events:
+                _with_rule_parts(item)
         # The subjects table comes a page at a time, each study paged on its own, and each row
         # names only the events that are or were DLT candidates, found here rather than by
         # looping over every event of every subject in the template.
@@ -84,12 +103,17 @@ def dlt_decide_view(request: HttpRequest, assessment_id: UUID) -> HttpResponse:
             messages.success(request, "Decision signed and recorded.")
             return redirect("dlt_dashboard")
     event = assessment.adverse_event
+    rules = study_dlt_rules(event.subject.study)
+    reason_head, rule_text = rule_parts(assessment.rule_reason, assessment.rule)
     return render(
         request,
         "ecrf/dlt_decide.html",
         {
             "assessment": assessment,
             "event": event,
+            "rules": rules,
+            "reason_head": reason_head,
+            "rule_text": rule_text,
             "assessments": event.agent_assessments.select_related("agent"),
             "form": form,
             "can_decide": can_decide,

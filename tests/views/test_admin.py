@@ -165,6 +165,7 @@ READ_ONLY = {
     "DoseLevelDose",
     "ScheduledVisit",
     "DltReviewQueue",
+    "DltRuleSet",
     "AuditEvent",
 }
 

@@ -23,6 +23,7 @@ from ecrf.models import (
     AgentSchedule,
     AuditEvent,
     DltReviewQueue,
+    DltRuleSet,
     DoseAdministration,
     DoseLevel,
     DoseLevelDose,
@@ -56,6 +57,7 @@ STUDY_OF = {
     LabResult: "subject__study",
     ReferenceRange: "site__study",
     DltReviewQueue: "adverse_event__subject__study",
+    DltRuleSet: "study",
 }
 SUPERUSERS_ONLY = {StudyAssignment}
 
