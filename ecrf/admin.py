@@ -318,6 +318,20 @@ class AuditedAdmin(ScopedAdmin, admin.ModelAdmin):
         )
 
 
+class ReadOnlyAdmin:
+    """An admin page that only shows: its records are written by a service called elsewhere
+    (a command, a page), never added, changed or deleted here."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
 class ReadOnlyInline(ScopedAdmin, admin.TabularInline):
     extra = 0
     can_delete = False
@@ -791,7 +805,7 @@ class AdverseEventAdmin(AuditedAdmin):
 
 
 @admin.register(DltReviewQueue)
-class DltReviewQueueAdmin(ScopedAdmin, admin.ModelAdmin):
+class DltReviewQueueAdmin(ReadOnlyAdmin, ScopedAdmin, admin.ModelAdmin):
     list_display = ("subject", "event", "grade", "onset_on", "onset_day", "rule_reason", "decide")
     list_select_related = ("adverse_event__subject",)
     ordering = ("adverse_event__onset_on", "created_at")
@@ -848,22 +862,13 @@ class DltReviewQueueAdmin(ScopedAdmin, admin.ModelAdmin):
     def decide(self, obj):
         return format_html('<a href="{}">Decide and sign</a>', reverse("dlt_decide", args=[obj.pk]))
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
     def has_view_permission(self, request, obj=None):
         # Staff, and the investigators who decide (access.CAPABILITIES[Action.DECIDE_DLT]).
         return request.user.is_staff or access.can(request.user, access.Action.DECIDE_DLT)
 
 
 @admin.register(DltRuleSet)
-class DltRuleSetAdmin(ScopedAdmin, admin.ModelAdmin):
+class DltRuleSetAdmin(ReadOnlyAdmin, ScopedAdmin, admin.ModelAdmin):
     """The versions of each study's DLT definition, read only: a version is recorded by
     load_study (the dlt_rules_record service) and never changed, nor deleted, here."""
 
@@ -899,15 +904,6 @@ class DltRuleSetAdmin(ScopedAdmin, admin.ModelAdmin):
             '<pre style="white-space: pre-wrap; max-width: 60em">{}</pre>',
             json.dumps(obj.rules, indent=2, ensure_ascii=False),
         )
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(AdverseEventAgent)
@@ -989,7 +985,7 @@ class ReferenceRangeAdmin(AuditedAdmin):
 
 
 @admin.register(AuditEvent)
-class AuditEventAdmin(ScopedAdmin, admin.ModelAdmin):
+class AuditEventAdmin(ReadOnlyAdmin, ScopedAdmin, admin.ModelAdmin):
     """The audit trail, read only: nobody can add, change or delete an audit event."""
 
     list_display = (
@@ -1007,12 +1003,3 @@ class AuditEventAdmin(ScopedAdmin, admin.ModelAdmin):
     list_filter = ("action", "role", "site", "model")
     search_fields = ("actor", "object_repr", "field", "reason", "object_id")
     date_hierarchy = "at"
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

@@ -44,6 +44,19 @@ POSSIBLY_IL2 = {
 }
 
 
+# An amendment's DLT rule (issue #13): a short grade 3 fever, an expected effect of IL-2 (CTCAE
+# v5.0 "Fever" grade 3: >40.0 degrees C for <=24 hrs), is not a DLT.
+FEVER_RESOLVING = {
+    "id": "fever_resolving_48h",
+    "text": "Grade 3 fever that resolves to grade 1 or less within 48 hours is not a DLT.",
+    "outcome": "not_dlt",
+    "events": {"terms": ["Fever"]},
+    "grade": 3,
+    "max_grade": 3,
+    "resolves": {"to_grade": 1, "within_days": 2},
+}
+
+
 def study_create(definition: dict | None = None, *, code: str | None = None, source: str = "test"):
     """The test trial (or ``definition``) loaded through ``study_load``; ``code`` makes another
     study of it."""

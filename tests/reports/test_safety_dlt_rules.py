@@ -23,18 +23,10 @@ from ecrf.reports.safety_data import safety_data
 from ecrf.safety.dlt_rules import default_rules, parse_rules
 from ecrf.services import system_actor
 from ecrf.services.dlt import dlt_rules_record
+from tests.factories import FEVER_RESOLVING
 from tests.reports.test_safety import CUTOFF, _render, _tables, _text, trial  # noqa: F401
 
 AMENDMENT = "Amendment 2: fever that resolves within 48 hours is not a DLT"
-FEVER_RESOLVING = {
-    "id": "fever_resolving_48h",
-    "text": "Grade 3 fever that resolves to grade 1 or less within 48 hours is not a DLT.",
-    "outcome": "not_dlt",
-    "events": {"terms": ["Fever"]},
-    "grade": 3,
-    "max_grade": 3,
-    "resolves": {"to_grade": 1, "within_days": 2},
-}
 LISTING_HEADER = "Subject"
 
 

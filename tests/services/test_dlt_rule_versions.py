@@ -32,22 +32,20 @@ from ecrf.safety.dlt_rules import default_rules, parse_rules
 from ecrf.selectors.dlt import study_dlt_rules
 from ecrf.services import ae_record, lab_record, system_actor
 from ecrf.services.dlt import dlt_decide, dlt_rules_record
-from tests.factories import DEFINITION, PASSWORD, POSSIBLY_IL2, subject_enrolled, user_create
+from tests.factories import (
+    DEFINITION,
+    FEVER_RESOLVING,
+    PASSWORD,
+    POSSIBLY_IL2,
+    subject_enrolled,
+    user_create,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 REFERENCE_RULES = json.loads((ROOT / "studies" / "IL2-IM-CTX.json").read_text())["dlt"]["rules"]
 ONSET = dt.date(2026, 3, 13)
 CUTOFF = "2026-06-30"
 
-FEVER_RESOLVING = {
-    "id": "fever_resolving_48h",
-    "text": "Grade 3 fever that resolves to grade 1 or less within 48 hours is not a DLT.",
-    "outcome": "not_dlt",
-    "events": {"terms": ["Fever"]},
-    "grade": 3,
-    "max_grade": 3,
-    "resolves": {"to_grade": 1, "within_days": 2},
-}
 HYS_LAW = {
     "id": "hys_law",
     "text": "ALT or AST > 3 x ULN with total bilirubin > 2 x ULN on the same day is a DLT.",

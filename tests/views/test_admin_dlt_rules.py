@@ -18,17 +18,9 @@ from ecrf.models import AuditEvent, DltRuleSet
 from ecrf.safety.dlt_rules import default_rules, parse_rules
 from ecrf.services import system_actor
 from ecrf.services.dlt import dlt_rules_record
+from tests.factories import FEVER_RESOLVING
 
 AMENDMENT = "Amendment 2: <b>fever</b> & 48 hours"
-FEVER_RESOLVING = {
-    "id": "fever_resolving_48h",
-    "text": "Grade 3 fever that resolves to grade 1 or less within 48 hours is not a DLT.",
-    "outcome": "not_dlt",
-    "events": {"terms": ["Fever"]},
-    "grade": 3,
-    "max_grade": 3,
-    "resolves": {"to_grade": 1, "within_days": 2},
-}
 CHANGELIST = "admin:ecrf_dltruleset_changelist"
 
 

@@ -20,18 +20,9 @@ from ecrf.selectors.dlt import dlt_overview
 from ecrf.services import system_actor
 from ecrf.services.dlt import dlt_rules_record
 from ecrf.views.dlt import rule_parts
-from tests.factories import fatigue_grade_3
+from tests.factories import FEVER_RESOLVING, fatigue_grade_3
 
 AMENDMENT = "Amendment 2: fever that resolves within 48 hours is not a DLT"
-FEVER_RESOLVING = {
-    "id": "fever_resolving_48h",
-    "text": "Grade 3 fever that resolves to grade 1 or less within 48 hours is not a DLT.",
-    "outcome": "not_dlt",
-    "events": {"terms": ["Fever"]},
-    "grade": 3,
-    "max_grade": 3,
-    "resolves": {"to_grade": 1, "within_days": 2},
-}
 
 
 @pytest.fixture
