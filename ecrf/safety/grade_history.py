@@ -20,6 +20,8 @@ __all__ = [
     "FIELD",
     "check_grade_history",
     "format_grade_history",
+    "parse_steps",
+    "steps_text",
 ]
 
 FIELD = "grade_changes"
@@ -36,6 +38,11 @@ WORST_NOT_EVENT_GRADE = (
 SAME_GRADE_TWICE = (
     "grade_changes: the steps of {earlier} and {later} have the same grade ({grade}); "
     "a step is a change of grade."
+)
+
+NOT_A_STEP = (
+    "{part!r} is not a step: write each step as date:grade (YYYY-MM-DD:1-5), "
+    "steps separated by semicolons."
 )
 
 Step = tuple[dt.date, int]
@@ -93,3 +100,26 @@ def check_grade_history(
 def format_grade_history(steps: Sequence[Step]) -> str:
     """The history as one line: "grade 2 from 2026-03-01, grade 3 from 2026-03-04"."""
     return ", ".join(f"grade {grade} from {on.isoformat()}" for on, grade in steps)
+
+
+def steps_text(steps: Sequence[Step]) -> str:
+    """The history in its file form: "2026-03-01:2;2026-03-04:3" (empty for no history)."""
+    return ";".join(f"{on.isoformat()}:{grade}" for on, grade in steps)
+
+
+def parse_steps(text: str) -> list[Step]:
+    """Read the file form of a history, in the order written; raise ValueError naming the part
+    that is not "YYYY-MM-DD:grade". Blank text is no history; empty parts are skipped."""
+    steps = []
+    for raw in text.split(";"):
+        part = raw.strip()
+        if not part:
+            continue
+        date_text, sep, grade_text = part.partition(":")
+        try:
+            if not sep or not grade_text.strip().isdigit():
+                raise ValueError(part)
+            steps.append((dt.date.fromisoformat(date_text.strip()), int(grade_text)))
+        except ValueError:
+            raise ValueError(NOT_A_STEP.format(part=part)) from None
+    return steps

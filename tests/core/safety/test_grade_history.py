@@ -8,7 +8,12 @@ import datetime as dt
 
 import pytest
 
-from ecrf.safety.grade_history import check_grade_history, format_grade_history
+from ecrf.safety.grade_history import (
+    check_grade_history,
+    format_grade_history,
+    parse_steps,
+    steps_text,
+)
 
 ONSET = dt.date(2026, 3, 1)
 RESOLVED = dt.date(2026, 3, 10)
@@ -123,3 +128,38 @@ def test_the_history_reads_as_one_line():
         "grade 2 from 2026-03-01, grade 3 from 2026-03-04"
     )
     assert format_grade_history([]) == ""
+
+
+@pytest.mark.parametrize(
+    ("text", "steps"),
+    [
+        ("", []),
+        ("  ", []),
+        ("2026-03-01:2", [(d(1), 2)]),
+        ("2026-03-01:2;2026-03-04:3", [(d(1), 2), (d(4), 3)]),
+        (" 2026-03-01 : 2 ; 2026-03-04:3; ", [(d(1), 2), (d(4), 3)]),
+        # The order written is kept: the validator, not the parser, refuses it.
+        ("2026-03-04:3;2026-03-01:2", [(d(4), 3), (d(1), 2)]),
+    ],
+)
+def test_the_file_form_of_a_history_is_read_in_the_order_written(text, steps):
+    assert parse_steps(text) == steps
+
+
+@pytest.mark.parametrize(
+    "text", ["2026-03-01", "x:2", "2026-02-30:2", "2026-03-01:-1", "2026-03-01:2.5"]
+)
+def test_a_part_that_is_not_a_step_is_named(text):
+    bad = text.split(";")[0].strip()
+    with pytest.raises(ValueError) as info:
+        parse_steps(text)
+    assert str(info.value) == (
+        f"{bad!r} is not a step: write each step as date:grade (YYYY-MM-DD:1-5), "
+        "steps separated by semicolons."
+    )
+
+
+def test_the_file_form_reads_back():
+    steps = [(d(1), 2), (d(4), 3), (d(8), 1)]
+    assert steps_text(steps) == "2026-03-01:2;2026-03-04:3;2026-03-08:1"
+    assert parse_steps(steps_text(steps)) == steps
