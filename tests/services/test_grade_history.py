@@ -305,3 +305,19 @@ def test_a_nurse_of_another_site_cannot_write_a_history(stepped, charlie):
             grade_changes=[(d(13), 1), (d(16), 3)],
         )
     assert _history(stepped) == [(d(13), 2), (d(16), 3)]
+
+
+def test_a_locked_event_form_takes_no_change_of_its_history(stepped, alice, data_manager):
+    from ecrf.services.locking import lock_place
+
+    lock_place(target=stepped, by=data_manager)
+    with pytest.raises(ValidationError, match="locked"):
+        ae_update(
+            event=stepped,
+            changes={},
+            agent_changes={},
+            reason="After the lock",
+            by=alice,
+            grade_changes=[(d(13), 1), (d(16), 3)],
+        )
+    assert _history(stepped) == [(d(13), 2), (d(16), 3)]
