@@ -321,3 +321,15 @@ def test_a_locked_event_form_takes_no_change_of_its_history(stepped, alice, data
             grade_changes=[(d(13), 1), (d(16), 3)],
         )
     assert _history(stepped) == [(d(13), 2), (d(16), 3)]
+
+
+def test_an_event_retired_by_the_generic_service_takes_its_history_along(stepped, alice):
+    from ecrf.services import record_mark_entered_in_error
+
+    record_mark_entered_in_error(record=stepped, reason="Duplicate of AE2", by=alice)
+    assert _history(stepped) == []
+    reasons = set(stepped.grade_changes.values_list("entered_in_error_reason", flat=True))
+    assert reasons == {"Duplicate of AE2"}
+    assert AuditEvent.objects.filter(
+        action="ecrf.adverseeventgrade.entered_in_error", reason="Duplicate of AE2"
+    ).exists()
