@@ -28,6 +28,7 @@ from .models import (
     SERIOUSNESS_CRITERIA,
     AdverseEvent,
     AdverseEventAgent,
+    AdverseEventGrade,
     Agent,
     AgentSchedule,
     AuditEvent,
@@ -80,6 +81,7 @@ _SUBJECT_PATHS = {
     AdverseEvent: "subject",
     LabResult: "subject",
     AdverseEventAgent: "adverse_event__subject",
+    AdverseEventGrade: "adverse_event__subject",
     DltReviewQueue: "adverse_event__subject",
 }
 
@@ -383,8 +385,28 @@ class AgentAssessmentInline(ScopedAdmin, admin.TabularInline):
         return obj is None and super().has_add_permission(request, obj)
 
 
-def _valid_rows(formsets) -> list[forms.ModelForm]:
-    return [row for formset in formsets for row in formset.forms if row.cleaned_data]
+class GradeHistoryInline(ReadOnlyInline):
+    """The event's grade history, shown only: it is written on the adverse event page and by
+    the import, through the adverse event services, never here."""
+
+    model = AdverseEventGrade
+    fields = ("from_on", "grade", "entered_in_error", "entered_in_error_reason")
+    readonly_fields = fields
+    show_change_link = False
+    verbose_name = "grade history step"
+    verbose_name_plural = "grade history (changed on the adverse event page)"
+
+
+def _valid_rows(formsets, model=None) -> list[forms.ModelForm]:
+    """The filled rows of the formsets (of `model`'s only, when given): a read-only inline's
+    rows carry their initial values as cleaned data, and are no input."""
+    return [
+        row
+        for formset in formsets
+        if model is None or formset.model is model
+        for row in formset.forms
+        if row.cleaned_data
+    ]
 
 
 @admin.register(Study)
@@ -703,7 +725,7 @@ class AdverseEventAdmin(AuditedAdmin):
     list_select_related = ("subject", "dlt_assessment")
     # Rendering the rows is most of the page's time; 50 keep it quick.
     list_per_page = 50
-    inlines = [AgentAssessmentInline]
+    inlines = [AgentAssessmentInline, GradeHistoryInline]
     # The CTCAE version is the study's, the MedDRA code and SOC the term's, "serious" follows
     # from the criteria: the service sets them.
     readonly_fields = (
@@ -716,6 +738,10 @@ class AdverseEventAdmin(AuditedAdmin):
         "dlt_status",
     )
     change_readonly_fields = ("subject",)
+
+    def get_inlines(self, request, obj):
+        # A new event has no history to show.
+        return self.inlines if obj is not None else [AgentAssessmentInline]
 
     def get_formset_kwargs(self, request, obj, inline, prefix):
         kwargs = super().get_formset_kwargs(request, obj, inline, prefix)
@@ -735,7 +761,7 @@ class AdverseEventAdmin(AuditedAdmin):
                     row.cleaned_data["attribution"],
                     row.cleaned_data["action_taken"],
                 )
-                for row in _valid_rows(formsets)
+                for row in _valid_rows(formsets, AdverseEventAgent)
             },
             by=request.user,
             verbatim=data["verbatim"],
@@ -743,6 +769,7 @@ class AdverseEventAdmin(AuditedAdmin):
             outcome=data["outcome"],
             death_on=data["death_on"],
             serious_criteria=tuple(name for name in SERIOUSNESS_CRITERIA if data[name]),
+            despite_supportive_care=data["despite_supportive_care"],
         )
 
     def correct(self, request, record, form, formsets):
@@ -750,7 +777,9 @@ class AdverseEventAdmin(AuditedAdmin):
         changes = kwargs.pop("changes")
         if any(name in changes for name in SERIOUSNESS_CRITERIA):
             changes["serious"] = any(form.cleaned_data[name] for name in SERIOUSNESS_CRITERIA)
-        rows = [row for row in _valid_rows(formsets) if row.instance.pk is not None]
+        rows = [
+            row for row in _valid_rows(formsets, AdverseEventAgent) if row.instance.pk is not None
+        ]
         agent_changes = {row.instance.agent.code: form_changes(row) for row in rows}
         saved = ae_update(
             event=record,

@@ -1,7 +1,7 @@
 """The long analysis tables of a study: one pandas frame per CRF domain.
 
-One row per record (subject, visit, dose, adverse event, agent assessment, lab result, DLT
-assessment, audit event), each frame built from one query (`values_list` straight into pandas),
+One row per record (subject, visit, dose, adverse event, agent assessment, step of an adverse
+event's grade history, lab result, DLT assessment, audit event), each frame built from one query (`values_list` straight into pandas),
 never from a loop over model instances. Coded values come with their labels (`status` and
 `status_label`). Records marked entered-in-error are kept, with `entered_in_error` and its
 reason, so that nothing is silently dropped; the SDTM datasets (`ecrf.exports.sdtm`) leave them
@@ -19,6 +19,7 @@ from ..models import (
     ActionTaken,
     AdverseEvent,
     AdverseEventAgent,
+    AdverseEventGrade,
     Agent,
     AgentSchedule,
     Attribution,
@@ -51,6 +52,7 @@ DOMAINS = (
     "doses",
     "adverse_events",
     "adverse_event_agents",
+    "adverse_event_grade_history",
     "labs",
     "dlt_assessments",
     "audit_trail",
@@ -287,6 +289,7 @@ def adverse_events_frame(
             **{name: name for name in SERIOUSNESS_COLUMNS},
             "outcome": "outcome",
             "death_on": "death_on",
+            "despite_supportive_care": "despite_supportive_care",
             "dlt_status": "dlt_assessment__status",
             "entered_in_error": "entered_in_error",
             "entered_in_error_reason": "entered_in_error_reason",
@@ -306,6 +309,58 @@ def adverse_events_frame(
     _label(frame, "outcome", Outcome.choices)
     _label(frame, "worst_attribution", Attribution.choices)
     _label(frame, "dlt_status", DltStatus.choices)
+    return frame
+
+
+def adverse_event_grade_history_frame(
+    study: Study, subjects: QuerySet | None = None
+) -> pd.DataFrame:
+    """One row per step of an adverse event's grade history: the event is at `grade` from
+    `from_on` to `to_on`, the next step's date or else the event's resolution date (empty while
+    it is ongoing).
+
+    `to_on` is worked out among the steps in force; a step entered in error keeps its row,
+    flagged, with no `to_on`. An event with no steps was at its grade (`adverse_events`) from
+    onset to resolution and has no row here.
+    """
+    frame = _frame(
+        AdverseEventGrade.objects.filter(
+            _subject_filter(study, subjects, "adverse_event__subject")
+        ).order_by(
+            "adverse_event__subject__subject_code",
+            "adverse_event__onset_on",
+            "adverse_event__ctcae_term",
+            "adverse_event_id",
+            "from_on",
+            "entered_in_error",
+            "id",
+        ),
+        {
+            "study": "adverse_event__subject__study__code",
+            "subject_id": "adverse_event__subject__subject_code",
+            "site": "adverse_event__subject__site__code",
+            "adverse_event_id": "adverse_event_id",
+            "ctcae_term": "adverse_event__ctcae_term",
+            "grade": "grade",
+            "from_on": "from_on",
+            "resolved_on": "adverse_event__resolved_on",
+            "adverse_event_entered_in_error": "adverse_event__entered_in_error",
+            "entered_in_error": "entered_in_error",
+            "entered_in_error_reason": "entered_in_error_reason",
+            "record_id": "id",
+        },
+    )
+    in_force = ~frame["entered_in_error"].astype(bool)
+    steps = frame[in_force]
+    following = steps.groupby("adverse_event_id")["from_on"].shift(-1)
+    to_on = following.where(following.notna(), steps["resolved_on"])
+    frame.insert(
+        frame.columns.get_loc("from_on") + 1,
+        "to_on",
+        to_on.reindex(frame.index).astype(object).where(lambda v: v.notna(), None),
+    )
+    frame = frame.drop(columns="resolved_on")
+    _text_ids(frame, "adverse_event_id", "record_id")
     return frame
 
 
@@ -433,6 +488,7 @@ def domain_frames(study: Study, subjects: QuerySet | None = None) -> dict[str, p
         "doses": doses_frame(study, subjects),
         "adverse_events": adverse_events_frame(study, subjects, agents),
         "adverse_event_agents": agents,
+        "adverse_event_grade_history": adverse_event_grade_history_frame(study, subjects),
         "labs": labs_frame(study, subjects),
         "dlt_assessments": dlt_assessments_frame(study, subjects),
         "audit_trail": audit_trail_frame(study, subjects),

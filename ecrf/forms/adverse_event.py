@@ -13,8 +13,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from crispy_forms.helper import FormHelper
-from crispy_forms.layout import Column, Field, Fieldset, Layout, Row
+from crispy_forms.layout import HTML, Column, Field, Fieldset, Layout, Row
 from django import forms
+from django.core.exceptions import ValidationError
 from django.urls import reverse
 
 from ..ctcae.dictionary import (
@@ -33,6 +34,8 @@ from ..models import (
     Outcome,
 )
 from ..models.adverse_event import OTHER_SPECIFY_NEEDS_VERBATIM
+from ..safety.grade_history import FIELD as GRADE_CHANGES
+from ..safety.grade_history import check_grade_history, parse_steps, steps_text
 from .base import RecordForm
 
 SERIOUS_NEEDS_CRITERION = (
@@ -48,6 +51,14 @@ DEATH_BEFORE_ONSET = "The date of death cannot come before the onset date."
 FATAL_NEEDS_DEATH_DATE = "A fatal outcome needs the date of death."
 DEATH_DATE_NEEDS_FATAL = "Give a date of death only when the outcome is fatal."
 GRADE5_NEEDS_FATAL = "A grade 5 event needs a fatal outcome and a date of death."
+STEP_NEEDS_BOTH = "Give both the date and the grade of this step, or leave the row empty."
+GRADE_HISTORY_HELP = (
+    "Leave empty if the event stayed at one grade. Otherwise one row per grade: the first on the "
+    "onset date, the worst equal to the CTCAE grade above."
+)
+# Empty rows shown below the saved steps of the grade history.
+GRADE_HISTORY_EMPTY_ROWS = 3
+GRADE_HISTORY_PREFIX = "grade_history"
 
 # CTCAE v5.0 general grade definitions; each term's own wording is shown once loaded.
 GRADE_CHOICES = [
@@ -73,6 +84,7 @@ EVENT_FIELDS = (
     "death_on",
     "serious",
     *SERIOUSNESS_CRITERIA,
+    "despite_supportive_care",
 )
 
 
@@ -95,6 +107,50 @@ def action_field(agent: Agent) -> str:
 
 def version_field(agent: Agent) -> str:
     return f"version_{agent.code}"
+
+
+class GradeStepForm(forms.Form):
+    """One step of the grade history: the event is at `grade` from `from_on` on."""
+
+    from_on = _date_field("From", required=False)
+    grade = forms.TypedChoiceField(
+        label="Grade",
+        choices=[("", "Grade")] + [(value, str(value)) for value, _ in GRADE_CHOICES],
+        coerce=int,
+        empty_value=None,
+        required=False,
+    )
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        from_on, grade = cleaned.get("from_on"), cleaned.get("grade")
+        if (from_on is None) != (grade is None) and not self.errors:
+            self.add_error("from_on" if from_on is None else "grade", STEP_NEEDS_BOTH)
+        return cleaned
+
+
+class BaseGradeHistoryFormSet(forms.BaseFormSet):
+    """The rows of the grade history; empty rows are ignored."""
+
+    def steps(self) -> list[tuple[dt.date, int]]:
+        """The filled rows as (from date, grade), by date (call once the formset is valid)."""
+        filled = [
+            (row.cleaned_data["from_on"], row.cleaned_data["grade"])
+            for row in self.forms
+            if row.cleaned_data.get("from_on") and row.cleaned_data.get("grade")
+        ]
+        return sorted(filled, key=lambda step: step[0])
+
+    def add_history_error(self, error: ValidationError | str) -> None:
+        """Show a problem of the history as a whole next to its rows."""
+        self.non_form_errors()
+        messages = error.messages if isinstance(error, ValidationError) else [error]
+        self._non_form_errors.extend(messages)
+
+
+GradeHistoryFormSet = forms.formset_factory(
+    GradeStepForm, formset=BaseGradeHistoryFormSet, extra=GRADE_HISTORY_EMPTY_ROWS
+)
 
 
 class AdverseEventForm(RecordForm):
@@ -138,17 +194,41 @@ class AdverseEventForm(RecordForm):
         widget=forms.CheckboxSelectMultiple,
         help_text="Tick every criterion that applies to a serious event.",
     )
+    despite_supportive_care = forms.BooleanField(
+        label="Persisted despite optimal supportive care",
+        required=False,
+        help_text="Tick when the event did not come down although optimal supportive care "
+        "was given.",
+    )
+    grade_history_help = GRADE_HISTORY_HELP
+    # The service's "grade_changes" errors are shown next to the history rows (add_error).
+    error_targets = (GRADE_CHANGES,)
+    # The grade history the form was built from, so that a save over someone else's newer
+    # history is refused.
+    loaded_grade_changes = forms.CharField(widget=forms.HiddenInput, required=False)
 
     def __init__(
         self,
         *args,
         agents: Sequence[Agent],
         assessments: dict[str, AdverseEventAgent] | None = None,
+        grade_changes: Sequence[tuple[dt.date, int]] = (),
         **kwargs,
     ):
         super().__init__(*args, **kwargs)
         self.agents = list(agents)
         self.term = None
+        self.saved_grade_changes = list(grade_changes)
+        self.fields["loaded_grade_changes"].initial = steps_text(self.saved_grade_changes)
+        # A post without the history rows (an older page, a script) leaves the history alone.
+        self.history_posted = not self.is_bound or (
+            f"{GRADE_HISTORY_PREFIX}-TOTAL_FORMS" in self.data
+        )
+        self.grade_history = GradeHistoryFormSet(
+            self.data if self.is_bound and self.history_posted else None,
+            prefix=GRADE_HISTORY_PREFIX,
+            initial=[{"from_on": on, "grade": grade} for on, grade in self.saved_grade_changes],
+        )
         self.fields["ctcae_term"].widget.attrs.update(
             {
                 "autocomplete": "off",
@@ -186,7 +266,7 @@ class AdverseEventForm(RecordForm):
             )
             for agent in self.agents
         ]
-        hidden = ["loaded_version"]
+        hidden = ["loaded_version", "loaded_grade_changes"]
         if self.editing:
             hidden += [version_field(agent) for agent in self.agents]
         closing = []
@@ -213,6 +293,12 @@ class AdverseEventForm(RecordForm):
                     Column("outcome", css_class="col-md-6 col-xl-3"),
                     Column("death_on", css_class="col-md-6 col-xl-3"),
                 ),
+            ),
+            Fieldset(
+                "Course",
+                Field("despite_supportive_care"),
+                # A fixed template of the form's own formset, never request data.
+                HTML('{% include "ecrf/_grade_history.html" %}'),
             ),
             Fieldset(
                 "Seriousness",
@@ -253,7 +339,66 @@ class AdverseEventForm(RecordForm):
         elif serious is False and criteria:
             self.add_error("serious_criteria", CRITERIA_NEED_SERIOUS)
         self._check_dates_and_outcome(cleaned)
+        self._check_grade_history(cleaned)
         return cleaned
+
+    def _check_grade_history(self, cleaned: dict[str, Any]) -> None:
+        if not (self.is_bound and self.history_posted) or not self.grade_history.is_valid():
+            return
+        onset = cleaned.get("onset_on")
+        if self.term is None or cleaned.get("grade") is None or onset is None:
+            return
+        problems = check_grade_history(
+            term=self.term.term,
+            grade=cleaned["grade"],
+            onset_on=onset,
+            resolved_on=cleaned.get("resolved_on"),
+            steps=self.grade_history.steps(),
+        )
+        for message in problems.values():
+            self.grade_history.add_history_error(message)
+
+    def add_error(self, field, error) -> None:
+        # The service names the history "grade_changes": its problems go next to the rows.
+        if field == GRADE_CHANGES:
+            self.grade_history.add_history_error(error)
+            return
+        if isinstance(error, ValidationError) and hasattr(error, "error_dict"):
+            history = error.error_dict.pop(GRADE_CHANGES, None)
+            if history is not None:
+                self.grade_history.add_history_error(ValidationError(history))
+            if not error.error_dict:
+                return
+        super().add_error(field, error)
+
+    def is_valid(self) -> bool:
+        valid = super().is_valid()
+        return self.grade_history_valid() and valid
+
+    def grade_history_valid(self) -> bool:
+        if not (self.is_bound and self.history_posted):
+            return True
+        return self.grade_history.is_valid() and not self.grade_history.non_form_errors()
+
+    @property
+    def has_grade_history_errors(self) -> bool:
+        return self.is_bound and self.history_posted and not self.grade_history_valid()
+
+    def grade_changes(self) -> list[tuple[dt.date, int]] | None:
+        """The submitted history, or None when it was not posted or equals the saved one."""
+        if not (self.is_bound and self.history_posted):
+            return None
+        steps = self.grade_history.steps()
+        return None if steps == self.saved_grade_changes else steps
+
+    def loaded_grade_changes_steps(self) -> list[tuple[dt.date, int]] | None:
+        """The history the page was built from, or None when the post does not carry it."""
+        if "loaded_grade_changes" not in self.data:
+            return None
+        try:
+            return parse_steps(self.cleaned_data.get("loaded_grade_changes") or "")
+        except ValueError:
+            return None
 
     def _check_dates_and_outcome(self, cleaned: dict[str, Any]) -> None:
         onset: dt.date | None = cleaned.get("onset_on")
@@ -273,9 +418,10 @@ class AdverseEventForm(RecordForm):
 
     def has_clinical_changes(self) -> bool:
         """False when the submitted data differs from the loaded data only in bookkeeping."""
-        bookkeeping = {"change_reason", "loaded_version", "override_reason"}
+        bookkeeping = {"change_reason", "loaded_version", "override_reason", "loaded_grade_changes"}
         bookkeeping.update(version_field(agent) for agent in self.agents)
-        return bool(set(self.changed_data) - bookkeeping)
+        history_changed = self.history_posted and self.grade_history.has_changed()
+        return bool(set(self.changed_data) - bookkeeping) or history_changed
 
     def event_values(self) -> dict[str, Any]:
         """The adverse event's field values as the model stores them."""
@@ -290,6 +436,7 @@ class AdverseEventForm(RecordForm):
             "outcome": data["outcome"],
             "death_on": data["death_on"],
             "serious": bool(criteria),
+            "despite_supportive_care": data["despite_supportive_care"],
         }
         values.update({name: name in criteria for name in SERIOUSNESS_CRITERIA})
         return values

@@ -49,7 +49,10 @@ def add_service_errors(
     else:
         for name, errors in exc.error_dict.items():
             target = field_names.get(name, name)
-            form.add_error(target if target in form.fields else None, ValidationError(errors))
+            # A form may show some errors next to something that is not a field (the rows of
+            # a formset); it lists their names in `error_targets`.
+            shown = target in form.fields or target in getattr(form, "error_targets", ())
+            form.add_error(target if shown else None, ValidationError(errors))
     if isinstance(exc, StaleRecord) and record is not None:
         for event in changes_since(record, form.cleaned_data.get("loaded_version")):
             form.add_error(None, describe_change(event))

@@ -6,6 +6,16 @@ Columns: subject_id, ctcae_term, grade, onset_date, and optionally resolution_da
 serious_criteria (names separated by ";": death, life_threatening, hospitalisation, disability,
 congenital_anomaly, important_medical_event), outcome, death_date; and for each study agent
 attribution_<AGENT> (unrelated, unlikely, possible, probable, definite) and action_<AGENT>.
+
+Optional, for the DLT rules that measure time at a grade:
+
+- grade_history: the grade history, steps date:grade separated by ";" in date order
+  ("2026-03-01:2;2026-03-04:3": grade 2 from 1 March, grade 3 from 4 March). The first step is
+  on the onset date, none after the resolution date, consecutive steps differ, every grade is
+  one CTCAE v5.0 allows for the term and the worst is the row's grade. Empty: the event stayed
+  at its grade.
+- despite_supportive_care: yes or no (empty is no), whether the event persisted despite optimal
+  supportive care.
 """
 
 from __future__ import annotations
@@ -19,9 +29,11 @@ from .rows import (
     ImportRefused,
     RowProblem,
     date,
+    grade_history,
     read_csv,
     serious_criteria,
     whole_number,
+    yes_no,
 )
 
 REQUIRED_COLUMNS = ("subject_id", "ctcae_term", "grade", "onset_date")
@@ -34,6 +46,8 @@ COLUMN_OF_FIELD = {
     "death_on": "death_date",
     "verbatim": "verbatim",
     "outcome": "outcome",
+    "grade_changes": "grade_history",
+    "despite_supportive_care": "despite_supportive_care",
 }
 
 
@@ -68,6 +82,8 @@ def _parse_row(row: dict, agent_codes: list[str], subjects: dict) -> dict:
         "outcome": outcome,
         "serious_criteria": criteria,
         "assessments": assessments,
+        "grade_changes": grade_history(row),
+        "despite_supportive_care": yes_no(row, "despite_supportive_care"),
     }
 
 

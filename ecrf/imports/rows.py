@@ -12,13 +12,16 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 from ..models import SERIOUSNESS_CRITERIA
+from ..safety.grade_history import parse_steps
 from ..services.imports import ImportRefused, RowProblem
 
 __all__ = [
     "ImportRefused",
     "RowProblem",
     "date",
+    "grade_history",
     "number",
+    "yes_no",
     "read_csv",
     "serious_criteria",
     "text",
@@ -61,6 +64,22 @@ def whole_number(row: dict, column: str) -> int:
     if not raw.isdigit():
         raise RowProblem(column, f"{raw!r} is not a whole number")
     return int(raw)
+
+
+def yes_no(row: dict, column: str) -> bool:
+    """A yes/no cell; empty is no."""
+    raw = text(row, column, required=False).lower()
+    if raw not in ("", "yes", "no"):
+        raise RowProblem(column, f"{raw!r} is not yes or no")
+    return raw == "yes"
+
+
+def grade_history(row: dict, column: str = "grade_history") -> list[tuple[dt.date, int]]:
+    """The steps of a grade history cell ("2026-03-01:2;2026-03-04:3"); empty is none."""
+    try:
+        return parse_steps(text(row, column, required=False))
+    except ValueError as exc:
+        raise RowProblem(column, str(exc)) from exc
 
 
 def serious_criteria(row: dict, column: str = "serious_criteria") -> tuple[str, ...]:

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from django.db import transaction
 
-from ..models import AdverseEvent, AdverseEventAgent, Subject
+from ..ctcae.dictionary import UnknownTermError, get_term
+from ..models import AdverseEvent, AdverseEventAgent, AdverseEventGrade, Subject
+from ..safety.grade_history import FIELD as GRADE_CHANGES
+from ..safety.grade_history import check_grade_history
+from .audit import action_code
 from .dlt import dlt_evaluate_event
 from .errors import invalid
 from .queries import queries_sync_automatic
@@ -16,6 +20,74 @@ from .records import STALE, STALE_RECORD, StaleRecord, record_create, record_upd
 
 ASSESSMENT_MISSING = "Give the attribution for every study agent; missing: {agents}."
 ASSESSMENT_UNKNOWN_AGENT = "{agents} is not a study agent of this study."
+# The fields of an event its grade history is checked against.
+HISTORY_FIELDS = ("ctcae_term", "grade", "onset_on", "resolved_on")
+
+Step = tuple[dt.date, int]
+
+
+def ensure_valid_grade_history(
+    *, term: str, grade: int, onset_on: dt.date, resolved_on: dt.date | None, steps
+) -> None:
+    """Refuse a grade history that does not fit its event, naming "grade_changes".
+
+    An unknown term is left to the event's own validation, which names the term field.
+    """
+    try:
+        term = get_term(term).term
+    except (UnknownTermError, TypeError):
+        return
+    problems = check_grade_history(
+        term=term, grade=grade, onset_on=onset_on, resolved_on=resolved_on, steps=steps
+    )
+    if problems:
+        raise invalid(GRADE_CHANGES, problems[GRADE_CHANGES], "invalid_grade_history")
+
+
+def _steps(steps) -> list[Step]:
+    return [(from_on, grade) for from_on, grade in steps]
+
+
+def current_grade_changes(event: AdverseEvent) -> list[AdverseEventGrade]:
+    """The event's grade history as it stands: its steps not entered in error, by date."""
+    return list(event.grade_changes.filter(entered_in_error=False).order_by("from_on"))
+
+
+def _retire_steps(rows, *, reason: str, by) -> None:
+    for row in rows:
+        record_update(
+            record=row,
+            changes={"entered_in_error": True, "entered_in_error_reason": reason},
+            reason=reason,
+            by=by,
+            action=action_code(row, "entered_in_error"),
+        )
+
+
+def _create_steps(event: AdverseEvent, steps: Sequence[Step], *, by) -> None:
+    for from_on, grade in steps:
+        record_create(
+            record=AdverseEventGrade(adverse_event=event, grade=grade, from_on=from_on), by=by
+        )
+
+
+def _check_history_of_update(
+    event: AdverseEvent, changes: Mapping[str, Any], steps: list[Step] | None
+) -> None:
+    """Refuse a new history, or a change of the event its saved history no longer fits."""
+    touched = set(HISTORY_FIELDS) & set(changes)
+    if steps is None:
+        if not touched:
+            return
+        steps = [(row.from_on, row.grade) for row in current_grade_changes(event)]
+    after = {name: changes.get(name, getattr(event, name)) for name in HISTORY_FIELDS}
+    ensure_valid_grade_history(
+        term=after["ctcae_term"],
+        grade=after["grade"],
+        onset_on=after["onset_on"],
+        resolved_on=after["resolved_on"],
+        steps=steps,
+    )
 
 
 def ae_record(
@@ -33,11 +105,19 @@ def ae_record(
     serious_criteria: tuple[str, ...] = (),
     meddra_code: str = "",
     soc: str = "",
+    grade_changes: Sequence[Step] = (),
+    despite_supportive_care: bool = False,
 ) -> AdverseEvent:
     """Record an adverse event; `assessments` maps agent code to (attribution, action taken).
 
-    Not durable: the imports and the demo record events inside their own transaction.
+    `grade_changes` is its grade history, (from date, grade) steps; empty when the event stayed
+    at its grade. Not durable: the imports and the demo record events inside their own
+    transaction.
     """
+    steps = _steps(grade_changes)
+    ensure_valid_grade_history(
+        term=ctcae_term, grade=grade, onset_on=onset_on, resolved_on=resolved_on, steps=steps
+    )
     agents = {agent.code: agent for agent in subject.study.agents.all()}
     missing = sorted(set(agents) - set(assessments))
     unknown = sorted(set(assessments) - set(agents))
@@ -66,6 +146,7 @@ def ae_record(
         outcome=outcome,
         death_on=death_on,
         serious=bool(serious_criteria),
+        despite_supportive_care=despite_supportive_care,
         **dict.fromkeys(serious_criteria, True),
     )
     with transaction.atomic():
@@ -80,6 +161,8 @@ def ae_record(
                 ),
                 by=by,
             )
+        _create_steps(event, steps, by=by)
+        # The DLT rules read the grade history: they run once it is written.
         dlt_evaluate_event(event=event, by=by)
         queries_sync_automatic(subject=event.subject)
     return event
@@ -94,6 +177,8 @@ def ae_update(
     by,
     expected_version: int | None = None,
     agent_versions: Mapping[str, int] | None = None,
+    grade_changes: Sequence[Step] | None = None,
+    expected_grade_changes: Sequence[Step] | None = None,
 ) -> AdverseEvent:
     """Correct an adverse event and its per-agent attributions and actions in one save.
 
@@ -103,7 +188,16 @@ def ae_update(
     anyone saved to the event or to any of its assessments since refuses the whole save. The DLT
     rules and the automatic queries then run once. Durable: only the pages and the admin call
     it, each save its own transaction.
+
+    `grade_changes`, when given, replaces the grade history: steps no longer in it are marked
+    entered in error with the update's reason, new ones are created, identical ones stay.
+    `expected_grade_changes` is the history the form was built from; a history someone else
+    changed since refuses the save. An event marked entered in error takes its history along.
     """
+    steps = None if grade_changes is None else _steps(grade_changes)
+    retiring = bool(changes.get("entered_in_error")) and not event.entered_in_error
+    if not retiring:
+        _check_history_of_update(event, changes, steps)
     assessments = {
         assessment.agent.code: assessment
         for assessment in event.agent_assessments.filter(entered_in_error=False).select_related(
@@ -129,6 +223,22 @@ def ae_update(
             current = model.objects.select_for_update().filter(pk=pk).values("version").first()
             if current is None or version is None or current["version"] != version:
                 raise StaleRecord(STALE_RECORD, code=STALE)
+        current = current_grade_changes(event)
+        loaded_steps = None if expected_grade_changes is None else _steps(expected_grade_changes)
+        if loaded_steps is not None and loaded_steps != [(r.from_on, r.grade) for r in current]:
+            raise StaleRecord(STALE_RECORD, code=STALE)
+        # Steps leave before the event's dates change: a retired step is validated against
+        # the event as it still is.
+        if retiring:
+            in_error_reason = (changes.get("entered_in_error_reason") or reason or "").strip()
+            _retire_steps(current, reason=in_error_reason, by=by)
+        elif steps is not None:
+            wanted = set(steps)
+            _retire_steps(
+                [row for row in current if (row.from_on, row.grade) not in wanted],
+                reason=reason,
+                by=by,
+            )
         saved = event
         if changes:
             saved = record_update(
@@ -148,6 +258,10 @@ def ae_update(
                     by=by,
                     expected_version=loaded.get((AdverseEventAgent, assessment.pk)),
                 )
+        if steps is not None and not retiring:
+            kept = {(row.from_on, row.grade) for row in current}
+            _create_steps(saved, [step for step in steps if step not in kept], by=by)
+        # The DLT rules read the grade history: they run once it is written.
         dlt_evaluate_event(event=saved, by=by)
         queries_sync_automatic(subject=saved.subject)
     return saved
@@ -163,9 +277,18 @@ def ae_correct(
 ):
     """Correct an adverse event or one agent's attribution, then re-apply the DLT rules.
 
-    Not durable: callers that record a whole casebook in one transaction correct with it.
+    An event keeps a grade history that fits it, and takes its history along when it is
+    marked entered in error. Not durable: callers that record a whole casebook in one
+    transaction correct with it.
     """
+    is_event = isinstance(record, AdverseEvent)
+    retiring = is_event and bool(changes.get("entered_in_error")) and not record.entered_in_error
+    if is_event and not retiring:
+        _check_history_of_update(record, changes, None)
     with transaction.atomic():
+        if retiring:
+            in_error_reason = (changes.get("entered_in_error_reason") or reason or "").strip()
+            _retire_steps(current_grade_changes(record), reason=in_error_reason, by=by)
         saved = record_update(
             record=record, changes=changes, reason=reason, by=by, expected_version=expected_version
         )

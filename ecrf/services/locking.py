@@ -16,6 +16,7 @@ from django.utils import timezone
 from ..access import Action, ensure_can
 from ..models import (
     AdverseEventAgent,
+    AdverseEventGrade,
     ClinicalRecord,
     DataLock,
     LockScope,
@@ -49,8 +50,10 @@ def _covering_locks(record: models.Model) -> Q:
     """The locks that would cover `record`: its own, its visit's, its subject's."""
     subject = subject_of(record)
     covering = Q(scope=LockScope.SUBJECT, subject=subject)
-    # An agent row (attribution, action taken) belongs to its adverse event's form.
-    own = record.adverse_event if isinstance(record, AdverseEventAgent) else record
+    # An agent row (attribution, action taken) and a step of the grade history belong to their
+    # adverse event's form.
+    part_of_event = isinstance(record, AdverseEventAgent | AdverseEventGrade)
+    own = record.adverse_event if part_of_event else record
     if own.pk is not None:
         covering |= Q(model=label_of(own), object_id=str(own.pk))
     visit_id = record.pk if isinstance(record, Visit) else getattr(record, "visit_id", None)

@@ -16,7 +16,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from ..access import Action, ensure_can, ensure_can_write_site
-from ..models import AuditedModel, ClinicalRecord, Subject
+from ..models import AdverseEvent, AuditedModel, ClinicalRecord, Subject
 from ..models.audit import audited_fields, field_value
 from .audit import Actor, action_code, as_actor, subject_of, write_audit
 from .errors import invalid
@@ -201,6 +201,19 @@ def record_mark_entered_in_error(
     if record.entered_in_error:
         raise invalid(None, ALREADY_IN_ERROR, "already_in_error")
     with transaction.atomic():
+        if isinstance(record, AdverseEvent):
+            # The steps of an event's grade history are retired with it, for the same reason.
+            for step in record.grade_changes.filter(entered_in_error=False):
+                record_update(
+                    record=step,
+                    changes={
+                        "entered_in_error": True,
+                        "entered_in_error_reason": (reason or "").strip(),
+                    },
+                    reason=reason,
+                    by=by,
+                    action=action_code(step, "entered_in_error"),
+                )
         retired = record_update(
             record=record,
             changes={"entered_in_error": True, "entered_in_error_reason": (reason or "").strip()},

@@ -882,6 +882,7 @@ class _Generator:
             sae_important_medical_event="sae_important_medical_event" in criteria,
             outcome=outcome,
             death_on=death_on,
+            # The synthetic events have no grade history: each stays at its grade throughout.
             despite_supportive_care=False,
         )
         event["_lab_support"] = lab_support

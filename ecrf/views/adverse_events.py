@@ -29,6 +29,7 @@ from ..models import (
     Subject,
 )
 from ..selectors.audit import changes_since
+from ..selectors.grade_history import grade_history_of
 from ..services import STALE
 from ..services.adverse_events import ae_record, ae_update
 from .editing import save_through_service
@@ -92,6 +93,8 @@ def ae_create(request: HttpRequest, subject_id: UUID) -> HttpResponse:
                 outcome=values["outcome"],
                 death_on=values["death_on"],
                 serious_criteria=criteria,
+                grade_changes=form.grade_changes() or (),
+                despite_supportive_care=values["despite_supportive_care"],
             ),
         )
         if event is not None:
@@ -128,6 +131,7 @@ def ae_edit(request: HttpRequest, event_id: UUID) -> HttpResponse:
         initial=initial_from_event(event, assessments),
         editing=True,
         version=event.version,
+        grade_changes=grade_history_of(event),
     )
     draft_key = f"ae-edit-{event.pk}"
     if posting and not form.has_clinical_changes():
@@ -148,7 +152,8 @@ def ae_edit(request: HttpRequest, event_id: UUID) -> HttpResponse:
                 change["action_taken"] = action_taken
             if change:
                 agent_changes[code] = change
-        if not changes and not agent_changes:
+        grade_changes = form.grade_changes()
+        if not changes and not agent_changes and grade_changes is None:
             messages.info(request, NOTHING_CHANGED, extra_tags=draft_key)
             return redirect(_casebook_url(subject))
 
@@ -161,6 +166,8 @@ def ae_edit(request: HttpRequest, event_id: UUID) -> HttpResponse:
                 by=request.user,
                 expected_version=form.cleaned_data["loaded_version"],
                 agent_versions={agent.code: form.agent_version(agent) for agent in form.agents},
+                grade_changes=grade_changes,
+                expected_grade_changes=form.loaded_grade_changes_steps(),
             )
 
         saved_event = save_through_service(form, save, record=event)

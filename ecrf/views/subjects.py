@@ -47,6 +47,8 @@ from ..models import (
     Visit,
     VisitStatus,
 )
+from ..safety.grade_history import format_grade_history
+from ..selectors.grade_history import grade_histories
 from ..selectors.reconciliation import reconciliation_counts, subject_reconciliation_items
 from ..services import subject_enrol, subject_screen
 from ..services.subjects import cycle_delay, subject_end_treatment, visit_unscheduled
@@ -361,6 +363,7 @@ def _casebook_adverse_events(subject, page_number, total: int):
         .values_list("adverse_event_id", "agent__code", "attribution")
     ):
         attributions[event_id].append(f"{code}: {attribution_labels.get(attribution, attribution)}")
+    histories = grade_histories([row[0] for row in page])
     outcomes, statuses = dict(Outcome.choices), dict(DltStatus.choices)
     edit_url, decide_url = _url_for_each("ae_edit"), _url_for_each("dlt_decide")
     rows = [
@@ -373,6 +376,7 @@ def _casebook_adverse_events(subject, page_number, total: int):
             "resolved_on": _day(resolved_on) or "ongoing",
             "serious": "Yes" if serious else "No",
             "attribution": "; ".join(attributions[pk]),
+            "grade_history": format_grade_history(histories.get(pk, [])),
             "outcome": outcomes.get(outcome, outcome),
             "dlt_status": dlt_status,
             "dlt_label": statuses.get(dlt_status, dlt_status),

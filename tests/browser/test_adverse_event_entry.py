@@ -184,3 +184,53 @@ def test_the_second_of_two_people_editing_one_event_sees_the_first_change(
 
     event.refresh_from_db()
     assert (event.grade, event.verbatim, event.version) == (2, "", 2)
+
+
+def test_alice_enters_a_two_step_grade_history_on_a_phone(live_server, browser, alice, subject):
+    """Grade 2 fatigue from onset, grade 3 from three days later (CTCAE v5.0: Fatigue 1-3)."""
+    phone = browser.new_context(viewport={"width": 390, "height": 844})
+    page = phone.new_page()
+    new = f"/subjects/{subject.pk}/adverse-events/new/"
+    sign_in(page, live_server, "alice", new)
+    history = page.get_by_role("group", name="Grade history")
+    expect(history).to_contain_text("Leave empty if the event stayed at one grade")
+    # The form, history rows included, fits the phone's width (the navigation bar above it is
+    # the page's own matter).
+    overflowing = page.evaluate(
+        "() => [...document.querySelectorAll('form.ae-form, form.ae-form *')]"
+        ".filter(e => e.getBoundingClientRect().right > window.innerWidth)"
+        ".map(e => e.tagName + '#' + e.id)"
+    )
+    assert overflowing == []
+
+    choose_fatigue_with_the_keyboard(page)
+    page.check("input[name=grade][value='3']")
+    fill_the_rest(page)
+    page.check("input[name=despite_supportive_care]")
+    page.fill("input[name='grade_history-0-from_on']", "2026-03-12")
+    page.select_option("select[name='grade_history-0-grade']", "2")
+    page.fill("input[name='grade_history-1-from_on']", "2026-03-15")
+    # The same grade twice is no change: the page says so next to the rows, nothing is saved.
+    page.select_option("select[name='grade_history-1-grade']", "2")
+    page.get_by_role("button", name="Save adverse event").click()
+    expect(page.locator("#grade-history-errors")).to_contain_text(
+        "have the same grade (2); a step is a change of grade"
+    )
+    assert not AdverseEvent.objects.exists()
+    shot(page, "ae-new-grade-history-refused-phone")
+
+    page.select_option("select[name='grade_history-1-grade']", "3")
+    page.get_by_role("button", name="Save adverse event").click()
+    page.wait_for_url(f"{live_server.url}/subjects/{subject.pk}/#aes")
+    page.click("button[data-bs-target='#aes']")
+    expect(page.locator("#aes .grade-history")).to_have_text(
+        "grade 2 from 2026-03-12, grade 3 from 2026-03-15"
+    )
+    shot(page, "ae-casebook-grade-history-phone")
+    event = AdverseEvent.objects.get(subject=subject)
+    assert event.despite_supportive_care is True
+    assert list(event.grade_changes.values_list("from_on", "grade")) == [
+        (dt.date(2026, 3, 12), 2),
+        (dt.date(2026, 3, 15), 3),
+    ]
+    phone.close()

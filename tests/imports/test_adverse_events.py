@@ -97,3 +97,93 @@ def test_a_file_without_the_required_columns_is_refused(tmp_path, subject, alice
     path.write_text("subject,term\nA-001,Fatigue\n", encoding="utf-8")
     with pytest.raises(CommandError, match="missing column"):
         _import(str(path))
+
+
+# The optional grade history and supportive care columns
+
+HISTORY_HEADER = (
+    "subject_id,ctcae_term,grade,onset_date,resolution_date,grade_history,"
+    "despite_supportive_care,attribution_CTX,action_CTX,attribution_IM,action_IM,"
+    "attribution_IL2,action_IL2\n"
+)
+AGENTS = "unlikely,none,possible,none,probable,none"
+WITH_HISTORY = [
+    f"A-001,Capillary leak syndrome,3,2026-03-13,2026-03-20,2026-03-13:2;2026-03-16:3,yes,{AGENTS}",
+    f"A-001,Fatigue,2,2026-03-12,,,no,{AGENTS}",
+    f"A-001,Chills,1,2026-03-11,,,,{AGENTS}",
+]
+
+
+def _history_file(tmp_path, lines):
+    path = tmp_path / "aes.csv"
+    path.write_text(HISTORY_HEADER + "\n".join(lines) + "\n", encoding="utf-8")
+    return str(path)
+
+
+def test_the_grade_history_and_supportive_care_are_imported_through_the_services(
+    tmp_path, subject, alice
+):
+    import datetime as dt
+
+    from ecrf.models import AdverseEventGrade
+
+    _import(_history_file(tmp_path, WITH_HISTORY))
+    leak = AdverseEvent.objects.get(ctcae_term="Capillary leak syndrome")
+    assert leak.despite_supportive_care is True
+    assert list(leak.grade_changes.values_list("from_on", "grade")) == [
+        (dt.date(2026, 3, 13), 2),
+        (dt.date(2026, 3, 16), 3),
+    ]
+    steps = AdverseEventGrade.objects.filter(adverse_event=leak)
+    assert AuditEvent.objects.filter(
+        object_id__in=[str(step.pk) for step in steps],
+        action="ecrf.adverseeventgrade.created",
+        actor="alice",
+    ).exists()
+    others = AdverseEvent.objects.exclude(pk=leak.pk)
+    assert [event.despite_supportive_care for event in others] == [False, False]
+    assert not AdverseEventGrade.objects.exclude(adverse_event=leak).exists()
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        (
+            f"A-001,Fever,2,2026-03-12,,2026-03-12:2;2026-03-14:3,no,{AGENTS}",
+            "aes.csv:5:grade_history: grade_changes: the worst grade of the history (3) is not "
+            "the event's grade (2).",
+        ),
+        (
+            f"A-001,Fever,3,2026-03-12,2026-03-14,2026-03-12:2;2026-03-15:3,no,{AGENTS}",
+            "aes.csv:5:grade_history: grade_changes: a step on 2026-03-15 comes after the "
+            "resolution date (2026-03-14).",
+        ),
+        (
+            f"A-001,Fever,3,2026-03-12,,2026-03-13:3,no,{AGENTS}",
+            "aes.csv:5:grade_history: grade_changes: the first step (2026-03-13) must be on the "
+            "onset date (2026-03-12).",
+        ),
+        (
+            f"A-001,Fever,3,2026-03-12,,2026-03-12=2,no,{AGENTS}",
+            "aes.csv:5:grade_history: '2026-03-12=2' is not a step: write each step as "
+            "date:grade (YYYY-MM-DD:1-5), steps separated by semicolons.",
+        ),
+        (
+            f"A-001,Fever,3,2026-03-12,,,maybe,{AGENTS}",
+            "aes.csv:5:despite_supportive_care: 'maybe' is not yes or no",
+        ),
+    ],
+)
+def test_a_bad_history_or_supportive_care_cell_is_named_and_nothing_is_written(
+    tmp_path, subject, alice, line, message
+):
+    from ecrf.models import AdverseEventGrade
+
+    before = (AdverseEvent.objects.count(), AdverseEventGrade.objects.count())
+    audits = AuditEvent.objects.count()
+    with pytest.raises(CommandError) as info:
+        _import(_history_file(tmp_path, [*WITH_HISTORY, line]))
+    assert message in str(info.value)
+    assert "nothing was written" in str(info.value)
+    assert (AdverseEvent.objects.count(), AdverseEventGrade.objects.count()) == before
+    assert AuditEvent.objects.count() == audits

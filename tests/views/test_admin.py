@@ -618,3 +618,99 @@ def test_saving_an_unchanged_admin_page_needs_no_reason_and_writes_nothing(dm, f
     saved(dm.post(change_url(fatigue_event), page_data(dm, change_url(fatigue_event))))
     fatigue_event.refresh_from_db()
     assert fatigue_event.version == 1 and AuditEvent.objects.count() == before
+
+
+# Grade history of an adverse event ----------------------------------------------------------
+
+
+@pytest.fixture
+def stepped(subject, alice):
+    """Fatigue grade 3 on 2026-03-13 with a history: grade 2 from onset, grade 3 from 03-16."""
+    from tests.factories import fatigue_grade_3
+
+    return fatigue_grade_3(
+        subject,
+        by=alice,
+        grade_changes=[(dt.date(2026, 3, 13), 2), (dt.date(2026, 3, 16), 3)],
+    )
+
+
+def _current_history(event):
+    return list(event.grade_changes.filter(entered_in_error=False).values_list("from_on", "grade"))
+
+
+def test_the_grade_history_is_shown_read_only_on_the_event_page(dm, stepped):
+    page = dm.get(change_url(stepped))
+    content = page.content.decode()
+    assert "grade history (changed on the adverse event page)" in content.lower()
+    assert "March 16, 2026" in content or "2026-03-16" in content
+    # Nothing of the history can be typed or added here.
+    assert 'name="grade_changes-0-grade"' not in content
+    assert 'name="grade_changes-0-from_on"' not in content
+    formsets = {f.formset.prefix: f for f in page.context["inline_admin_formsets"]}
+    history = formsets["grade_changes"]
+    assert not history.has_add_permission and not history.has_change_permission
+    assert not history.has_delete_permission
+
+
+def test_a_new_event_page_has_no_history_inline(dm):
+    page = dm.get(add_url(AdverseEvent))
+    prefixes = {f.formset.prefix for f in page.context["inline_admin_formsets"]}
+    assert "grade_changes" not in prefixes
+
+
+def test_an_admin_save_of_an_event_keeps_its_history(dm, stepped):
+    saved(change(dm, stepped, verbatim="Exhausted", despite_supportive_care="on"))
+    stepped.refresh_from_db()
+    assert stepped.verbatim == "Exhausted" and stepped.despite_supportive_care is True
+    assert_changed(stepped, "despite_supportive_care", "False", "True")
+    assert _current_history(stepped) == [(dt.date(2026, 3, 13), 2), (dt.date(2026, 3, 16), 3)]
+
+
+def test_an_admin_grade_change_the_history_does_not_fit_is_refused(dm, stepped):
+    before = AuditEvent.objects.count()
+    refused(
+        change(dm, stepped, grade=2),
+        "the worst grade of the history (3) is not the event&#x27;s grade (2)",
+    )
+    stepped.refresh_from_db()
+    assert stepped.grade == 3 and AuditEvent.objects.count() == before
+
+
+def test_an_event_marked_entered_in_error_in_the_admin_takes_its_history_along(dm, stepped):
+    saved(
+        change(
+            dm,
+            stepped,
+            entered_in_error="on",
+            entered_in_error_reason="Recorded on the wrong subject",
+        )
+    )
+    stepped.refresh_from_db()
+    assert stepped.entered_in_error
+    assert _current_history(stepped) == []
+    reasons = set(stepped.grade_changes.values_list("entered_in_error_reason", flat=True))
+    assert reasons == {"Recorded on the wrong subject"}
+
+
+def test_the_admin_records_a_new_event_s_supportive_care_through_the_service(dm, subject):
+    data = page_data(dm, add_url(AdverseEvent))
+    data.update(
+        {
+            "subject": str(subject.pk),
+            "ctcae_term": "Nausea",
+            "grade": "2",
+            "onset_on": "2026-03-14",
+            "outcome": "not_recovered",
+            "despite_supportive_care": "on",
+        }
+    )
+    for index in range(3):
+        data[f"agent_assessments-{index}-attribution"] = "unrelated"
+        data[f"agent_assessments-{index}-action_taken"] = "none"
+    saved(dm.post(add_url(AdverseEvent), data))
+    event = AdverseEvent.objects.get(ctcae_term="Nausea")
+    assert event.despite_supportive_care is True
+    assert AuditEvent.objects.filter(
+        object_id=str(event.pk), field="despite_supportive_care", actor="dana"
+    ).exists()

@@ -457,3 +457,209 @@ def test_a_serious_event_shows_its_24_hour_reporting_deadline(client, alice, sub
 def test_a_non_serious_event_shows_no_reporting_deadline(client, alice, event):
     client.force_login(alice)
     assert "report to the sponsor" not in client.get(edit_url(event)).content.decode()
+
+
+# Grade history and supportive care
+
+
+def history_data(*rows, initial=0, empty=3):
+    """The grade history rows as the page posts them: the filled rows, then empty ones."""
+    data = {
+        "grade_history-TOTAL_FORMS": str(len(rows) + empty),
+        "grade_history-INITIAL_FORMS": str(initial),
+        "grade_history-MIN_NUM_FORMS": "0",
+        "grade_history-MAX_NUM_FORMS": "1000",
+    }
+    for index, (from_on, grade) in enumerate([*rows, *[("", "")] * empty]):
+        data[f"grade_history-{index}-from_on"] = from_on
+        data[f"grade_history-{index}-grade"] = grade
+    return data
+
+
+def _history(event):
+    return list(event.grade_changes.filter(entered_in_error=False).values_list("from_on", "grade"))
+
+
+def test_the_form_offers_the_grade_history_rows_and_the_supportive_care_box(client, alice, subject):
+    client.force_login(alice)
+    page = client.get(create_url(subject)).content.decode()
+    assert "Persisted despite optimal supportive care" in page
+    assert 'name="despite_supportive_care"' in page
+    assert "Leave empty if the event stayed at one grade" in page
+    assert 'name="grade_history-TOTAL_FORMS" value="3"' in page
+    assert 'type="date" name="grade_history-2-from_on"' in page
+
+
+def test_alice_records_an_event_with_a_two_step_history(client, alice, subject):
+    client.force_login(alice)
+    response = client.post(
+        create_url(subject),
+        event_data(
+            despite_supportive_care="on",
+            **history_data(("2026-03-12", "2"), ("2026-03-15", "3")),
+        ),
+    )
+    assert response.status_code == 302
+    event = AdverseEvent.objects.get(subject=subject)
+    assert event.despite_supportive_care is True
+    assert _history(event) == [(dt.date(2026, 3, 12), 2), (dt.date(2026, 3, 15), 3)]
+    assert (
+        AuditEvent.objects.filter(
+            action="ecrf.adverseeventgrade.created", actor="alice", field="grade"
+        ).count()
+        == 2
+    )
+
+
+def test_rows_entered_out_of_order_are_saved_by_date(client, alice, subject):
+    client.force_login(alice)
+    client.post(
+        create_url(subject),
+        event_data(**history_data(("2026-03-15", "3"), ("2026-03-12", "1"))),
+    )
+    event = AdverseEvent.objects.get(subject=subject)
+    assert _history(event) == [(dt.date(2026, 3, 12), 1), (dt.date(2026, 3, 15), 3)]
+
+
+def test_a_history_that_does_not_fit_the_event_is_refused_next_to_the_rows(client, alice, subject):
+    client.force_login(alice)
+    response = client.post(
+        create_url(subject),
+        event_data(grade="2", **history_data(("2026-03-12", "2"), ("2026-03-15", "3"))),
+    )
+    assert response.status_code == 200
+    page = html.unescape(response.content.decode())
+    rows = page[page.index('id="grade-history"') : page.index('id="grade-step-0"')]
+    assert "grade_changes: the worst grade of the history (3) is not the event's grade (2)." in rows
+    assert 'id="form-errors"' in page
+    assert 'value="2026-03-15"' in page
+    assert not AdverseEvent.objects.exists()
+
+
+def test_a_row_with_a_date_and_no_grade_is_refused_on_its_row(client, alice, subject):
+    client.force_login(alice)
+    response = client.post(
+        create_url(subject),
+        event_data(**history_data(("2026-03-12", "3"), ("2026-03-15", ""))),
+    )
+    page = response.content.decode()
+    row = page[page.index('id="grade-step-1"') : page.index('id="grade-step-2"')]
+    assert "Give both the date and the grade of this step" in html.unescape(row)
+    assert not AdverseEvent.objects.exists()
+
+
+def test_the_edit_form_shows_the_saved_history_and_replaces_it(client, alice, subject):
+    event = fatigue_grade_3(
+        subject,
+        onset_on=dt.date(2026, 3, 12),
+        by=alice,
+        grade_changes=[(dt.date(2026, 3, 12), 2), (dt.date(2026, 3, 15), 3)],
+    )
+    client.force_login(alice)
+    page = client.get(edit_url(event)).content.decode()
+    assert 'name="grade_history-0-from_on" value="2026-03-12"' in page
+    assert 'name="grade_history-TOTAL_FORMS" value="5"' in page
+    assert 'name="loaded_grade_changes" value="2026-03-12:2;2026-03-15:3"' in page
+
+    response = client.post(
+        edit_url(event),
+        edit_data(
+            event,
+            change_reason="Grade 3 from day 17 per notes",
+            loaded_grade_changes="2026-03-12:2;2026-03-15:3",
+            **history_data(("2026-03-12", "2"), ("2026-03-17", "3"), initial=2),
+        ),
+    )
+    assert response.status_code == 302
+    assert _history(event) == [(dt.date(2026, 3, 12), 2), (dt.date(2026, 3, 17), 3)]
+    retired = event.grade_changes.get(from_on=dt.date(2026, 3, 15))
+    assert retired.entered_in_error_reason == "Grade 3 from day 17 per notes"
+
+
+def test_saving_the_same_history_again_changes_nothing(client, alice, subject):
+    event = fatigue_grade_3(
+        subject,
+        onset_on=dt.date(2026, 3, 12),
+        by=alice,
+        grade_changes=[(dt.date(2026, 3, 12), 2), (dt.date(2026, 3, 15), 3)],
+    )
+    before = AuditEvent.objects.count()
+    client.force_login(alice)
+    response = client.post(
+        edit_url(event),
+        edit_data(
+            event,
+            loaded_grade_changes="2026-03-12:2;2026-03-15:3",
+            **history_data(("2026-03-12", "2"), ("2026-03-15", "3"), initial=2),
+        ),
+        follow=True,
+    )
+    assert NOTHING_CHANGED in response.content.decode()
+    assert AuditEvent.objects.count() == before
+
+
+def test_a_history_someone_else_changed_is_not_overwritten(client, alice, bob, subject):
+    from ecrf.services.adverse_events import ae_update
+
+    event = fatigue_grade_3(
+        subject,
+        onset_on=dt.date(2026, 3, 12),
+        by=alice,
+        grade_changes=[(dt.date(2026, 3, 12), 2), (dt.date(2026, 3, 15), 3)],
+    )
+    ae_update(
+        event=event,
+        changes={},
+        agent_changes={},
+        reason="Per source",
+        by=bob,
+        grade_changes=[(dt.date(2026, 3, 12), 1), (dt.date(2026, 3, 15), 3)],
+    )
+    client.force_login(alice)
+    response = client.post(
+        edit_url(event),
+        edit_data(
+            event,
+            change_reason="Grade 3 from day 17",
+            loaded_grade_changes="2026-03-12:2;2026-03-15:3",
+            **history_data(("2026-03-12", "2"), ("2026-03-17", "3"), initial=2),
+        ),
+    )
+    assert response.status_code == 200
+    assert 'id="conflict"' in response.content.decode()
+    assert _history(event) == [(dt.date(2026, 3, 12), 1), (dt.date(2026, 3, 15), 3)]
+
+
+def test_a_grade_change_the_saved_history_does_not_fit_is_refused_next_to_the_rows(
+    client, alice, subject
+):
+    event = fatigue_grade_3(
+        subject,
+        onset_on=dt.date(2026, 3, 12),
+        by=alice,
+        grade_changes=[(dt.date(2026, 3, 12), 2), (dt.date(2026, 3, 15), 3)],
+    )
+    client.force_login(alice)
+    # An older page posts no history rows: the saved history is checked by the service.
+    response = client.post(edit_url(event), edit_data(event, grade="2", change_reason="Milder"))
+    assert response.status_code == 200
+    page = html.unescape(response.content.decode())
+    rows = page[page.index('id="grade-history"') : page.index('id="grade-step-0"')]
+    assert "the worst grade of the history (3) is not the event's grade (2)" in rows
+    event.refresh_from_db()
+    assert event.grade == 3
+
+
+def test_the_supportive_care_box_is_corrected_with_a_reason(client, alice, event):
+    client.force_login(alice)
+    response = client.post(
+        edit_url(event),
+        edit_data(event, despite_supportive_care="on", change_reason="Per investigator"),
+    )
+    assert response.status_code == 302
+    event.refresh_from_db()
+    assert event.despite_supportive_care is True
+    audit = AuditEvent.objects.get(
+        field="despite_supportive_care", action="ecrf.adverseevent.updated"
+    )
+    assert (audit.old_value, audit.new_value, audit.reason) == ("False", "True", "Per investigator")

@@ -278,3 +278,45 @@ def test_a_nurse_reads_the_casebooks_audit_tab(client, subject, alice):
     page = client.get(url, {"tab": "audit"})
     assert page.status_code == 200
     assert "From the ID card" in page.content.decode()
+
+
+def _stepped_fatigue(subject, by, onset_on):
+    from ecrf.services import ae_record
+
+    return ae_record(
+        subject=subject,
+        ctcae_term="Fatigue",
+        grade=3,
+        onset_on=onset_on,
+        assessments=dict.fromkeys(("CTX", "IM", "IL2"), ("unrelated", "none")),
+        by=by,
+        grade_changes=[(onset_on, 2), (onset_on + dt.timedelta(days=3), 3)],
+    )
+
+
+def test_the_casebook_shows_the_grade_history_next_to_the_event(client, alice, subject):
+    _stepped_fatigue(subject, alice, dt.date(2026, 3, 1))
+    client.force_login(alice)
+    page = client.get(reverse("subject_detail", args=[subject.pk]), {"tab": "aes"})
+    assert (
+        '<div class="small text-muted grade-history">grade 2 from 2026-03-01, '
+        "grade 3 from 2026-03-04</div>" in page.content.decode()
+    )
+
+
+def test_the_grade_histories_cost_the_casebook_no_query_per_event(client, alice, subject):
+    url = reverse("subject_detail", args=[subject.pk]) + "?tab=aes"
+    client.force_login(alice)
+
+    def queries():
+        client.get(url)
+        with CaptureQueriesContext(connection) as captured:
+            assert client.get(url).status_code == 200
+        return len(captured)
+
+    for day in (1, 2):
+        _stepped_fatigue(subject, alice, dt.date(2026, 3, day))
+    small = queries()
+    for day in range(3, 13):
+        _stepped_fatigue(subject, alice, dt.date(2026, 3, day))
+    assert queries() == small
