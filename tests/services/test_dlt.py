@@ -330,3 +330,33 @@ def test_dlt_report_json_lists_window_end_and_exposure_per_agent(subject, alice)
     call_command("dlt_report", "--study", subject.study.code, "--cutoff", "2026-04-30",
                  stdout=text)  # fmt: skip
     assert "window ends 2026-03-22; exposure: IL2 80%" in text.getvalue()
+
+
+def test_the_grade_history_decides_the_time_at_grade_3_and_an_edit_of_it_reflags(subject, alice):
+    """Default rule set, short_fatigue: CTCAE v5.0 "Fatigue" grade 3 that comes down within
+    7 days is not a DLT. An event of 9 days (2026-03-13 to 03-22, the day before cycle 2 is due) recorded at
+    grade 3 only is a DLT; another, from 03-14 with its history (grade 3, then grade 1 from
+    03-19), spent 5 days at grade 3, so it is not; an edit of the history moving the step down
+    to 03-22 (8 days at grade 3) flags it again, with its audit line."""
+    from ecrf.services.adverse_events import ae_update
+
+    plain = fatigue_grade_3(
+        subject, resolved_on=dt.date(2026, 3, 22), outcome="recovered", by=alice
+    )
+    assert DltAssessment.objects.get(adverse_event=plain).rule_flag
+    stepped = fatigue_grade_3(
+        subject, resolved_on=dt.date(2026, 3, 22), outcome="recovered", by=alice,
+        onset_on=dt.date(2026, 3, 14),
+        grade_changes=[(dt.date(2026, 3, 14), 3), (dt.date(2026, 3, 19), 1)],
+    )  # fmt: skip
+    assessment = DltAssessment.objects.get(adverse_event=stepped)
+    assert (assessment.rule_flag, assessment.rule) == (False, "short_fatigue")
+    ae_update(
+        event=stepped, changes={}, agent_changes={}, reason="Source: fatigue lasted longer",
+        by=alice, grade_changes=[(dt.date(2026, 3, 14), 3), (dt.date(2026, 3, 22), 1)],
+    )  # fmt: skip
+    assessment.refresh_from_db()
+    assert (assessment.rule_flag, assessment.rule) == (True, "grade_3_non_haematological")
+    assert AuditEvent.objects.filter(
+        object_id=str(assessment.pk), field="rule_flag", new_value="True"
+    ).exists()
