@@ -260,6 +260,19 @@ def _gate(onset_day: int, rank: int | None, settings: DltSettings) -> str | None
     return None
 
 
+def passes_gate(
+    onset_on: dt.date,
+    first_dose_on: dt.date,
+    attributions: Mapping[str, str],
+    settings: DltSettings,
+) -> bool:
+    """Whether an event gets past the checks made before the rules (window, attribution): one
+    that does not is not a DLT whatever the rules say, so a caller counting candidates may skip
+    it without evaluating it."""
+    rank, _agents = _max_attribution(attributions)
+    return _gate(study_day(onset_on, first_dose_on), rank, settings) is None
+
+
 def evaluate_event(
     event: EventFacts,
     *,

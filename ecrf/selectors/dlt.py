@@ -44,6 +44,7 @@ from ..safety.dlt import (
     evaluate_event,
     evaluate_subject,
     exposure_percentages,
+    passes_gate,
     summarise_dose_level,
     unreconciled_lab_toxicities,
     window_end,
@@ -376,12 +377,15 @@ def dlt_flags(
     rules: DltRuleSet,
     *,
     also_event: UUID | None = None,
+    candidates_only: bool = False,
 ) -> dict[str, tuple[DltFlag | None, str]]:
     """Per event key (the event id as text), for every current event with onset by the cutoff
     (and `also_event`, whatever its onset): the rules' flag (None when its subject has no first
     dose) and the investigator's decision ("" when none). The rules run on plain values; the
     facts some rules need beyond the event (bleeding events, labs, cycle 2) are read only when
-    the rule set has such a rule. At most five queries whatever the size of the study."""
+    the rule set has such a rule. With `candidates_only`, an undecided event outside the window
+    or not related enough is left out without being evaluated (it cannot be a candidate). At
+    most five queries whatever the size of the study."""
     also = str(also_event) if also_event else None
     rows = list(
         AdverseEvent.objects.filter(subject__in=subjects, entered_in_error=False)
@@ -401,6 +405,14 @@ def dlt_flags(
     flags: dict = {}
     for key, subject_key, first_dose_on, term, grade, onset, resolved, care, decision in wanted:
         flag = None
+        if (
+            candidates_only
+            and not decision
+            and not (
+                first_dose_on and passes_gate(onset, first_dose_on, attributions[key], settings)
+            )
+        ):
+            continue
         if first_dose_on:
             context = contexts.get(subject_key)
             if context is None:
@@ -432,7 +444,7 @@ def dlt_candidates(
     return {
         UUID(event_key): flag
         for event_key, (flag, decision) in dlt_flags(
-            subjects, attributions, cutoff, settings, rules
+            subjects, attributions, cutoff, settings, rules, candidates_only=True
         ).items()
         if dlt_status(bool(flag and flag.is_dlt), decision) != DltStatus.NOT_DLT
     }
