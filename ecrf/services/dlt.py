@@ -87,13 +87,20 @@ def _store_flag(
 
 
 def _reevaluate(
-    *, study: Study, subjects: list[Subject], by, reason: str, cutoff: dt.date, event=None
+    *,
+    study: Study,
+    subjects: list[Subject],
+    by,
+    reason: str,
+    cutoff: dt.date,
+    event=None,
+    rules: StudyRules | None = None,
 ) -> int:
     """Store the current rules' flag of every event of `subjects` with onset by the cutoff (and
     of `event`, whatever its onset) whose stored assessment differs or is missing; returns the
     number of assessments created or changed. The flags are computed at once (``dlt_flags``),
-    so only the changes cost a write."""
-    rules = study_dlt_rules(study)
+    so only the changes cost a write. `rules`: the study's rules when the caller has read them."""
+    rules = rules or study_dlt_rules(study)
     flags = dlt_flags(
         subjects, dlt_attributions(subjects), cutoff, study_dlt_settings(study), rules.rules,
         also_event=event.pk if event is not None else None,
@@ -153,11 +160,15 @@ def dlt_refresh_subject(*, subject: Subject, by, lab_tests=(), cycles=()) -> Non
     """After lab results or doses are written: re-apply the DLT rules to the subject's events
     when the study's rules look at them: Hy's law at aminotransferase and bilirubin results, a
     cycle delay at the doses of cycle 2."""
-    rules = study_dlt_rules(subject.study).rules
+    study_rules = study_dlt_rules(subject.study)
+    rules = study_rules.rules
     if (rules.needs_labs and set(lab_tests) & set(HYS_LAW_TESTS)) or (
         rules.needs_next_cycle and 2 in set(cycles)
     ):
-        dlt_evaluate_subject(subject=subject, by=by)
+        _reevaluate(
+            study=subject.study, subjects=[subject], by=by, reason=REEVALUATED,
+            cutoff=timezone.localdate(), rules=study_rules,
+        )  # fmt: skip
 
 
 def dlt_reevaluate_study(*, study: Study, by, reason: str, cutoff: dt.date | None = None) -> int:
