@@ -159,6 +159,9 @@ class DoseFacts:
     # Why the dose differs from the plan: "adverse_event", "patient_decision", "logistics",
     # "other", or "" for a dose as planned.
     reason_category: str = ""
+    # A loader may give identical doses as one: the same dose on this many days, the first on
+    # given_on, all in the same DLT window.
+    days: int = 1
 
 
 @dataclass(frozen=True)
@@ -390,10 +393,11 @@ def window_exposure(
                 and dose.reason_category == TOXICITY_REASON
                 and dose.given_dose < dose.planned_dose
             )
+            days = dose.days
             totals[dose.agent] = (
-                given + dose.given_dose,
-                planned + dose.planned_dose,
-                counted + (dose.given_dose if excused else dose.planned_dose),
+                given + dose.given_dose * days,
+                planned + dose.planned_dose * days,
+                counted + (dose.given_dose if excused else dose.planned_dose) * days,
             )
     return {
         agent: Exposure(given, planned, counted)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from uuid import UUID
 
-from django.db.models import CharField, DateField, ExpressionWrapper, F, Min
+from django.db.models import CharField, Count, F, Min, Q
 from django.db.models.functions import Cast
 from django.utils import timezone
 
@@ -65,6 +65,7 @@ from ..safety.dlt_rules import (
     parse_rules,
 )
 from ..safety.reconciliation import EventSpan, LabFinding
+from .expressions import AddDays
 
 # Events are matched to their attributions by the text of their key: turning tens of
 # thousands of keys into UUID objects would take most of the time.
@@ -235,14 +236,31 @@ def dlt_subjects(study: Study) -> list[Subject]:
     )
 
 
-def dlt_attributions(subjects: list[Subject]) -> dict[str, dict[str, str]]:
-    """Per event key (the event id as text), each agent's attribution."""
+def _in_window(window_days: int, prefix: str = "") -> Q:
+    """Events with onset on window days 1..window_days of their subject (or, with `prefix`,
+    rows of such events), and events an investigator decided on: the only ones that can be DLT
+    candidates (`passes_gate` decides; this only spares reading the others)."""
+    first_dose = F(f"{prefix}subject__first_dose_on")
+    last_day = AddDays(first_dose, window_days - 1)
+    return Q(**{f"{prefix}onset_on__gte": first_dose, f"{prefix}onset_on__lte": last_day}) | Q(
+        **{f"{prefix}dlt_assessment__decision__gt": ""}
+    )
+
+
+def dlt_attributions(
+    subjects: list[Subject], window_days: int | None = None
+) -> dict[str, dict[str, str]]:
+    """Per event key (the event id as text), each agent's attribution; with `window_days`,
+    only of the events that can be DLT candidates (`_in_window`)."""
     attributions: dict = defaultdict(dict)
+    rows = AdverseEventAgent.objects.filter(
+        adverse_event__subject__in=subjects, entered_in_error=False
+    )
+    if window_days is not None:
+        rows = rows.filter(_in_window(window_days, "adverse_event__"))
     for event_key, code, attribution in (
-        AdverseEventAgent.objects.filter(
-            adverse_event__subject__in=subjects, entered_in_error=False
-        )
-        .annotate(event_key=Cast("adverse_event_id", AS_TEXT))
+        rows.annotate(event_key=Cast("adverse_event_id", AS_TEXT))
+        .order_by()  # the model's ordering would join and sort by subject
         .values_list("event_key", "agent__code", "attribution")
     ):
         attributions[event_key][code] = attribution
@@ -251,23 +269,27 @@ def dlt_attributions(subjects: list[Subject]) -> dict[str, dict[str, str]]:
 
 def dlt_window_doses(subjects: list[Subject], window_days: int) -> dict[UUID, list[DoseFacts]]:
     """Per subject id, the doses given in the DLT window: only they count for exposure
-    (ecrf.safety.dlt.window_exposure)."""
+    (ecrf.safety.dlt.window_exposure). Identical doses of an agent (same planned and given
+    dose, same kind of reason) come as one run with its number of days, the first day as its
+    date, in the order the agents were first given."""
     first_dose = F("subject__first_dose_on")
-    last_day = ExpressionWrapper(
-        first_dose + dt.timedelta(days=window_days - 1), output_field=DateField()
-    )
+    last_day = AddDays(first_dose, window_days - 1)
     doses: dict = defaultdict(list)
-    for subject_id, code, given_on, planned, given, category in (
+    for subject_id, code, planned, given, category, first_on, days in (
         DoseAdministration.objects.filter(
             subject__in=subjects, entered_in_error=False, given_on__gte=first_dose
         )
         .filter(given_on__lte=last_day)
+        .values("subject_id", "agent__code", "planned_dose", "given_dose", "reason_category")
+        .annotate(first_on=Min("given_on"), days=Count("pk"))
+        # Without this the model's ordering would join the study and split the groups.
+        .order_by("first_on", "agent__code")
         .values_list(
-            "subject_id", "agent__code", "given_on", "planned_dose", "given_dose",
-            "reason_category",
+            "subject_id", "agent__code", "planned_dose", "given_dose", "reason_category",
+            "first_on", "days",
         )
     ):  # fmt: skip
-        doses[subject_id].append(DoseFacts(code, given_on, planned, given, category))
+        doses[subject_id].append(DoseFacts(code, first_on, planned, given, category, days))
     return doses
 
 
@@ -322,7 +344,7 @@ def dlt_hys_law_labs(subject_keys: set[str], cutoff: dt.date) -> dict[str, list[
         subject_id__in=list(key_of),
         entered_in_error=False,
         test_code__in=(*AMINOTRANSFERASE_TESTS, BILIRUBIN_TEST),
-    ).values_list("subject_id", "test_code", "value", "uln", "collected_at"):
+    ).order_by().values_list("subject_id", "test_code", "value", "uln", "collected_at"):
         collected_on = collected_at.astimezone(zone).date()
         if collected_on <= cutoff:
             labs[key_of[subject_id]].append(LabValue(test, value, uln, collected_on))
@@ -384,12 +406,22 @@ def dlt_flags(
     dose) and the investigator's decision ("" when none). The rules run on plain values; the
     facts some rules need beyond the event (bleeding events, labs, cycle 2) are read only when
     the rule set has such a rule. With `candidates_only`, an undecided event outside the window
-    or not related enough is left out without being evaluated (it cannot be a candidate). At
-    most five queries whatever the size of the study."""
+    or not related enough is left out without being evaluated, and mostly without being read
+    (it cannot be a candidate). At most five queries whatever the size of the study."""
     also = str(also_event) if also_event else None
+    events = AdverseEvent.objects.filter(subject__in=subjects, entered_in_error=False)
+    if candidates_only:
+        wanted_events = _in_window(settings.window_days)
+        if rules.needs_other_events:
+            wanted_events |= Q(
+                ctcae_term__in=group_terms(GROUP_BLEEDING), grade__gte=BLEEDING_MIN_GRADE
+            )
+        if also_event:
+            wanted_events |= Q(pk=also_event)
+        events = events.filter(wanted_events)
     rows = list(
-        AdverseEvent.objects.filter(subject__in=subjects, entered_in_error=False)
-        .annotate(event_key=Cast("pk", AS_TEXT), subject_key=Cast("subject_id", AS_TEXT))
+        events.annotate(event_key=Cast("pk", AS_TEXT), subject_key=Cast("subject_id", AS_TEXT))
+        .order_by("onset_on", "ctcae_term", "pk")
         .values_list(
             "event_key", "subject_key", "subject__first_dose_on", "ctcae_term", "grade",
             "onset_on", "resolved_on", "despite_supportive_care", "dlt_assessment__decision",
@@ -440,7 +472,8 @@ def dlt_candidates(
     rules: DltRuleSet,
 ) -> dict[UUID, DltFlag | None]:
     """Per event id, the rules' flag of every event that is, or was decided to be, a DLT
-    candidate, over the events with onset by the cutoff (`dlt_flags`)."""
+    candidate, over the events with onset by the cutoff (`dlt_flags`); `attributions` need
+    only be those of the events that can be candidates (`dlt_attributions` with the window)."""
     return {
         UUID(event_key): flag
         for event_key, (flag, decision) in dlt_flags(
@@ -624,7 +657,7 @@ def dlt_overview(study: Study, cutoff: dt.date | None = None) -> DltOverview:
     rules = study_dlt_rules(study)
     levels = list(study.dose_levels.order_by("level"))
     subjects = dlt_subjects(study)
-    attributions = dlt_attributions(subjects)
+    attributions = dlt_attributions(subjects, settings.window_days)
     doses = dlt_window_doses(subjects, settings.window_days)
     candidates = dlt_candidates(subjects, attributions, cutoff, settings, rules.rules)
     events = dlt_candidate_events(candidates, subjects)
@@ -647,7 +680,8 @@ def dlt_event_statuses(study: Study, cutoff: dt.date | None = None) -> dict[UUID
     settings = study_dlt_settings(study)
     subjects = dlt_subjects(study)
     rules = study_dlt_rules(study).rules
-    candidates = dlt_candidates(subjects, dlt_attributions(subjects), cutoff, settings, rules)
+    attributions = dlt_attributions(subjects, settings.window_days)
+    candidates = dlt_candidates(subjects, attributions, cutoff, settings, rules)
     statuses = dict.fromkeys(
         AdverseEvent.objects.filter(subject__study=study, entered_in_error=False).values_list(
             "pk", flat=True

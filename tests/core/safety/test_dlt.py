@@ -44,6 +44,7 @@ from ecrf.safety.dlt import (
     summarise_dose_level,
     unreconciled_lab_toxicities,
     window_end,
+    window_exposure,
 )
 from ecrf.safety.dlt_rules import (
     DEFAULT_RULES_PATH,
@@ -1207,6 +1208,24 @@ def test_the_exposure_is_totalled_over_the_window_days():
         for day, given in zip(range(10, 15), ["3", "3", "3", "2.25", "0"], strict=True)
     ]
     assert _subject(doses=doses).evaluable
+
+
+def test_a_run_of_identical_doses_counts_as_its_days():
+    """A loader may give identical doses as one run of N days: 3 MIU planned on days 10-14 with
+    2.25 MIU given on each of days 10-13 as one run and 2.25 on day 14 is 75% exactly, the
+    minimum, as five single doses are; one more day of 2.25 planned at 3 (day 15) is not."""
+    runs = [DoseFacts("IL2", _day(10), Decimal("3"), Decimal("2.25"), "", days=4)]
+    day_14 = [_dose("IL2", 14, "3", "2.25")]
+    singles = [_dose("IL2", day, "3", "2.25") for day in range(10, 15)]
+    for doses in (runs + day_14, singles):
+        assert _subject(doses=_full_doses() + doses).evaluable
+    short = DoseFacts("IL2", _day(10), Decimal("3"), Decimal("2.2"), "", days=5)
+    assert _subject(doses=_full_doses() + [short]).reason == (
+        "Not evaluable: received 73.3% of the planned IL2 dose in the DLT window (75% required)"
+    )
+    excused = DoseFacts("IL2", _day(10), Decimal("3"), Decimal("1"), "adverse_event", days=5)
+    exposure = window_exposure([excused], _day(1), _day(21))["IL2"]
+    assert (exposure.given, exposure.planned, exposure.counted_planned) == (5, 15, 5)
 
 
 def test_a_shortfall_just_under_the_minimum_is_not_rounded_up_in_the_reason():
