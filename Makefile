@@ -31,8 +31,10 @@ run: $(VENV)/.runtime
 	$(DEV_ENV) $(BIN)/python manage.py seed_demo --if-empty
 	$(DEV_ENV) $(BIN)/python manage.py runserver $(HOST)
 
+# The suite runs on every core (pytest-xdist); TEST_WORKERS=0 runs it in one process.
+TEST_WORKERS ?= auto
 test: $(VENV)/.dev
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS)
 
 lint: $(VENV)/.dev
 	$(BIN)/ruff check .

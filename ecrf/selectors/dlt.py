@@ -236,15 +236,13 @@ def dlt_subjects(study: Study) -> list[Subject]:
     )
 
 
-def _in_window(window_days: int, prefix: str = "") -> Q:
-    """Events with onset on window days 1..window_days of their subject (or, with `prefix`,
-    rows of such events), and events an investigator decided on: the only ones that can be DLT
-    candidates (`passes_gate` decides; this only spares reading the others)."""
-    first_dose = F(f"{prefix}subject__first_dose_on")
+def _in_window(window_days: int) -> Q:
+    """Events with onset on window days 1..window_days of their subject, and events an
+    investigator decided on: the only ones that can be DLT candidates (`passes_gate` decides;
+    this only spares reading the others)."""
+    first_dose = F("subject__first_dose_on")
     last_day = AddDays(first_dose, window_days - 1)
-    return Q(**{f"{prefix}onset_on__gte": first_dose, f"{prefix}onset_on__lte": last_day}) | Q(
-        **{f"{prefix}dlt_assessment__decision__gt": ""}
-    )
+    return Q(onset_on__gte=first_dose, onset_on__lte=last_day) | Q(dlt_assessment__decision__gt="")
 
 
 def dlt_attributions(
@@ -253,11 +251,13 @@ def dlt_attributions(
     """Per event key (the event id as text), each agent's attribution; with `window_days`,
     only of the events that can be DLT candidates (`_in_window`)."""
     attributions: dict = defaultdict(dict)
-    rows = AdverseEventAgent.objects.filter(
-        adverse_event__subject__in=subjects, entered_in_error=False
-    )
-    if window_days is not None:
-        rows = rows.filter(_in_window(window_days, "adverse_event__"))
+    rows = AdverseEventAgent.objects.filter(entered_in_error=False)
+    if window_days is None:
+        rows = rows.filter(adverse_event__subject__in=subjects)
+    else:
+        # The events first, then their attributions: cheaper than filtering the joined rows.
+        events = AdverseEvent.objects.filter(subject__in=subjects).filter(_in_window(window_days))
+        rows = rows.filter(adverse_event__in=events.order_by().values("pk"))
     for event_key, code, attribution in (
         rows.annotate(event_key=Cast("adverse_event_id", AS_TEXT))
         .order_by()  # the model's ordering would join and sort by subject
@@ -340,11 +340,15 @@ def dlt_hys_law_labs(subject_keys: set[str], cutoff: dt.date) -> dict[str, list[
     zone = timezone.get_current_timezone()
     # The keys are the database's text of the ids (without hyphens on SQLite).
     key_of = {UUID(key): key for key in subject_keys}
-    for subject_id, test, value, uln, collected_at in LabResult.objects.filter(
-        subject_id__in=list(key_of),
-        entered_in_error=False,
-        test_code__in=(*AMINOTRANSFERASE_TESTS, BILIRUBIN_TEST),
-    ).order_by().values_list("subject_id", "test_code", "value", "uln", "collected_at"):
+    for subject_id, test, value, uln, collected_at in (
+        LabResult.objects.filter(
+            subject_id__in=list(key_of),
+            entered_in_error=False,
+            test_code__in=(*AMINOTRANSFERASE_TESTS, BILIRUBIN_TEST),
+        )
+        .order_by()
+        .values_list("subject_id", "test_code", "value", "uln", "collected_at")
+    ):
         collected_on = collected_at.astimezone(zone).date()
         if collected_on <= cutoff:
             labs[key_of[subject_id]].append(LabValue(test, value, uln, collected_on))
