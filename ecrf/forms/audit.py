@@ -23,7 +23,8 @@ class AuditFilterForm(forms.Form):
     def __init__(self, *args, users=(), fields=(), **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["user"].choices = [("", "Anyone"), *((u, u) for u in users)]
-        self.fields["field"].choices = [("", "Any field"), *((f, f) for f in fields)]
+        # `fields`: (field name, label) pairs.
+        self.fields["field"].choices = [("", "Any field"), *fields]
 
     def clean(self):
         cleaned = super().clean()

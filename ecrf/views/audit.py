@@ -17,6 +17,7 @@ from ..access import Action, ensure_can, get_subject_for_user
 from ..exports.writers import neutralised_text
 from ..forms.audit import AuditFilterForm
 from ..models import AuditEvent
+from ..selectors.audit import audit_field_choices, readable_audit
 
 NOT_AN_AUDIT_READER = "Your role does not give access to the audit trail."
 PAGE_ROWS = 100
@@ -74,7 +75,7 @@ def audit_trail(request: HttpRequest, subject_id: UUID) -> HttpResponse:
     form = AuditFilterForm(
         request.GET,
         users=trail.order_by("actor").values_list("actor", flat=True).distinct(),
-        fields=trail.order_by("field").values_list("field", flat=True).distinct(),
+        fields=audit_field_choices(trail),
     )
     events = _filtered(subject, form).order_by("-at", "-id")
     if request.GET.get("format") == "csv":
@@ -98,6 +99,7 @@ def audit_trail(request: HttpRequest, subject_id: UUID) -> HttpResponse:
             "subject": subject,
             "form": form,
             "page": page,
+            "lines": readable_audit(page.object_list, subject),
             "filters": query.urlencode(),
             "record": form.cleaned_data.get("record") if form.is_valid() else None,
         },

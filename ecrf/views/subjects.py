@@ -48,6 +48,7 @@ from ..models import (
     VisitStatus,
 )
 from ..safety.grade_history import format_grade_history
+from ..selectors.audit import readable_audit
 from ..selectors.grade_history import grade_histories
 from ..selectors.reconciliation import reconciliation_counts, subject_reconciliation_items
 from ..services import subject_enrol, subject_screen
@@ -427,18 +428,12 @@ def _casebook_labs(subject, page_number, total: int):
 
 
 def _casebook_audit(subject, page_number):
-    audit = (
-        AuditEvent.objects.filter(subject_id=subject.pk)
-        .order_by("-at", "-id")
-        .values_list(
-            "at", "actor", "role", "object_repr", "field", "old_value", "new_value", "reason"
-        )
-    )
+    audit = AuditEvent.objects.filter(subject_id=subject.pk).order_by("-at", "-id")
     page = Paginator(audit, CASEBOOK_PAGE_ROWS).get_page(page_number)
     rows = [
-        (at.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S"), actor, role, record, field,
-         "" if old is None else old, "" if new is None else new, reason)
-        for at, actor, role, record, field, old, new, reason in page
+        (line.at.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S"), line.actor, line.role,
+         line.record, line.field, line.old, line.new, line.reason)
+        for line in readable_audit(page.object_list, subject)
     ]  # fmt: skip
     return page, rows
 
