@@ -61,14 +61,14 @@ class AuditLine:
 BOOLEAN_TEXT = {"True": "Yes", "False": "No"}
 
 
-def _study_day(on: dt.date | None, first_dose_on: dt.date | None) -> str:
+def _day_text(on: dt.date | None, first_dose_on: dt.date | None) -> str:
     if on is None or first_dose_on is None:
         return f"on {on.isoformat()}" if on else ""
     return f"day {study_day(on, first_dose_on)}"
 
 
 def _event_name(term: str, grade: int, onset_on: dt.date, first_dose_on) -> str:
-    return f"AE {term} grade {grade}, onset {_study_day(onset_on, first_dose_on)}"
+    return f"AE {term} grade {grade}, onset {_day_text(onset_on, first_dose_on)}"
 
 
 # So that a page costs the same queries whatever it shows, every kind of record is asked for,
@@ -120,7 +120,7 @@ def _record_names(ids_by_model: dict[str, set], subject) -> dict[tuple[str, str]
     ):
         collected_on = timezone.localtime(collected_at).date()
         names["ecrf.LabResult", str(pk)] = (
-            f"Lab {test}, collected {_study_day(collected_on, first_dose_on)}"
+            f"Lab {test}, collected {_day_text(collected_on, first_dose_on)}"
             f" ({collected_on.isoformat()})"
         )
     for pk, label in subject.visits.order_by().values_list("pk", "label"):
@@ -143,8 +143,7 @@ def _field(model_label: str, name: str) -> models.Field | None:
         return None
 
 
-def _label(model_label: str, name: str) -> str:
-    field = _field(model_label, name)
+def _label(field: models.Field | None, name: str) -> str:
     return capfirst(field.verbose_name) if field is not None else name
 
 
@@ -153,7 +152,7 @@ def audit_field_choices(trail) -> list[tuple[str, str]]:
     label; one query."""
     labels: dict[str, str] = {}
     for model_label, name in trail.order_by().values_list("model", "field").distinct():
-        labels.setdefault(name, _label(model_label, name))
+        labels.setdefault(name, _label(_field(model_label, name), name))
     return sorted(labels.items(), key=lambda item: (item[1].casefold(), item[0]))
 
 
@@ -193,7 +192,7 @@ def readable_audit(events, subject) -> list[AuditLine]:
     lines = []
     for event in events:
         field = fields[event.model, event.field]
-        label = capfirst(field.verbose_name) if field is not None else event.field
+        label = _label(field, event.field)
         lines.append(
             AuditLine(
                 event.at, event.actor, event.role,
