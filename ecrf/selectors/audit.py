@@ -78,8 +78,8 @@ NO_RECORD = uuid.UUID(int=0)
 
 def _record_names(ids_by_model: dict[str, set], subject) -> dict[tuple[str, str], str]:
     """(model label, object id) -> the record's name today: one query per kind of record, and
-    one each for the study's agents, dose levels and sites and the subject's visits, whose
-    names also stand for their ids in foreign-key values."""
+    one each for the study's agents, dose levels, sites and DLT rule versions and the subject's
+    visits, whose names also stand for their ids in foreign-key values."""
     first_dose_on = subject.first_dose_on
     names: dict[tuple[str, str], str] = {("ecrf.Subject", str(subject.pk)): f"Subject {subject}"}
 
@@ -133,6 +133,8 @@ def _record_names(ids_by_model: dict[str, set], subject) -> dict[tuple[str, str]
     ):
         for pk, name in records:
             names[label, str(pk)] = name
+    for pk, number in study.dlt_rule_sets.order_by().values_list("pk", "number"):
+        names["ecrf.DltRuleSet", str(pk)] = f"DLT rules version {number}"
     return names
 
 

@@ -55,6 +55,11 @@ def test_fields_show_their_labels_and_values_as_the_forms_do(client, alice, subj
         assert ">Yes<" in page and ">True<" not in page  # a boolean
         assert agent_id not in page  # the dose's agent by its code
         assert ">ctcae_term<" not in page
+        # The DLT assessment's rule set by its version, not its id (loading the study
+        # recorded version 1).
+        version = subject.study.dlt_rule_sets.get()
+        assert str(version.pk) not in page
+        assert "DLT rules version 1" in page
 
 
 def test_the_csv_keeps_the_values_as_stored(client, alice, subject, recorded):
