@@ -5,6 +5,7 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
+from playwright.sync_api import expect
 
 from ecrf.models import ReferenceRange
 
@@ -44,8 +45,8 @@ def test_the_page_scripts_run_under_the_policy(live_server, alice, subject, haem
     page.wait_for_url(f"{live_server.url}{dose_form}")
 
     page.select_option("#id_agent", label="Imatinib (IM)")
-    assert page.locator("#planned-dose").inner_text() == "planned 400 mg"
-    assert page.locator("#dose-unit").inner_text() == "mg"
+    expect(page.locator("#planned-dose")).to_have_text("planned 400 mg")
+    expect(page.locator("#dose-unit")).to_have_text("mg")
 
     page.goto(f"{live_server.url}{haematology_url}")
     assert page.locator("#id_HGB-lln").input_value() == "12"
@@ -55,5 +56,5 @@ def test_the_page_scripts_run_under_the_policy(live_server, alice, subject, haem
 
     page.goto(f"{live_server.url}/subjects/{subject.pk}/")
     page.click("button[data-bs-target='#visits']")
-    assert page.locator("#visits").is_visible()
+    expect(page.locator("#visits")).to_be_visible()
     assert refused == []

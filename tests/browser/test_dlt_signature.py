@@ -4,6 +4,7 @@ import datetime as dt
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 
 from ecrf.models import DltAssessment, DltStatus
 from ecrf.services import ae_record
@@ -35,7 +36,7 @@ def test_bob_confirms_a_dlt_with_his_signature(live_server, page, bob, alice, su
     page.click("button[type=submit]")
     page.wait_for_url(f"{live_server.url}/dlt/")
     queue = page.locator("#queue-TEST-IL2")
-    assert queue.get_by_role("cell", name="Capillary leak syndrome", exact=True).is_visible()
+    expect(queue.get_by_role("cell", name="Capillary leak syndrome", exact=True)).to_be_visible()
     page.screenshot(path=str(SCREENSHOTS / "dlt-dashboard.png"), full_page=True)
 
     queue.get_by_role("link", name="Review").click()
@@ -45,14 +46,14 @@ def test_bob_confirms_a_dlt_with_his_signature(live_server, page, bob, alice, su
     page.fill("input[name=printed_name]", "Dr Bob Baker")
     page.fill("input[name=password]", "not my password")
     page.click("button:has-text('Sign decision')")
-    assert page.locator("text=The password is not correct").is_visible()
+    expect(page.locator("text=The password is not correct")).to_be_visible()
     page.screenshot(path=str(SCREENSHOTS / "dlt-decide-wrong-password.png"), full_page=True)
 
     page.fill("input[name=password]", "correct horse battery")
     page.click("button:has-text('Sign decision')")
     page.wait_for_url(f"{live_server.url}/dlt/")
-    assert page.locator("text=Decision signed and recorded").is_visible()
-    assert page.locator("#queue-TEST-IL2 >> text=Nothing awaits a decision").is_visible()
+    expect(page.locator("text=Decision signed and recorded")).to_be_visible()
+    expect(page.locator("#queue-TEST-IL2 >> text=Nothing awaits a decision")).to_be_visible()
     page.screenshot(path=str(SCREENSHOTS / "dlt-dashboard-after.png"), full_page=True)
 
     assessment = DltAssessment.objects.get(adverse_event=event)

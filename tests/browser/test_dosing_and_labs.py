@@ -5,6 +5,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 
 from ecrf.models import DoseAdministration, LabResult, ReferenceRange
 
@@ -31,18 +32,18 @@ def test_alice_records_the_cycle_1_day_1_doses(live_server, page, alice, subject
     _shot(page, "dose-new")
 
     page.get_by_label("Agent").select_option(label="Cyclophosphamide (CTX)")
-    assert page.locator("#planned-dose").inner_text() == "planned 50 mg"
+    expect(page.locator("#planned-dose")).to_have_text("planned 50 mg")
     page.get_by_label("Dose given").fill("50")
     page.get_by_role("button", name="Save and record another agent").click()
     page.wait_for_url(f"{live_server.url}{new_dose}")
-    assert page.locator("text=CTX 50 mg on 2026-03-02 saved (cycle 1 day 1).").is_visible()
+    expect(page.locator("text=CTX 50 mg on 2026-03-02 saved (cycle 1 day 1).")).to_be_visible()
     _shot(page, "dose-saved-record-another")
 
     # Keyboard only: choose the agent, type the dose and save with Enter.
     page.get_by_label("Agent").focus()
     for _ in range(3):  # Choose an agent, CTX, IL2, IM
         page.keyboard.press("ArrowDown")
-    assert page.locator("#planned-dose").inner_text() == "planned 400 mg"
+    expect(page.locator("#planned-dose")).to_have_text("planned 400 mg")
     # Tab passes the date (already 2026-03-02; Chromium stops at its day, month and year).
     for _ in range(6):
         page.keyboard.press("Tab")
@@ -53,7 +54,7 @@ def test_alice_records_the_cycle_1_day_1_doses(live_server, page, alice, subject
     with page.expect_navigation():
         page.keyboard.press("Enter")
     page.wait_for_url(f"{live_server.url}/subjects/{subject.pk}/?tab=doses#doses")
-    assert page.locator("text=IM 400 mg on 2026-03-02 saved (cycle 1 day 1).").is_visible()
+    expect(page.locator("text=IM 400 mg on 2026-03-02 saved (cycle 1 day 1).")).to_be_visible()
     _shot(page, "dose-casebook")
 
     # Interleukin-2 is given on days 10 to 14: day 1 needs a reason to save anyway.
@@ -105,25 +106,25 @@ def test_alice_enters_lab_grids_and_sees_the_ctcae_grades(live_server, page, ali
     with page.expect_navigation():
         page.keyboard.press("Enter")
     error = page.locator("#HGB-value-error")
-    assert error.is_visible()
+    expect(error).to_be_visible()
     assert "HGB 40 g/dL is impossible" in error.inner_text()
-    assert page.locator("text=Nothing was saved").is_visible()
+    expect(page.locator("text=Nothing was saved")).to_be_visible()
     assert LabResult.objects.count() == 0
     _shot(page, "lab-grid-impossible-value")
 
     page.get_by_label("Hemoglobin", exact=True).fill("9.5")
     page.get_by_role("button", name="Save haematology").click()
     page.wait_for_url(f"{live_server.url}{haematology}")
-    assert page.locator("#row-HGB .ctcae").inner_text() == "Anemia grade 2"
-    assert page.locator("#row-NEUT .ctcae").inner_text() == "Grade 0"
+    expect(page.locator("#row-HGB .ctcae")).to_have_text("Anemia grade 2")
+    expect(page.locator("#row-NEUT .ctcae")).to_have_text("Grade 0")
     _shot(page, "lab-grid-haematology-graded")
 
     page.get_by_role("link", name="Chemistry").click()
     page.get_by_label("Alanine aminotransferase", exact=True).fill("130")
     page.get_by_role("button", name="Save chemistry").click()
     page.wait_for_url(f"{live_server.url}/visits/{visit.pk}/labs/chemistry/")
-    assert (
-        page.locator("#row-ALT .ctcae").inner_text() == "Alanine aminotransferase increased grade 2"
+    expect(page.locator("#row-ALT .ctcae")).to_have_text(
+        "Alanine aminotransferase increased grade 2"
     )
     _shot(page, "lab-grid-chemistry-graded")
 

@@ -4,6 +4,7 @@ real browser; a change to saved data asks for a reason."""
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 
 from ecrf.models import AuditEvent, Subject
 
@@ -41,7 +42,7 @@ def test_alice_registers_enrols_and_records_a_visit(live_server, page, alice, st
     page.fill("input[name=first_dose_on]", "2026-09-07")
     page.click("button:has-text('Save')")
     page.wait_for_selector("text=A-001 enrolled at DL1 IL-2 3 MIU/day")
-    assert page.locator("#visits").get_by_role("link", name="C1D8").is_visible()
+    expect(page.locator("#visits").get_by_role("link", name="C1D8")).to_be_visible()
     _shot(page, "enrol-casebook-enrolled")
 
     page.click("#visits >> a:has-text('C1D1')")
@@ -52,13 +53,12 @@ def test_alice_registers_enrols_and_records_a_visit(live_server, page, alice, st
     page.click("#visits >> a:has-text('C1D1')")
     page.fill("input[name=done_on]", "2026-09-08")
     page.click("button:has-text('Save')")
-    assert page.locator("text=Give a reason for changing data").first.is_visible()
+    expect(page.locator("text=Give a reason for changing data").first).to_be_visible()
     _shot(page, "enrol-visit-reason-required")
     page.fill("input[name=change_reason]", "Date transcribed wrongly")
     page.click("button:has-text('Save')")
-    assert page.locator(
-        "text=give a reason to save anyway"
-    ).first.is_visible()  # 8 Sep: out of window
+    # 8 Sep: out of window
+    expect(page.locator("text=give a reason to save anyway").first).to_be_visible()
     page.fill("input[name=override_reason]", "Patient came a day late")
     page.click("button:has-text('Save')")
     page.wait_for_selector("text=C1D1 saved.")

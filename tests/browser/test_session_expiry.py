@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-output" / "screenshots"
@@ -32,7 +33,7 @@ def test_typed_data_survives_an_expired_session(live_server, browser, alice, sub
     page.wait_for_url(form_url)
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / "session-expiry-restored.png"), full_page=True)
-    assert page.locator(".draft-restored").is_visible()
+    expect(page.locator(".draft-restored")).to_be_visible()
     assert page.input_value("input[name=label]") == "Unscheduled: fever 39.2"
     assert page.input_value("input[name=done_on]") == "2026-03-05"
 

@@ -1,6 +1,7 @@
 """A research nurse signs in through a real browser and reaches her site's subjects."""
 
 import pytest
+from playwright.sync_api import expect
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -11,14 +12,14 @@ def test_alice_signs_in_and_opens_a_casebook(live_server, page, alice, subject, 
     page.fill("input[name=username]", "alice")
     page.fill("input[name=password]", "wrong password")
     page.click("button[type=submit]")
-    assert page.locator(".alert, .invalid-feedback, .errorlist").first.is_visible()
+    expect(page.locator(".alert, .invalid-feedback, .errorlist").first).to_be_visible()
 
     page.fill("input[name=username]", "alice")
     page.fill("input[name=password]", "correct horse battery")
     page.click("button[type=submit]")
     page.wait_for_url(f"{live_server.url}/")
     page.click("nav >> text=Subjects")
-    assert page.get_by_role("link", name="A-001", exact=True).is_visible()
+    expect(page.get_by_role("link", name="A-001", exact=True)).to_be_visible()
     assert page.locator("text=B-001").count() == 0
     # Bootstrap is served from the project: the navbar is styled (dark background).
     background = page.eval_on_selector("nav.navbar", "n => getComputedStyle(n).backgroundColor")
@@ -26,4 +27,4 @@ def test_alice_signs_in_and_opens_a_casebook(live_server, page, alice, subject, 
 
     page.get_by_role("link", name="A-001", exact=True).click()
     page.click("button[data-bs-target='#visits']")
-    assert page.locator("#visits").get_by_role("link", name="C1D8").is_visible()
+    expect(page.locator("#visits").get_by_role("link", name="C1D8")).to_be_visible()
