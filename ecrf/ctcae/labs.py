@@ -180,7 +180,8 @@ class LabTest:
 
     ``units`` lists the accepted units; ``low_term``/``high_term`` the CTCAE terms graded below
     and above normal; ``not_gradable`` the CTCAE terms of the test that a value alone cannot
-    grade; ``needs_lln``/``needs_uln`` whether grading refuses a result without that limit;
+    grade; ``needs_lln``/``needs_uln`` whether a term of the test is graded against that limit
+    (a result lacking it is graded in the other direction only, and refused if not abnormal there);
     ``uses_baseline`` whether a baseline can change the grade.
     """
 
@@ -442,6 +443,13 @@ class _Rules(NamedTuple):
     term_code: int
     high: bool
     criteria: tuple[_Compiled, ...]  # Highest grade first.
+    needs_lln: bool  # The term cannot be graded without LLN.
+    needs_uln: bool  # The term cannot be graded without ULN.
+
+
+def _rules(term: str, code: int, criteria: tuple[Criterion, ...], high: bool) -> _Rules:
+    bases = {c.basis for c in criteria} | {ULN for c in criteria if c.arm != ANY}
+    return _Rules(term, code, high, _compile(criteria, high), LLN in bases, ULN in bases)
 
 
 def _compile(criteria: tuple[Criterion, ...], high: bool) -> tuple[_Compiled, ...]:
@@ -476,12 +484,8 @@ def _build() -> tuple[
         bases: set[str] = set()
         for system_units, low, high in spec.systems:
             pair = (
-                _Rules(spec.low_term, codes[spec.low_term], False, _compile(low, False))
-                if low
-                else None,
-                _Rules(spec.high_term, codes[spec.high_term], True, _compile(high, True))
-                if high
-                else None,
+                _rules(spec.low_term, codes[spec.low_term], low, False) if low else None,
+                _rules(spec.high_term, codes[spec.high_term], high, True) if high else None,
             )
             for unit in system_units:
                 units.append(unit)
@@ -574,17 +578,19 @@ def _limit(test: str, name: str, limit: Any) -> float:
     return number
 
 
+def _missing_limit(test: str, rules: _Rules, lln: float, uln: float) -> GradingError | None:
+    """The error for a limit the term's criteria need and the result lacks, else None."""
+    for name, needed, limit in ((LLN, rules.needs_lln, lln), (ULN, rules.needs_uln, uln)):
+        if needed and limit != limit:
+            return GradingError(
+                f"{test} needs {name}: {rules.term} is graded against {name.upper()}.",
+                field=name,
+                code="required",
+            )
+    return None
+
+
 def _check_limits(test: str, lln: float, uln: float) -> None:
-    spec = LAB_TESTS[test]
-    if spec.needs_lln and lln != lln:
-        raise GradingError(
-            f"{test} needs lln: {spec.low_term} is graded against LLN.", field=LLN, code="required"
-        )
-    if spec.needs_uln and uln != uln:
-        term = spec.high_term or spec.low_term
-        raise GradingError(
-            f"{test} needs uln: {term} is graded against ULN.", field=ULN, code="required"
-        )
     if lln > uln:
         # Reported on ULN, the limit a nurse corrects when the two were swapped or mistyped.
         raise GradingError(
@@ -641,14 +647,22 @@ def grade_lab(
     upper = _limit(test, ULN, uln)
     base = _limit(test, BASELINE, baseline)
     _check_limits(test, lower, upper)
-    if low is not None:
-        grade = _scalar_grade(low, number, lower, upper, base)
+    # Each direction is graded when its own limits are given: a haemoglobin below its LLN is
+    # anaemia whether or not the ULN is known. A result that no gradable direction grades is
+    # refused when the other direction lacks its limit, since it might be abnormal there.
+    missing = None
+    for rules in (low, high):  # The low term wins where both would apply.
+        if rules is None:
+            continue
+        error = _missing_limit(test, rules, lower, upper)
+        if error is not None:
+            missing = missing or error
+            continue
+        grade = _scalar_grade(rules, number, lower, upper, base)
         if grade:
-            return LabGrade(low.term, grade)
-    if high is not None:
-        grade = _scalar_grade(high, number, lower, upper, base)
-        if grade:
-            return LabGrade(high.term, grade)
+            return LabGrade(rules.term, grade)
+    if missing is not None:
+        raise missing
     return _NORMAL_RESULT
 
 
@@ -775,9 +789,7 @@ def grade_labs(frame: pd.DataFrame) -> pd.DataFrame:
     width = len(unit_values) + 1
     pair_codes = (test_codes.astype(np.int64) + 1) * width + (unit_codes + 1)
     pair_rules: list[tuple[_Rules | None, _Rules | None] | None] = []
-    needs_lln = np.zeros((len(test_values) + 1) * width, dtype=bool)
-    needs_uln = np.zeros_like(needs_lln)
-    pair_ok = np.zeros_like(needs_lln)
+    pair_ok = np.zeros((len(test_values) + 1) * width, dtype=bool)
     for test_index in range(-1, len(test_values)):
         test = test_values[test_index] if test_index >= 0 else None
         spec = LAB_TESTS.get(test) if isinstance(test, str) else None
@@ -790,13 +802,7 @@ def grade_labs(frame: pd.DataFrame) -> pd.DataFrame:
             key = (test_index + 1) * width + unit_index + 1
             if rules is not None:
                 pair_ok[key] = True
-                needs_lln[key] = spec.needs_lln
-                needs_uln[key] = spec.needs_uln
     bad |= ~pair_ok[pair_codes]
-    bad |= needs_lln[pair_codes] & np.isnan(lln)
-    bad |= needs_uln[pair_codes] & np.isnan(uln)
-    if bad.any():
-        raise _refuse(frame, int(np.argmax(bad)))
 
     grades = np.zeros(size, dtype=np.int8)
     terms = np.zeros(size, dtype=np.int16)
@@ -807,6 +813,8 @@ def grade_labs(frame: pd.DataFrame) -> pd.DataFrame:
     counts = np.bincount(pair_codes, minlength=len(pair_rules))
     stops = np.cumsum(counts)
     for key in np.flatnonzero(counts):
+        if pair_rules[key] is None:
+            continue  # Unknown test or unit: refused below.
         rows = order[stops[key] - counts[key] : stops[key]]
         low, high = pair_rules[key]
         v, lo, hi, base = value[rows], lln[rows], uln[rows], baseline[rows]
@@ -814,18 +822,24 @@ def grade_labs(frame: pd.DataFrame) -> pd.DataFrame:
             abnormal = base > hi
         group_grades = np.zeros(len(rows), dtype=np.int8)
         group_terms = np.zeros(len(rows), dtype=np.int16)
-        if high is not None:
-            high_grades = _vector_grade(high, v, lo, hi, base, abnormal)
-            group_grades = high_grades
-            group_terms = np.where(high_grades > 0, high.term_code, 0)
-        if low is not None:
-            # The low term wins where it applies, as in grade_lab.
-            low_grades = _vector_grade(low, v, lo, hi, base, abnormal)
-            is_low = low_grades > 0
-            group_grades = np.where(is_low, low_grades, group_grades)
-            group_terms = np.where(is_low, low.term_code, group_terms)
+        # As in grade_lab: a direction lacking its limits does not grade, and a row that no
+        # direction grades is refused when a direction lacked its limits.
+        lacking = np.zeros(len(rows), dtype=bool)
+        for rules in (high, low):  # Low last: the low term wins where both apply.
+            if rules is None:
+                continue
+            absent = (rules.needs_lln & np.isnan(lo)) | (rules.needs_uln & np.isnan(hi))
+            with np.errstate(invalid="ignore"):
+                direction = np.where(absent, 0, _vector_grade(rules, v, lo, hi, base, abnormal))
+            lacking |= absent
+            applies = direction > 0
+            group_grades = np.where(applies, direction, group_grades)
+            group_terms = np.where(applies, rules.term_code, group_terms)
+        bad[rows] |= lacking & (group_grades == 0)
         grades[rows] = group_grades
         terms[rows] = group_terms
+    if bad.any():
+        raise _refuse(frame, int(np.argmax(bad)))
 
     names = np.array(_TERM_NAMES, dtype=object)
     return pd.DataFrame(

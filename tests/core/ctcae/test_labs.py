@@ -1031,24 +1031,57 @@ def test_it_refuses_a_unit_that_does_not_fit_the_test_and_lists_the_accepted_one
 
 
 @pytest.mark.parametrize(
-    "test, unit, limits, message",
+    "test, value, unit, limits, message",
     [
-        ("ALT", "U/L", {}, "ALT needs uln"),
-        ("ALT", "U/L", {"baseline": 50}, "ALT needs uln"),
-        ("CREAT", "mg/dL", {"baseline": 1.0}, "CREAT needs uln"),
-        ("NEUT", "10^9/L", {"uln": 7.5}, "NEUT needs lln"),
-        ("K", "mmol/L", {"uln": 5.1}, "K needs lln"),
-        ("K", "mmol/L", {"lln": 3.5}, "K needs uln"),
-        ("HGB", "g/dL", {"lln": 12}, "HGB needs uln"),
-        ("GLUC", "mmol/L", {"uln": 5.6}, "GLUC needs lln"),
+        ("ALT", 1.0, "U/L", {}, "ALT needs uln"),
+        ("ALT", 1.0, "U/L", {"baseline": 50}, "ALT needs uln"),
+        ("CREAT", 1.0, "mg/dL", {"baseline": 1.0}, "CREAT needs uln"),
+        ("NEUT", 1.0, "10^9/L", {"uln": 7.5}, "NEUT needs lln"),
+        ("K", 1.0, "mmol/L", {"uln": 5.1}, "K needs lln"),
+        ("K", 4.0, "mmol/L", {"lln": 3.5}, "K needs uln"),
+        ("HGB", 13.0, "g/dL", {"lln": 12}, "HGB needs uln"),
+        ("HGB", 13.0, "g/dL", {"uln": 16}, "HGB needs lln"),
+        ("GLUC", 1.0, "mmol/L", {"uln": 5.6}, "GLUC needs lln"),
     ],
 )
-def test_it_refuses_a_missing_limit_that_the_criteria_need(test, unit, limits, message):
+def test_it_refuses_a_missing_limit_that_the_criteria_need(test, value, unit, limits, message):
     """CTCAE v5.0 grade 1 of 'Alanine aminotransferase increased' (>ULN), 'Creatinine increased'
     (>ULN), 'Neutrophil count decreased' (<LLN), 'Hypokalemia' (<LLN), 'Hyperkalemia' (>ULN),
-    'Hemoglobin increased' (above ULN) and 'Hypoglycemia' (<LLN) need the reference limit."""
+    'Anemia' (<LLN), 'Hemoglobin increased' (above ULN) and 'Hypoglycemia' (<LLN) need the
+    reference limit: a value that is not abnormal in the direction whose limit is given might be
+    abnormal in the other, so it cannot be called grade 0."""
     with pytest.raises(GradingError, match=f"^{message}"):
-        grade_lab(test, 1.0, unit, **limits)
+        grade_lab(test, value, unit, **limits)
+
+
+@pytest.mark.parametrize(
+    "test, value, unit, limits, term, grade",
+    [
+        # Anemia (CTCAE v5.0): Hgb <LLN - 10.0 g/dL grade 1; <10.0 - 8.0 g/dL grade 2; <8.0
+        # grade 3; in g/L 100 and 80.
+        ("HGB", 95, "g/L", {"lln": 120}, "Anemia", 2),
+        ("HGB", 100, "g/L", {"lln": 120}, "Anemia", 1),
+        ("HGB", 80, "g/L", {"lln": 120}, "Anemia", 2),
+        ("HGB", 79.9, "g/L", {"lln": 120}, "Anemia", 3),
+        ("HGB", 11.9, "g/dL", {"lln": 12}, "Anemia", 1),
+        # Hemoglobin increased: increase >0 - 2 g/dL above ULN grade 1; >2 - 4 grade 2.
+        ("HGB", 18.5, "g/dL", {"uln": 16}, "Hemoglobin increased", 2),
+        # Hypokalemia: <LLN - 3.0 mmol/L grade 1; Hyperkalemia: >ULN - 5.5 grade 1, >5.5 - 6.0
+        # grade 2.
+        ("K", 3.2, "mmol/L", {"lln": 3.5}, "Hypokalemia", 1),
+        ("K", 5.8, "mmol/L", {"uln": 5.1}, "Hyperkalemia", 2),
+    ],
+)
+def test_a_result_abnormal_in_the_direction_whose_limit_is_given_is_graded(
+    test, value, unit, limits, term, grade
+):
+    """A haemoglobin below its LLN is anaemia whether or not the ULN is known; the grid need not
+    hold the limit of the other direction to grade it (CTCAE v5.0 'Anemia', 'Hemoglobin
+    increased', 'Hypokalemia', 'Hyperkalemia')."""
+    assert grade_lab(test, value, unit, **limits) == LabGrade(term, grade)
+    frame = _frame([(test, value, unit, limits.get("lln"), limits.get("uln"), None)])
+    graded = grade_labs(frame)
+    assert (graded["term"].iloc[0], graded["grade"].iloc[0]) == (term, grade)
 
 
 @pytest.mark.parametrize(
@@ -1159,6 +1192,7 @@ def test_grade_labs_accepts_object_columns_of_decimals_and_none():
         (("URATE", 5, "mg/dL", np.nan, 7, np.nan), "Row 'c': Unknown lab test code 'URATE'"),
         (("ALT", 50, "mg/dL", np.nan, 40, np.nan), "Row 'c': Unit 'mg/dL' does not fit ALT"),
         (("ALT", 50, "U/L", np.nan, np.nan, np.nan), "Row 'c': ALT needs uln"),
+        (("HGB", 130, "g/L", 120, np.nan, np.nan), "Row 'c': HGB needs uln"),
         (("ALT", np.nan, "U/L", np.nan, 40, np.nan), "Row 'c': ALT value must be a finite"),
         (("ALT", np.inf, "U/L", np.nan, 40, np.nan), "Row 'c': ALT value must be a finite"),
         (("K", 4.0, "mmol/L", 5.5, 3.5, np.nan), r"Row 'c': K lln \(5.5\) is greater than uln"),
