@@ -36,7 +36,7 @@ from ..models import (
 from ..models.adverse_event import OTHER_SPECIFY_NEEDS_VERBATIM
 from ..safety.grade_history import FIELD as GRADE_CHANGES
 from ..safety.grade_history import check_grade_history, parse_steps, steps_text
-from .base import RecordForm
+from .base import DATE, RecordForm
 
 SERIOUS_NEEDS_CRITERION = (
     "A serious adverse event needs at least one seriousness criterion (ICH E2A): "
@@ -93,7 +93,7 @@ def _date_field(label: str, *, required: bool, help_text: str = "") -> forms.Dat
         label=label,
         required=required,
         help_text=help_text,
-        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+        widget=DATE,
     )
 
 
@@ -312,6 +312,10 @@ class AdverseEventForm(RecordForm):
             *hidden,
         )
         return helper
+
+    def record_changed(self) -> bool:
+        history_changed = self.history_posted and self.grade_history.has_changed()
+        return super().record_changed() or history_changed
 
     def clean_ctcae_term(self) -> str:
         value = " ".join(self.cleaned_data["ctcae_term"].split())

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from django import forms
 
+from .base import DATE
+
 DATE_ORDER = "The 'to' date is before the 'from' date."
 
 
@@ -13,12 +15,8 @@ class AuditFilterForm(forms.Form):
     record = forms.UUIDField(required=False, label="Record", widget=forms.HiddenInput)
     user = forms.ChoiceField(required=False, label="User")
     field = forms.ChoiceField(required=False, label="Field")
-    date_from = forms.DateField(
-        required=False, label="From (UTC)", widget=forms.DateInput(attrs={"type": "date"})
-    )
-    date_to = forms.DateField(
-        required=False, label="To (UTC)", widget=forms.DateInput(attrs={"type": "date"})
-    )
+    date_from = forms.DateField(required=False, label="From (UTC)", widget=DATE)
+    date_to = forms.DateField(required=False, label="To (UTC)", widget=DATE)
 
     def __init__(self, *args, users=(), fields=(), **kwargs):
         super().__init__(*args, **kwargs)

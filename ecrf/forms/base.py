@@ -19,6 +19,12 @@ from ..services.queries import WARNINGS_ACCEPTED
 REASON_FOR_CHANGE_REQUIRED = "Give a reason for changing data that has already been saved."
 OVERRIDE_REQUIRED = "Check the warnings above: correct the values or give a reason to save anyway."
 
+# A browser's date input shows only an ISO date, whatever the display format of the locale: a
+# saved date rendered any other way reopens empty.
+DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+# The fields of a save that are not the record's data.
+_BOOKKEEPING = {"change_reason", "loaded_version", "override_reason"}
+
 
 @dataclass(frozen=True)
 class SoftWarning:
@@ -51,6 +57,11 @@ class RecordForm(forms.Form):
         else:
             del self.fields["change_reason"]
 
+    def record_changed(self) -> bool:
+        """Whether the post changes the saved record (the form's initial values are the saved
+        ones): saving a record unchanged needs no reason for change."""
+        return bool(set(self.changed_data) - _BOOKKEEPING)
+
     def soft_warnings(self, data: dict) -> list[SoftWarning]:
         """Warnings a form raises on clean data; subclasses override."""
         return []
@@ -59,7 +70,11 @@ class RecordForm(forms.Form):
         cleaned = super().clean()
         if self.errors:
             return cleaned
-        if self.editing and not (cleaned.get("change_reason") or "").strip():
+        if (
+            self.editing
+            and self.record_changed()
+            and not (cleaned.get("change_reason") or "").strip()
+        ):
             self.add_error("change_reason", REASON_FOR_CHANGE_REQUIRED)
         self.warnings = self.soft_warnings(cleaned)
         if self.warnings and not (cleaned.get("override_reason") or "").strip():

@@ -9,9 +9,7 @@ from django import forms
 from ..models import AdverseEvent, Agent, AgentSchedule, DoseChangeReason, Subject
 from ..models.base import date_errors
 from ..services.dosing import cycle_and_day
-from .base import RecordForm, SoftWarning
-
-DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+from .base import DATE, RecordForm, SoftWarning
 
 DOSE_NEGATIVE = "The given dose cannot be negative."
 # The same words as the database constraint `dose_change_needs_reason`, so the nurse reads one

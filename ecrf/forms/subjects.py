@@ -7,9 +7,7 @@ import datetime as dt
 from django import forms
 
 from ..models import DoseLevel, Sex, Site, SubjectStatus, TreatmentEnd, Visit, VisitStatus
-from .base import RecordForm, SoftWarning
-
-DATE = forms.DateInput(attrs={"type": "date"})
+from .base import DATE, RecordForm, SoftWarning
 
 
 class SubjectSearchForm(forms.Form):

@@ -129,8 +129,6 @@ def record_update(
     """
     actor = as_actor(by)
     reason = (reason or "").strip()
-    if not reason:
-        raise invalid("reason", REASON_REQUIRED, "reason_required")
     model = type(record)
     fields = {f.name: f for f in audited_fields(model)}
     for name in changes:
@@ -169,7 +167,10 @@ def record_update(
             name for name, field in fields.items() if field_value(current, field) != old[name]
         ]
         if not changed:
+            # Saved unchanged: nothing to write and so nothing to give a reason for.
             return current
+        if not reason:
+            raise invalid("reason", REASON_REQUIRED, "reason_required")
         now = timezone.now()
         values = {fields[name].attname: field_value(current, fields[name]) for name in changed}
         # Compare-and-set: the row is written only if nobody saved it since it was read.

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from html.parser import HTMLParser
 
 import pytest
 from django.contrib import admin
@@ -29,68 +28,14 @@ from ecrf.models import (
     Visit,
 )
 from ecrf.services import STALE_RECORD, dose_record, lab_record
+from tests.html_forms import admin_form, page_form_data
 
 REASON = "Source document says otherwise"
 
 
-class _FormFields(HTMLParser):
-    """The name/value pairs a browser sends for the admin page's main form."""
-
-    def __init__(self):
-        super().__init__()
-        self.pairs: list[tuple[str, str]] = []
-        self.in_form = False
-        self.select: str | None = None
-        self.options: list[tuple[str, bool]] = []
-        self.textarea: str | None = None
-        self.text = ""
-
-    def handle_starttag(self, tag, attrs):
-        attrs = dict(attrs)
-        if tag == "form" and attrs.get("method", "").lower() == "post" and "id" in attrs:
-            self.in_form = attrs["id"].endswith("_form")
-        if not self.in_form:
-            return
-        name = attrs.get("name")
-        if tag == "input" and name and "__prefix__" not in name:
-            kind = attrs.get("type", "text")
-            if kind in ("submit", "button", "file"):
-                return
-            if kind in ("checkbox", "radio") and "checked" not in attrs:
-                return
-            self.pairs.append((name, attrs.get("value", "on" if kind == "checkbox" else "")))
-        elif tag == "select" and name and "__prefix__" not in name:
-            self.select, self.options = name, []
-        elif tag == "option" and self.select:
-            self.options.append((attrs.get("value", ""), "selected" in attrs))
-        elif tag == "textarea" and name and "__prefix__" not in name:
-            self.textarea, self.text = name, ""
-
-    def handle_data(self, data):
-        if self.textarea:
-            self.text += data
-
-    def handle_endtag(self, tag):
-        if tag == "form":
-            self.in_form = False
-        elif tag == "select" and self.select:
-            chosen = [value for value, selected in self.options if selected]
-            if chosen or self.options:
-                self.pairs.append((self.select, (chosen or [self.options[0][0]])[0]))
-            self.select = None
-        elif tag == "textarea" and self.textarea:
-            self.pairs.append((self.textarea, self.text.removeprefix("\n")))
-            self.textarea = None
-
-
 def page_data(client, url) -> dict:
     """GET an admin add or change page and return what its form would send, as a dict."""
-    page = client.get(url)
-    assert page.status_code == 200, url
-    parser = _FormFields()
-    parser.feed(page.content.decode())
-    assert parser.pairs, f"no form on {url}"
-    return dict(parser.pairs)
+    return page_form_data(client, url, admin_form)
 
 
 def saved(response) -> None:

@@ -20,6 +20,7 @@ from ecrf.models import (
 from ecrf.services import dose_record, lab_record, system_actor
 from ecrf.services.subjects import subject_correct
 from tests.factories import user_create
+from tests.html_forms import page_form_data
 
 
 def test_screening_gives_the_next_subject_id_of_the_study_pattern(client, alice, study, subject):
@@ -320,3 +321,49 @@ def test_the_grade_histories_cost_the_casebook_no_query_per_event(client, alice,
     for day in range(3, 13):
         _stepped_fatigue(subject, alice, dt.date(2026, 3, day))
     assert queries() == small
+
+
+def test_a_saved_visit_reopens_with_its_date_and_saves_unchanged_without_a_reason(
+    client, alice, subject
+):
+    """A date input shows only an ISO date: the saved visit date must come back as 2026-03-09, not
+    in the en-gb display format (09/03/2026), or the field reopens empty and an unchanged save asks
+    for a reason and a date."""
+    visit = subject.visits.get(label="C1D8")  # planned 2026-03-09, window -1/+1
+    client.force_login(alice)
+    url = reverse("visit_edit", args=[visit.pk])
+    assert client.post(url, {"status": "done", "done_on": "2026-03-09"}).status_code == 302
+
+    page = client.get(url).content.decode()
+    assert 'name="done_on" value="2026-03-09"' in page
+    audited = AuditEvent.objects.filter(object_id=str(visit.pk)).count()
+    response = client.post(url, page_form_data(client, url))
+    assert response.status_code == 302, response.content.decode()
+    visit.refresh_from_db()
+    assert (visit.status, visit.done_on, visit.version) == ("done", dt.date(2026, 3, 9), 2)
+    assert AuditEvent.objects.filter(object_id=str(visit.pk)).count() == audited
+
+
+def test_every_date_field_of_the_entry_forms_renders_an_iso_date():
+    """Screening, enrolment, visits, dosing, adverse events and the audit filter: each date
+    field's widget renders a saved date the way a date input reads it (YYYY-MM-DD)."""
+    import inspect
+
+    from django import forms
+
+    import ecrf.forms as package
+    from ecrf.forms import adverse_event, audit, dosing, labs, oversight, subjects
+
+    checked = []
+    for module in (adverse_event, audit, dosing, labs, oversight, subjects, package):
+        for name, form in inspect.getmembers(module, inspect.isclass):
+            if not issubclass(form, forms.BaseForm) or not hasattr(form, "base_fields"):
+                continue
+            for field_name, field in form.base_fields.items():
+                if type(field) is forms.DateField:
+                    rendered = field.widget.format_value(dt.date(2026, 11, 28))
+                    checked.append((name, field_name, rendered))
+    assert checked
+    assert [row for row in checked if row[2] != "2026-11-28"] == []
+    assert {("ScreeningForm", "consent_on"), ("EnrolmentForm", "enrolled_on"),
+            ("VisitForm", "done_on")} <= {row[:2] for row in checked}  # fmt: skip
