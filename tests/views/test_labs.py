@@ -454,3 +454,42 @@ def test_an_invalid_limit_still_refuses_the_whole_panel(client, alice, c1d8, ran
     assert _row(response, "WBC").errors["lln"] == ["WBC lln must not be negative, got -1.0."]
     assert not LabResult.objects.exists()
 
+
+# A decimal comma
+
+
+def test_a_decimal_comma_is_read_as_the_decimal_point_in_the_value_and_the_limits(
+    client, alice, c1d8, ranges
+):
+    client.force_login(alice)
+    response = _save(
+        client, c1d8, "haematology", NEUT_value="4,1", NEUT_lln="1,8", HGB_value="0,95e1"
+    )
+    # "0,95e1" is not a plain decimal comma: refused, nothing saved.
+    assert response.status_code == 200
+    assert not LabResult.objects.exists()
+    response = _save(client, c1d8, "haematology", NEUT_value="4,1", NEUT_lln="1,8")
+    assert response.status_code == 302
+    neut = LabResult.objects.get()
+    assert (neut.value, neut.lln, neut.uln, neut.ctcae_grade) == (
+        Decimal("4.1"),
+        Decimal("1.8"),
+        Decimal(8),
+        0,
+    )
+
+
+def test_a_comma_that_may_separate_thousands_is_refused_with_both_readings(
+    client, alice, c1d8, ranges
+):
+    """A platelet count typed "1,234" might be 1234 or 1.234 (x 10^9/L): never guessed."""
+    client.force_login(alice)
+    response = _save(client, c1d8, "haematology", PLAT_value="1,234", NEUT_value="2.1")
+    assert response.status_code == 200
+    assert _row(response, "PLAT").errors["value"] == [
+        '"1,234" is ambiguous: the comma may separate thousands or decimals. Write 1234 or 1.234.'
+    ]
+    assert "Platelets, Value: &quot;1,234&quot; is ambiguous" in response.content.decode()
+    response = _save(client, c1d8, "haematology", PLAT_value="1,234.5")
+    assert "without thousands separators" in str(_row(response, "PLAT").errors["value"])
+    assert not LabResult.objects.exists()
