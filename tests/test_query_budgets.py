@@ -20,6 +20,7 @@ from ecrf.services import (
     lab_record,
     subject_screen,
 )
+from ecrf.services.labs import LabPanelRow, lab_panel_save
 from ecrf.views import dlt as dlt_views
 from ecrf.views import subjects as subject_views
 from tests.factories import subject_enrolled
@@ -206,3 +207,26 @@ def test_the_dlt_dashboard_and_review_queue_list_unreconciled_labs_in_constant_q
     for url in urls:
         assert client.get(url).content.decode().count("Rule out, signed") == 20
     assert [_queries(client, url) for url in urls] == small
+
+
+def _ungraded_labs(subject, by, *, count: int, start: int = 0) -> None:
+    """Leukocyte counts without limits: saved by the lab grid without a grade."""
+    rows = [
+        LabPanelRow(test_code="WBC", values={
+            "value": Decimal(5000), "unit": "/mm3", "lln": None, "uln": None,
+            "collected_at": dt.datetime(2026, 3, 9, 8, tzinfo=dt.UTC) + dt.timedelta(hours=i)})
+        for i in range(start, start + count)
+    ]  # fmt: skip
+    lab_panel_save(subject=subject, visit=subject.visits.get(label="C1D8"), rows=rows, by=by)
+
+
+def test_home_and_the_casebook_run_as_many_queries_for_20_ungraded_results_as_for_2(
+    client, alice, subject
+):
+    client.force_login(alice)
+    urls = [reverse("home"), reverse("subject_detail", args=[subject.pk])]
+    _ungraded_labs(subject, alice, count=2)
+    small = [_queries(client, url) for url in urls]
+    _ungraded_labs(subject, alice, count=18, start=2)
+    assert [_queries(client, url) for url in urls] == small
+    assert "20 lab results not graded" in client.get(urls[0]).content.decode()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from decimal import Decimal
 
 from django import forms
@@ -32,8 +33,22 @@ CANNOT_EMPTY = (
     "the result as entered in error."
 )
 LLN_ABOVE_ULN = "The lower limit of normal cannot be above the upper."
+AMBIGUOUS_COMMA = (
+    '"{typed}" is ambiguous: the comma may separate thousands or decimals. '
+    "Write {thousands} or {decimal}."
+)
+NO_THOUSANDS_SEPARATOR = (
+    '"{typed}" is not a number this form reads: write it without thousands separators, with a '
+    "point (or a single comma) before the decimals, e.g. 1234.5."
+)
 
 DECIMAL = {"inputmode": "decimal", "autocomplete": "off"}
+# A number with one comma and no point, digits on each side, an optional sign before.
+_ONE_COMMA = re.compile(r"([+-]?)(\d+),(\d+)")
+# Digits before a comma that could be a thousands separator: any not starting with 0 ("0,123"
+# can only be decimals).
+_THOUSANDS_HEAD = re.compile(r"[1-9]\d*")
+
 SMALL = "form-control form-control-sm"
 
 
@@ -55,6 +70,37 @@ def shown(value: Decimal | None) -> str:
 Limits = tuple[Decimal | None, Decimal | None]
 
 
+class DecimalCommaField(forms.DecimalField):
+    """A decimal number that also takes a decimal comma ("4,1" is 4.1) when the comma cannot be
+    a thousands separator.
+
+    The site runs in one locale (LANGUAGE_CODE en-gb, whose decimal separator is a point), but lab
+    reports and nurses of decimal-comma countries write "4,1". A comma is read as decimals when it
+    is the only one, there is no point, and it is not followed by exactly three digits (unless the
+    number starts with "0,"): "1,234" (a platelet count of 1234, or 1.234?) is refused with both
+    readings offered rather than guessed, as are thousands groupings such as "1,234.5".
+    """
+
+    def to_python(self, value):
+        if isinstance(value, str) and "," in value:
+            typed = value.strip()
+            match = _ONE_COMMA.fullmatch(typed)
+            if match is None:
+                raise forms.ValidationError(
+                    NO_THOUSANDS_SEPARATOR.format(typed=typed), code="thousands_separator"
+                )
+            sign, head, tail = match.groups()
+            if len(tail) == 3 and _THOUSANDS_HEAD.fullmatch(head):
+                raise forms.ValidationError(
+                    AMBIGUOUS_COMMA.format(
+                        typed=typed, thousands=f"{sign}{head}{tail}", decimal=f"{sign}{head}.{tail}"
+                    ),
+                    code="ambiguous_comma",
+                )
+            value = f"{sign}{head}.{tail}"
+        return super().to_python(value)
+
+
 def _comparable(value):
     """The sample time to the minute, as the form shows it; other values as they are."""
     if isinstance(value, dt.datetime):
@@ -71,18 +117,18 @@ class LabRowForm(forms.Form):
     whether the row saves anything.
     """
 
-    value = forms.DecimalField(
+    value = DecimalCommaField(
         max_digits=12, decimal_places=4, required=False, widget=forms.TextInput(attrs=DECIMAL)
     )
     unit = forms.ChoiceField(choices=())
-    lln = forms.DecimalField(
+    lln = DecimalCommaField(
         label="LLN",
         max_digits=12,
         decimal_places=4,
         required=False,
         widget=forms.TextInput(attrs=DECIMAL),
     )
-    uln = forms.DecimalField(
+    uln = DecimalCommaField(
         label="ULN",
         max_digits=12,
         decimal_places=4,

@@ -1,4 +1,5 @@
-"""Lab-AE reconciliation: the lab results of grade 3 or more that no adverse event explains.
+"""The open items of lab results: the results of grade 3 or more that no adverse event explains
+(lab-AE reconciliation), and the results of a test CTCAE grades that could not be graded.
 
 The matching rule is pure (`ecrf.safety.reconciliation`); this module loads what it needs for
 any number of subjects in two queries (DESIGN.md, rule 3).
@@ -8,7 +9,11 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
+from dataclasses import dataclass
 
+from django.db.models import Count
+
+from ..ctcae.labs import LAB_TESTS, GradingError, grade_lab
 from ..models import AdverseEvent, LabResult, Subject
 from ..safety.reconciliation import (
     RECONCILIATION_MIN_GRADE,
@@ -87,3 +92,69 @@ def reconciliation_counts(subjects) -> dict:
 def subject_reconciliation_items(subject: Subject) -> list[LabResult]:
     """One subject's reconciliation items (see `reconciliation_items`)."""
     return reconciliation_items([subject]).get(subject.pk, [])
+
+
+# A result left ungraded although the grader now grades it (a rule of the grader changed since).
+GRADE_OUT_OF_DATE = "its grade was not computed when it was saved; save it again to grade it."
+
+
+@dataclass(frozen=True)
+class UngradedResult:
+    """A result of a test CTCAE grades that has no grade, and why (the grader's message)."""
+
+    result: LabResult
+    reason: str
+
+
+def not_graded_reason(result: LabResult) -> str | None:
+    """Why a result of a test CTCAE grades has no grade, in the grader's words; None when it
+    has one or its test is not graded by CTCAE (CD8, NK).
+
+    The reason is not stored: the grader gives it again from the result's own value, unit and
+    limits, the inputs a missing limit or an unknown unit is about (a baseline never makes a
+    result gradable that lacks a limit).
+    """
+    if result.ctcae_grade is not None or result.test_code not in LAB_TESTS:
+        return None
+    try:
+        grade_lab(result.test_code, result.value, result.unit, lln=result.lln, uln=result.uln)
+    except GradingError as exc:
+        return str(exc)
+    return GRADE_OUT_OF_DATE
+
+
+def _ungraded(subjects) -> dict:
+    return {
+        "subject__in": subjects,
+        "entered_in_error": False,
+        "ctcae_grade__isnull": True,
+        "test_code__in": sorted(LAB_TESTS),
+    }
+
+
+def ungraded_items(subjects) -> dict:
+    """Per subject id, its results of a test CTCAE grades that have no grade, with why, in the
+    results' usual order; subjects with none are left out. One query.
+
+    `subjects` is a queryset, or a list of subjects or subject ids.
+    """
+    items: dict = defaultdict(list)
+    for result in LabResult.objects.filter(**_ungraded(subjects)):
+        items[result.subject_id].append(UngradedResult(result, not_graded_reason(result) or ""))
+    return dict(items)
+
+
+def ungraded_counts(subjects) -> dict:
+    """Per subject id, how many results could not be graded (see `ungraded_items`). One query."""
+    rows = (
+        LabResult.objects.filter(**_ungraded(subjects))
+        .order_by()
+        .values_list("subject_id")
+        .annotate(n=Count("pk"))
+    )
+    return dict(rows)
+
+
+def subject_ungraded_items(subject: Subject) -> list[UngradedResult]:
+    """One subject's results that could not be graded (see `ungraded_items`)."""
+    return ungraded_items([subject]).get(subject.pk, [])

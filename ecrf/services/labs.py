@@ -20,11 +20,17 @@ from django.db.models import Q
 from ..ctcae import CTCAE_VERSION
 from ..ctcae.labs import LAB_TESTS, GradingError, grade_lab
 from ..models import LabResult, ReferenceRange, Subject, Visit
+from ..selectors.reconciliation import UngradedResult, not_graded_reason
 from .dlt import dlt_refresh_subject
 from .queries import queries_sync_automatic
 from .records import record_create, record_update
 
 GRADE_FIELDS = ("ctcae_version", "ctcae_term", "ctcae_grade")
+UNGRADED = {"ctcae_version": "", "ctcae_term": "", "ctcae_grade": None}
+# The grading errors that leave a result ungraded instead of refusing it, where the caller allows
+# that: the input is valid, the grader only lacks what it needs (the limit of a direction the
+# value may be abnormal in, a unit it grades in). Any other grading error is invalid input.
+UNGRADABLE = frozenset({"required", "unit_not_accepted"})
 # The fields of a new result that a panel row gives.
 PANEL_VALUES = ("value", "unit", "lln", "uln", "collected_at")
 PANEL_REFUSED = "Nothing was saved: correct the rows marked below, then save again."
@@ -78,10 +84,16 @@ def _grading_error(exc: GradingError) -> ValidationError:
     return ValidationError({name: ValidationError(str(exc), code=exc.code)})
 
 
-def ctcae_grade_of(result: LabResult, baseline: Decimal | None) -> dict[str, Any]:
-    """The CTCAE fields of a result; tests CTCAE does not grade (CD8, NK) get none."""
+def ctcae_grade_of(
+    result: LabResult, baseline: Decimal | None, *, ungraded_ok: bool = False
+) -> dict[str, Any]:
+    """The CTCAE fields of a result; tests CTCAE does not grade (CD8, NK) get none.
+
+    A result the grader cannot grade is refused, unless `ungraded_ok` and the grader only lacks
+    a limit or a unit it grades in (UNGRADABLE): then it gets no grade either.
+    """
     if result.test_code not in LAB_TESTS:
-        return {"ctcae_version": "", "ctcae_term": "", "ctcae_grade": None}
+        return dict(UNGRADED)
     subject = result.subject
     pre_dose = subject.first_dose_on is None or result.collected_at.date() <= subject.first_dose_on
     try:
@@ -94,6 +106,8 @@ def ctcae_grade_of(result: LabResult, baseline: Decimal | None) -> dict[str, Any
             baseline=None if pre_dose else _float(baseline),
         )
     except GradingError as exc:
+        if ungraded_ok and exc.code in UNGRADABLE:
+            return dict(UNGRADED)
         raise _grading_error(exc) from exc
     return {
         "ctcae_version": CTCAE_VERSION,
@@ -114,11 +128,13 @@ def _lab_insert(
     uln: Decimal | None,
     visit: Visit | None,
     audit_reason: str,
+    ungraded_ok: bool = False,
 ) -> LabResult:
     """Grade and save a new result, regrading the later ones if it is a new baseline.
 
     A building block for callers that already hold a transaction: the automatic queries are
-    left to them, so that a panel of results brings them up to date once.
+    left to them, so that a panel of results brings them up to date once. With `ungraded_ok`
+    a result that cannot be graded is saved without a grade (see ctcae_grade_of).
     """
     if lln is None and uln is None:
         reference = reference_range_for(subject, test_code, unit, collected_at.date())
@@ -138,7 +154,7 @@ def _lab_insert(
     # before grading looks at it.
     result.full_clean()
     baseline = baseline_value(subject, test_code, unit)
-    for name, graded in ctcae_grade_of(result, baseline).items():
+    for name, graded in ctcae_grade_of(result, baseline, ungraded_ok=ungraded_ok).items():
         setattr(result, name, graded)
     record_create(record=result, by=by, reason=audit_reason)
     if subject.first_dose_on and collected_at.date() <= subject.first_dose_on:
@@ -185,10 +201,14 @@ def lab_record(
     return result
 
 
-def labs_regrade(*, subject: Subject, by, reason: str, test_code: str | None = None) -> int:
+def labs_regrade(
+    *, subject: Subject, by, reason: str, test_code: str | None = None, ungraded_ok: bool = False
+) -> int:
     """Recompute the CTCAE grade of the subject's results; audit each one that changes.
 
-    A building block of the lab services, inside their transaction.
+    A result saved without a grade keeps none while it still cannot be graded; a graded one
+    that can no longer be graded is refused, unless `ungraded_ok`. A building block of the lab
+    services, inside their transaction.
     """
     results = subject.lab_results.filter(entered_in_error=False).select_related("subject")
     if test_code is not None:
@@ -200,7 +220,9 @@ def labs_regrade(*, subject: Subject, by, reason: str, test_code: str | None = N
             key = (result.test_code, result.unit)
             if key not in baselines:
                 baselines[key] = baseline_value(subject, *key)
-            graded = ctcae_grade_of(result, baselines[key])
+            graded = ctcae_grade_of(
+                result, baselines[key], ungraded_ok=ungraded_ok or result.ctcae_grade is None
+            )
             if any(getattr(result, name) != value for name, value in graded.items()):
                 record_update(
                     record=result,
@@ -220,8 +242,12 @@ def _lab_update(
     reason: str,
     by,
     expected_version: int | None,
+    ungraded_ok: bool = False,
 ) -> LabResult:
-    """Save a correction and regrade the results of its test; the caller syncs the queries."""
+    """Save a correction and regrade the results of its test; the caller syncs the queries.
+
+    With `ungraded_ok` a correction that leaves the result ungradable saves it without a grade.
+    """
     corrected = record_update(
         record=result,
         changes=changes,
@@ -234,6 +260,7 @@ def _lab_update(
         test_code=corrected.test_code,
         by=by,
         reason=f"Regraded after a correction: {reason}",
+        ungraded_ok=ungraded_ok,
     )
     return corrected
 
@@ -278,10 +305,12 @@ class LabPanelRow:
 
 @dataclass
 class LabPanelSaved:
-    """What a panel save wrote: the new results and the corrected ones."""
+    """What a panel save wrote: the new results and the corrected ones, and those of them that
+    could not be graded, with why."""
 
     created: list[LabResult] = field(default_factory=list)
     corrected: list[LabResult] = field(default_factory=list)
+    ungraded: list[UngradedResult] = field(default_factory=list)
 
 
 class LabPanelRefused(ValidationError):
@@ -304,6 +333,7 @@ def _panel_row_save(row: LabPanelRow, *, subject: Subject, visit: Visit, by) -> 
             test_code=row.test_code,
             by=by,
             audit_reason=row.reason,
+            ungraded_ok=True,
             **{name: row.values.get(name) for name in PANEL_VALUES},
         )
     return _lab_update(
@@ -312,6 +342,7 @@ def _panel_row_save(row: LabPanelRow, *, subject: Subject, visit: Visit, by) -> 
         reason=row.reason,
         by=by,
         expected_version=row.expected_version,
+        ungraded_ok=True,
     )
 
 
@@ -320,7 +351,9 @@ def lab_panel_save(
 ) -> LabPanelSaved:
     """Save a visit's panel of lab results all together or not at all.
 
-    Each row is saved in its own savepoint, so that a refused row does not stop the others
+    A result that cannot be graded (its test needs a limit the row lacks, or its unit is not
+    one CTCAE grades in) is valid input: it is saved without a grade and listed in `ungraded`
+    with the grader's reason, and stays on the subject's open items until it is graded. Each row is saved in its own savepoint, so that a refused row does not stop the others
     from being checked and every row's errors are reported together; any error rolls back the
     whole panel and raises LabPanelRefused. The automatic queries (edit checks accepted, the
     lab-AE reconciliation) are brought up to date once, after the last row.
@@ -344,6 +377,10 @@ def lab_panel_save(
         queries_sync_automatic(subject=subject)
     for result in saved.corrected:
         result.refresh_from_db()
+    for result in [*saved.created, *saved.corrected]:
+        reason = not_graded_reason(result)
+        if reason is not None:
+            saved.ungraded.append(UngradedResult(result, reason))
     return saved
 
 

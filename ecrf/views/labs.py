@@ -13,15 +13,17 @@ from django.urls import path, reverse
 from django.utils import timezone
 
 from .. import access
+from ..ctcae.labs import LAB_TESTS
 from ..forms.errors import add_service_errors
 from ..forms.labs import PANELS, LabGridForm, LabRowForm, shown, units_of
-from ..models import LabResult, Subject, Visit
-from ..selectors.reconciliation import subject_reconciliation_items
+from ..models import LabResult, LabTest, Subject, Visit
+from ..selectors.reconciliation import not_graded_reason, subject_reconciliation_items
 from ..services.labs import (
     PANEL_REFUSED,
     PANEL_VALUES,
     LabPanelRefused,
     LabPanelRow,
+    LabPanelSaved,
     lab_panel_save,
     reference_range_for,
 )
@@ -31,6 +33,10 @@ from .subjects import role_label
 DEFAULT_SAMPLE_TIME = dt.time(8, 0)
 SAVED = "{panel} saved: {created} recorded, {corrected} corrected."
 NOTHING_TO_SAVE = "Nothing to save: enter at least one value, or change a saved one."
+NOT_GRADED = (
+    "{name} ({test}) was saved without a CTCAE grade: {reason} It stays on the subject's open "
+    "items until it is graded."
+)
 ROWS_REFUSED = PANEL_REFUSED
 
 
@@ -39,7 +45,9 @@ def _grade_text(result: LabResult | None) -> str:
         return ""
     if result.ctcae_term:
         return f"{result.ctcae_term} grade {result.ctcae_grade}"
-    return "Grade 0" if result.ctcae_version else "Not graded by CTCAE"
+    if result.ctcae_version:
+        return "Grade 0"
+    return "Not graded" if result.test_code in LAB_TESTS else "Not graded by CTCAE"
 
 
 def _visit_day(visit: Visit) -> dt.date:
@@ -100,7 +108,7 @@ def _panel_row(row: LabRowForm, grid: LabGridForm) -> LabPanelRow:
     )
 
 
-def _save_grid(rows: list[LabRowForm], grid: LabGridForm, **context) -> dict[str, int] | None:
+def _save_grid(rows: list[LabRowForm], grid: LabGridForm, **context) -> LabPanelSaved | None:
     """Save every row with work through the service; on a refusal put each row's errors back."""
     worked = {row.test: row for row in rows if row.has_work}
     try:
@@ -112,7 +120,7 @@ def _save_grid(rows: list[LabRowForm], grid: LabGridForm, **context) -> dict[str
                 row, error, record=row.result, field_names={"reason": "change_reason"}
             )
         return None
-    return {"created": len(saved.created), "corrected": len(saved.corrected)}
+    return saved
 
 
 @login_required
@@ -136,13 +144,20 @@ def lab_grid(request: HttpRequest, visit_id: UUID, panel: str) -> HttpResponse:
             if not any(row.has_work for row in rows):
                 messages.info(request, NOTHING_TO_SAVE)
             else:
-                counts = _save_grid(rows, grid, subject=subject, visit=visit, by=request.user)
-                if counts is not None:
+                saved = _save_grid(rows, grid, subject=subject, visit=visit, by=request.user)
+                if saved is not None:
+                    counts = {"created": len(saved.created), "corrected": len(saved.corrected)}
                     messages.success(
                         request,
                         SAVED.format(panel=panel_label, **counts),
                         extra_tags=draft_key,
                     )
+                    for item in saved.ungraded:
+                        test = item.result.test_code
+                        name = LabTest(test).label
+                        messages.warning(
+                            request, NOT_GRADED.format(name=name, test=test, reason=item.reason)
+                        )
                     return redirect("lab_grid", visit_id=visit.pk, panel=panel)
         if any(row.errors for row in rows):
             grid.add_error(None, ROWS_REFUSED)
@@ -152,6 +167,7 @@ def lab_grid(request: HttpRequest, visit_id: UUID, panel: str) -> HttpResponse:
     for row in rows:
         row.reconcile = row.result is not None and row.result.pk in flagged
         row.grade_text = _grade_text(row.result)
+        row.not_graded = None if row.result is None else not_graded_reason(row.result)
     return render(
         request,
         "ecrf/lab_grid.html",

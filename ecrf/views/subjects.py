@@ -20,6 +20,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from .. import access
+from ..forms.labs import PANELS
 from ..forms.subjects import (
     CycleDelayForm,
     EnrolmentForm,
@@ -50,7 +51,12 @@ from ..models import (
 from ..safety.grade_history import format_grade_history
 from ..selectors.audit import readable_audit
 from ..selectors.grade_history import grade_histories
-from ..selectors.reconciliation import reconciliation_counts, subject_reconciliation_items
+from ..selectors.reconciliation import (
+    reconciliation_counts,
+    subject_reconciliation_items,
+    subject_ungraded_items,
+    ungraded_counts,
+)
 from ..services import subject_enrol, subject_screen
 from ..services.subjects import cycle_delay, subject_end_treatment, visit_unscheduled
 from ..services.visits import visit_record
@@ -118,8 +124,13 @@ def home(request: HttpRequest) -> HttpResponse:
         elif opens <= today:
             due.append(visit)
     counts = reconciliation_counts(subjects)
+    ungraded = ungraded_counts(subjects)
     codes = dict(subjects.values_list("pk", "subject_code"))
-    open_items = sorted((codes[pk], pk, n) for pk, n in counts.items() if n)
+    open_items = sorted(
+        (codes[pk], pk, counts.get(pk, 0), ungraded.get(pk, 0))
+        for pk in counts.keys() | ungraded.keys()
+        if counts.get(pk) or ungraded.get(pk)
+    )
     return render(
         request,
         "ecrf/home.html",
@@ -427,6 +438,14 @@ def _casebook_labs(subject, page_number, total: int):
     return page, rows
 
 
+def _lab_grid_url(result) -> str:
+    """The lab grid that corrects a result: its visit's panel of its test ("" without a visit)."""
+    panel = next((code for code, (_, tests) in PANELS.items() if result.test_code in tests), None)
+    if result.visit_id is None or panel is None:
+        return ""
+    return reverse("lab_grid", args=[result.visit_id, panel])
+
+
 def _casebook_audit(subject, page_number):
     audit = AuditEvent.objects.filter(subject_id=subject.pk).order_by("-at", "-id")
     page = Paginator(audit, CASEBOOK_PAGE_ROWS).get_page(page_number)
@@ -456,6 +475,9 @@ def subject_detail(request: HttpRequest, subject_id: UUID) -> HttpResponse:
     reconciliation = sorted(
         subject_reconciliation_items(subject), key=lambda lab: lab.collected_at, reverse=True
     )
+    ungraded = sorted(
+        subject_ungraded_items(subject), key=lambda item: item.result.collected_at, reverse=True
+    )
     context = {
         "subject": subject,
         "tab": tab,
@@ -466,6 +488,8 @@ def subject_detail(request: HttpRequest, subject_id: UUID) -> HttpResponse:
         ],
         "reconciliation": reconciliation[:RECONCILIATION_ROWS],
         "reconciliation_total": len(reconciliation),
+        "ungraded": [(item, _lab_grid_url(item.result)) for item in ungraded[:RECONCILIATION_ROWS]],
+        "ungraded_total": len(ungraded),
         "can_write": access.can_write_site(request.user, subject.site),
         "role_label": role_label(request.user),
     }

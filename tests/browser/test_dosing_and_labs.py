@@ -132,3 +132,33 @@ def test_alice_enters_lab_grids_and_sees_the_ctcae_grades(live_server, page, ali
     page.goto(f"{live_server.url}{haematology}")
     _shot(page, "lab-grid-haematology-tablet")
     assert LabResult.objects.count() == 3
+
+
+def test_alice_saves_a_panel_with_a_test_lacking_limits_and_sees_why_it_is_not_graded(
+    live_server, page, alice, subject
+):
+    ReferenceRange.objects.create(
+        site=subject.site,
+        test_code="NEUT",
+        unit="10^9/L",
+        lln=Decimal("1.5"),
+        uln=Decimal(8),
+        effective_from=dt.date(2026, 1, 1),
+    )
+    visit = subject.visits.get(label="C1D8")
+    haematology = f"/visits/{visit.pk}/labs/haematology/"
+    _sign_in(page, live_server, haematology)
+    # A decimal comma, and a leukocyte count with no limits (the site has no WBC range).
+    page.get_by_label("Neutrophils", exact=True).fill("4,1")
+    page.get_by_label("Leukocytes", exact=True).fill("5000")
+    page.get_by_role("button", name="Save haematology").click()
+    page.wait_for_url(f"{live_server.url}{haematology}")
+    expect(page.locator(".alert-warning")).to_contain_text(
+        "Leukocytes (WBC) was saved without a CTCAE grade: WBC needs lln: White blood cell "
+        "decreased is graded against LLN."
+    )
+    expect(page.locator("#row-WBC-note")).to_contain_text("Not graded: WBC needs lln")
+    expect(page.locator("#row-NEUT .ctcae")).to_have_text("Grade 0")
+    _shot(page, "lab-grid-not-graded")
+    saved = {r.test_code: r for r in LabResult.objects.all()}
+    assert (saved["NEUT"].value, saved["WBC"].ctcae_grade) == (Decimal("4.1"), None)

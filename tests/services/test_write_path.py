@@ -142,16 +142,40 @@ def test_one_bad_row_saves_nothing_of_the_panel_and_every_bad_row_is_reported(su
             visit=visit,
             rows=[
                 _new("ALT", "50", "U/L", uln="40"),
-                _new("AST", "50", "furlongs", uln="40"),
-                _new("BILI", "10", "umol/L"),  # BILI is graded against ULN, none given
+                _new("AST", "50", "U/L", lln="-1", uln="40"),
+                _new("BILI", "10", "umol/L", uln="0"),
             ],
             by=alice,
         )
     errors = info.value.row_errors
     assert set(errors) == {"AST", "BILI"}
-    assert [e.code for e in errors["AST"].error_dict["unit"]] == ["unit_not_accepted"]
-    assert [e.code for e in errors["BILI"].error_dict["uln"]] == ["required"]
+    assert [e.code for e in errors["AST"].error_dict["lln"]] == ["negative"]
+    assert [e.code for e in errors["BILI"].error_dict["uln"]] == ["zero"]
     assert _writes() == before
+
+
+def test_a_panel_saves_the_results_it_cannot_grade_without_a_grade_and_says_why(subject, alice):
+    visit = subject.visits.get(label="C1D8")
+    saved = lab_panel_save(
+        subject=subject,
+        visit=visit,
+        rows=[
+            _new("ALT", "130", "U/L", uln="40"),
+            _new("AST", "50", "furlongs", uln="40"),
+            _new("BILI", "10", "umol/L"),  # BILI is graded against ULN, none given
+        ],
+        by=alice,
+    )
+    grades = {r.test_code: (r.ctcae_term, r.ctcae_grade) for r in LabResult.objects.all()}
+    assert grades == {
+        "ALT": ("Alanine aminotransferase increased", 2),
+        "AST": ("", None),
+        "BILI": ("", None),
+    }
+    assert [(item.result.test_code, item.reason) for item in saved.ungraded] == [
+        ("AST", "Unit 'furlongs' does not fit AST; accepted units: U/L."),
+        ("BILI", "BILI needs uln: Blood bilirubin increased is graded against ULN."),
+    ]
 
 
 def test_a_stale_correction_refuses_the_whole_panel_with_a_stale_record_error(subject, alice):
@@ -225,7 +249,7 @@ def test_a_refused_panel_does_not_sync_the_automatic_queries(subject, alice, mon
             subject=subject,
             visit=visit,
             rows=[_new("NEUT", "0.8", "10^9/L", lln="2.0", uln="7.5"),
-                  _new("ALT", "50", "g/L", uln="40")],
+                  _new("ALT", "50", "U/L", lln="-1", uln="40")],
             by=alice,
         )  # fmt: skip
     assert calls == []

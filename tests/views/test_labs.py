@@ -6,6 +6,7 @@ CTCAE v5.0 'Alanine aminotransferase increased' with ULN 40 U/L: grade 2 is >3.0
 """
 
 import datetime as dt
+import html
 from decimal import Decimal
 
 import pytest
@@ -341,4 +342,154 @@ def test_a_monitor_reads_the_grid_but_gets_403_on_saving(client, study, site_a, 
     assert response.status_code == 200
     assert "can read these results but not change them" in response.content.decode()
     assert client.post(_url(c1d8, "haematology"), data).status_code == 403
+    assert not LabResult.objects.exists()
+
+
+# Results that cannot be graded: saved without a grade, named with why, kept on the open items
+
+WBC_NOT_GRADED = (
+    "Leukocytes (WBC) was saved without a CTCAE grade: WBC needs lln: White blood cell "
+    "decreased is graded against LLN. It stays on the subject's open items until it is graded."
+)
+
+
+def test_a_panel_with_one_test_lacking_limits_saves_every_result_and_names_the_ungraded_one(
+    client, alice, c1d8, ranges
+):
+    """CTCAE v5.0 'White blood cell decreased' is graded against the LLN: a leukocyte count
+    with no limits (site A has no WBC range) cannot be graded, the others can."""
+    client.force_login(alice)
+    response = _save(
+        client,
+        c1d8,
+        "haematology",
+        NEUT_value="0.8",
+        PLAT_value="210",
+        HGB_value="13",
+        WBC_value="5000",
+    )
+    assert response.status_code == 302
+    saved = {r.test_code: r for r in LabResult.objects.all()}
+    assert set(saved) == {"NEUT", "PLAT", "HGB", "WBC"}
+    assert (saved["NEUT"].ctcae_term, saved["NEUT"].ctcae_grade) == (
+        "Neutrophil count decreased",
+        3,
+    )
+    assert (saved["PLAT"].ctcae_grade, saved["HGB"].ctcae_grade) == (0, 0)
+    wbc = saved["WBC"]
+    assert (wbc.value, wbc.lln, wbc.uln, wbc.ctcae_version, wbc.ctcae_grade) == (
+        Decimal(5000),
+        None,
+        None,
+        "",
+        None,
+    )
+    page = client.get(response.url)
+    body = html.unescape(page.content.decode())
+    assert "Haematology saved: 4 recorded, 0 corrected." in body
+    assert WBC_NOT_GRADED in body
+    assert _row(page, "WBC").grade_text == "Not graded"
+    assert "Not graded: WBC needs lln" in body
+    assert _row(page, "NEUT").not_graded is None
+
+
+def _open_items(client, subject) -> tuple[str, str]:
+    """The home page's open items and the casebook's, as the user sees them."""
+    home = client.get(reverse("home")).content.decode()
+    casebook = client.get(reverse("subject_detail", args=[subject.pk])).content.decode()
+    return home.split('id="open-items"')[1].split("</table>")[0], casebook
+
+
+def test_an_ungraded_result_stays_on_the_open_items_until_its_limit_is_entered(
+    client, alice, subject, c1d8, ranges
+):
+    client.force_login(alice)
+    assert _save(client, c1d8, "haematology", WBC_value="5000").status_code == 302
+    home, casebook = _open_items(client, subject)
+    assert "1 lab result not graded" in home and "A-001" in home
+    assert (
+        "WBC 5000 /mm3: lab result not graded: WBC needs lln: White blood cell decreased is "
+        "graded against LLN." in casebook
+    )
+    assert f'href="{_url(c1d8, "haematology")}">Correct it</a>' in casebook
+
+    response = _save(
+        client,
+        c1d8,
+        "haematology",
+        WBC_lln="4000",
+        WBC_uln="10000",
+        WBC_change_reason="Limits from the lab report",
+    )
+    assert response.status_code == 302
+    wbc = LabResult.objects.get(test_code="WBC")
+    assert (wbc.lln, wbc.ctcae_version, wbc.ctcae_grade) == (Decimal(4000), "5.0", 0)
+    assert "without a CTCAE grade" not in client.get(response.url).content.decode()
+    home, casebook = _open_items(client, subject)
+    assert "not graded" not in home and "No open items." in home
+    assert "lab result not graded" not in casebook
+
+
+def test_a_correction_that_removes_the_limit_a_grade_needs_saves_the_result_ungraded(
+    client, alice, c1d8, ranges
+):
+    client.force_login(alice)
+    assert _save(client, c1d8, "chemistry", ALT_value="130").status_code == 302
+    response = _save(
+        client, c1d8, "chemistry", ALT_uln="", ALT_change_reason="The report gives no range"
+    )
+    assert response.status_code == 302
+    alt = LabResult.objects.get()
+    assert (alt.uln, alt.ctcae_term, alt.ctcae_grade) == (None, "", None)
+    assert "Alanine aminotransferase (ALT) was saved without a CTCAE grade: ALT needs uln" in (
+        client.get(response.url).content.decode()
+    )
+
+
+def test_an_invalid_limit_still_refuses_the_whole_panel(client, alice, c1d8, ranges):
+    """A negative LLN is wrong input, not a result that cannot be graded."""
+    client.force_login(alice)
+    response = _save(client, c1d8, "haematology", WBC_value="5000", HGB_value="13", WBC_lln="-1")
+    assert response.status_code == 200
+    assert _row(response, "WBC").errors["lln"] == ["WBC lln must not be negative, got -1.0."]
+    assert not LabResult.objects.exists()
+
+
+# A decimal comma
+
+
+def test_a_decimal_comma_is_read_as_the_decimal_point_in_the_value_and_the_limits(
+    client, alice, c1d8, ranges
+):
+    client.force_login(alice)
+    response = _save(
+        client, c1d8, "haematology", NEUT_value="4,1", NEUT_lln="1,8", HGB_value="0,95e1"
+    )
+    # "0,95e1" is not a plain decimal comma: refused, nothing saved.
+    assert response.status_code == 200
+    assert not LabResult.objects.exists()
+    response = _save(client, c1d8, "haematology", NEUT_value="4,1", NEUT_lln="1,8")
+    assert response.status_code == 302
+    neut = LabResult.objects.get()
+    assert (neut.value, neut.lln, neut.uln, neut.ctcae_grade) == (
+        Decimal("4.1"),
+        Decimal("1.8"),
+        Decimal(8),
+        0,
+    )
+
+
+def test_a_comma_that_may_separate_thousands_is_refused_with_both_readings(
+    client, alice, c1d8, ranges
+):
+    """A platelet count typed "1,234" might be 1234 or 1.234 (x 10^9/L): never guessed."""
+    client.force_login(alice)
+    response = _save(client, c1d8, "haematology", PLAT_value="1,234", NEUT_value="2.1")
+    assert response.status_code == 200
+    assert _row(response, "PLAT").errors["value"] == [
+        '"1,234" is ambiguous: the comma may separate thousands or decimals. Write 1234 or 1.234.'
+    ]
+    assert "Platelets, Value: &quot;1,234&quot; is ambiguous" in response.content.decode()
+    response = _save(client, c1d8, "haematology", PLAT_value="1,234.5")
+    assert "without thousands separators" in str(_row(response, "PLAT").errors["value"])
     assert not LabResult.objects.exists()
