@@ -18,6 +18,7 @@ urlpatterns = [
     path("", include("ecrf.views.verification")),
     path("", include("ecrf.views.locks")),
     path("", include("ecrf.views.signoff")),
+    path("", include("ecrf.views.entered_in_error")),
     path("", subjects.home, name="home"),
     path("subjects/", subjects.subject_list, name="subject_list"),
     path(

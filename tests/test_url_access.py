@@ -78,6 +78,8 @@ RIGHTS: dict[str, tuple[Action | str | None, Action | str | None]] = {
     "query_reopen": (None, Action.CLOSE_QUERY),
     "record_verify": (None, Action.VERIFY_SOURCE),
     "record_lock": (None, Action.LOCK_DATA),
+    # Retiring a record is a change of clinical data: only the site staff see the form.
+    "record_entered_in_error": (Action.ENTER_DATA, Action.ENTER_DATA),
     "lock_release": (Action.LOCK_DATA, Action.LOCK_DATA),
     "sign_off": (Action.SIGN_DATA, Action.SIGN_DATA),
 }

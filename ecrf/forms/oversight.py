@@ -16,6 +16,7 @@ from ..services.signatures import PRINTED_NAME_REQUIRED
 from ..services.signoff import MEANING_REVIEWED
 
 WHOLE_FORM = "The form as a whole"
+IN_ERROR_REASON_REQUIRED = "Give the reason this record was entered in error."
 
 
 class QueryRaiseForm(forms.Form):
@@ -81,3 +82,16 @@ class SignOffForm(forms.Form):
         help_text="Re-enter your password to sign.",
     )
     meaning = MEANING_REVIEWED
+
+
+class EnteredInErrorForm(forms.Form):
+    """Retire a record that should never have been entered: the reason, and the version seen."""
+
+    reason = forms.CharField(
+        label="Why this record was entered in error",
+        widget=forms.Textarea(attrs={"rows": 2}),
+        max_length=500,
+        help_text="Kept in the audit trail. The record stays in the casebook's history.",
+        error_messages={"required": IN_ERROR_REASON_REQUIRED},
+    )
+    loaded_version = forms.IntegerField(widget=forms.HiddenInput)

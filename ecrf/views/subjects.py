@@ -46,6 +46,7 @@ from ..models import (
     Subject,
     SubjectStatus,
     Visit,
+    VisitKind,
     VisitStatus,
 )
 from ..safety.grade_history import format_grade_history
@@ -337,12 +338,19 @@ def _casebook_tab(request: HttpRequest, *, audit: bool) -> str:
     return tab if tab in CASEBOOK_TABS else "visits"
 
 
-def _url_for_each(name: str, *more_args):
+def _url_for_each(name: str, *more_args, leading=()):
     """A function giving the URL of `name` for a record's UUID, for a page of rows: one
-    reverse() instead of one per row, which is where most of a long table's time went."""
+    reverse() instead of one per row, which is where most of a long table's time went.
+    `leading` are the URL's arguments before the UUID, `more_args` those after it."""
     placeholder = str(UUID(int=0))
-    head, _, tail = reverse(name, args=[placeholder, *more_args]).partition(placeholder)
+    url = reverse(name, args=[*leading, placeholder, *more_args])
+    head, _, tail = url.partition(placeholder)
     return lambda pk: f"{head}{pk}{tail}"
+
+
+def _in_error_url_for_each(kind: str):
+    """Where the site marks a record of `kind` entered in error, for each row of a page."""
+    return _url_for_each("record_entered_in_error", leading=(kind,))
 
 
 def _day(value) -> str:
@@ -378,9 +386,11 @@ def _casebook_adverse_events(subject, page_number, total: int):
     histories = grade_histories([row[0] for row in page])
     outcomes, statuses = dict(Outcome.choices), dict(DltStatus.choices)
     edit_url, decide_url = _url_for_each("ae_edit"), _url_for_each("dlt_decide")
+    in_error_url = _in_error_url_for_each("ae")
     rows = [
         {
             "edit_url": edit_url(pk),
+            "in_error_url": in_error_url(pk),
             "term": term,
             "verbatim": verbatim,
             "grade": grade,
@@ -410,10 +420,10 @@ def _casebook_doses(subject, page_number, total: int):
         )
     )  # fmt: skip
     page = _CountedPaginator(doses, CASEBOOK_PAGE_ROWS, count=total).get_page(page_number)
-    edit_url = _url_for_each("dose_edit")
+    edit_url, in_error_url = _url_for_each("dose_edit"), _in_error_url_for_each("dose")
     rows = [
         (edit_url(pk), _day(given_on), f"C{cycle} D{day}", agent, _number(planned),
-         _number(given), unit, reason)
+         _number(given), unit, reason, in_error_url(pk))
         for pk, given_on, cycle, day, agent, planned, given, unit, reason in page
     ]  # fmt: skip
     return page, rows
@@ -424,16 +434,17 @@ def _casebook_labs(subject, page_number, total: int):
         subject.lab_results.filter(entered_in_error=False)
         .order_by("-collected_at", "test_code", "pk")
         .values_list(
-            "collected_at", "visit__label", "test_code", "value", "unit", "lln", "uln",
+            "pk", "collected_at", "visit__label", "test_code", "value", "unit", "lln", "uln",
             "ctcae_term", "ctcae_grade",
         )
     )  # fmt: skip
     page = _CountedPaginator(labs, CASEBOOK_PAGE_ROWS, count=total).get_page(page_number)
+    in_error_url = _in_error_url_for_each("lab")
     rows = [
         (timezone.localtime(collected_at).strftime("%Y-%m-%d %H:%M"), visit or "", test,
          _number(value), unit, f"{_number(lln)}–{_number(uln)}", grade,
-         f"{term} G{grade}" if grade else "")
-        for collected_at, visit, test, value, unit, lln, uln, term, grade in page
+         f"{term} G{grade}" if grade else "", in_error_url(pk))
+        for pk, collected_at, visit, test, value, unit, lln, uln, term, grade in page
     ]  # fmt: skip
     return page, rows
 
@@ -499,11 +510,14 @@ def subject_detail(request: HttpRequest, subject_id: UUID) -> HttpResponse:
             .annotate(lab_count=Count("lab_results", filter=Q(lab_results__entered_in_error=False)))
             .order_by("planned_on", "label")
         )
-        edit_url = _url_for_each("visit_edit")
+        edit_url, in_error_url = _url_for_each("visit_edit"), _in_error_url_for_each("visit")
         panel_urls = [(_url_for_each("lab_grid", panel), label) for panel, label in LAB_PANEL_LINKS]
         for visit in visits:
             visit.form_state = _form_state(visit)
             visit.edit_url = edit_url(visit.pk)
+            visit.in_error_url = (
+                in_error_url(visit.pk) if visit.kind == VisitKind.UNSCHEDULED else ""
+            )
             visit.planned = _day(visit.planned_on)
             visit.done = _day(visit.done_on)
             visit.panel_links = [(url(visit.pk), label) for url, label in panel_urls]
