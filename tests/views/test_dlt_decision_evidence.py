@@ -136,7 +136,6 @@ def test_the_labs_of_the_window_with_their_grades(client, bob, alice, subject, c
 
 def test_the_casebook_link_and_the_rule_that_flagged_it(client, bob, subject, capillary_leak):
     page = _page(client, bob, capillary_leak)
-    assert f'id="casebook-link"' in page
     assert f'href="{reverse("subject_detail", args=[subject.pk])}" id="casebook-link"' in page
     assessment = DltAssessment.objects.get(adverse_event=capillary_leak)
     flagged = _element(page, "flagging-rule", "div")
