@@ -3,7 +3,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from .views import dlt, subjects
+from .views import dlt, investigator, subjects
 
 urlpatterns = [
     # Data-entry areas add their routes here, one include per module.
@@ -19,7 +19,7 @@ urlpatterns = [
     path("", include("ecrf.views.locks")),
     path("", include("ecrf.views.signoff")),
     path("", include("ecrf.views.entered_in_error")),
-    path("", subjects.home, name="home"),
+    path("", investigator.home, name="home"),
     path("subjects/", subjects.subject_list, name="subject_list"),
     path(
         "studies/<uuid:study_id>/subjects/new/", subjects.subject_register, name="subject_register"

@@ -230,3 +230,53 @@ def test_home_and_the_casebook_run_as_many_queries_for_20_ungraded_results_as_fo
     _ungraded_labs(subject, alice, count=18, start=2)
     assert [_queries(client, url) for url in urls] == small
     assert "20 lab results not graded" in client.get(urls[0]).content.decode()
+
+
+def _investigator_items(subjects, nurse, investigator, monitor) -> None:
+    """Of each subject: a serious potential DLT, a done visit signed and then changed by a
+    dose given at it, a done visit never signed, an open query, and the end of treatment."""
+    from ecrf.services.queries import query_raise
+    from ecrf.services.signoff import signoff_sign
+    from ecrf.services.subjects import subject_end_treatment
+    from ecrf.services.visits import visit_record
+
+    for subject in subjects:
+        event = ae_record(subject=subject, ctcae_term="Fatigue", grade=3,
+                          onset_on=FIRST_DOSE + dt.timedelta(days=3),
+                          serious_criteria=("sae_hospitalisation",),
+                          assessments=dict.fromkeys(("CTX", "IM", "IL2"), ("possible", "none")),
+                          by=nurse)  # fmt: skip
+        first, second = subject.visits.order_by("planned_on")[1:3]
+        for visit in (first, second):
+            visit_record(visit=visit, status="done", done_on=visit.planned_on, by=nurse)
+        signoff_sign(target=first, by=investigator, password="correct horse battery",
+                     printed_name="Dr Bob Baker")  # fmt: skip
+        dose_record(subject=subject, agent=subject.study.agents.get(code="IM"),
+                    given_on=first.planned_on, given_dose=Decimal(400), visit=first, by=nurse)  # fmt: skip
+        query_raise(record=event, field="grade", message="Grade per source?", by=monitor)
+        subject_end_treatment(subject=subject, ended_on=FIRST_DOSE + dt.timedelta(days=20),
+                              reason="completed", by=nurse)  # fmt: skip
+    _lab_only_grade_4(subjects, nurse)
+
+
+def test_the_investigator_home_runs_as_many_queries_for_20_subjects_as_for_2(
+    client, bob, alice, monitor, study, site_a
+):
+    client.force_login(bob)
+    url = reverse("home")
+    _trial(study, site_a, alice, subjects=2, events=0)
+    _investigator_items(Subject.objects.all(), alice, bob, monitor)
+    small = _queries(client, url)
+    _trial(study, site_a, alice, subjects=18, events=0, start=3)
+    _investigator_items(Subject.objects.exclude(subject_code__in=["A-001", "A-002"]), alice, bob,
+                        monitor)  # fmt: skip
+    body = client.get(url).content.decode()
+    section = body.split('id="investigator-day"')[1]
+    assert section.count("Review and decide") == 20 and section.count(">Review</a>") == 20
+    assert section.count("Sign casebook") == 20 and section.count("changed since signed") >= 20
+    assert section.count(" h left") == 20
+    # The oldest open queries (the automatic ones of the sodium results among them), and the
+    # link to them all.
+    queries = section.split('id="open-queries"')[1].split("</table>")[0]
+    assert queries.count('href="/queries/') == 20 and "open queries</a>" in section
+    assert _queries(client, url) == small

@@ -17,6 +17,7 @@ from ..models import DltStatus, LabToxicityAssessment
 from ..reports.cutoff import parse_cutoff
 from ..reports.safety import render_safety_report
 from ..selectors.dlt import dlt_overview, study_dlt_rules
+from ..selectors.dlt_evidence import dlt_evidence
 from ..services.dlt import dlt_decide, lab_toxicity_rule_out
 from .editing import save_through_service
 from .subjects import role_label
@@ -114,7 +115,7 @@ def dlt_decide_view(request: HttpRequest, assessment_id: UUID) -> HttpResponse:
             "rules": rules,
             "reason_head": reason_head,
             "rule_text": rule_text,
-            "assessments": event.agent_assessments.select_related("agent"),
+            "evidence": dlt_evidence(event),
             "form": form,
             "can_decide": can_decide,
             "role_label": role_label(request.user),

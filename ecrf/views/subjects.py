@@ -15,6 +15,7 @@ from django.db.models import Count, Max, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET
@@ -132,7 +133,8 @@ def home(request: HttpRequest) -> HttpResponse:
         for pk in counts.keys() | ungraded.keys()
         if counts.get(pk) or ungraded.get(pk)
     )
-    return render(
+    # A TemplateResponse, so that the investigator's home (views.investigator) adds its lists.
+    return TemplateResponse(
         request,
         "ecrf/home.html",
         {

@@ -1,0 +1,137 @@
+"""The evidence an investigator reads before deciding on a potential DLT: the event and its
+grade history, attribution and action per agent, the doses and lab results of the subject's
+DLT window, and the rules' current flag. A fixed number of queries whatever the data size.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from decimal import Decimal
+from uuid import UUID
+
+from django.utils import timezone
+
+from ..models import AdverseEvent, AdverseEventAgent, DoseAdministration, LabResult
+from ..safety.days import study_day
+from ..safety.dlt import DltFlag, window_end
+from .dlt import dlt_attributions, dlt_flags, study_dlt_rules, study_dlt_settings
+from .grade_history import Step, grade_history_of
+
+
+@dataclass
+class DoseRun:
+    """Consecutive days on which one agent was given the same way (same planned and given dose,
+    same reason): one row of the window's doses."""
+
+    agent: str
+    first_on: dt.date
+    last_on: dt.date
+    first_day: int
+    last_day: int
+    planned: Decimal
+    given: Decimal
+    unit: str
+    reason: str
+    days: int = 1
+
+    @property
+    def changed(self) -> bool:
+        return self.given != self.planned
+
+
+@dataclass
+class DltEvidence:
+    event: AdverseEvent
+    flag: DltFlag | None
+    grade_history: list[Step]
+    agents: list[AdverseEventAgent]
+    window_start: dt.date | None = None
+    window_end: dt.date | None = None
+    doses: list[DoseRun] = field(default_factory=list)
+    abnormal_labs: list[LabResult] = field(default_factory=list)
+    normal_labs: int = 0
+    ungraded_labs: int = 0
+
+    @property
+    def onset_day(self) -> int | None:
+        first = self.event.subject.first_dose_on
+        return study_day(self.event.onset_on, first) if first else None
+
+
+def _dose_runs(doses: list[DoseAdministration], first_dose_on: dt.date) -> list[DoseRun]:
+    """The doses (by agent, then date) as runs of consecutive identical days, by first day."""
+    runs: list[DoseRun] = []
+    last_of_agent: dict[str, DoseRun] = {}
+    for dose in doses:
+        reason = ": ".join(filter(None, (dose.get_reason_category_display(), dose.reason)))
+        run = last_of_agent.get(dose.agent.code)
+        if (
+            run is not None
+            and dose.given_on == run.last_on + dt.timedelta(days=1)
+            and (dose.planned_dose, dose.given_dose, dose.unit, reason)
+            == (run.planned, run.given, run.unit, run.reason)
+        ):
+            run.last_on, run.days = dose.given_on, run.days + 1
+            run.last_day = study_day(dose.given_on, first_dose_on)
+            continue
+        day = study_day(dose.given_on, first_dose_on)
+        run = DoseRun(dose.agent.code, dose.given_on, dose.given_on, day, day,
+                      dose.planned_dose, dose.given_dose, dose.unit, reason)  # fmt: skip
+        runs.append(run)
+        last_of_agent[dose.agent.code] = run
+    return sorted(runs, key=lambda r: (r.first_on, r.agent))
+
+
+def _current_flag(event: AdverseEvent, cutoff: dt.date) -> DltFlag | None:
+    """The rules' flag of the event today, as the DLT dashboard computes it (`dlt_flags`)."""
+    subject = event.subject
+    study = subject.study
+    subjects = [subject]
+    flags = dlt_flags(
+        subjects, dlt_attributions(subjects), cutoff, study_dlt_settings(study),
+        study_dlt_rules(study).rules, also_event=event.pk,
+    )  # fmt: skip
+    # The keys are the database's text of the ids (without hyphens on SQLite).
+    flag, _decision = {UUID(key): value for key, value in flags.items()}.get(event.pk, (None, ""))
+    return flag
+
+
+def dlt_evidence(event: AdverseEvent, cutoff: dt.date | None = None) -> DltEvidence:
+    """What the decision page shows of `event` (its subject and study loaded with it)."""
+    cutoff = cutoff or timezone.localdate()
+    subject = event.subject
+    evidence = DltEvidence(
+        event,
+        _current_flag(event, cutoff),
+        grade_history_of(event),
+        list(
+            event.agent_assessments.filter(entered_in_error=False)
+            .select_related("agent")
+            .order_by("agent__code")
+        ),
+    )
+    first = subject.first_dose_on
+    if first is None:
+        return evidence
+    last = window_end(first, study_dlt_settings(subject.study))
+    evidence.window_start, evidence.window_end = first, last
+    doses = (
+        DoseAdministration.objects.filter(
+            subject=subject, entered_in_error=False, given_on__range=(first, last)
+        )
+        .select_related("agent")
+        .order_by("agent__code", "given_on")
+    )
+    evidence.doses = _dose_runs(list(doses), first)
+    for result in LabResult.objects.filter(
+        subject=subject, entered_in_error=False, collected_at__date__range=(first, last)
+    ).order_by("collected_at", "test_code"):
+        if result.ctcae_grade is None:
+            evidence.ungraded_labs += 1
+        elif result.ctcae_grade == 0:
+            evidence.normal_labs += 1
+        else:
+            result.study_day = study_day(timezone.localdate(result.collected_at), first)
+            evidence.abnormal_labs.append(result)
+    return evidence

@@ -1,0 +1,83 @@
+"""The investigator's day: what awaits an investigator's decision and signature, on the home page.
+
+The lists are reads (`ecrf.selectors.investigator`, `ecrf.selectors.signatures`); the SAE
+reporting clock is the adverse event pages' (`sae_report_deadline`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
+from django.views.decorators.http import require_GET
+
+from .. import access
+from ..models import AdverseEvent
+from ..selectors.investigator import awaiting_decisions, open_queries, serious_events
+from ..selectors.signatures import awaiting_signature
+from . import subjects
+from .adverse_events import sae_report_deadline
+
+# A serious event stays on the home page until its reporting deadline is this long past.
+SAE_SHOWN_AFTER_DEADLINE = dt.timedelta(days=7)
+
+
+@dataclass(frozen=True)
+class SaeClock:
+    """A serious adverse event and its reporting deadline, as seen at `now`."""
+
+    event: AdverseEvent
+    deadline: dt.datetime
+    now: dt.datetime
+
+    @property
+    def overdue(self) -> bool:
+        return self.now > self.deadline
+
+    @property
+    def text(self) -> str:
+        """ "5 h left", "under 1 h left", "overdue by 3 h", "overdue by 2 days"."""
+        hours = int(abs(self.deadline - self.now).total_seconds() // 3600)
+        if not self.overdue:
+            return f"{hours} h left" if hours else "under 1 h left"
+        if hours >= 48:
+            return f"overdue by {hours // 24} days"
+        return f"overdue by {hours} h" if hours else "overdue by under 1 h"
+
+
+def sae_clocks(events: list[AdverseEvent], now: dt.datetime) -> list[SaeClock]:
+    """The events' reporting clocks, the nearest deadline first; an event whose deadline is
+    more than SAE_SHOWN_AFTER_DEADLINE past is left out."""
+    clocks = [SaeClock(event, sae_report_deadline(event), now) for event in events]
+    shown = [c for c in clocks if c.deadline >= now - SAE_SHOWN_AFTER_DEADLINE]
+    return sorted(shown, key=lambda c: (c.deadline, c.event.subject.subject_code))
+
+
+def investigator_day(user) -> dict:
+    """The investigator's lists, over the subjects the user may see."""
+    visible = access.subjects_for_user(user).filter(entered_in_error=False)
+    visible_subjects = list(visible.select_related("site", "study"))
+    query_rows, query_total = open_queries(visible)
+    return {
+        "decisions": awaiting_decisions(
+            access.studies_for_user(user), {s.pk for s in visible_subjects}
+        ),
+        "signatures": awaiting_signature(visible_subjects),
+        "sae_clocks": sae_clocks(serious_events(visible), timezone.now()),
+        "sae_shown_days": SAE_SHOWN_AFTER_DEADLINE.days,
+        "queries": query_rows,
+        "query_total": query_total,
+    }
+
+
+@login_required
+@require_GET
+def home(request: HttpRequest) -> HttpResponse:
+    """The home page (`subjects.home`); an investigator's begins with what awaits them."""
+    response = subjects.home(request)
+    if access.can(request.user, access.Action.DECIDE_DLT):
+        response.context_data["investigator"] = investigator_day(request.user)
+    return response
