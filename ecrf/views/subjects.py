@@ -122,6 +122,7 @@ def home(request: HttpRequest) -> HttpResponse:
         opens = visit.planned_on - dt.timedelta(days=visit.window_before)
         closes = visit.planned_on + dt.timedelta(days=visit.window_after)
         if closes < today:
+            visit.window_closed_on, visit.days_overdue = closes, (today - closes).days
             overdue.append(visit)
         elif opens <= today:
             due.append(visit)
