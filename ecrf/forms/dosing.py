@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 
 from django import forms
 
 from ..models import AdverseEvent, Agent, AgentSchedule, DoseChangeReason, Subject
 from ..models.base import date_errors
-from ..services.dosing import cycle_and_day
+from ..safety.dose_plan import DoseAbovePlan, number_text
+from ..services.dosing import DOSE_ABOVE_PLAN_UNCONFIRMED, cycle_and_day, planned_dose_exceeded
 from .base import RecordForm, SoftWarning
 
 DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
@@ -26,6 +27,10 @@ OUTSIDE_DOSING_DAYS = (
     "{agent} on {date:%Y-%m-%d} is cycle {cycle} day {day}, outside its dosing days ({days})."
 )
 REASON_FROM_EVENT = "Adverse event: {term} grade {grade} (onset {onset:%Y-%m-%d})"
+CONFIRM_ABOVE_PLAN_LABEL = (
+    "I confirm the dose given was {given} {unit}, {pct} % of the planned {planned} {unit}."
+)
+CONFIRM_UNPLANNED_LABEL = "I confirm the dose given was {given} {unit}, where none is planned."
 
 
 def dosing_days(schedule: AgentSchedule, cycle: int) -> tuple[int, int]:
@@ -83,7 +88,19 @@ class DoseForm(RecordForm):
         "unless an adverse event above explains it.",
     )
 
-    field_order = ["agent", "given_on", "given_dose", "adverse_event", "reason_category", "reason"]
+    # The template draws this as a checkbox whose value is the dose it confirms, so that a
+    # confirmation shown for 60 MIU does not confirm 66 typed afterwards.
+    confirm_above_plan = forms.CharField(required=False, max_length=20)
+
+    field_order = [
+        "agent",
+        "given_on",
+        "given_dose",
+        "confirm_above_plan",
+        "adverse_event",
+        "reason_category",
+        "reason",
+    ]
 
     def __init__(
         self,
@@ -91,11 +108,17 @@ class DoseForm(RecordForm):
         subject: Subject,
         planned: dict,
         saved: tuple | None = None,
+        saved_dose: tuple | None = None,
         **kwargs,
     ):
         super().__init__(*args, **kwargs)
         self.subject = subject
         self.planned = planned
+        # For a correction: the (agent id, dose given) saved, so that a dose above the plan
+        # that was confirmed when it was saved is not asked about again.
+        self.saved_dose = saved_dose
+        # The dose above the plan the nurse is asked to confirm, once the form is cleaned.
+        self.above_plan: DoseAbovePlan | None = None
         # For a correction: the (agent id, date) saved, so that the dosing-day warning is not
         # asked again for a date that was already accepted.
         self.saved = saved
@@ -142,9 +165,55 @@ class DoseForm(RecordForm):
                 self.add_error("reason", DOSE_CHANGE_NEEDS_REASON)
             if not category:
                 self.add_error("reason_category", DOSE_CHANGE_NEEDS_CATEGORY)
+        cleaned["confirm_above_plan"] = self._confirmed_above_plan(agent, dose)
         cleaned["reason"] = reason
         cleaned["reason_category"] = category
         return super().clean()
+
+    def _confirmed_above_plan(self, agent: Agent | None, dose: Decimal | None) -> bool:
+        """True when a dose above the study's limit of the plan is confirmed (the checkbox
+        carries this very dose); an error on `confirm_above_plan` when it is not."""
+        if agent is None or dose is None or agent.pk not in self.planned:
+            return False
+        if self.saved_dose == (agent.pk, dose):
+            return False
+        above = planned_dose_exceeded(
+            subject=self.subject, agent=agent, planned=self.planned[agent.pk], given=dose
+        )
+        if above is None:
+            return False
+        self.above_plan = above
+        try:
+            confirmed = Decimal(self.cleaned_data.get("confirm_above_plan") or "x") == dose
+        except InvalidOperation:
+            confirmed = False
+        if not confirmed:
+            self.add_error(
+                "confirm_above_plan",
+                DOSE_ABOVE_PLAN_UNCONFIRMED.format(
+                    agent=agent.code,
+                    dose=above.describe(),
+                    limit=self.subject.study.dose_above_plan_pct,
+                ),
+            )
+        return confirmed
+
+    @property
+    def above_plan_label(self) -> str:
+        """The words of the confirmation checkbox, with the dose, its share and the plan."""
+        above = self.above_plan
+        if above is None:
+            return ""
+        values = {"given": number_text(above.given), "unit": above.unit}
+        if above.pct is None:
+            return CONFIRM_UNPLANNED_LABEL.format(**values)
+        return CONFIRM_ABOVE_PLAN_LABEL.format(
+            **values, pct=number_text(above.pct), planned=number_text(above.planned)
+        )
+
+    @property
+    def above_plan_value(self) -> str:
+        return number_text(self.above_plan.given) if self.above_plan else ""
 
     def soft_warnings(self, data: dict) -> list[SoftWarning]:
         agent, given_on = data.get("agent"), data.get("given_on")

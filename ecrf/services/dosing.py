@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Q
 
@@ -20,6 +21,7 @@ from ..models import (
     Visit,
     VisitStatus,
 )
+from ..safety.dose_plan import DoseAbovePlan, dose_above_plan
 from .dlt import dlt_refresh_subject
 from .errors import invalid
 from .queries import queries_sync_automatic
@@ -31,6 +33,44 @@ UNKNOWN_REASON_CATEGORY = "{value!r} is not a kind of reason; expected one of {e
 CATEGORY_CONTRADICTS_EVENT = (
     "This dose cites an adverse event, so its kind of reason is adverse event, not {category}."
 )
+
+DOSE_ABOVE_PLAN_UNCONFIRMED = (
+    "{agent}: {dose} is more than {limit} % of the planned dose. Correct the dose, or confirm "
+    "that this dose was given."
+)
+DOSE_ABOVE_PLAN_CONFIRMED = "Dose above plan confirmed: {agent} {dose}"
+
+
+def planned_dose_exceeded(
+    *, subject: Subject, agent: Agent, planned: Decimal, given: Decimal
+) -> DoseAbovePlan | None:
+    """The dose as a `DoseAbovePlan` when it is above the limit of the subject's study."""
+    return dose_above_plan(
+        given=given, planned=planned, unit=agent.unit, limit_pct=subject.study.dose_above_plan_pct
+    )
+
+
+def _confirmed_above_plan(
+    *, subject: Subject, agent: Agent, planned: Decimal, given: Decimal, confirmed: bool
+) -> str:
+    """The audit line of a confirmed dose above the plan ("" for a dose within it), or
+    ValidationError on `confirm_above_plan` when such a dose is not confirmed."""
+    above = planned_dose_exceeded(subject=subject, agent=agent, planned=planned, given=given)
+    if above is None:
+        return ""
+    if not confirmed:
+        raise invalid(
+            "confirm_above_plan",
+            DOSE_ABOVE_PLAN_UNCONFIRMED.format(
+                agent=agent.code, dose=above.describe(), limit=subject.study.dose_above_plan_pct
+            ),
+            "dose_above_plan_unconfirmed",
+        )
+    return DOSE_ABOVE_PLAN_CONFIRMED.format(agent=agent.code, dose=above.describe())
+
+
+def _with_line(reason: str, line: str) -> str:
+    return " | ".join(part for part in (reason.strip(), line) if part)
 
 
 def dose_reason_category(*, category: str, adverse_event_id, changed: bool, reason: str) -> str:
@@ -112,9 +152,13 @@ def dose_record(
     visit: Visit | None = None,
     planned_dose: Decimal | None = None,
     audit_reason: str = "",
+    confirm_above_plan: bool = False,
 ) -> DoseAdministration:
     """Record one administration; a dose other than planned (or missed) needs a reason and
     a kind of reason (`reason_category`, a `DoseChangeReason`; see `dose_reason_category`).
+    A dose above the study's limit of the planned dose (ecrf.safety.dose_plan) is refused on
+    `confirm_above_plan` unless confirmed; a confirmed one is saved with the confirmation in
+    the audit trail and opens a data query (`queries_sync_automatic`).
 
     The planned dose is the subject's dose level's unless given (an import states its own).
     `reason` is the clinical reason for a changed dose; `audit_reason` goes to the audit trail
@@ -130,6 +174,18 @@ def dose_record(
         changed=given_dose != planned_dose,
         reason=reason,
     )
+    try:
+        confirmation = _confirmed_above_plan(
+            subject=subject,
+            agent=agent,
+            planned=planned_dose,
+            given=given_dose,
+            confirmed=confirm_above_plan,
+        )
+    except ValidationError as unconfirmed:
+        refusal = unconfirmed
+    else:
+        refusal = None
     administration = DoseAdministration(
         subject=subject,
         agent=agent,
@@ -144,8 +200,17 @@ def dose_record(
         reason_category=category,
         adverse_event=adverse_event,
     )
+    if refusal is not None:
+        # Every problem of the dose in one answer: the record's own checks with the refusal.
+        errors = dict(refusal.error_dict)
+        try:
+            administration.full_clean()
+        except ValidationError as invalid_record:
+            for name, messages in invalid_record.error_dict.items():
+                errors[name] = [*errors.get(name, []), *messages]
+        raise ValidationError(errors)
     with transaction.atomic():
-        record_create(record=administration, by=by, reason=audit_reason)
+        record_create(record=administration, by=by, reason=_with_line(audit_reason, confirmation))
         dlt_refresh_subject(subject=administration.subject, by=by, cycles=[administration.cycle])
         queries_sync_automatic(subject=administration.subject)
     return administration
@@ -158,8 +223,13 @@ def dose_correct(
     reason: str,
     by,
     expected_version: int | None = None,
+    confirm_above_plan: bool = False,
 ) -> DoseAdministration:
     """Correct a recorded administration, with a reason.
+
+    A correction that changes the agent, the planned or the given dose to a dose above the
+    study's limit needs `confirm_above_plan`, as a new dose does (`dose_record`); a correction
+    of anything else of a dose saved above the plan does not ask again.
 
     `changes` holds what the user changed (agent, given_on, given_dose, reason,
     reason_category, adverse_event); the fields that follow from them are set here: cycle and
@@ -191,9 +261,24 @@ def dose_correct(
         changes["reason_category"] = category
     else:
         changes.pop("reason_category", None)
+    planned = changes.get("planned_dose", dose.planned_dose)
+    given = changes.get("given_dose", dose.given_dose)
+    confirmation = ""
+    if (agent.pk, planned, given) != (dose.agent_id, dose.planned_dose, dose.given_dose):
+        confirmation = _confirmed_above_plan(
+            subject=subject,
+            agent=agent,
+            planned=planned,
+            given=given,
+            confirmed=confirm_above_plan,
+        )
     with transaction.atomic(durable=True):
         saved = record_update(
-            record=dose, changes=changes, reason=reason, by=by, expected_version=expected_version
+            record=dose,
+            changes=changes,
+            reason=_with_line(reason, confirmation),
+            by=by,
+            expected_version=expected_version,
         )
         dlt_refresh_subject(subject=saved.subject, by=by, cycles=[dose.cycle, saved.cycle])
         queries_sync_automatic(subject=saved.subject)

@@ -135,6 +135,7 @@ def dose_create(request: HttpRequest, subject_id: UUID) -> HttpResponse:
                 adverse_event=data["adverse_event"],
                 visit=visit_on(subject, data["given_on"]),
                 audit_reason=form.audit_reason,
+                confirm_above_plan=data["confirm_above_plan"],
                 by=request.user,
             ),
         )
@@ -172,6 +173,7 @@ def dose_edit(request: HttpRequest, dose_id: UUID) -> HttpResponse:
         subject=subject,
         planned=planned,
         saved=(dose.agent_id, dose.given_on),
+        saved_dose=(dose.agent_id, dose.given_dose),
         editing=True,
         version=dose.version,
         initial={
@@ -203,6 +205,7 @@ def dose_edit(request: HttpRequest, dose_id: UUID) -> HttpResponse:
                 reason=form.audit_reason,
                 by=request.user,
                 expected_version=dose.version if version is None else version,
+                confirm_above_plan=data["confirm_above_plan"],
             )
 
         saved = save_through_service(form, save, record=dose)
