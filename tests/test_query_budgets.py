@@ -206,3 +206,15 @@ def test_the_dlt_dashboard_and_review_queue_list_unreconciled_labs_in_constant_q
     for url in urls:
         assert client.get(url).content.decode().count("Rule out, signed") == 20
     assert [_queries(client, url) for url in urls] == small
+
+
+def test_the_dose_range_page_runs_as_many_queries_for_30_doses_as_for_2(client, alice, subject):
+    client.force_login(alice)
+    url = reverse("dose_range_create", args=[subject.pk])
+    _record(subject, alice, events=0, doses=2)
+    small = _queries(client, url)
+    agent = subject.study.agents.get(code="CTX")
+    for i in range(28):
+        dose_record(subject=subject, agent=agent, given_on=FIRST_DOSE + dt.timedelta(days=i - 21),
+                    given_dose=Decimal(50), by=alice)  # fmt: skip
+    assert _queries(client, url) == small

@@ -9,7 +9,14 @@ from django import forms
 from ..models import AdverseEvent, Agent, AgentSchedule, DoseChangeReason, Subject
 from ..models.base import date_errors
 from ..safety.dose_plan import DoseAbovePlan, number_text
-from ..services.dosing import DOSE_ABOVE_PLAN_UNCONFIRMED, cycle_and_day, planned_dose_exceeded
+from ..services.dosing import (
+    DOSE_ABOVE_PLAN_UNCONFIRMED,
+    RANGE_MAX_DAYS,
+    cycle_and_day,
+    describe_dosing_days,
+    is_dosing_day,
+    planned_dose_exceeded,
+)
 from .base import RecordForm, SoftWarning
 
 DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
@@ -30,29 +37,10 @@ REASON_FROM_EVENT = "Adverse event: {term} grade {grade} (onset {onset:%Y-%m-%d}
 CONFIRM_ABOVE_PLAN_LABEL = (
     "I confirm the dose given was {given} {unit}, {pct} % of the planned {planned} {unit}."
 )
+RANGE_AS_PLANNED_REQUIRED = (
+    "Tick that the days of the range were given as planned, or enter the days one by one."
+)
 CONFIRM_UNPLANNED_LABEL = "I confirm the dose given was {given} {unit}, where none is planned."
-
-
-def dosing_days(schedule: AgentSchedule, cycle: int) -> tuple[int, int]:
-    """The first and last dosing day of an agent in a cycle; a lead-in counts in cycle 1 only."""
-    if cycle == 1:
-        return schedule.first_day, schedule.last_day
-    return max(schedule.first_day, 1), schedule.last_day
-
-
-def describe_dosing_days(schedule: AgentSchedule) -> str:
-    """e.g. 'days 1 to 14 of each cycle', or the lead-in and the later cycles told apart."""
-    if schedule.first_day < 1:
-        return (
-            f"days {schedule.first_day} to {schedule.last_day} in cycle 1, "
-            f"days 1 to {schedule.last_day} from cycle 2"
-        )
-    return f"days {schedule.first_day} to {schedule.last_day} of each cycle"
-
-
-def is_dosing_day(schedule: AgentSchedule, cycle: int, day: int) -> bool:
-    first, last = dosing_days(schedule, cycle)
-    return first <= day <= last
 
 
 class DoseForm(RecordForm):
@@ -240,3 +228,65 @@ class DoseForm(RecordForm):
                 ),
             )
         ]
+
+
+class DoseRangeForm(forms.Form):
+    """A date range of one agent given as planned; the exceptions come in `DoseExceptionFormSet`."""
+
+    agent = forms.ModelChoiceField(queryset=Agent.objects.none(), empty_label="Choose an agent")
+    first_on = forms.DateField(label="From", widget=DATE)
+    last_on = forms.DateField(label="To", widget=DATE)
+    as_planned = forms.BooleanField(
+        label="Given as planned on every day of the range, except the days listed below",
+        error_messages={"required": RANGE_AS_PLANNED_REQUIRED},
+    )
+
+    def __init__(self, *args, subject: Subject, planned: dict, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.subject = subject
+        self.planned = planned
+        self.fields["agent"].queryset = subject.study.agents.filter(pk__in=list(planned)).order_by(
+            "code"
+        )
+        self.fields["agent"].label_from_instance = lambda agent: f"{agent.name} ({agent.code})"
+
+    def clean(self):
+        cleaned = super().clean()
+        for name in ("first_on", "last_on"):
+            for field, message in date_errors(
+                self.subject, {name: ("The day", cleaned.get(name))}
+            ).items():
+                self.add_error(field, message)
+        return cleaned
+
+
+class DoseExceptionForm(forms.Form):
+    """A day of the range not given as planned: missed (0) or reduced, with its reason."""
+
+    given_on = forms.DateField(label="Day", widget=DATE)
+    given_dose = forms.DecimalField(
+        label="Dose given",
+        max_digits=10,
+        decimal_places=3,
+        widget=forms.TextInput(attrs={"inputmode": "decimal", "autocomplete": "off"}),
+        help_text="0 when missed.",
+    )
+    reason_category = forms.ChoiceField(
+        label="Kind of reason",
+        choices=[("", "---------"), *DoseChangeReason.choices],
+        error_messages={"required": DOSE_CHANGE_NEEDS_CATEGORY},
+    )
+    reason = forms.CharField(
+        label="Reason", max_length=200, error_messages={"required": DOSE_CHANGE_NEEDS_REASON}
+    )
+
+    def clean_given_dose(self) -> Decimal:
+        dose = self.cleaned_data["given_dose"]
+        if dose < 0:
+            raise forms.ValidationError(DOSE_NEGATIVE)
+        return dose
+
+
+DoseExceptionFormSet = forms.formset_factory(
+    DoseExceptionForm, extra=3, max_num=RANGE_MAX_DAYS, validate_max=True
+)
