@@ -612,9 +612,20 @@ class VisitAdmin(AuditedAdmin):
         return visit_correct(visit=record, **correction(request, form))
 
 
+class DoseAdministrationAdminForm(AuditedAdminForm):
+    confirm_above_plan = forms.BooleanField(
+        label="I confirm the dose given",
+        required=False,
+        help_text="Required for a dose above the study's limit of the planned dose (a possible "
+        "medication error: a data query opens on it).",
+    )
+
+
 @admin.register(DoseAdministration)
 class DoseAdministrationAdmin(AuditedAdmin):
     """Cycle, day, visit, unit and planned dose follow from what is given; the service sets them."""
+
+    form = DoseAdministrationAdminForm
 
     list_display = (
         "subject",
@@ -640,6 +651,7 @@ class DoseAdministrationAdmin(AuditedAdmin):
         "reason_category",
         "reason",
         "adverse_event",
+        "confirm_above_plan",
     )
     readonly_fields = (*BOOKKEEPING, "visit", "cycle", "day", "planned_dose", "unit")
     change_readonly_fields = ("subject",)
@@ -655,11 +667,18 @@ class DoseAdministrationAdmin(AuditedAdmin):
             reason_category=data["reason_category"],
             adverse_event=data["adverse_event"],
             visit=visit_on(data["subject"], data["given_on"]),
+            confirm_above_plan=data["confirm_above_plan"],
             by=request.user,
         )
 
     def correct(self, request, record, form, formsets):
-        return dose_correct(dose=record, **correction(request, form))
+        arguments = correction(request, form)
+        arguments["changes"].pop("confirm_above_plan", None)
+        if not arguments["changes"]:
+            return record  # only the box ticked: nothing of the dose changed
+        return dose_correct(
+            dose=record, confirm_above_plan=form.cleaned_data["confirm_above_plan"], **arguments
+        )
 
 
 DLT_BADGE_COLOURS = {

@@ -280,3 +280,15 @@ def test_the_investigator_home_runs_as_many_queries_for_20_subjects_as_for_2(
     queries = section.split('id="open-queries"')[1].split("</table>")[0]
     assert queries.count('href="/queries/') == 20 and "open queries</a>" in section
     assert _queries(client, url) == small
+
+
+def test_the_dose_range_page_runs_as_many_queries_for_30_doses_as_for_2(client, alice, subject):
+    client.force_login(alice)
+    url = reverse("dose_range_create", args=[subject.pk])
+    _record(subject, alice, events=0, doses=2)
+    small = _queries(client, url)
+    agent = subject.study.agents.get(code="CTX")
+    for i in range(28):
+        dose_record(subject=subject, agent=agent, given_on=FIRST_DOSE + dt.timedelta(days=i - 21),
+                    given_dose=Decimal(50), by=alice)  # fmt: skip
+    assert _queries(client, url) == small

@@ -50,6 +50,7 @@ RIGHTS: dict[str, tuple[Action | str | None, Action | str | None]] = {
     "treatment_end": (Action.SEE_SUBJECTS, Action.ENTER_DATA),
     "visit_edit": (Action.SEE_SUBJECTS, Action.ENTER_DATA),
     "dose_create": (Action.SEE_SUBJECTS, Action.ENTER_DATA),
+    "dose_range_create": (Action.SEE_SUBJECTS, Action.ENTER_DATA),
     "dose_edit": (Action.SEE_SUBJECTS, Action.ENTER_DATA),
     "lab_grid": (Action.SEE_SUBJECTS, Action.ENTER_DATA),
     "ae_create": (Action.SEE_SUBJECTS, Action.ENTER_DATA),

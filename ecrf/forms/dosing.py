@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 
 from django import forms
 
 from ..models import AdverseEvent, Agent, AgentSchedule, DoseChangeReason, Subject
 from ..models.base import date_errors
-from ..services.dosing import cycle_and_day
+from ..safety.dose_plan import DoseAbovePlan, number_text
+from ..services.dosing import (
+    DOSE_ABOVE_PLAN_UNCONFIRMED,
+    RANGE_MAX_DAYS,
+    cycle_and_day,
+    describe_dosing_days,
+    is_dosing_day,
+    planned_dose_exceeded,
+)
 from .base import DATE, RecordForm, SoftWarning
 
 DOSE_NEGATIVE = "The given dose cannot be negative."
@@ -24,28 +32,13 @@ OUTSIDE_DOSING_DAYS = (
     "{agent} on {date:%Y-%m-%d} is cycle {cycle} day {day}, outside its dosing days ({days})."
 )
 REASON_FROM_EVENT = "Adverse event: {term} grade {grade} (onset {onset:%Y-%m-%d})"
-
-
-def dosing_days(schedule: AgentSchedule, cycle: int) -> tuple[int, int]:
-    """The first and last dosing day of an agent in a cycle; a lead-in counts in cycle 1 only."""
-    if cycle == 1:
-        return schedule.first_day, schedule.last_day
-    return max(schedule.first_day, 1), schedule.last_day
-
-
-def describe_dosing_days(schedule: AgentSchedule) -> str:
-    """e.g. 'days 1 to 14 of each cycle', or the lead-in and the later cycles told apart."""
-    if schedule.first_day < 1:
-        return (
-            f"days {schedule.first_day} to {schedule.last_day} in cycle 1, "
-            f"days 1 to {schedule.last_day} from cycle 2"
-        )
-    return f"days {schedule.first_day} to {schedule.last_day} of each cycle"
-
-
-def is_dosing_day(schedule: AgentSchedule, cycle: int, day: int) -> bool:
-    first, last = dosing_days(schedule, cycle)
-    return first <= day <= last
+CONFIRM_ABOVE_PLAN_LABEL = (
+    "I confirm the dose given was {given} {unit}, {pct} % of the planned {planned} {unit}."
+)
+RANGE_AS_PLANNED_REQUIRED = (
+    "Tick that the days of the range were given as planned, or enter the days one by one."
+)
+CONFIRM_UNPLANNED_LABEL = "I confirm the dose given was {given} {unit}, where none is planned."
 
 
 class DoseForm(RecordForm):
@@ -81,7 +74,19 @@ class DoseForm(RecordForm):
         "unless an adverse event above explains it.",
     )
 
-    field_order = ["agent", "given_on", "given_dose", "adverse_event", "reason_category", "reason"]
+    # The template draws this as a checkbox whose value is the dose it confirms, so that a
+    # confirmation shown for 60 MIU does not confirm 66 typed afterwards.
+    confirm_above_plan = forms.CharField(required=False, max_length=20)
+
+    field_order = [
+        "agent",
+        "given_on",
+        "given_dose",
+        "confirm_above_plan",
+        "adverse_event",
+        "reason_category",
+        "reason",
+    ]
 
     def __init__(
         self,
@@ -89,11 +94,17 @@ class DoseForm(RecordForm):
         subject: Subject,
         planned: dict,
         saved: tuple | None = None,
+        saved_dose: tuple | None = None,
         **kwargs,
     ):
         super().__init__(*args, **kwargs)
         self.subject = subject
         self.planned = planned
+        # For a correction: the (agent id, dose given) saved, so that a dose above the plan
+        # that was confirmed when it was saved is not asked about again.
+        self.saved_dose = saved_dose
+        # The dose above the plan the nurse is asked to confirm, once the form is cleaned.
+        self.above_plan: DoseAbovePlan | None = None
         # For a correction: the (agent id, date) saved, so that the dosing-day warning is not
         # asked again for a date that was already accepted.
         self.saved = saved
@@ -140,9 +151,55 @@ class DoseForm(RecordForm):
                 self.add_error("reason", DOSE_CHANGE_NEEDS_REASON)
             if not category:
                 self.add_error("reason_category", DOSE_CHANGE_NEEDS_CATEGORY)
+        cleaned["confirm_above_plan"] = self._confirmed_above_plan(agent, dose)
         cleaned["reason"] = reason
         cleaned["reason_category"] = category
         return super().clean()
+
+    def _confirmed_above_plan(self, agent: Agent | None, dose: Decimal | None) -> bool:
+        """True when a dose above the study's limit of the plan is confirmed (the checkbox
+        carries this very dose); an error on `confirm_above_plan` when it is not."""
+        if agent is None or dose is None or agent.pk not in self.planned:
+            return False
+        if self.saved_dose == (agent.pk, dose):
+            return False
+        above = planned_dose_exceeded(
+            subject=self.subject, agent=agent, planned=self.planned[agent.pk], given=dose
+        )
+        if above is None:
+            return False
+        self.above_plan = above
+        try:
+            confirmed = Decimal(self.cleaned_data.get("confirm_above_plan") or "x") == dose
+        except InvalidOperation:
+            confirmed = False
+        if not confirmed:
+            self.add_error(
+                "confirm_above_plan",
+                DOSE_ABOVE_PLAN_UNCONFIRMED.format(
+                    agent=agent.code,
+                    dose=above.describe(),
+                    limit=self.subject.study.dose_above_plan_pct,
+                ),
+            )
+        return confirmed
+
+    @property
+    def above_plan_label(self) -> str:
+        """The words of the confirmation checkbox, with the dose, its share and the plan."""
+        above = self.above_plan
+        if above is None:
+            return ""
+        values = {"given": number_text(above.given), "unit": above.unit}
+        if above.pct is None:
+            return CONFIRM_UNPLANNED_LABEL.format(**values)
+        return CONFIRM_ABOVE_PLAN_LABEL.format(
+            **values, pct=number_text(above.pct), planned=number_text(above.planned)
+        )
+
+    @property
+    def above_plan_value(self) -> str:
+        return number_text(self.above_plan.given) if self.above_plan else ""
 
     def soft_warnings(self, data: dict) -> list[SoftWarning]:
         agent, given_on = data.get("agent"), data.get("given_on")
@@ -169,3 +226,65 @@ class DoseForm(RecordForm):
                 ),
             )
         ]
+
+
+class DoseRangeForm(forms.Form):
+    """A date range of one agent given as planned; the exceptions come in `DoseExceptionFormSet`."""
+
+    agent = forms.ModelChoiceField(queryset=Agent.objects.none(), empty_label="Choose an agent")
+    first_on = forms.DateField(label="From", widget=DATE)
+    last_on = forms.DateField(label="To", widget=DATE)
+    as_planned = forms.BooleanField(
+        label="Given as planned on every day of the range, except the days listed below",
+        error_messages={"required": RANGE_AS_PLANNED_REQUIRED},
+    )
+
+    def __init__(self, *args, subject: Subject, planned: dict, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.subject = subject
+        self.planned = planned
+        self.fields["agent"].queryset = subject.study.agents.filter(pk__in=list(planned)).order_by(
+            "code"
+        )
+        self.fields["agent"].label_from_instance = lambda agent: f"{agent.name} ({agent.code})"
+
+    def clean(self):
+        cleaned = super().clean()
+        for name in ("first_on", "last_on"):
+            for field, message in date_errors(
+                self.subject, {name: ("The day", cleaned.get(name))}
+            ).items():
+                self.add_error(field, message)
+        return cleaned
+
+
+class DoseExceptionForm(forms.Form):
+    """A day of the range not given as planned: missed (0) or reduced, with its reason."""
+
+    given_on = forms.DateField(label="Day", widget=DATE)
+    given_dose = forms.DecimalField(
+        label="Dose given",
+        max_digits=10,
+        decimal_places=3,
+        widget=forms.TextInput(attrs={"inputmode": "decimal", "autocomplete": "off"}),
+        help_text="0 when missed.",
+    )
+    reason_category = forms.ChoiceField(
+        label="Kind of reason",
+        choices=[("", "---------"), *DoseChangeReason.choices],
+        error_messages={"required": DOSE_CHANGE_NEEDS_CATEGORY},
+    )
+    reason = forms.CharField(
+        label="Reason", max_length=200, error_messages={"required": DOSE_CHANGE_NEEDS_REASON}
+    )
+
+    def clean_given_dose(self) -> Decimal:
+        dose = self.cleaned_data["given_dose"]
+        if dose < 0:
+            raise forms.ValidationError(DOSE_NEGATIVE)
+        return dose
+
+
+DoseExceptionFormSet = forms.formset_factory(
+    DoseExceptionForm, extra=3, max_num=RANGE_MAX_DAYS, validate_max=True
+)

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ..safety.dlt_rules import DltRuleSet, default_rules, rule_problems
+from ..safety.dose_plan import DEFAULT_ABOVE_PLAN_PCT
 
 SUPPORTED_CTCAE_VERSIONS = ("5.0",)
 DESIGN_METHODS = ("3+3", "boin")
@@ -80,6 +81,8 @@ class StudyDefinition:
     # The protocol's DLT definition (``dlt.rules``), or the default rule set when it states none.
     dlt_rules: DltRuleSet = field(default_factory=default_rules)
     dlt_rules_stated: bool = False
+    # A dose above this percentage of the planned dose needs a confirmation and opens a query.
+    dose_above_plan_pct: int = DEFAULT_ABOVE_PLAN_PCT
     agents: list[AgentDef] = field(default_factory=list)
     dose_levels: list[DoseLevelDef] = field(default_factory=list)
     sites: list[SiteDef] = field(default_factory=list)
@@ -193,6 +196,7 @@ TOP_KEYS = {
     "dose_levels",
     "design",
     "dlt",
+    "dosing",
     "sites",
     "schedule",
     "screening_days",
@@ -343,6 +347,8 @@ def parse_study_definition(data: Any) -> StudyDefinition:
             dlt_rules, problems = rule_problems(dlt["rules"], "dlt.rules")
             r.problems.extend(problems)
 
+    dose_above_plan_pct = _dosing(r, data)
+
     sites = []
     for path, item in r.list_of_objects(data, "sites", "", required=False):
         r.unknown_keys(item, {"code", "name"}, path)
@@ -389,10 +395,30 @@ def parse_study_definition(data: Any) -> StudyDefinition:
         dlt_underdosing_for_toxicity_evaluable=underdosing_evaluable,
         dlt_rules=dlt_rules or default_rules(),
         dlt_rules_stated=dlt_rules is not None,
+        dose_above_plan_pct=dose_above_plan_pct,
         agents=agents,
         dose_levels=dose_levels,
         sites=sites,
         schedule=schedule,
+    )
+
+
+def _dosing(r: _Reader, data: dict) -> int:
+    """The ``dosing`` settings: ``above_plan_pct``, the percentage of the planned dose above
+    which a dose given needs a confirmation (ecrf.safety.dose_plan); 100 flags any dose above
+    the plan, 1000 is ten times it."""
+    dosing = r.get(data, "dosing", "", required=False, default={})
+    if not isinstance(dosing, dict):
+        r.problem("dosing", "must be an object")
+        return DEFAULT_ABOVE_PLAN_PCT
+    r.unknown_keys(dosing, {"above_plan_pct"}, "dosing")
+    return r.integer(
+        dosing,
+        "above_plan_pct",
+        "dosing",
+        default=DEFAULT_ABOVE_PLAN_PCT,
+        minimum=100,
+        maximum=1000,
     )
 
 

@@ -7,7 +7,8 @@ problem is reported as file:line:column: message, and any problem means nothing 
   off_study_reason (the consent date is taken to be the enrolment date)
 - doses.csv: subject_id, agent, date, planned_dose, given_dose, unit, optional reason and
   reason_category (adverse_event, patient_decision, logistics or other; a changed dose without
-  it is "other") (given_dose 0 means missed)
+  it is "other") and confirm_above_plan (yes for a dose above the study's limit of the planned
+  dose, which is refused without it and opens a data query) (given_dose 0 means missed)
 - adverse_events.csv: subject_id, term, grade, onset_date, resolved_date, serious (Y/N),
   attribution (for every agent), optional attribution_<AGENT> overriding it per agent,
   serious_criteria (required when serious is Y) and verbatim
@@ -47,6 +48,7 @@ from .rows import (
     serious_criteria,
     text,
     whole_number,
+    yes_no,
 )
 
 FILES = {
@@ -67,6 +69,7 @@ COLUMNS = {
     "given_dose": "given_dose",
     "planned_dose": "planned_dose",
     "reason_category": "reason_category",
+    "confirm_above_plan": "confirm_above_plan",
     "ctcae_term": "term",
     "grade": "grade",
     "onset_on": "onset_date",
@@ -174,6 +177,7 @@ class _Importer:
             planned_dose=planned,
             reason=reason,
             reason_category=category or (DoseChangeReason.OTHER if given != planned else ""),
+            confirm_above_plan=yes_no(row, "confirm_above_plan"),
             by=self.by,
         )
 

@@ -24,6 +24,7 @@ class QueryOrigin(models.TextChoices):
     EDIT_CHECK = "edit_check", "Edit check accepted with a reason"
     RECONCILIATION = "reconciliation", "Lab result without an adverse event"
     CONSISTENCY = "consistency", "Forms that contradict each other"
+    DOSE_ABOVE_PLAN = "dose_above_plan", "Dose far above the plan (possible medication error)"
 
 
 class DataQuery(AuditedModel):

@@ -67,6 +67,13 @@ class Study(AuditedModel):
     follow_up_days = models.PositiveSmallIntegerField(
         default=30, help_text="Days from the end-of-treatment visit to the follow-up visit."
     )
+    dose_above_plan_pct = models.PositiveSmallIntegerField(
+        "dose above plan (% of planned)",
+        default=110,
+        validators=[MinValueValidator(100), MaxValueValidator(1000)],
+        help_text="A dose given above this percentage of the planned dose needs an explicit "
+        "confirmation and opens a data query as a possible medication error.",
+    )
     subject_id_pattern = models.CharField(
         max_length=60,
         default="{site}-{number:03d}",
@@ -90,6 +97,11 @@ class Study(AuditedModel):
             ),
             models.CheckConstraint(
                 condition=Q(cycle_days__gte=1), name="study_cycle_days_positive"
+            ),
+            models.CheckConstraint(
+                condition=Q(dose_above_plan_pct__gte=100, dose_above_plan_pct__lte=1000),
+                name="study_dose_above_plan_pct_range",
+                violation_error_message="The dose above plan must be 100 to 1000 % of planned.",
             ),
         ]
 

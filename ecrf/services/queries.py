@@ -3,8 +3,9 @@
 A monitor or data manager raises a query on a field of a record; the site answers (correcting
 the data through the usual services, with a reason, when needed); the person who raised it
 closes or re-opens it. Edit checks accepted with a reason and lab results of grade 3 or more
-without a matching adverse event, and forms that contradict each other (the consistency checks
-of ecrf/safety/consistency.py), open queries by themselves, and close them when the cause is
+without a matching adverse event, forms that contradict each other (the consistency checks
+of ecrf/safety/consistency.py) and doses far above the plan (ecrf/safety/dose_plan.py), open
+queries by themselves, and close them when the cause is
 gone. Every step is a message of the query and a line of the audit trail.
 """
 
@@ -23,6 +24,7 @@ from ..models import (
     AuditEvent,
     DataQuery,
     DataQueryMessage,
+    DoseAdministration,
     QueryMessageKind,
     QueryOrigin,
     QueryState,
@@ -31,6 +33,7 @@ from ..models import (
 from ..models.audit import audited_fields
 from ..models.limits import TEXT_MAX
 from ..selectors.consistency import subject_consistency_findings
+from ..selectors.dose_plan import subject_doses_above_plan
 from ..selectors.reconciliation import subject_reconciliation_items
 from .audit import Actor, as_actor, subject_of, system_actor, write_audit
 from .errors import invalid
@@ -55,6 +58,10 @@ RECONCILIATION_MESSAGE = (
 )
 EDIT_CHECK_MESSAGE = "Saved although an edit check warned. {reason}"
 CONSISTENCY_MESSAGE = "{detail} Correct the form that is wrong, or explain why both are right."
+DOSE_ABOVE_PLAN_MESSAGE = (
+    "Possible medication error: {agent} on {date} (cycle {cycle} day {day}), {dose}, more than "
+    "the {limit} % of the plan. Check the dose against the source and correct it, or explain it."
+)
 
 
 def _reviewer(actor: Actor, subject: Subject, action: Action) -> bool:
@@ -254,6 +261,23 @@ def automatic_query_causes(subject: Subject) -> dict[str, dict]:
             "object_id": str(finding.record_id),
             "field": finding.field,
             "message": CONSISTENCY_MESSAGE.format(detail=finding.detail),
+        }
+    # A dose far above the plan, queried again whenever its given or planned dose changes.
+    for row in subject_doses_above_plan(subject):
+        above = row.above
+        causes[f"dose_above_plan:{row.dose_id}:{above.given}:{above.planned}"] = {
+            "origin": QueryOrigin.DOSE_ABOVE_PLAN,
+            "model": DoseAdministration._meta.label,
+            "object_id": str(row.dose_id),
+            "field": "given_dose",
+            "message": DOSE_ABOVE_PLAN_MESSAGE.format(
+                agent=row.agent,
+                date=row.given_on.isoformat(),
+                cycle=row.cycle,
+                day=row.day,
+                dose=above.describe(),
+                limit=row.limit_pct,
+            ),
         }
     # A record whose latest save accepted an edit check warning (one audit line per field).
     latest_accepted = {}

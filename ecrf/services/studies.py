@@ -71,6 +71,7 @@ def study_load(
         "screening_days": definition.screening_days,
         "planned_cycles": definition.planned_cycles,
         "follow_up_days": definition.follow_up_days,
+        "dose_above_plan_pct": definition.dose_above_plan_pct,
     }
     with transaction.atomic():
         before = _dlt_settings(Study.objects.filter(code=definition.code).first())

@@ -18,6 +18,7 @@ from ..reports.cutoff import parse_cutoff
 from ..reports.safety import render_safety_report
 from ..selectors.dlt import dlt_overview, study_dlt_rules
 from ..selectors.dlt_evidence import dlt_evidence
+from ..selectors.dose_plan import doses_above_plan, subject_doses_above_plan
 from ..services.dlt import dlt_decide, lab_toxicity_rule_out
 from .editing import save_through_service
 from .subjects import role_label
@@ -67,6 +68,13 @@ def dlt_dashboard(request: HttpRequest) -> HttpResponse:
             lab for lab in overview.unreconciled_labs if lab.subject.pk in visible
         ]
         overview.pending_elsewhere = overview.study_pending_count - len(overview.pending)
+        # Possible medication errors of the subjects shown, in the rows and in a list of their own.
+        above = doses_above_plan([row.subject for row in overview.subjects])
+        overview.doses_above_plan = []
+        for row in overview.subjects:
+            row.doses_above_plan = above.get(row.subject.pk, [])
+            overview.doses_above_plan += [(row.subject, dose) for dose in row.doses_above_plan]
+        overview.doses_above_plan.sort(key=lambda pair: (pair[1].given_on, pair[0].subject_code))
         for row in overview.subjects:
             for item in row.events:
                 _with_rule_parts(item)
@@ -116,6 +124,7 @@ def dlt_decide_view(request: HttpRequest, assessment_id: UUID) -> HttpResponse:
             "reason_head": reason_head,
             "rule_text": rule_text,
             "evidence": dlt_evidence(event),
+            "doses_above_plan": subject_doses_above_plan(event.subject),
             "form": form,
             "can_decide": can_decide,
             "role_label": role_label(request.user),

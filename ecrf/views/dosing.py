@@ -16,16 +16,26 @@ from django.urls import path, reverse
 from django.utils import timezone
 
 from .. import access
-from ..forms.dosing import DoseForm, describe_dosing_days
+from ..forms.dosing import DoseExceptionFormSet, DoseForm, DoseRangeForm, describe_dosing_days
 from ..models import AgentSchedule, DoseAdministration, Subject
 from ..services import dose_record
-from ..services.dosing import dose_correct, level_dose, visit_on
+from ..services.dosing import (
+    DoseException,
+    dose_correct,
+    dose_record_range,
+    level_dose,
+    visit_on,
+)
 from .editing import save_through_service
 from .subjects import role_label
 
 SAVED = "{agent} {dose} {unit} on {date:%Y-%m-%d} saved (cycle {cycle} day {day})."
 MISSED = "{agent} on {date:%Y-%m-%d} saved as missed (cycle {cycle} day {day})."
 ENTERED_IN_ERROR = "This dose is marked as entered in error; it can no longer be changed."
+RANGE_SAVED = (
+    "{agent}: {count} doses saved from {first:%Y-%m-%d} to {last:%Y-%m-%d}, "
+    "{exceptions} of them missed or reduced."
+)
 
 
 def _planned_doses(subject: Subject) -> dict[UUID, Decimal]:
@@ -135,6 +145,7 @@ def dose_create(request: HttpRequest, subject_id: UUID) -> HttpResponse:
                 adverse_event=data["adverse_event"],
                 visit=visit_on(subject, data["given_on"]),
                 audit_reason=form.audit_reason,
+                confirm_above_plan=data["confirm_above_plan"],
                 by=request.user,
             ),
         )
@@ -172,6 +183,7 @@ def dose_edit(request: HttpRequest, dose_id: UUID) -> HttpResponse:
         subject=subject,
         planned=planned,
         saved=(dose.agent_id, dose.given_on),
+        saved_dose=(dose.agent_id, dose.given_dose),
         editing=True,
         version=dose.version,
         initial={
@@ -203,6 +215,7 @@ def dose_edit(request: HttpRequest, dose_id: UUID) -> HttpResponse:
                 reason=form.audit_reason,
                 by=request.user,
                 expected_version=dose.version if version is None else version,
+                confirm_above_plan=data["confirm_above_plan"],
             )
 
         saved = save_through_service(form, save, record=dose)
@@ -220,7 +233,71 @@ def dose_edit(request: HttpRequest, dose_id: UUID) -> HttpResponse:
     )
 
 
+@login_required
+def dose_range_create(request: HttpRequest, subject_id: UUID) -> HttpResponse:
+    """Record one agent given as planned over a date range, with the missed or reduced days:
+    one dose per day through the same service as a single entry, all or nothing."""
+    posting = request.method == "POST"
+    subject = access.get_subject_for_user(request.user, subject_id, write=posting)
+    planned = _planned_doses(subject)
+    form = DoseRangeForm(
+        request.POST if posting else None,
+        subject=subject,
+        planned=planned,
+        initial=_prefill(subject, request.GET),
+    )
+    exceptions = DoseExceptionFormSet(request.POST if posting else None, prefix="exception")
+    if posting and form.is_valid() and exceptions.is_valid():
+        data = form.cleaned_data
+        rows = [
+            DoseException(
+                given_on=row["given_on"],
+                given_dose=row["given_dose"],
+                reason=row["reason"],
+                reason_category=row["reason_category"],
+            )
+            for row in exceptions.cleaned_data
+            if row
+        ]
+        saved = save_through_service(
+            form,
+            lambda: dose_record_range(
+                subject=subject,
+                agent=data["agent"],
+                first_on=data["first_on"],
+                last_on=data["last_on"],
+                exceptions=rows,
+                by=request.user,
+            ),
+        )
+        if saved is not None:
+            messages.success(
+                request,
+                RANGE_SAVED.format(
+                    agent=data["agent"].code,
+                    count=len(saved),
+                    first=data["first_on"],
+                    last=data["last_on"],
+                    exceptions=len(rows),
+                ),
+            )
+            return redirect(reverse("subject_detail", args=[subject.pk]) + "?tab=doses#doses")
+    return render(
+        request,
+        "ecrf/dose_range_form.html",
+        {
+            "form": form,
+            "exceptions": exceptions,
+            "subject": subject,
+            "agents": _agent_rows(subject, planned),
+            "can_write": access.can_write_site(request.user, subject.site),
+            "role_label": role_label(request.user),
+        },
+    )
+
+
 urlpatterns = [
     path("subjects/<uuid:subject_id>/doses/new/", dose_create, name="dose_create"),
+    path("subjects/<uuid:subject_id>/doses/range/", dose_range_create, name="dose_range_create"),
     path("doses/<uuid:dose_id>/edit/", dose_edit, name="dose_edit"),
 ]

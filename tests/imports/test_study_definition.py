@@ -42,6 +42,7 @@ def test_it_applies_defaults_for_the_optional_keys(tmp_path):
     )
     assert study.dlt_min_exposure_pct == 75 and study.design_method == "3+3"
     assert study.dlt_underdosing_for_toxicity_evaluable is True
+    assert study.dose_above_plan_pct == 110
 
 
 @pytest.mark.django_db
@@ -50,6 +51,17 @@ def test_the_study_file_may_count_under_dosing_for_toxicity_against_exposure(tmp
     data["dlt"]["underdosing_for_toxicity_evaluable"] = False
     call_command("load_study", _write(tmp_path, data))
     assert Study.objects.get(code="TEST-IL2").dlt_underdosing_for_toxicity_evaluable is False
+
+
+@pytest.mark.django_db
+def test_the_limit_of_a_dose_above_the_plan_is_a_study_setting(tmp_path):
+    """Issue #21 item 4: more than 110 % of the planned dose unless the study file says."""
+    call_command("load_study", "studies/IL2-IM-CTX.json")
+    assert Study.objects.get(code="IL2-IM-CTX").dose_above_plan_pct == 110
+    data = json.loads(json.dumps(DEFINITION))
+    data["dosing"] = {"above_plan_pct": 125}
+    call_command("load_study", _write(tmp_path, data))
+    assert Study.objects.get(code="TEST-IL2").dose_above_plan_pct == 125
 
 
 @pytest.mark.django_db
@@ -130,6 +142,13 @@ BAD_FILES = [
         "dlt.underdosing_for_toxicity_evaluable: must be true or false, not 'yes'",
     ),
     (_bad(schedule=[{"day": 30}]), "schedule[0].day: must be at most 21, not 30"),
+    (_bad(dosing={"above_plan_pct": 90}), "dosing.above_plan_pct: must be at least 100, not 90"),
+    (
+        _bad(dosing={"above_plan_pct": "110%"}),
+        "dosing.above_plan_pct: must be a whole number, not '110%'",
+    ),
+    (_bad(dosing={"above_plan": 110}), "dosing.above_plan: is not a known key"),
+    (_bad(dosing=[110]), "dosing: must be an object"),
 ]
 
 

@@ -137,3 +137,22 @@ def test_an_unknown_kind_of_reason_names_the_row_and_column(tmp_path, study):
         "logistics, other" in str(info.value)
     )
     assert DoseAdministration.objects.count() == 0
+
+
+def test_a_dose_far_above_the_plan_is_imported_only_when_the_row_confirms_it(tmp_path, study):
+    """The rule is the service's (issue #21 item 4): IL-2 60 MIU where 6 are planned."""
+    header = "subject_id,agent,date,planned_dose,given_dose,unit,reason,confirm_above_plan\n"
+    row = "S04,IL2,2026-02-11,6,60,MIU,Pharmacy error,{}\n"
+    with pytest.raises(CommandError) as info:
+        call_command(
+            "import_csv", _folder(tmp_path, doses=header + row.format("")), "--study", "TEST-IL2"
+        )
+    assert (
+        "doses.csv:2:confirm_above_plan: IL2: 60 MIU given, 6 planned (1000 %) is more than "
+        "110 % of the planned dose." in str(info.value)
+    )
+    assert DoseAdministration.objects.count() == 0
+    call_command(
+        "import_csv", _folder(tmp_path, doses=header + row.format("yes")), "--study", "TEST-IL2"
+    )
+    assert DoseAdministration.objects.get().given_dose == 60

@@ -428,6 +428,32 @@ def test_a_dose_is_recorded_in_the_admin_with_its_cycle_and_day(dm, subject):
     assert audit_lines(dose, field="given_dose").get().new_value == "400"
 
 
+def test_a_dose_far_above_the_plan_needs_the_confirmation_in_the_admin_too(dm, subject):
+    """The rule is the service's (issue #21 item 4): IL-2 30 MIU at dose level 1 (3 planned)."""
+    data = page_data(dm, add_url(DoseAdministration))
+    agent = subject.study.agents.get(code="IL2")
+    data.update(
+        {
+            "subject": str(subject.pk),
+            "agent": str(agent.pk),
+            "given_on": "2026-03-11",
+            "given_dose": "30",
+            "reason_category": "other",
+            "reason": "Pharmacy prepared the dose",
+        }
+    )
+    refused(
+        dm.post(add_url(DoseAdministration), data),
+        "IL2: 30 MIU given, 3 planned (1000 %) is more than 110 % of the planned dose.",
+    )
+    assert not DoseAdministration.objects.exists()
+    data["confirm_above_plan"] = "on"
+    saved(dm.post(add_url(DoseAdministration), data))
+    dose = DoseAdministration.objects.get(subject=subject)
+    assert dose.given_dose == 30
+    assert "Dose above plan confirmed" in audit_lines(dose, field="given_dose").get().reason
+
+
 def test_a_dose_is_corrected_in_the_admin_and_moves_to_its_new_day(dm, subject, alice):
     dose = dose_record(
         subject=subject,

@@ -332,3 +332,88 @@ def test_a_monitor_reads_the_dose_pages_but_may_not_save(client, monitor, subjec
     )
     assert client.post(edit_url, data).status_code == 403
     assert DoseAdministration.objects.count() == 1
+
+
+# A dose far above the plan (issue #21 item 4) ------------------------------------------------
+# Dose level 2 plans IL-2 6 MIU; 110 % of it (the study's default limit) is 6.6 MIU.
+
+C1D10 = dt.date(2026, 3, 11)
+
+
+@pytest.fixture
+def level_2(study, site_a, alice):
+    from tests.factories import subject_enrolled
+
+    return subject_enrolled(study, site_a, "A-002", level=2, by=alice)
+
+
+def _il2_above_plan(client, subject, dose, **extra):
+    return _create(
+        client, subject, "IL2", C1D10, dose,
+        reason="Pharmacy prepared the dose", reason_category="other", **extra,
+    )  # fmt: skip
+
+
+def test_il2_60_miu_where_6_are_planned_asks_for_a_confirmation_naming_the_doses(
+    client, alice, level_2
+):
+    """IL-2 60 MIU with only a reason was accepted (issue #21 item 4); it now needs the box."""
+    client.force_login(alice)
+    response = _il2_above_plan(client, level_2, 60)
+    assert response.status_code == 200
+    form = response.context["form"]
+    assert form.errors["confirm_above_plan"] == [
+        "IL2: 60 MIU given, 6 planned (1000 %) is more than 110 % of the planned dose. "
+        "Correct the dose, or confirm that this dose was given."
+    ]
+    page = response.content.decode()
+    assert 'name="confirm_above_plan" id="id_confirm_above_plan" value="60"' in page
+    assert "I confirm the dose given was 60 MIU, 1000 % of the planned 6 MIU." in page
+    assert not DoseAdministration.objects.exists()
+
+
+def test_il2_confirmed_is_saved_and_a_medication_error_query_opens(client, alice, level_2):
+    from ecrf.models import DataQuery, QueryOrigin
+
+    client.force_login(alice)
+    assert _il2_above_plan(client, level_2, 60, confirm_above_plan="60").status_code == 302
+    dose = DoseAdministration.objects.get()
+    assert dose.given_dose == Decimal(60)
+    query = DataQuery.objects.get(origin=QueryOrigin.DOSE_ABOVE_PLAN)
+    assert (query.object_id, query.state) == (str(dose.pk), "open")
+
+
+def test_a_confirmation_of_another_dose_does_not_confirm_this_one(client, alice, level_2):
+    client.force_login(alice)
+    response = _il2_above_plan(client, level_2, 66, confirm_above_plan="60")
+    assert "confirm_above_plan" in response.context["form"].errors
+    assert "I confirm the dose given was 66 MIU, 1100 % of the planned 6 MIU." in (
+        response.content.decode()
+    )
+    assert not DoseAdministration.objects.exists()
+
+
+def test_110_percent_exactly_is_saved_without_confirmation(client, alice, level_2):
+    client.force_login(alice)
+    response = _il2_above_plan(client, level_2, "6.6")
+    assert response.status_code == 302
+    assert 'id="id_confirm_above_plan"' not in client.get(response.url).content.decode()
+
+
+def test_correcting_a_confirmed_dose_to_the_plan_closes_its_query(client, alice, level_2):
+    from ecrf.models import DataQuery, QueryOrigin
+
+    client.force_login(alice)
+    _il2_above_plan(client, level_2, 60, confirm_above_plan="60")
+    dose = DoseAdministration.objects.get()
+    url = reverse("dose_edit", args=[dose.pk])
+    # Another field of the confirmed dose changes: no second confirmation.
+    data = _edit_data(dose, reason="Two vials drawn", change_reason="Clearer reason")
+    assert client.post(url, data).status_code == 302
+    dose.refresh_from_db()
+    data = _edit_data(dose, given_dose="6", reason="", reason_category="",
+                      change_reason="Typing error: 6 MIU given")  # fmt: skip
+    assert client.post(url, data).status_code == 302
+    dose.refresh_from_db()
+    assert dose.given_dose == Decimal(6)
+    assert DataQuery.objects.get(origin=QueryOrigin.DOSE_ABOVE_PLAN).state == "closed"
