@@ -25,7 +25,11 @@ class SubjectSearchForm(forms.Form):
 class ScreeningForm(RecordForm):
     site = forms.ModelChoiceField(queryset=Site.objects.none())
     consent_on = forms.DateField(label="Informed consent date", widget=DATE)
-    sex = forms.ChoiceField(choices=Sex.choices)
+    # No sex is preselected: a nurse who skips the field is asked, not recorded as female.
+    sex = forms.ChoiceField(
+        choices=[("", "Choose the sex")] + Sex.choices,
+        error_messages={"required": "Choose the subject's sex (Unknown if it is not known)."},
+    )
     birth_year = forms.IntegerField(
         label="Year of birth", required=False, min_value=1900, max_value=dt.date.today().year
     )

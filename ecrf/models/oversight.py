@@ -75,6 +75,12 @@ class QueryMessageKind(models.TextChoices):
     REOPENED = "reopened", "Re-opened"
 
 
+# The author the automatic checks write on their messages (ecrf.services.queries), and the name
+# the pages give it: the site reads who asked, not which command ran.
+AUTOMATIC_QUERY_AUTHOR = "command:automatic queries"
+EDIT_CHECK_AUTHOR = "Edit check"
+
+
 class DataQueryMessage(AppendOnlyModel):
     """One step of a query's conversation; kept for ever, in order."""
 
@@ -93,6 +99,11 @@ class DataQueryMessage(AppendOnlyModel):
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M} {self.author} {self.kind}"
+
+    @property
+    def author_label(self) -> str:
+        """The author as the pages show it."""
+        return EDIT_CHECK_AUTHOR if self.author == AUTOMATIC_QUERY_AUTHOR else self.author
 
 
 class SourceVerification(AppendOnlyModel):

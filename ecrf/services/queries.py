@@ -32,12 +32,16 @@ from ..models import (
 )
 from ..models.audit import audited_fields
 from ..models.limits import TEXT_MAX
+from ..models.oversight import AUTOMATIC_QUERY_AUTHOR
 from ..selectors.consistency import subject_consistency_findings
 from ..selectors.dose_plan import subject_doses_above_plan
 from ..selectors.reconciliation import subject_reconciliation_items
-from .audit import Actor, as_actor, subject_of, system_actor, write_audit
+from .audit import Actor, as_actor, subject_of, write_audit
 from .errors import invalid
 from .locking import label_of
+
+# Who writes the automatic queries' messages (shown as the "Edit check").
+AUTOMATIC_QUERIES = Actor(user=None, name=AUTOMATIC_QUERY_AUTHOR, role="system")
 
 # The audit reason of a record saved although an edit check warned (see forms/base.py).
 WARNINGS_ACCEPTED = "Warnings accepted"
@@ -316,7 +320,7 @@ def queries_sync_automatic(*, subject: Subject, by=None) -> tuple[int, int]:
 
     Returns (opened, closed).
     """
-    actor = as_actor(by) if by is not None else system_actor("automatic queries")
+    actor = as_actor(by) if by is not None else AUTOMATIC_QUERIES
     causes = automatic_query_causes(subject)
     automatic = DataQuery.objects.filter(subject=subject).exclude(cause="")
     # A cause is queried once: a query a reviewer closed stays closed while its cause lasts.

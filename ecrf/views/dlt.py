@@ -86,7 +86,11 @@ def dlt_dashboard(request: HttpRequest) -> HttpResponse:
             request.GET.get(key)
         )
         for row in overview.page:
-            row.dlt_events = [item for item in row.events if item.status != DltStatus.NOT_DLT]
+            row.dlt_events = [
+                (item, DltStatus(item.status).label)
+                for item in row.events
+                if item.status != DltStatus.NOT_DLT
+            ]
         overview.previous_url = _page_url(request, key, overview.page, -1)
         overview.next_url = _page_url(request, key, overview.page, +1)
         overviews.append(overview)

@@ -7,6 +7,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 
 from ecrf.models import (
     AdverseEvent,
@@ -367,3 +368,28 @@ def test_every_date_field_of_the_entry_forms_renders_an_iso_date():
     assert [row for row in checked if row[2] != "2026-11-28"] == []
     assert {("ScreeningForm", "consent_on"), ("EnrolmentForm", "enrolled_on"),
             ("VisitForm", "done_on")} <= {row[:2] for row in checked}  # fmt: skip
+
+
+def test_an_overdue_visit_says_how_many_days_overdue_it_is(client, alice, subject):
+    """Overdue counts from the day the window closed (planned date + window after): a visit whose
+    window closed yesterday is 1 day overdue; one whose window closes today is still due."""
+    from ecrf.services import record_update
+
+    today = timezone.localdate()
+    visits = subject.visits.filter(label__in=["C1D8", "C1D15", "C2D1"]).order_by("planned_on")
+    for visit, days_ago in zip(visits, (4, 2, 1), strict=True):
+        assert visit.window_after == 1, visit.label
+        record_update(record=visit, changes={"planned_on": today - dt.timedelta(days=days_ago)},
+                      reason="Test schedule", by=alice)  # fmt: skip
+    Visit.objects.filter(subject=subject, planned_on__lt=today - dt.timedelta(days=4)).update(
+        status="missed", missed_reason="Not in this test"
+    )
+    client.force_login(alice)
+    page = client.get(reverse("home")).content.decode()
+    overdue = page.split('id="overdue"')[1].split("</table>")[0]
+    due = page.split('id="due"')[1].split("</table>")[0]
+    assert "C1D8" in overdue and "3 days overdue" in overdue
+    assert "C1D15" in overdue and "1 day overdue" in overdue
+    assert f"(window closed {today - dt.timedelta(days=1):%Y-%m-%d})" in overdue
+    assert "C2D1" in due and "C2D1" not in overdue
+    assert "+1 d" not in overdue
