@@ -376,20 +376,23 @@ def test_an_overdue_visit_says_how_many_days_overdue_it_is(client, alice, subjec
     from ecrf.services import record_update
 
     today = timezone.localdate()
-    visits = subject.visits.filter(label__in=["C1D8", "C1D15", "C2D1"]).order_by("planned_on")
-    for visit, days_ago in zip(visits, (4, 2, 1), strict=True):
-        assert visit.window_after == 1, visit.label
-        record_update(record=visit, changes={"planned_on": today - dt.timedelta(days=days_ago)},
+    labels = ["C1D8", "C2D8", "C2D1"]  # windows -1/+1, -1/+1 and 0/0
+    visits = [subject.visits.get(label=label) for label in labels]
+    # The windows close 3 days ago, yesterday and today.
+    for visit, closed_days_ago in zip(visits, (3, 1, 0), strict=True):
+        planned_on = today - dt.timedelta(days=closed_days_ago + visit.window_after)
+        record_update(record=visit, changes={"planned_on": planned_on}, reason="Test schedule",
+                      by=alice)  # fmt: skip
+    others = subject.visits.exclude(label__in=labels)
+    for visit in others.filter(planned_on__lt=today):
+        record_update(record=visit, changes={"status": "missed", "missed_reason": "Not here"},
                       reason="Test schedule", by=alice)  # fmt: skip
-    Visit.objects.filter(subject=subject, planned_on__lt=today - dt.timedelta(days=4)).update(
-        status="missed", missed_reason="Not in this test"
-    )
     client.force_login(alice)
     page = client.get(reverse("home")).content.decode()
     overdue = page.split('id="overdue"')[1].split("</table>")[0]
     due = page.split('id="due"')[1].split("</table>")[0]
     assert "C1D8" in overdue and "3 days overdue" in overdue
-    assert "C1D15" in overdue and "1 day overdue" in overdue
+    assert "C2D8" in overdue and "1 day overdue" in overdue
     assert f"(window closed {today - dt.timedelta(days=1):%Y-%m-%d})" in overdue
     assert "C2D1" in due and "C2D1" not in overdue
     assert "+1 d" not in overdue
