@@ -2,8 +2,9 @@
 attribution and action taken for each study agent.
 
 The form checks what it can without the database (the CTCAE v5.0 term, the grades the term
-allows, the "Other, specify" verbatim, seriousness criteria, the order of dates); the checks
-that need the subject (no date before consent) come from the model through the service.
+allows, the "Other, specify" verbatim, seriousness criteria and the time the site became aware,
+the order of dates); the checks that need the subject (no date before consent) come from the
+model through the service.
 """
 
 from __future__ import annotations
@@ -32,8 +33,9 @@ from ..models import (
     Agent,
     Attribution,
     Outcome,
+    Subject,
 )
-from ..models.adverse_event import OTHER_SPECIFY_NEEDS_VERBATIM
+from ..models.adverse_event import OTHER_SPECIFY_NEEDS_VERBATIM, awareness_errors
 from ..safety.grade_history import FIELD as GRADE_CHANGES
 from ..safety.grade_history import check_grade_history, parse_steps, steps_text
 from .base import RecordForm
@@ -84,6 +86,7 @@ EVENT_FIELDS = (
     "death_on",
     "serious",
     *SERIOUSNESS_CRITERIA,
+    "site_aware_at",
     "despite_supportive_care",
 )
 
@@ -95,6 +98,11 @@ def _date_field(label: str, *, required: bool, help_text: str = "") -> forms.Dat
         help_text=help_text,
         widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
     )
+
+
+def same_minute(moment: dt.datetime) -> dt.datetime:
+    """The moment to the minute, as the date and time inputs take it."""
+    return moment.replace(second=0, microsecond=0)
 
 
 def attribution_field(agent: Agent) -> str:
@@ -194,6 +202,13 @@ class AdverseEventForm(RecordForm):
         widget=forms.CheckboxSelectMultiple,
         help_text="Tick every criterion that applies to a serious event.",
     )
+    site_aware_at = forms.DateTimeField(
+        label="Site became aware (date and time)",
+        required=False,
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+        help_text="Required for a serious event: when the site first learnt of it. The 24-hour "
+        "report to the sponsor counts from it.",
+    )
     despite_supportive_care = forms.BooleanField(
         label="Persisted despite optimal supportive care",
         required=False,
@@ -210,12 +225,14 @@ class AdverseEventForm(RecordForm):
     def __init__(
         self,
         *args,
+        subject: Subject,
         agents: Sequence[Agent],
         assessments: dict[str, AdverseEventAgent] | None = None,
         grade_changes: Sequence[tuple[dt.date, int]] = (),
         **kwargs,
     ):
         super().__init__(*args, **kwargs)
+        self.subject = subject
         self.agents = list(agents)
         self.term = None
         self.saved_grade_changes = list(grade_changes)
@@ -306,6 +323,7 @@ class AdverseEventForm(RecordForm):
                     Column(Field("serious"), css_class="col-md-4"),
                     Column("serious_criteria", css_class="col-md-8"),
                 ),
+                Row(Column("site_aware_at", css_class="col-md-6 col-xl-4")),
             ),
             Fieldset("Study agents", *agent_rows),
             *closing,
@@ -338,9 +356,22 @@ class AdverseEventForm(RecordForm):
             self.add_error("serious_criteria", SERIOUS_NEEDS_CRITERION)
         elif serious is False and criteria:
             self.add_error("serious_criteria", CRITERIA_NEED_SERIOUS)
+        self._check_awareness(cleaned)
         self._check_dates_and_outcome(cleaned)
         self._check_grade_history(cleaned)
         return cleaned
+
+    def _check_awareness(self, cleaned: dict[str, Any]) -> None:
+        serious = cleaned.get("serious")
+        if serious is None or "site_aware_at" in self.errors:
+            return
+        problems = awareness_errors(
+            serious=serious,
+            site_aware_at=cleaned.get("site_aware_at"),
+            onset_on=cleaned.get("onset_on"),
+        )
+        for field, message in problems.items():
+            self.add_error(field, message)
 
     def _check_grade_history(self, cleaned: dict[str, Any]) -> None:
         if not (self.is_bound and self.history_posted) or not self.grade_history.is_valid():
@@ -436,6 +467,7 @@ class AdverseEventForm(RecordForm):
             "outcome": data["outcome"],
             "death_on": data["death_on"],
             "serious": bool(criteria),
+            "site_aware_at": data["site_aware_at"],
             "despite_supportive_care": data["despite_supportive_care"],
         }
         values.update({name: name in criteria for name in SERIOUSNESS_CRITERIA})
@@ -462,6 +494,10 @@ def initial_from_event(
     initial: dict[str, Any] = {name: getattr(event, name) for name in EVENT_FIELDS}
     initial["serious"] = "yes" if event.serious else "no"
     initial["serious_criteria"] = [name for name in SERIOUSNESS_CRITERIA if getattr(event, name)]
+    if event.site_aware_at is not None:
+        # The page shows minutes; a time kept to the second (one set from the entry time when
+        # the field was added) is not a change the nurse made.
+        initial["site_aware_at"] = same_minute(event.site_aware_at)
     for code, assessment in assessments.items():
         initial[f"attribution_{code}"] = assessment.attribution
         initial[f"action_{code}"] = assessment.action_taken

@@ -5,6 +5,7 @@ import datetime as dt
 from pathlib import Path
 
 import pytest
+from django.utils import timezone
 from playwright.sync_api import expect
 
 from ecrf.models import AdverseEvent, CtcaeTermDescription
@@ -145,6 +146,8 @@ def test_the_second_of_two_people_editing_one_event_sees_the_first_change(
         grade=3,
         onset_on=dt.date(2026, 3, 12),
         serious_criteria=("sae_hospitalisation",),
+        # The site learnt of it an hour ago: the report is not yet overdue.
+        site_aware_at=timezone.now() - dt.timedelta(hours=1),
         assessments={
             "CTX": ("unrelated", "none"),
             "IM": ("unlikely", "none"),
