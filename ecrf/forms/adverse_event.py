@@ -1,10 +1,11 @@
 """The research nurse's adverse event form: CTCAE term and grade, dates, seriousness, and the
 attribution and action taken for each study agent.
 
-The form checks what it can without the database (the CTCAE v5.0 term, the grades the term
-allows, the "Other, specify" verbatim, seriousness criteria and the time the site became aware,
-the order of dates); the checks that need the subject (no date before consent) come from the
-model through the service.
+The form runs every check of the event on the first save, so that one submit shows every
+problem at once: the CTCAE v5.0 term, the grades the term allows, the "Other, specify"
+verbatim, seriousness criteria and the time the site became aware, the order of dates, and
+the subject's (no date before consent or in the future, with the model's own rule). The
+service runs the model's checks again for every other caller.
 """
 
 from __future__ import annotations
@@ -36,9 +37,10 @@ from ..models import (
     Subject,
 )
 from ..models.adverse_event import OTHER_SPECIFY_NEEDS_VERBATIM, awareness_errors
+from ..models.base import date_errors
 from ..safety.grade_history import FIELD as GRADE_CHANGES
 from ..safety.grade_history import check_grade_history, parse_steps, steps_text
-from .base import RecordForm
+from .base import REASON_FOR_CHANGE_REQUIRED, RecordForm
 
 SERIOUS_NEEDS_CRITERION = (
     "A serious adverse event needs at least one seriousness criterion (ICH E2A): "
@@ -358,7 +360,9 @@ class AdverseEventForm(RecordForm):
             self.add_error("serious_criteria", CRITERIA_NEED_SERIOUS)
         self._check_awareness(cleaned)
         self._check_dates_and_outcome(cleaned)
+        self._check_subject_dates(cleaned)
         self._check_grade_history(cleaned)
+        self._check_change_reason(cleaned)
         return cleaned
 
     def _check_awareness(self, cleaned: dict[str, Any]) -> None:
@@ -372,6 +376,28 @@ class AdverseEventForm(RecordForm):
         )
         for field, message in problems.items():
             self.add_error(field, message)
+
+    def _check_subject_dates(self, cleaned: dict[str, Any]) -> None:
+        """No date before the subject's consent or in the future: the model's rule, run here
+        too so that it shows with the form's other errors instead of on a second save."""
+        dates = {
+            name: (label, cleaned.get(name))
+            for name, label in (
+                ("onset_on", "The onset date"),
+                ("resolved_on", "The resolution date"),
+                ("death_on", "The date of death"),
+            )
+            if name not in self.errors
+        }
+        for field, message in date_errors(self.subject, dates).items():
+            self.add_error(field, message)
+
+    def _check_change_reason(self, cleaned: dict[str, Any]) -> None:
+        # The base form asks for the reason only when every other field is valid; a
+        # correction asks for it with the other errors, on the same save.
+        missing = not (cleaned.get("change_reason") or "").strip()
+        if self.editing and missing and "change_reason" not in self.errors:
+            self.add_error("change_reason", REASON_FOR_CHANGE_REQUIRED)
 
     def _check_grade_history(self, cleaned: dict[str, Any]) -> None:
         if not (self.is_bound and self.history_posted) or not self.grade_history.is_valid():

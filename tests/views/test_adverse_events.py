@@ -244,6 +244,43 @@ def test_an_onset_before_consent_or_in_the_future_is_refused_at_the_onset_date(
     assert not AdverseEvent.objects.exists()
 
 
+def test_one_save_shows_every_error_at_once_and_writes_nothing(client, alice, subject):
+    """Issue #21 item 7: a future onset, a grade CTCAE v5.0 does not define for Fatigue (1-3),
+    a missing attribution and a serious event without the time the site became aware are all
+    named after the first save, not one after another."""
+    tomorrow = (timezone.localdate() + dt.timedelta(days=1)).isoformat()
+    before = AuditEvent.objects.count()
+    client.force_login(alice)
+    response = client.post(
+        create_url(subject),
+        _serious(onset_on=tomorrow, grade="4", attribution_IL2="", site_aware_at=""),
+    )
+
+    assert response.status_code == 200
+    assert f"The onset date ({tomorrow}) is in the future." in field_block(response, "onset_on")
+    assert "Grade 4 is not allowed for Fatigue" in field_block(response, "grade")
+    assert "This field is required." in field_block(response, "attribution_IL2")
+    assert AWARENESS_REQUIRED in html.unescape(field_block(response, "site_aware_at"))
+    assert not AdverseEvent.objects.exists() and not AdverseEventAgent.objects.exists()
+    assert AuditEvent.objects.count() == before
+
+
+def test_a_correction_names_the_missing_reason_with_the_other_errors(client, alice, event):
+    """Issue #21 item 7: the reason for change is asked for on the same save as the rest."""
+    before = AuditEvent.objects.count()
+    client.force_login(alice)
+    response = client.post(
+        edit_url(event), edit_data(event, ctcae_term="Fatigued", attribution_IL2="probable")
+    )
+
+    assert "Unknown CTCAE v5.0 term 'Fatigued'" in html.unescape(
+        field_block(response, "ctcae_term")
+    )
+    assert REASON_FOR_CHANGE_REQUIRED in field_block(response, "change_reason")
+    event.refresh_from_db()
+    assert (event.grade, event.version) == (3, 1) and AuditEvent.objects.count() == before
+
+
 def test_the_edit_form_shows_the_saved_event_and_its_attributions(client, alice, event):
     client.force_login(alice)
     response = client.get(edit_url(event))
