@@ -19,6 +19,7 @@ from crispy_forms.layout import HTML, Column, Field, Fieldset, Layout, Row
 from django import forms
 from django.core.exceptions import ValidationError
 from django.urls import reverse
+from django.utils import timezone
 
 from ..ctcae.dictionary import (
     GradeNotAllowedError,
@@ -55,6 +56,10 @@ DEATH_BEFORE_ONSET = "The date of death cannot come before the onset date."
 FATAL_NEEDS_DEATH_DATE = "A fatal outcome needs the date of death."
 DEATH_DATE_NEEDS_FATAL = "Give a date of death only when the outcome is fatal."
 GRADE5_NEEDS_FATAL = "A grade 5 event needs a fatal outcome and a date of death."
+AWARENESS_HELP = (
+    "Required for a serious event: when the site first learnt of it, {zone} time. The 24-hour "
+    "report to the sponsor counts from it."
+)
 STEP_NEEDS_BOTH = "Give both the date and the grade of this step, or leave the row empty."
 GRADE_HISTORY_HELP = (
     "Leave empty if the event stayed at one grade. Otherwise one row per grade: the first on the "
@@ -208,8 +213,6 @@ class AdverseEventForm(RecordForm):
         label="Site became aware (date and time)",
         required=False,
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
-        help_text="Required for a serious event: when the site first learnt of it. The 24-hour "
-        "report to the sponsor counts from it.",
     )
     despite_supportive_care = forms.BooleanField(
         label="Persisted despite optimal supportive care",
@@ -256,6 +259,9 @@ class AdverseEventForm(RecordForm):
             }
         )
         self.fields["outcome"].initial = Outcome.NOT_RECOVERED
+        self.fields["site_aware_at"].help_text = AWARENESS_HELP.format(
+            zone=timezone.get_current_timezone_name()
+        )
         for agent in self.agents:
             self.fields[attribution_field(agent)] = forms.ChoiceField(
                 label=f"{agent.name} ({agent.code}): attribution",

@@ -561,7 +561,8 @@ def test_a_serious_event_needs_the_time_the_site_became_aware(client, alice, sub
 
     assert response.status_code == 200
     assert AWARENESS_REQUIRED in html.unescape(field_block(response, "site_aware_at"))
-    assert "Site became aware" in field_block(response, "site_aware_at")
+    block = field_block(response, "site_aware_at")
+    assert "Site became aware" in block and "when the site first learnt of it, UTC time" in block
     assert not AdverseEvent.objects.exists()
 
 
