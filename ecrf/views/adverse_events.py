@@ -57,6 +57,12 @@ def _moment(value: dt.datetime) -> str:
     return f"{timezone.localtime(value):%Y-%m-%d %H:%M} {timezone.get_current_timezone_name()}"
 
 
+def sae_report_deadline(event: AdverseEvent) -> dt.datetime:
+    """When a serious event must reach the sponsor: 24 hours after the site became aware of it
+    (ICH E2A), not after it was entered."""
+    return sae_report_due(event.site_aware_at)
+
+
 def sae_clock(event: AdverseEvent) -> str | None:
     """The reporting clock of a serious event, counted from when the site became aware of it
     (ICH E2A: to the sponsor within 24 hours); None for an event that is not serious."""
@@ -64,7 +70,7 @@ def sae_clock(event: AdverseEvent) -> str | None:
         return None
     aware = event.site_aware_at
     template = SAE_OVERDUE if sae_report_overdue(aware, timezone.now()) else SAE_DEADLINE
-    return template.format(due=_moment(sae_report_due(aware)), aware=_moment(aware))
+    return template.format(due=_moment(sae_report_deadline(event)), aware=_moment(aware))
 
 
 def _changed(saved, new) -> bool:
