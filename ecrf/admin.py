@@ -789,6 +789,7 @@ class AdverseEventAdmin(AuditedAdmin):
             death_on=data["death_on"],
             serious_criteria=tuple(name for name in SERIOUSNESS_CRITERIA if data[name]),
             despite_supportive_care=data["despite_supportive_care"],
+            site_aware_at=data["site_aware_at"],
         )
 
     def correct(self, request, record, form, formsets):

@@ -127,6 +127,13 @@ def fatigue_grade_3(subject, *, by, onset_on=dt.date(2026, 3, 13), **extra):
     )
 
 
+def aware_text(moment: dt.datetime | None) -> str:
+    """A date and time as the form's date-and-time input posts it: the site's clock, minutes."""
+    from django.utils import timezone
+
+    return "" if moment is None else f"{timezone.localtime(moment):%Y-%m-%dT%H:%M}"
+
+
 def ae_edit_data(event, **overrides):
     """The adverse event edit form as loaded from the saved event, with the changes on top."""
     event.refresh_from_db()
@@ -142,6 +149,7 @@ def ae_edit_data(event, **overrides):
         "serious_criteria": [
             name for name in ("sae_hospitalisation", "sae_death") if getattr(event, name)
         ],
+        "site_aware_at": aware_text(event.site_aware_at),
         "loaded_version": str(event.version),
         "change_reason": "",
     }

@@ -1,9 +1,11 @@
 """The research nurse's adverse event form: CTCAE term and grade, dates, seriousness, and the
 attribution and action taken for each study agent.
 
-The form checks what it can without the database (the CTCAE v5.0 term, the grades the term
-allows, the "Other, specify" verbatim, seriousness criteria, the order of dates); the checks
-that need the subject (no date before consent) come from the model through the service.
+The form runs every check of the event on the first save, so that one submit shows every
+problem at once: the CTCAE v5.0 term, the grades the term allows, the "Other, specify"
+verbatim, seriousness criteria and the time the site became aware, the order of dates, and
+the subject's (no date before consent or in the future, with the model's own rule). The
+service runs the model's checks again for every other caller.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from crispy_forms.layout import HTML, Column, Field, Fieldset, Layout, Row
 from django import forms
 from django.core.exceptions import ValidationError
 from django.urls import reverse
+from django.utils import timezone
 
 from ..ctcae.dictionary import (
     GradeNotAllowedError,
@@ -32,11 +35,13 @@ from ..models import (
     Agent,
     Attribution,
     Outcome,
+    Subject,
 )
-from ..models.adverse_event import OTHER_SPECIFY_NEEDS_VERBATIM
+from ..models.adverse_event import OTHER_SPECIFY_NEEDS_VERBATIM, awareness_errors
+from ..models.base import date_errors
 from ..safety.grade_history import FIELD as GRADE_CHANGES
 from ..safety.grade_history import check_grade_history, parse_steps, steps_text
-from .base import DATE, RecordForm
+from .base import DATE, REASON_FOR_CHANGE_REQUIRED, RecordForm
 
 SERIOUS_NEEDS_CRITERION = (
     "A serious adverse event needs at least one seriousness criterion (ICH E2A): "
@@ -51,6 +56,10 @@ DEATH_BEFORE_ONSET = "The date of death cannot come before the onset date."
 FATAL_NEEDS_DEATH_DATE = "A fatal outcome needs the date of death."
 DEATH_DATE_NEEDS_FATAL = "Give a date of death only when the outcome is fatal."
 GRADE5_NEEDS_FATAL = "A grade 5 event needs a fatal outcome and a date of death."
+AWARENESS_HELP = (
+    "Required for a serious event: when the site first learnt of it, {zone} time. The 24-hour "
+    "report to the sponsor counts from it."
+)
 STEP_NEEDS_BOTH = "Give both the date and the grade of this step, or leave the row empty."
 GRADE_HISTORY_HELP = (
     "Leave empty if the event stayed at one grade. Otherwise one row per grade: the first on the "
@@ -84,6 +93,7 @@ EVENT_FIELDS = (
     "death_on",
     "serious",
     *SERIOUSNESS_CRITERIA,
+    "site_aware_at",
     "despite_supportive_care",
 )
 
@@ -95,6 +105,11 @@ def _date_field(label: str, *, required: bool, help_text: str = "") -> forms.Dat
         help_text=help_text,
         widget=DATE,
     )
+
+
+def same_minute(moment: dt.datetime) -> dt.datetime:
+    """The moment to the minute, as the date and time inputs take it."""
+    return moment.replace(second=0, microsecond=0)
 
 
 def attribution_field(agent: Agent) -> str:
@@ -194,6 +209,11 @@ class AdverseEventForm(RecordForm):
         widget=forms.CheckboxSelectMultiple,
         help_text="Tick every criterion that applies to a serious event.",
     )
+    site_aware_at = forms.DateTimeField(
+        label="Site became aware (date and time)",
+        required=False,
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+    )
     despite_supportive_care = forms.BooleanField(
         label="Persisted despite optimal supportive care",
         required=False,
@@ -210,12 +230,14 @@ class AdverseEventForm(RecordForm):
     def __init__(
         self,
         *args,
+        subject: Subject,
         agents: Sequence[Agent],
         assessments: dict[str, AdverseEventAgent] | None = None,
         grade_changes: Sequence[tuple[dt.date, int]] = (),
         **kwargs,
     ):
         super().__init__(*args, **kwargs)
+        self.subject = subject
         self.agents = list(agents)
         self.term = None
         self.saved_grade_changes = list(grade_changes)
@@ -237,6 +259,9 @@ class AdverseEventForm(RecordForm):
             }
         )
         self.fields["outcome"].initial = Outcome.NOT_RECOVERED
+        self.fields["site_aware_at"].help_text = AWARENESS_HELP.format(
+            zone=timezone.get_current_timezone_name()
+        )
         for agent in self.agents:
             self.fields[attribution_field(agent)] = forms.ChoiceField(
                 label=f"{agent.name} ({agent.code}): attribution",
@@ -306,6 +331,7 @@ class AdverseEventForm(RecordForm):
                     Column(Field("serious"), css_class="col-md-4"),
                     Column("serious_criteria", css_class="col-md-8"),
                 ),
+                Row(Column("site_aware_at", css_class="col-md-6 col-xl-4")),
             ),
             Fieldset("Study agents", *agent_rows),
             *closing,
@@ -314,8 +340,7 @@ class AdverseEventForm(RecordForm):
         return helper
 
     def record_changed(self) -> bool:
-        history_changed = self.history_posted and self.grade_history.has_changed()
-        return super().record_changed() or history_changed
+        return self.has_clinical_changes()
 
     def clean_ctcae_term(self) -> str:
         value = " ".join(self.cleaned_data["ctcae_term"].split())
@@ -342,9 +367,47 @@ class AdverseEventForm(RecordForm):
             self.add_error("serious_criteria", SERIOUS_NEEDS_CRITERION)
         elif serious is False and criteria:
             self.add_error("serious_criteria", CRITERIA_NEED_SERIOUS)
+        self._check_awareness(cleaned)
         self._check_dates_and_outcome(cleaned)
+        self._check_subject_dates(cleaned)
         self._check_grade_history(cleaned)
+        self._check_change_reason(cleaned)
         return cleaned
+
+    def _check_awareness(self, cleaned: dict[str, Any]) -> None:
+        serious = cleaned.get("serious")
+        if serious is None or "site_aware_at" in self.errors:
+            return
+        problems = awareness_errors(
+            serious=serious,
+            site_aware_at=cleaned.get("site_aware_at"),
+            onset_on=cleaned.get("onset_on"),
+        )
+        for field, message in problems.items():
+            self.add_error(field, message)
+
+    def _check_subject_dates(self, cleaned: dict[str, Any]) -> None:
+        """No date before the subject's consent or in the future: the model's rule, run here
+        too so that it shows with the form's other errors instead of on a second save."""
+        dates = {
+            name: (label, cleaned.get(name))
+            for name, label in (
+                ("onset_on", "The onset date"),
+                ("resolved_on", "The resolution date"),
+                ("death_on", "The date of death"),
+            )
+            if name not in self.errors
+        }
+        for field, message in date_errors(self.subject, dates).items():
+            self.add_error(field, message)
+
+    def _check_change_reason(self, cleaned: dict[str, Any]) -> None:
+        # The base form asks for the reason only when every other field is valid; a
+        # correction asks for it with the other errors, on the same save.
+        missing = not (cleaned.get("change_reason") or "").strip()
+        needed = self.editing and self.record_changed()
+        if needed and missing and "change_reason" not in self.errors:
+            self.add_error("change_reason", REASON_FOR_CHANGE_REQUIRED)
 
     def _check_grade_history(self, cleaned: dict[str, Any]) -> None:
         if not (self.is_bound and self.history_posted) or not self.grade_history.is_valid():
@@ -440,6 +503,7 @@ class AdverseEventForm(RecordForm):
             "outcome": data["outcome"],
             "death_on": data["death_on"],
             "serious": bool(criteria),
+            "site_aware_at": data["site_aware_at"],
             "despite_supportive_care": data["despite_supportive_care"],
         }
         values.update({name: name in criteria for name in SERIOUSNESS_CRITERIA})
@@ -466,6 +530,10 @@ def initial_from_event(
     initial: dict[str, Any] = {name: getattr(event, name) for name in EVENT_FIELDS}
     initial["serious"] = "yes" if event.serious else "no"
     initial["serious_criteria"] = [name for name in SERIOUSNESS_CRITERIA if getattr(event, name)]
+    if event.site_aware_at is not None:
+        # The page shows minutes; a time kept to the second (one set from the entry time when
+        # the field was added) is not a change the nurse made.
+        initial["site_aware_at"] = same_minute(event.site_aware_at)
     for code, assessment in assessments.items():
         initial[f"attribution_{code}"] = assessment.attribution
         initial[f"action_{code}"] = assessment.action_taken

@@ -16,6 +16,10 @@ Optional, for the DLT rules that measure time at a grade:
   at its grade.
 - despite_supportive_care: yes or no (empty is no), whether the event persisted despite optimal
   supportive care.
+
+For a serious event (one with serious_criteria), site_aware_at: the date and time the site
+became aware of it ("2026-03-14 09:30", the site's time zone unless a UTC offset is given),
+from which its 24-hour reporting clock counts. Required for a serious event, empty otherwise.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from .rows import (
     RowProblem,
     date,
     grade_history,
+    moment,
     read_csv,
     serious_criteria,
     whole_number,
@@ -48,6 +53,7 @@ COLUMN_OF_FIELD = {
     "outcome": "outcome",
     "grade_changes": "grade_history",
     "despite_supportive_care": "despite_supportive_care",
+    "site_aware_at": "site_aware_at",
 }
 
 
@@ -84,6 +90,7 @@ def _parse_row(row: dict, agent_codes: list[str], subjects: dict) -> dict:
         "assessments": assessments,
         "grade_changes": grade_history(row),
         "despite_supportive_care": yes_no(row, "despite_supportive_care"),
+        "site_aware_at": moment(row, "site_aware_at", required=False),
     }
 
 

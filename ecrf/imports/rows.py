@@ -11,6 +11,8 @@ from collections.abc import Iterable
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
+from django.utils import timezone
+
 from ..models import SERIOUSNESS_CRITERIA
 from ..safety.grade_history import parse_steps
 from ..services.imports import ImportRefused, RowProblem
@@ -20,6 +22,7 @@ __all__ = [
     "RowProblem",
     "date",
     "grade_history",
+    "moment",
     "number",
     "yes_no",
     "read_csv",
@@ -44,6 +47,19 @@ def date(row: dict, column: str, *, required: bool) -> dt.date | None:
         return dt.date.fromisoformat(raw)
     except ValueError as exc:
         raise RowProblem(column, f"{raw!r} is not a date (YYYY-MM-DD)") from exc
+
+
+def moment(row: dict, column: str, *, required: bool) -> dt.datetime | None:
+    """A date and time ("2026-03-14 09:30"); without a UTC offset it is the site's time zone's,
+    as the forms take it."""
+    raw = text(row, column, required=required)
+    if not raw:
+        return None
+    try:
+        value = dt.datetime.fromisoformat(raw)
+    except ValueError as exc:
+        raise RowProblem(column, f"{raw!r} is not a date and time (YYYY-MM-DD HH:MM)") from exc
+    return value if timezone.is_aware(value) else timezone.make_aware(value)
 
 
 def number(row: dict, column: str, *, required: bool) -> Decimal | None:

@@ -11,7 +11,8 @@ problem is reported as file:line:column: message, and any problem means nothing 
   dose, which is refused without it and opens a data query) (given_dose 0 means missed)
 - adverse_events.csv: subject_id, term, grade, onset_date, resolved_date, serious (Y/N),
   attribution (for every agent), optional attribution_<AGENT> overriding it per agent,
-  serious_criteria (required when serious is Y) and verbatim
+  serious_criteria and site_aware_at (the date and time the site became aware, "2026-03-14
+  09:30" in the site's time zone; both required when serious is Y) and verbatim
 - labs.csv: subject_id, test, value, unit, lln, uln, collected_on
 """
 
@@ -43,6 +44,7 @@ from .rows import (
     ImportRefused,
     RowProblem,
     date,
+    moment,
     number,
     read_csv,
     serious_criteria,
@@ -75,6 +77,7 @@ COLUMNS = {
     "onset_on": "onset_date",
     "resolved_on": "resolved_date",
     "verbatim": "verbatim",
+    "site_aware_at": "site_aware_at",
     "test_code": "test",
     "value": "value",
     "unit": "unit",
@@ -200,6 +203,11 @@ class _Importer:
             raise RowProblem("serious_criteria", "is required when serious is Y")
         if serious == "N" and criteria:
             raise RowProblem("serious_criteria", "must be empty when serious is N")
+        site_aware_at = moment(row, "site_aware_at", required=False)
+        if serious == "Y" and site_aware_at is None:
+            raise RowProblem("site_aware_at", "is required when serious is Y")
+        if serious == "N" and site_aware_at is not None:
+            raise RowProblem("site_aware_at", "must be empty when serious is N")
         ae_record(
             subject=subject,
             ctcae_term=text(row, "term"),
@@ -209,6 +217,7 @@ class _Importer:
             verbatim=text(row, "verbatim", required=False),
             outcome="recovered" if row.get("resolved_date") else "not_recovered",
             serious_criteria=criteria,
+            site_aware_at=site_aware_at,
             assessments=assessments,
             by=self.by,
         )

@@ -1,8 +1,11 @@
 """Adverse events graded with CTCAE, with seriousness, attribution and action per agent."""
 
+import datetime as dt
+
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import F, Q
+from django.utils import timezone
 
 from ..ctcae.dictionary import GradeNotAllowedError, UnknownTermError, check_grade, get_term
 from .base import ClinicalRecord, date_errors
@@ -34,6 +37,43 @@ MIXED_CTCAE_VERSIONS = (
     "This event is graded with CTCAE v{record} but the study uses CTCAE v{study}; "
     "versions are never mixed."
 )
+
+AWARENESS_REQUIRED = (
+    "A serious adverse event needs the date and time the site became aware of it: "
+    "the 24-hour reporting clock counts from it."
+)
+AWARENESS_NEEDS_SERIOUS = (
+    "Give the date and time the site became aware only for a serious event, or answer Yes to "
+    "Serious."
+)
+AWARENESS_BEFORE_ONSET = (
+    "The time the site became aware ({value}) cannot come before the onset date ({onset})."
+)
+AWARENESS_IN_FUTURE = "The time the site became aware ({value}) is in the future."
+
+
+def awareness_errors(
+    *, serious: bool, site_aware_at: dt.datetime | None, onset_on: dt.date | None
+) -> dict[str, str]:
+    """The problems of the time the site became aware of an event, keyed "site_aware_at".
+
+    Required for a serious event and only for one; not before the onset date (compared in the
+    site's time zone, as the dates are entered) and not in the future. Shared by the form, so
+    that one save shows them with every other error, and the model, for every other caller.
+    """
+    if site_aware_at is None:
+        return {"site_aware_at": AWARENESS_REQUIRED} if serious else {}
+    if not serious:
+        return {"site_aware_at": AWARENESS_NEEDS_SERIOUS}
+    shown = timezone.localtime(site_aware_at).strftime("%Y-%m-%d %H:%M")
+    if site_aware_at > timezone.now():
+        return {"site_aware_at": AWARENESS_IN_FUTURE.format(value=shown)}
+    if onset_on is not None and timezone.localtime(site_aware_at).date() < onset_on:
+        return {
+            "site_aware_at": AWARENESS_BEFORE_ONSET.format(value=shown, onset=onset_on.isoformat())
+        }
+    return {}
+
 
 # The ICH E2A criteria that make an adverse event serious.
 SERIOUSNESS_CRITERIA = (
@@ -73,6 +113,13 @@ class AdverseEvent(ClinicalRecord):
     sae_disability = models.BooleanField("persistent or significant disability", default=False)
     sae_congenital_anomaly = models.BooleanField("congenital anomaly / birth defect", default=False)
     sae_important_medical_event = models.BooleanField("important medical event", default=False)
+    site_aware_at = models.DateTimeField(
+        "site became aware at",
+        null=True,
+        blank=True,
+        help_text="When the site became aware of the serious event; the 24-hour reporting clock "
+        "(ICH E2A) counts from it. Only for a serious event.",
+    )
     outcome = models.CharField(
         max_length=16, choices=Outcome.choices, default=Outcome.NOT_RECOVERED
     )
@@ -114,6 +161,13 @@ class AdverseEvent(ClinicalRecord):
                 name="ae_fatal_needs_death_date",
                 violation_error_message="A fatal outcome needs the date of death.",
             ),
+            models.CheckConstraint(
+                condition=Q(serious=True, site_aware_at__isnull=False)
+                | Q(serious=False, site_aware_at__isnull=True),
+                name="ae_serious_has_awareness",
+                violation_error_message="A serious adverse event needs the time the site became "
+                "aware of it, and only a serious event has one.",
+            ),
         ]
         indexes = [
             models.Index(fields=["subject", "ctcae_term", "onset_on"]),
@@ -138,6 +192,14 @@ class AdverseEvent(ClinicalRecord):
                     },
                 )
             )
+        # Seriousness follows from the criteria (the constraint ties the two); the admin's form
+        # changes the criteria and leaves "serious" to the service.
+        serious = any(getattr(self, name) for name in SERIOUSNESS_CRITERIA)
+        errors.update(
+            awareness_errors(
+                serious=serious, site_aware_at=self.site_aware_at, onset_on=self.onset_on
+            )
+        )
         if self.subject_id and self.ctcae_version != self.subject.study.ctcae_version:
             errors["ctcae_version"] = MIXED_CTCAE_VERSIONS.format(
                 record=self.ctcae_version, study=self.subject.study.ctcae_version

@@ -648,6 +648,9 @@ def casebook_story(
          "Reason"),
         _widths(landscape, 30, 18, 25, 38, 34, 26, 32, 36, 28), "No audit trail entries.",
     )  # fmt: skip
+    # Nothing follows the trail: its spacing, after a table that ends at the foot of a page,
+    # would print a last page with nothing on it.
+    story.pop()
     return story
 
 

@@ -107,8 +107,12 @@ def ae_record(
     soc: str = "",
     grade_changes: Sequence[Step] = (),
     despite_supportive_care: bool = False,
+    site_aware_at: dt.datetime | None = None,
 ) -> AdverseEvent:
     """Record an adverse event; `assessments` maps agent code to (attribution, action taken).
+
+    `site_aware_at` is when the site became aware of a serious event (required for one, and
+    only for one): its 24-hour reporting clock counts from it.
 
     `grade_changes` is its grade history, (from date, grade) steps; empty when the event stayed
     at its grade. Not durable: the imports and the demo record events inside their own
@@ -147,6 +151,7 @@ def ae_record(
         death_on=death_on,
         serious=bool(serious_criteria),
         despite_supportive_care=despite_supportive_care,
+        site_aware_at=site_aware_at,
         **dict.fromkeys(serious_criteria, True),
     )
     with transaction.atomic():

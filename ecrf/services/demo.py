@@ -16,6 +16,7 @@ from pathlib import Path
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.db import transaction
+from django.utils import timezone
 
 from ..access import ensure_role_groups
 from ..imports.study_definition import read_study_definition
@@ -197,6 +198,12 @@ def _enrol_subjects(study: Study, rng: random.Random) -> int:
     return number
 
 
+def _aware_on(day: dt.date) -> dt.datetime:
+    """Nine in the morning of `day` in the site's time zone, or now if that is still to come."""
+    morning = timezone.make_aware(dt.datetime.combine(day, dt.time(9, 0)))
+    return min(morning, timezone.now())
+
+
 def _treat(subject, agents, extra_event, rng: random.Random, actor) -> None:
     """Give the subject's doses, visits, adverse events and labs over the planned cycles.
 
@@ -213,15 +220,16 @@ def _treat(subject, agents, extra_event, rng: random.Random, actor) -> None:
     if extra_event is not None:
         term, grade = extra_event
         onset = first + dt.timedelta(days=rng.randint(10, 14))
+        serious = term == "Capillary leak syndrome"
         dlt_spec = {
             "ctcae_term": term,
             "grade": grade,
             "onset_on": onset,
             "resolved_on": onset + dt.timedelta(days=rng.randint(8, 12)),
             "outcome": "recovered",
-            "serious_criteria": ("sae_hospitalisation",)
-            if term == "Capillary leak syndrome"
-            else (),
+            "serious_criteria": ("sae_hospitalisation",) if serious else (),
+            # The site learnt of the serious event on its onset day, in the morning clinic.
+            "site_aware_at": _aware_on(onset) if serious else None,
             "assessments": {
                 "CTX": ("unlikely", ActionTaken.NONE),
                 "IM": ("possible", ActionTaken.INTERRUPTED),

@@ -882,6 +882,8 @@ class _Generator:
             sae_important_medical_event="sae_important_medical_event" in criteria,
             outcome=outcome,
             death_on=death_on,
+            # A serious event's site learnt of it when it was entered, a little after onset.
+            site_aware_at=at if criteria else None,
             # The synthetic events have no grade history: each stays at its grade throughout.
             despite_supportive_care=False,
         )

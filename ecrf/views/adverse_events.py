@@ -11,6 +11,7 @@ from django.core.exceptions import NON_FIELD_ERRORS
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
+from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from .. import access
@@ -19,6 +20,7 @@ from ..forms.adverse_event import (
     EVENT_FIELDS,
     AdverseEventForm,
     initial_from_event,
+    same_minute,
 )
 from ..forms.errors import describe_change
 from ..models import (
@@ -28,6 +30,7 @@ from ..models import (
     CtcaeTermDescription,
     Subject,
 )
+from ..safety.sae_clock import sae_report_due, sae_report_overdue
 from ..selectors.audit import changes_since
 from ..selectors.grade_history import grade_history_of
 from ..services import STALE
@@ -35,8 +38,13 @@ from ..services.adverse_events import ae_record, ae_update
 from .editing import save_through_service
 from .subjects import role_label
 
-SAE_REPORTING_HOURS = 24
-SAE_DEADLINE = "Serious: report to the sponsor by {deadline:%Y-%m-%d %H:%M} UTC."
+SAE_DEADLINE = (
+    "Serious: report to the sponsor by {due} (24 hours after the site became aware, {aware})."
+)
+SAE_OVERDUE = (
+    "Serious: the report to the sponsor was due by {due} (24 hours after the site became "
+    "aware, {aware}); it is overdue unless it has been sent."
+)
 RECORDED = "Adverse event recorded: {event.ctcae_term} grade {event.grade}."
 CORRECTED = "Adverse event saved: {event.ctcae_term} grade {event.grade}."
 NOTHING_CHANGED = "Nothing was changed, so nothing was saved."
@@ -44,9 +52,32 @@ MAX_SEARCH_RESULTS = 20
 MAX_QUERY_LENGTH = 100
 
 
+def _moment(value: dt.datetime) -> str:
+    """A moment as the site reads it: its time zone's clock, named."""
+    return f"{timezone.localtime(value):%Y-%m-%d %H:%M} {timezone.get_current_timezone_name()}"
+
+
 def sae_report_deadline(event: AdverseEvent) -> dt.datetime:
-    """When a serious event must reach the sponsor: 24 hours after it was first recorded."""
-    return event.created_at.astimezone(dt.UTC) + dt.timedelta(hours=SAE_REPORTING_HOURS)
+    """When a serious event must reach the sponsor: 24 hours after the site became aware of it
+    (ICH E2A), not after it was entered."""
+    return sae_report_due(event.site_aware_at)
+
+
+def sae_clock(event: AdverseEvent) -> str | None:
+    """The reporting clock of a serious event, counted from when the site became aware of it
+    (ICH E2A: to the sponsor within 24 hours); None for an event that is not serious."""
+    if not event.serious or event.site_aware_at is None:
+        return None
+    aware = event.site_aware_at
+    template = SAE_OVERDUE if sae_report_overdue(aware, timezone.now()) else SAE_DEADLINE
+    return template.format(due=_moment(sae_report_deadline(event)), aware=_moment(aware))
+
+
+def _changed(saved, new) -> bool:
+    if isinstance(saved, dt.datetime) and isinstance(new, dt.datetime):
+        # The form keeps minutes; seconds of a saved time are not a change.
+        return same_minute(saved) != same_minute(new)
+    return saved != new
 
 
 def _casebook_url(subject: Subject) -> str:
@@ -55,8 +86,9 @@ def _casebook_url(subject: Subject) -> str:
 
 def _saved(request: HttpRequest, event: AdverseEvent, message: str, draft_key: str):
     messages.success(request, message.format(event=event), extra_tags=draft_key)
-    if event.serious:
-        messages.warning(request, SAE_DEADLINE.format(deadline=sae_report_deadline(event)))
+    clock = sae_clock(event)
+    if clock is not None:
+        messages.warning(request, clock)
     return redirect(_casebook_url(event.subject))
 
 
@@ -74,7 +106,9 @@ def _render(request: HttpRequest, form: AdverseEventForm, subject: Subject, **co
 def ae_create(request: HttpRequest, subject_id: UUID) -> HttpResponse:
     posting = request.method == "POST"
     subject = access.get_subject_for_user(request.user, subject_id, write=posting)
-    form = AdverseEventForm(request.POST if posting else None, agents=subject.study.agents.all())
+    form = AdverseEventForm(
+        request.POST if posting else None, subject=subject, agents=subject.study.agents.all()
+    )
     draft_key = f"ae-new-{subject.pk}"
     if posting and form.is_valid():
         values = form.event_values()
@@ -95,6 +129,7 @@ def ae_create(request: HttpRequest, subject_id: UUID) -> HttpResponse:
                 serious_criteria=criteria,
                 grade_changes=form.grade_changes() or (),
                 despite_supportive_care=values["despite_supportive_care"],
+                site_aware_at=values["site_aware_at"],
             ),
         )
         if event is not None:
@@ -126,6 +161,7 @@ def ae_edit(request: HttpRequest, event_id: UUID) -> HttpResponse:
     }
     form = AdverseEventForm(
         request.POST if posting else None,
+        subject=subject,
         agents=[assessment.agent for assessment in assessments.values()],
         assessments=assessments,
         initial=initial_from_event(event, assessments),
@@ -140,7 +176,9 @@ def ae_edit(request: HttpRequest, event_id: UUID) -> HttpResponse:
     if posting and form.is_valid():
         values = form.event_values()
         changes = {
-            name: values[name] for name in EVENT_FIELDS if getattr(event, name) != values[name]
+            name: values[name]
+            for name in EVENT_FIELDS
+            if _changed(getattr(event, name), values[name])
         }
         agent_changes = {}
         for code, (attribution, action_taken) in form.assessments().items():
@@ -181,7 +219,7 @@ def ae_edit(request: HttpRequest, event_id: UUID) -> HttpResponse:
         subject,
         event=event,
         draft_key=draft_key,
-        deadline=sae_report_deadline(event) if event.serious else None,
+        sae_clock=sae_clock(event),
         conflict=form.is_bound and form.has_error(NON_FIELD_ERRORS, STALE),
     )
 

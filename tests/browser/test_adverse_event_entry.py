@@ -5,6 +5,7 @@ import datetime as dt
 from pathlib import Path
 
 import pytest
+from django.utils import timezone
 from playwright.sync_api import expect
 
 from ecrf.models import AdverseEvent, CtcaeTermDescription
@@ -136,6 +137,49 @@ def test_a_grade_forced_past_the_type_ahead_is_refused_at_the_grade_field(
     assert not AdverseEvent.objects.exists()
 
 
+def test_one_save_names_every_problem_of_a_serious_event_then_its_clock_counts_from_awareness(
+    live_server, page, alice, subject
+):
+    """Issue #21 items 6 and 7. ICH E2A: a serious event reaches the sponsor within 24 hours of
+    the site becoming aware of it, so the clock counts from that time, not from the entry."""
+    new = f"/subjects/{subject.pk}/adverse-events/new/"
+    sign_in(page, live_server, "alice", new)
+    choose_fatigue_with_the_keyboard(page)
+    page.check("input[name=grade][value='3']")
+    fill_the_rest(page)
+    tomorrow = (timezone.localdate() + dt.timedelta(days=1)).isoformat()
+    page.fill("input[name=onset_on]", tomorrow)
+    page.select_option("select[name=attribution_IL2]", "")
+    page.check("input[name=serious][value=yes]")
+    page.check("input[name=serious_criteria][value=sae_hospitalisation]")
+    page.get_by_role("button", name="Save adverse event").click()
+
+    # The first save names all of them.
+    expect(page.locator("#div_id_onset_on .invalid-feedback")).to_have_text(
+        f"The onset date ({tomorrow}) is in the future."
+    )
+    expect(page.locator("#div_id_attribution_IL2 .invalid-feedback")).to_be_visible()
+    expect(page.locator("#div_id_site_aware_at .invalid-feedback")).to_contain_text(
+        "A serious adverse event needs the date and time the site became aware of it"
+    )
+    shot(page, "ae-new-every-error-at-once")
+    assert not AdverseEvent.objects.exists()
+
+    aware = timezone.localtime(timezone.now() - dt.timedelta(hours=30))
+    page.fill("input[name=onset_on]", "2026-03-12")
+    page.select_option("select[name=attribution_IL2]", "probable")
+    page.fill("input[name=site_aware_at]", f"{aware:%Y-%m-%dT%H:%M}")
+    page.get_by_role("button", name="Save adverse event").click()
+
+    page.wait_for_url(f"{live_server.url}/subjects/{subject.pk}/#aes")
+    due = aware + dt.timedelta(hours=24)
+    expect(page.get_by_text("Serious: the report to the sponsor was due by")).to_contain_text(
+        f"{due:%Y-%m-%d %H:%M}"
+    )
+    event = AdverseEvent.objects.get(subject=subject)
+    assert event.serious and event.site_aware_at == aware.replace(second=0, microsecond=0)
+
+
 def test_the_second_of_two_people_editing_one_event_sees_the_first_change(
     live_server, browser, page, alice, bob, subject
 ):
@@ -145,6 +189,8 @@ def test_the_second_of_two_people_editing_one_event_sees_the_first_change(
         grade=3,
         onset_on=dt.date(2026, 3, 12),
         serious_criteria=("sae_hospitalisation",),
+        # The site learnt of it an hour ago: the report is not yet overdue.
+        site_aware_at=timezone.now() - dt.timedelta(hours=1),
         assessments={
             "CTX": ("unrelated", "none"),
             "IM": ("unlikely", "none"),

@@ -22,6 +22,7 @@ def test_bob_confirms_a_dlt_with_his_signature(live_server, page, bob, alice, su
         resolved_on=dt.date(2026, 3, 18),
         outcome="recovered",
         serious_criteria=("sae_hospitalisation",),
+        site_aware_at=dt.datetime(2026, 3, 13, 10, 0, tzinfo=dt.UTC),
         assessments={
             "CTX": ("unlikely", "none"),
             "IM": ("possible", "interrupted"),

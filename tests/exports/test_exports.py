@@ -102,6 +102,7 @@ def trial(study, subject, subject_b, alice):
             verbatim="@SUM(1)",
             onset_on=dt.date(2026, 3, 4),
             serious_criteria=("sae_hospitalisation",),
+            site_aware_at=dt.datetime(2026, 3, 4, 10, 0, tzinfo=dt.UTC),
             assessments=dict.fromkeys(("CTX", "IM", "IL2"), ("unrelated", "none")),
             by=alice,
         ),
@@ -339,6 +340,7 @@ def test_a_fatal_event_gives_the_death_in_dm_and_ae(study, subject, alice):
         outcome="fatal",
         death_on=dt.date(2026, 3, 14),
         serious_criteria=("sae_death",),
+        site_aware_at=dt.datetime(2026, 3, 14, 10, 0, tzinfo=dt.UTC),
         assessments={
             **dict.fromkeys(("CTX", "IM"), ("unlikely", "none")),
             "IL2": ("definite", "withdrawn"),

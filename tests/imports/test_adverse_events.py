@@ -2,20 +2,24 @@
 services (CTCAE v5.0: Fatigue grades 1-3, Eosinophilia 1 and 3 only), and a file with any bad
 row writes nothing."""
 
+import datetime as dt
+
 import pytest
 from django.core.management import CommandError, call_command
+from django.utils import timezone
 
 from ecrf.models import AdverseEvent, AuditEvent
 
 HEADER = (
     "subject_id,ctcae_term,grade,onset_date,resolution_date,verbatim,serious_criteria,outcome,"
-    "death_date,attribution_CTX,action_CTX,attribution_IM,action_IM,attribution_IL2,action_IL2\n"
+    "death_date,attribution_CTX,action_CTX,attribution_IM,action_IM,attribution_IL2,action_IL2,"
+    "site_aware_at\n"
 )
 GOOD = [
     "A-001,Fatigue,3,2026-03-12,2026-03-20,,,recovered,,unlikely,none,possible,none,probable,reduced",
     "A-001,Chills,1,2026-03-11,,,,,,unrelated,none,unlikely,none,probable,none",
     "A-001,Capillary leak syndrome,3,2026-03-13,2026-03-18,,hospitalisation,recovered,,"
-    "unlikely,none,possible,interrupted,definite,withdrawn",
+    "unlikely,none,possible,interrupted,definite,withdrawn,2026-03-13 18:45",
 ]
 
 
@@ -34,6 +38,8 @@ def test_a_clean_file_is_imported_through_the_services(tmp_path, subject, alice,
     assert "Imported 3 adverse events" in capsys.readouterr().out
     leak = AdverseEvent.objects.get(ctcae_term="Capillary leak syndrome")
     assert leak.serious and leak.sae_hospitalisation
+    # Without a UTC offset the time is the site's time zone's, as the forms take it.
+    assert leak.site_aware_at == timezone.make_aware(dt.datetime(2026, 3, 13, 18, 45))
     assert leak.agent_assessments.get(agent__code="IL2").attribution == "definite"
     assert AuditEvent.objects.filter(object_id=str(leak.pk), actor="alice").exists()
 
@@ -72,6 +78,22 @@ def test_a_clean_file_is_imported_through_the_services(tmp_path, subject, alice,
         (
             "A-001,Fever,2,2026-03-12,,,hospitalised,,,unlikely,none,possible,none,probable,none",
             "aes.csv:5:serious_criteria: 'hospitalised' is not one of death, life_threatening",
+        ),
+        (
+            "A-001,Fever,3,2026-03-12,,,hospitalisation,,,unlikely,none,possible,none,probable,none,",
+            "aes.csv:5:site_aware_at: A serious adverse event needs the date and time the site "
+            "became aware of it",
+        ),
+        (
+            "A-001,Fever,3,2026-03-12,,,hospitalisation,,,unlikely,none,possible,none,probable,none,"
+            "14/03/2026 09:00",
+            "aes.csv:5:site_aware_at: '14/03/2026 09:00' is not a date and time (YYYY-MM-DD HH:MM)",
+        ),
+        (
+            "A-001,Fever,3,2026-03-12,,,hospitalisation,,,unlikely,none,possible,none,probable,none,"
+            "2026-03-11 22:00",
+            "aes.csv:5:site_aware_at: The time the site became aware (2026-03-11 22:00) cannot "
+            "come before the onset date (2026-03-12).",
         ),
     ],
 )

@@ -6,11 +6,13 @@ of each agent's planned dose, or with a DLT). 3+3: 1 DLT among the evaluable pat
 current dose means expanding that dose.
 """
 
+import datetime as dt
 import json
 from io import StringIO
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.utils import timezone
 
 from ecrf.models import AdverseEvent, AuditEvent, DoseAdministration, LabResult, Subject
 
@@ -156,3 +158,45 @@ def test_a_dose_far_above_the_plan_is_imported_only_when_the_row_confirms_it(tmp
         "import_csv", _folder(tmp_path, doses=header + row.format("yes")), "--study", "TEST-IL2"
     )
     assert DoseAdministration.objects.get().given_dose == 60
+
+
+SERIOUS_EVENTS = """subject_id,term,grade,onset_date,resolved_date,serious,serious_criteria,site_aware_at,attribution
+S05,Capillary leak syndrome,3,2026-02-07,2026-02-17,Y,hospitalisation,2026-02-07 14:30,possible
+S01,Nausea,1,2026-01-10,2026-01-11,N,,,unrelated
+"""
+
+
+def test_a_serious_event_is_imported_with_the_time_the_site_became_aware(tmp_path, study):
+    """ICH E2A: the 24-hour reporting clock of a serious event counts from that time."""
+    call_command(
+        "import_csv", _folder(tmp_path, adverse_events=SERIOUS_EVENTS), "--study", "TEST-IL2"
+    )
+    leak = AdverseEvent.objects.get(ctcae_term="Capillary leak syndrome")
+    assert leak.serious
+    assert leak.site_aware_at == timezone.make_aware(dt.datetime(2026, 2, 7, 14, 30))
+    assert AdverseEvent.objects.get(ctcae_term="Nausea").site_aware_at is None
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "message"),
+    [
+        (
+            "hospitalisation,2026-02-07 14:30",
+            "hospitalisation,",
+            "adverse_events.csv:2:site_aware_at: is required when serious is Y",
+        ),
+        (
+            "N,,,unrelated",
+            "N,,2026-01-10 09:00,unrelated",
+            "adverse_events.csv:3:site_aware_at: must be empty when serious is N",
+        ),
+    ],
+)
+def test_the_awareness_is_required_for_a_serious_event_and_only_for_one(
+    tmp_path, study, before, after, message
+):
+    events = SERIOUS_EVENTS.replace(before, after)
+    with pytest.raises(CommandError) as info:
+        call_command("import_csv", _folder(tmp_path, adverse_events=events), "--study", "TEST-IL2")
+    assert message in str(info.value)
+    assert AdverseEvent.objects.count() == 0

@@ -202,6 +202,7 @@ def test_it_accepts_a_serious_event_with_a_criterion(subject, alice, all_agents_
         grade=3,
         onset_on=dt.date(2026, 3, 5),
         serious_criteria=("sae_hospitalisation",),
+        site_aware_at=dt.datetime(2026, 3, 5, 10, 0, tzinfo=dt.UTC),
         assessments=all_agents_unrelated,
         by=alice,
     )

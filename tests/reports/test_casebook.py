@@ -67,6 +67,7 @@ def record_casebook(subject, alice, bob):
     ae_record(
         subject=subject, ctcae_term="Capillary leak syndrome", grade=3,
         onset_on=dt.date(2026, 3, 14), serious_criteria=("sae_hospitalisation",),
+        site_aware_at=dt.datetime(2026, 3, 14, 10, 0, tzinfo=dt.UTC),
         assessments={"CTX": ("unrelated", "none"), "IM": ("unlikely", "none"),
                      "IL2": ("probable", "withdrawn")},
         by=alice,

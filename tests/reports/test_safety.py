@@ -84,7 +84,8 @@ def trial(study, site_a, site_b, subject, alice, charlie):
     event(a1, "Nausea", 3, dt.date(2026, 3, 10), resolved_on=dt.date(2026, 3, 20),
           assessments=_related("probable", "interrupted"))  # fmt: skip
     event(a1, "Rash maculo-papular", 2, dt.date(2026, 3, 8), verbatim=VERBATIM,
-          serious_criteria=("sae_hospitalisation",), assessments=_related("possible"))  # fmt: skip
+          serious_criteria=("sae_hospitalisation",), assessments=_related("possible"),
+          site_aware_at=dt.datetime(2026, 3, 8, 10, 0, tzinfo=dt.UTC))  # fmt: skip
     event(a2, "Fatigue", 2, dt.date(2026, 3, 15))
     event(a2, "Nausea", 2, dt.date(2026, 3, 16), assessments=_related("unlikely"))
     # On the cutoff day: included; the day after: excluded.
@@ -95,7 +96,8 @@ def trial(study, site_a, site_b, subject, alice, charlie):
     event(b4, "Anorexia", 3, dt.date(2026, 3, 25), by=charlie,
           resolved_on=dt.date(2026, 4, 5), assessments=_related("definite"))  # fmt: skip
     event(b4, "Sepsis", 5, dt.date(2026, 4, 10), by=charlie, outcome="fatal",
-          death_on=dt.date(2026, 4, 14), serious_criteria=("sae_death",))  # fmt: skip
+          death_on=dt.date(2026, 4, 14), serious_criteria=("sae_death",),
+          site_aware_at=dt.datetime(2026, 4, 10, 10, 0, tzinfo=dt.UTC))  # fmt: skip
     record_update(record=Subject.objects.get(pk=b4.pk),
                   changes={"status": "off_study", "off_study_on": dt.date(2026, 4, 14),
                            "off_study_reason": "Death"},

@@ -9,9 +9,12 @@ import datetime as dt
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.utils import timezone
 
 from ecrf.models import AdverseEvent, AuditEvent
+from ecrf.models.adverse_event import AWARENESS_NEEDS_SERIOUS, AWARENESS_REQUIRED
 from ecrf.services import ae_record, record_update
+from ecrf.services.adverse_events import ae_correct
 
 ALLOWED = {
     "Fatigue": (1, 2, 3),
@@ -146,3 +149,85 @@ def test_the_admin_form_names_the_allowed_grades(
     )
     event.refresh_from_db()
     assert event.grade == 1
+
+
+# The time the site became aware of a serious event (ICH E2A: the 24-hour reporting clock)
+
+
+def _serious(subject, by, agents, **extra):
+    return _record(
+        subject, by, agents, "Fatigue", 3, serious_criteria=("sae_hospitalisation",), **extra
+    )
+
+
+def test_a_serious_event_is_refused_without_the_time_the_site_became_aware(
+    subject, alice, all_agents_unrelated
+):
+    with pytest.raises(ValidationError) as info:
+        _serious(subject, alice, all_agents_unrelated)
+    assert info.value.message_dict["site_aware_at"] == [AWARENESS_REQUIRED]
+    assert not AdverseEvent.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("aware_at", "message"),
+    [
+        (
+            dt.datetime(2026, 3, 11, 23, 59),
+            "The time the site became aware (2026-03-11 23:59) cannot come before the onset "
+            "date (2026-03-12).",
+        ),
+        ("in a minute", "is in the future."),
+    ],
+)
+def test_an_awareness_before_onset_or_in_the_future_is_refused(
+    subject, alice, all_agents_unrelated, aware_at, message
+):
+    if aware_at == "in a minute":
+        aware_at = timezone.now() + dt.timedelta(minutes=1)
+    else:
+        # The dates are the site's: the time is compared in its time zone.
+        aware_at = timezone.make_aware(aware_at)
+    with pytest.raises(ValidationError) as info:
+        _serious(subject, alice, all_agents_unrelated, site_aware_at=aware_at)
+    assert message in info.value.message_dict["site_aware_at"][0]
+    assert not AdverseEvent.objects.exists()
+
+
+def test_an_event_that_is_not_serious_has_no_awareness(subject, alice, all_agents_unrelated):
+    with pytest.raises(ValidationError) as info:
+        _record(
+            subject,
+            alice,
+            all_agents_unrelated,
+            "Fatigue",
+            2,
+            site_aware_at=dt.datetime(2026, 3, 12, 10, 0, tzinfo=dt.UTC),
+        )
+    assert info.value.message_dict["site_aware_at"] == [AWARENESS_NEEDS_SERIOUS]
+
+
+def test_the_awareness_is_kept_and_audited(subject, alice, all_agents_unrelated):
+    aware = timezone.make_aware(dt.datetime(2026, 3, 12, 0, 0))
+    event = _serious(subject, alice, all_agents_unrelated, site_aware_at=aware)
+    event.refresh_from_db()
+    assert event.site_aware_at == aware
+    line = AuditEvent.objects.get(object_id=str(event.pk), field="site_aware_at")
+    assert (line.actor, line.old_value) == ("alice", None)
+    assert line.new_value == aware.astimezone(dt.UTC).isoformat()
+
+
+def test_an_event_made_serious_by_a_correction_needs_the_awareness(
+    subject, bob, all_agents_unrelated
+):
+    event = _record(subject, bob, all_agents_unrelated, "Fatigue", 3)
+    with pytest.raises(ValidationError) as info:
+        ae_correct(
+            record=event,
+            changes={"serious": True, "sae_hospitalisation": True},
+            reason="Admitted overnight",
+            by=bob,
+        )
+    assert info.value.message_dict["site_aware_at"] == [AWARENESS_REQUIRED]
+    event.refresh_from_db()
+    assert not event.serious and event.version == 1

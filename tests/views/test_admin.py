@@ -12,6 +12,7 @@ import pytest
 from django.contrib import admin
 from django.db import connection
 from django.urls import reverse
+from django.utils import timezone
 
 from ecrf import admin as ecrf_admin
 from ecrf.models import (
@@ -27,6 +28,7 @@ from ecrf.models import (
     Subject,
     Visit,
 )
+from ecrf.models.adverse_event import AWARENESS_REQUIRED
 from ecrf.services import STALE_RECORD, dose_record, lab_record
 from tests.html_forms import admin_form, page_form_data
 
@@ -176,6 +178,42 @@ def test_an_adverse_event_is_added_in_the_admin_with_an_attribution_per_agent(dm
     assert audit_lines(event, field="grade", new_value="2").get().actor == "dana"
     # The service ran its follow-up rules: the event has its DLT assessment.
     assert hasattr(event, "dlt_assessment")
+
+
+def _serious_in_admin(dm, subject, **values) -> dict:
+    data = page_data(dm, add_url(AdverseEvent))
+    data.update(
+        {
+            "subject": str(subject.pk),
+            "ctcae_term": "Febrile neutropenia",
+            "grade": "3",
+            "onset_on": "2026-03-05",
+            "outcome": "not_recovered",
+            "sae_hospitalisation": "on",
+            **values,
+        }
+    )
+    for i in range(3):
+        data[f"agent_assessments-{i}-attribution"] = "unrelated"
+    return data
+
+
+def test_a_serious_event_is_added_in_the_admin_with_the_time_the_site_became_aware(dm, subject):
+    """ICH E2A: the 24-hour reporting clock counts from when the site became aware."""
+    data = _serious_in_admin(dm, subject, site_aware_at_0="2026-03-05", site_aware_at_1="22:15")
+    saved(dm.post(add_url(AdverseEvent), data))
+    event = AdverseEvent.objects.get(subject=subject, ctcae_term="Febrile neutropenia")
+    aware = timezone.make_aware(dt.datetime(2026, 3, 5, 22, 15))
+    assert event.serious and event.site_aware_at == aware
+    line = audit_lines(event, field="site_aware_at").get()
+    assert (line.actor, line.new_value) == ("dana", aware.astimezone(dt.UTC).isoformat())
+
+
+def test_a_serious_event_without_the_awareness_is_refused_in_the_admin(dm, subject):
+    response = dm.post(add_url(AdverseEvent), _serious_in_admin(dm, subject))
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors["site_aware_at"] == [AWARENESS_REQUIRED]
+    assert not AdverseEvent.objects.filter(subject=subject).exists()
 
 
 def test_an_adverse_event_without_every_attribution_is_refused_on_the_form(dm, subject):

@@ -17,11 +17,15 @@ from ecrf.models import (
     AuditEvent,
     CtcaeTermDescription,
 )
-from ecrf.models.adverse_event import OTHER_SPECIFY_NEEDS_VERBATIM
+from ecrf.models.adverse_event import (
+    AWARENESS_NEEDS_SERIOUS,
+    AWARENESS_REQUIRED,
+    OTHER_SPECIFY_NEEDS_VERBATIM,
+)
 from ecrf.services import STALE_RECORD
-from ecrf.views.adverse_events import NOTHING_CHANGED
+from ecrf.views.adverse_events import NOTHING_CHANGED, SAE_DEADLINE, SAE_OVERDUE
 from tests.factories import ae_edit_data as edit_data
-from tests.factories import fatigue_grade_3, user_create
+from tests.factories import aware_text, fatigue_grade_3, user_create
 
 
 def event_data(**overrides):
@@ -240,6 +244,43 @@ def test_an_onset_before_consent_or_in_the_future_is_refused_at_the_onset_date(
     assert not AdverseEvent.objects.exists()
 
 
+def test_one_save_shows_every_error_at_once_and_writes_nothing(client, alice, subject):
+    """Issue #21 item 7: a future onset, a grade CTCAE v5.0 does not define for Fatigue (1-3),
+    a missing attribution and a serious event without the time the site became aware are all
+    named after the first save, not one after another."""
+    tomorrow = (timezone.localdate() + dt.timedelta(days=1)).isoformat()
+    before = AuditEvent.objects.count()
+    client.force_login(alice)
+    response = client.post(
+        create_url(subject),
+        _serious(onset_on=tomorrow, grade="4", attribution_IL2="", site_aware_at=""),
+    )
+
+    assert response.status_code == 200
+    assert f"The onset date ({tomorrow}) is in the future." in field_block(response, "onset_on")
+    assert "Grade 4 is not allowed for Fatigue" in field_block(response, "grade")
+    assert "This field is required." in field_block(response, "attribution_IL2")
+    assert AWARENESS_REQUIRED in html.unescape(field_block(response, "site_aware_at"))
+    assert not AdverseEvent.objects.exists() and not AdverseEventAgent.objects.exists()
+    assert AuditEvent.objects.count() == before
+
+
+def test_a_correction_names_the_missing_reason_with_the_other_errors(client, alice, event):
+    """Issue #21 item 7: the reason for change is asked for on the same save as the rest."""
+    before = AuditEvent.objects.count()
+    client.force_login(alice)
+    response = client.post(
+        edit_url(event), edit_data(event, ctcae_term="Fatigued", attribution_IL2="probable")
+    )
+
+    assert "Unknown CTCAE v5.0 term 'Fatigued'" in html.unescape(
+        field_block(response, "ctcae_term")
+    )
+    assert REASON_FOR_CHANGE_REQUIRED in field_block(response, "change_reason")
+    event.refresh_from_db()
+    assert (event.grade, event.version) == (3, 1) and AuditEvent.objects.count() == before
+
+
 def test_the_edit_form_shows_the_saved_event_and_its_attributions(client, alice, event):
     client.force_login(alice)
     response = client.get(edit_url(event))
@@ -438,25 +479,190 @@ def test_the_term_search_includes_grade_descriptions_once_loaded(client, alice):
     }
 
 
-def test_a_serious_event_shows_its_24_hour_reporting_deadline(client, alice, subject):
+def _clock(aware_at):
+    """The reporting clock the page shows, counted from `aware_at` (in the site's time zone)."""
+    due = timezone.localtime(aware_at + dt.timedelta(hours=24))
+    zone = timezone.get_current_timezone_name()
+    return f"{due:%Y-%m-%d %H:%M} {zone}", f"{timezone.localtime(aware_at):%Y-%m-%d %H:%M} {zone}"
+
+
+def _serious(**overrides):
+    return event_data(serious="yes", serious_criteria=["sae_hospitalisation"], **overrides)
+
+
+def test_a_serious_event_shows_its_24_hour_clock_from_when_the_site_became_aware(
+    client, alice, subject
+):
+    """ICH E2A: the investigator reports a serious event within 24 hours of becoming aware of
+    it. The site learnt of it five hours before the nurse entered it: the report is due 19
+    hours after entry, not 24."""
+    aware = timezone.now().replace(second=0, microsecond=0) - dt.timedelta(hours=5)
     client.force_login(alice)
-    response = client.post(
-        create_url(subject),
-        event_data(serious="yes", serious_criteria=["sae_hospitalisation"]),
-        follow=True,
-    )
+    response = client.post(create_url(subject), _serious(site_aware_at=aware_text(aware)))
+    assert response.status_code == 302
 
     event = AdverseEvent.objects.get()
     assert event.serious and event.sae_hospitalisation and not event.sae_death
-    deadline = (event.created_at + dt.timedelta(hours=24)).astimezone(dt.UTC)
-    expected = f"Serious: report to the sponsor by {deadline:%Y-%m-%d %H:%M} UTC"
-    assert expected in response.content.decode()
-    assert expected in client.get(edit_url(event)).content.decode()
+    assert event.site_aware_at == aware
+    created = AuditEvent.objects.get(
+        action="ecrf.adverseevent.created", object_id=str(event.pk), field="site_aware_at"
+    )
+    assert created.new_value == aware.astimezone(dt.UTC).isoformat()
+    due, aware_shown = _clock(aware)
+    expected = SAE_DEADLINE.format(due=due, aware=aware_shown)
+    assert expected in html.unescape(client.get(response.url).content.decode())
+    page = client.get(edit_url(event)).content.decode()
+    assert expected in html.unescape(page)
+    assert f'value="{aware_text(aware)}"' in field_block(
+        client.get(edit_url(event)), "site_aware_at"
+    )
+
+
+def _serious_event(subject, by, *, aware_ago, entered_ago):
+    """A serious event the site became aware of `aware_ago`, entered `entered_ago`."""
+    now = timezone.now()
+    event = fatigue_grade_3(
+        subject,
+        by=by,
+        serious_criteria=("sae_hospitalisation",),
+        site_aware_at=now - aware_ago,
+    )
+    AdverseEvent.objects.filter(pk=event.pk).update(created_at=now - entered_ago)
+    return event
+
+
+@pytest.mark.parametrize(
+    ("aware_ago", "entered_ago", "overdue"),
+    [
+        # Entered two days ago, but the site became aware of its seriousness 23 h 59 ago.
+        (dt.timedelta(hours=23, minutes=59), dt.timedelta(hours=48), False),
+        # Aware 24 h 01 ago, entered only just now.
+        (dt.timedelta(hours=24, minutes=1), dt.timedelta(0), True),
+    ],
+)
+def test_the_sae_clock_is_overdue_24_hours_after_awareness_not_after_entry(
+    client, alice, subject, aware_ago, entered_ago, overdue
+):
+    """ICH E2A / ICH E6(R2) 4.11.1: to the sponsor within 24 hours of the site becoming aware.
+    The entry time would give the other answer in both cases."""
+    event = _serious_event(subject, alice, aware_ago=aware_ago, entered_ago=entered_ago)
+    client.force_login(alice)
+    page = html.unescape(client.get(edit_url(event)).content.decode())
+
+    due, aware_shown = _clock(event.site_aware_at)
+    assert (SAE_DEADLINE.format(due=due, aware=aware_shown) in page) is not overdue
+    assert (SAE_OVERDUE.format(due=due, aware=aware_shown) in page) is overdue
+    assert ("it is overdue" in page) is overdue
+
+
+def test_a_serious_event_needs_the_time_the_site_became_aware(client, alice, subject):
+    client.force_login(alice)
+    response = client.post(create_url(subject), _serious(site_aware_at=""))
+
+    assert response.status_code == 200
+    assert AWARENESS_REQUIRED in html.unescape(field_block(response, "site_aware_at"))
+    block = field_block(response, "site_aware_at")
+    assert "Site became aware" in block and "when the site first learnt of it, UTC time" in block
+    assert not AdverseEvent.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("aware", "message"),
+    [
+        (
+            "2026-03-11T23:59",
+            "The time the site became aware (2026-03-11 23:59) cannot come before the onset "
+            "date (2026-03-12).",
+        ),
+        ("in an hour", "is in the future."),
+    ],
+)
+def test_an_awareness_before_onset_or_in_the_future_is_refused(
+    client, alice, subject, aware, message
+):
+    if aware == "in an hour":
+        aware = aware_text(timezone.now() + dt.timedelta(hours=1))
+    client.force_login(alice)
+    response = client.post(
+        create_url(subject), _serious(onset_on="2026-03-12", site_aware_at=aware)
+    )
+
+    block = html.unescape(field_block(response, "site_aware_at"))
+    assert message in block and f'value="{aware}"' in block
+    assert not AdverseEvent.objects.exists()
+
+
+def test_the_awareness_on_the_onset_day_is_accepted(client, alice, subject):
+    client.force_login(alice)
+    response = client.post(
+        create_url(subject), _serious(onset_on="2026-03-12", site_aware_at="2026-03-12T00:00")
+    )
+    assert response.status_code == 302
+    assert AdverseEvent.objects.get().site_aware_at == timezone.make_aware(
+        dt.datetime(2026, 3, 12, 0, 0)
+    )
+
+
+def test_an_awareness_is_refused_on_an_event_that_is_not_serious(client, alice, subject):
+    client.force_login(alice)
+    response = client.post(create_url(subject), event_data(site_aware_at="2026-03-12T10:00"))
+
+    assert AWARENESS_NEEDS_SERIOUS in html.unescape(field_block(response, "site_aware_at"))
+    assert not AdverseEvent.objects.exists()
+
+
+def test_a_corrected_awareness_moves_the_clock_and_is_audited(client, alice, subject):
+    event = _serious_event(
+        subject, alice, aware_ago=dt.timedelta(hours=2), entered_ago=dt.timedelta(hours=2)
+    )
+    before = event.site_aware_at
+    corrected = timezone.now().replace(second=0, microsecond=0) - dt.timedelta(hours=30)
+    client.force_login(alice)
+    response = client.post(
+        edit_url(event),
+        edit_data(
+            event,
+            site_aware_at=aware_text(corrected),
+            change_reason="Phone call from the ward was the day before",
+        ),
+        follow=True,
+    )
+
+    event.refresh_from_db()
+    assert event.site_aware_at == corrected and event.version == 2
+    line = AuditEvent.objects.get(action="ecrf.adverseevent.updated", field="site_aware_at")
+    assert line.old_value == before.astimezone(dt.UTC).isoformat()
+    assert line.new_value == corrected.astimezone(dt.UTC).isoformat()
+    assert line.reason == "Phone call from the ward was the day before"
+    due, aware_shown = _clock(corrected)
+    assert SAE_OVERDUE.format(due=due, aware=aware_shown) in html.unescape(
+        response.content.decode()
+    )
+
+
+def test_an_awareness_kept_to_the_second_is_not_changed_by_an_unchanged_form(
+    client, alice, subject
+):
+    """Serious events saved before the field existed have their entry time, to the second."""
+    event = _serious_event(
+        subject, alice, aware_ago=dt.timedelta(hours=3), entered_ago=dt.timedelta(hours=3)
+    )
+    assert event.site_aware_at.second or event.site_aware_at.microsecond
+    client.force_login(alice)
+    response = client.post(
+        edit_url(event), edit_data(event, grade="2", change_reason="Re-graded"), follow=True
+    )
+
+    assert response.status_code == 200
+    saved = AdverseEvent.objects.get(pk=event.pk)
+    assert saved.grade == 2 and saved.site_aware_at == event.site_aware_at
+    assert not AuditEvent.objects.filter(field="site_aware_at", action__endswith="updated").exists()
 
 
 def test_a_non_serious_event_shows_no_reporting_deadline(client, alice, event):
     client.force_login(alice)
-    assert "report to the sponsor" not in client.get(edit_url(event)).content.decode()
+    page = client.get(edit_url(event)).content.decode()
+    assert 'id="sae-deadline"' not in page and "Serious: " not in page
 
 
 # Grade history and supportive care
