@@ -12,6 +12,7 @@ from decimal import Decimal
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 
 from ecrf.models import AdverseEvent, Subject
 from ecrf.services import (
@@ -244,6 +245,7 @@ def _investigator_items(subjects, nurse, investigator, monitor) -> None:
         event = ae_record(subject=subject, ctcae_term="Fatigue", grade=3,
                           onset_on=FIRST_DOSE + dt.timedelta(days=3),
                           serious_criteria=("sae_hospitalisation",),
+                          site_aware_at=timezone.now() - dt.timedelta(minutes=1),
                           assessments=dict.fromkeys(("CTX", "IM", "IL2"), ("possible", "none")),
                           by=nurse)  # fmt: skip
         first, second = subject.visits.order_by("planned_on")[1:3]

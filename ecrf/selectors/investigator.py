@@ -63,11 +63,12 @@ def awaiting_decisions(studies, visible: set) -> list[AwaitingDecision]:
 
 
 def serious_events(subjects) -> list[AdverseEvent]:
-    """The subjects' current serious adverse events, first recorded first, in one query."""
+    """The subjects' current serious adverse events, the longest known first (the clock counts
+    from when the site became aware), in one query."""
     return list(
         AdverseEvent.objects.filter(subject__in=subjects, serious=True, entered_in_error=False)
         .select_related("subject")
-        .order_by("created_at")
+        .order_by("site_aware_at", "created_at")
     )
 
 

@@ -6,6 +6,7 @@ from decimal import Decimal
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from ecrf.models import AdverseEvent, DltAssessment, LabResult
 from ecrf.services import ae_record, dose_record, lab_record
@@ -126,8 +127,15 @@ def test_a_casebook_awaits_signature_once_treatment_ended(client, bob, alice, su
     assert "None." in _table(_home(client, bob), "awaiting-signature")
 
 
+def _just_now():
+    """The site became aware a minute ago: the 24-hour clock has just started."""
+    return timezone.now() - dt.timedelta(minutes=1)
+
+
 def test_a_serious_event_shows_its_reporting_deadline_and_hours_left(client, bob, alice, subject):
-    event = fatigue_grade_3(subject, by=alice, serious_criteria=("sae_hospitalisation",))
+    event = fatigue_grade_3(
+        subject, by=alice, serious_criteria=("sae_hospitalisation",), site_aware_at=_just_now()
+    )
     table = _table(_home(client, bob), "sae-clock")
     deadline = sae_report_deadline(event)
     assert "Fatigue grade 3" in table and f"{deadline:%Y-%m-%d %H:%M}" in table
@@ -136,7 +144,9 @@ def test_a_serious_event_shows_its_reporting_deadline_and_hours_left(client, bob
 
 def test_the_clock_reads_hours_left_then_overdue_and_drops_a_week_after(subject, alice):
     """The deadline itself is sae_report_deadline's (24 hours, ICH E2A / 21 CFR 312.64)."""
-    event = fatigue_grade_3(subject, by=alice, serious_criteria=("sae_hospitalisation",))
+    event = fatigue_grade_3(
+        subject, by=alice, serious_criteria=("sae_hospitalisation",), site_aware_at=_just_now()
+    )
     event = AdverseEvent.objects.select_related("subject").get(pk=event.pk)
     deadline = sae_report_deadline(event)
     hour = dt.timedelta(hours=1)
@@ -165,8 +175,15 @@ def test_an_investigator_of_site_a_sees_nothing_of_site_b(
     client, bob, bruno, alice, charlie, subject, subject_at_b
 ):
     """Bruno, at site B, sees site B's items and none of site A's; Bob the reverse."""
-    fatigue_grade_3(subject, by=alice, serious_criteria=("sae_hospitalisation",))
-    b_event = fatigue_grade_3(subject_at_b, by=charlie, serious_criteria=("sae_hospitalisation",))
+    fatigue_grade_3(
+        subject, by=alice, serious_criteria=("sae_hospitalisation",), site_aware_at=_just_now()
+    )
+    b_event = fatigue_grade_3(
+        subject_at_b,
+        by=charlie,
+        serious_criteria=("sae_hospitalisation",),
+        site_aware_at=_just_now(),
+    )
     _sodium_118(subject_at_b, charlie)
     visit_record(visit=subject_at_b.visits.get(label="C1D1"), status="done",
                  done_on=dt.date(2026, 3, 2), by=charlie)  # fmt: skip

@@ -55,4 +55,6 @@ def test_every_page_names_the_site_icon(client, alice):
     client.force_login(alice)
     page = client.get(reverse("home")).content.decode()
     assert '<link rel="icon" href="/static/ecrf/favicon.svg"' in page
-    assert client.get("/static/ecrf/favicon.svg").status_code == 200
+    icon = client.get("/static/ecrf/favicon.svg")
+    assert icon.status_code == 200 and b"<svg" in b"".join(icon.streaming_content)
+    icon.close()
