@@ -72,16 +72,28 @@ def study_create(definition: dict | None = None, *, code: str | None = None, sou
     return loaded
 
 
+# The personas' full names: what their signatures show (21 CFR 11.50).
+FULL_NAMES = {
+    "alice": ("Alice", "Archer"),
+    "bob": ("Bob", "Baker"),
+    "charlie": ("Charlie", "Chen"),
+    "dana": ("Dana", "Dunn"),
+}
+
+
 def user_create(username: str, role: str, study, site):
     """A user in the role's group, assigned to the study (and site, unless None), with the test
-    password."""
+    password and a full name (the persona's, or "<Username> Tester")."""
     from django.contrib.auth import get_user_model
 
     from ecrf.access import ensure_role_groups
     from ecrf.models import StudyAssignment
 
     ensure_role_groups()
-    user = get_user_model().objects.create_user(username, password=PASSWORD)
+    first, last = FULL_NAMES.get(username, (username.capitalize(), "Tester"))
+    user = get_user_model().objects.create_user(
+        username, password=PASSWORD, first_name=first, last_name=last
+    )
     user.groups.add(user.groups.model.objects.get(name=role))
     StudyAssignment.objects.create(user=user, study=study, site=site)
     return user

@@ -55,17 +55,20 @@ class DemoUser:
     username: str
     role: Role
     site: str | None  # None: every site of the study
+    # The full name a signature shows (21 CFR 11.50): an account without one cannot sign.
+    first_name: str
+    last_name: str
 
 
 DEMO_USERS = (
-    DemoUser("nurse.alice", Role.RESEARCH_NURSE, "A"),
-    DemoUser("investigator.ines", Role.INVESTIGATOR, "A"),
-    DemoUser("nurse.charlie", Role.RESEARCH_NURSE, "B"),
-    DemoUser("investigator.bruno", Role.INVESTIGATOR, "B"),
-    DemoUser("monitor.maria", Role.MONITOR, None),
-    DemoUser("datamanager.dan", Role.DATA_MANAGER, None),
-    DemoUser("sponsor.sam", Role.SPONSOR_VIEWER, None),
-    DemoUser("admin", Role.ADMINISTRATOR, None),
+    DemoUser("nurse.alice", Role.RESEARCH_NURSE, "A", "Alice", "Martin"),
+    DemoUser("investigator.ines", Role.INVESTIGATOR, "A", "Ines", "Moreau"),
+    DemoUser("nurse.charlie", Role.RESEARCH_NURSE, "B", "Charlie", "Dubois"),
+    DemoUser("investigator.bruno", Role.INVESTIGATOR, "B", "Bruno", "Lefevre"),
+    DemoUser("monitor.maria", Role.MONITOR, None, "Maria", "Rossi"),
+    DemoUser("datamanager.dan", Role.DATA_MANAGER, None, "Dan", "Keller"),
+    DemoUser("sponsor.sam", Role.SPONSOR_VIEWER, None, "Sam", "Novak"),
+    DemoUser("admin", Role.ADMINISTRATOR, None, "Demo", "Administrator"),
 )
 
 # (dose level, adverse events beyond the common ones): the cohorts of the reference trial, in
@@ -116,11 +119,17 @@ def _ensure_users(study: Study) -> dict[str, str]:
             user = User.objects.create_user(
                 demo.username,
                 password=password,
+                first_name=demo.first_name,
+                last_name=demo.last_name,
                 is_staff=demo.role in (Role.DATA_MANAGER, Role.ADMINISTRATOR, Role.MONITOR),
                 is_superuser=demo.role == Role.ADMINISTRATOR,
             )
             user.groups.add(group)
             passwords[demo.username] = password
+        elif not user.get_full_name().strip():
+            # A demo user seeded before full names were required gets one, so that it can sign.
+            user.first_name, user.last_name = demo.first_name, demo.last_name
+            user.save(update_fields=["first_name", "last_name"])
         site = sites[demo.site] if demo.site else None
         if not StudyAssignment.objects.filter(user=user, study=study, site=site).exists():
             study_assignment_create(user=user, study=study, site=site, by=actor)

@@ -18,6 +18,7 @@ from ..reports.cutoff import parse_cutoff
 from ..reports.safety import render_safety_report
 from ..selectors.dlt import dlt_overview, study_dlt_rules
 from ..services.dlt import dlt_decide, lab_toxicity_rule_out
+from .display import signer_context
 from .editing import save_through_service
 from .subjects import role_label
 
@@ -118,6 +119,7 @@ def dlt_decide_view(request: HttpRequest, assessment_id: UUID) -> HttpResponse:
             "form": form,
             "can_decide": can_decide,
             "role_label": role_label(request.user),
+            **signer_context(request.user),
         },
     )
 
@@ -154,6 +156,7 @@ def lab_toxicity_rule_out_view(request: HttpRequest, result_id: UUID) -> HttpRes
             "form": form,
             "can_decide": can_decide,
             "role_label": role_label(request.user),
+            **signer_context(request.user),
         },
     )
 
