@@ -123,6 +123,23 @@ def subject_enrolled(
     )
 
 
+def subject_at_level(study, site, code: str, *, level: int, by, reason=None, **enrolment):
+    """A subject at a dose level the escalation design may not have opened: enrolled at DL1
+    (``subject_enrolled``), then its dose level corrected. For tests of reports and tables that
+    need subjects at several levels whatever their DLT data; a test of enrolment enrols."""
+    from ecrf.services.subjects import subject_correct
+
+    enrolled = subject_enrolled(study, site, code, by=by, **enrolment)
+    if level == 1:
+        return enrolled
+    return subject_correct(
+        subject=enrolled,
+        changes={"dose_level": study.dose_levels.get(level=level)},
+        reason=reason or "Dose level transcribed wrongly at enrolment",
+        by=by,
+    )
+
+
 def fatigue_grade_3(subject, *, by, onset_on=dt.date(2026, 3, 13), **extra):
     """Fatigue grade 3, possibly related to IL-2: a potential DLT to decide on (day 12 of A-001
     by default)."""

@@ -165,6 +165,9 @@ def _enrol_subjects(study: Study, rng: random.Random) -> int:
     number = 0
     first_dose = FIRST_ENROLMENT
     for cohort_index, (level, extra_events) in enumerate(COHORTS):
+        # A cohort is enrolled before any of its patients is treated, as a site enrols the
+        # cohort of 3 together: the design decides on a dose level from the cohorts before.
+        cohort = []
         for patient_index, extra in enumerate(extra_events):
             number += 1
             site = sites[number % len(sites)]
@@ -185,6 +188,8 @@ def _enrol_subjects(study: Study, rng: random.Random) -> int:
                 first_dose_on=first_dose + dt.timedelta(days=patient_index * 3),
                 by=actor,
             )
+            cohort.append((subject, extra))
+        for subject, extra in cohort:
             _treat(subject, agents, extra, rng, actor)
         first_dose += dt.timedelta(days=35 + cohort_index)
     for index in range(SCREEN_FAILURES):
