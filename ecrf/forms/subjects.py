@@ -11,8 +11,8 @@ from ..selectors.enrolment import EnrolmentDoseLevels
 from .base import RecordForm, SoftWarning
 
 DOSE_LEVEL_NOT_OFFERED = (
-    "That dose level is not open today: choose one of those offered (the list below says why "
-    "the others are not)."
+    "That dose level is not open today: choose one of those offered (the note above the form "
+    "says why the others are not)."
 )
 
 DATE = forms.DateInput(attrs={"type": "date"})
@@ -38,9 +38,8 @@ class ScreeningForm(RecordForm):
         label="Year of birth", required=False, min_value=1900, max_value=dt.date.today().year
     )
 
-    # The service refuses a consent date after today (`subject_screen`).
-
     def __init__(self, *args, sites, **kwargs):
+        """The service refuses a consent date after today (`subject_screen`)."""
         super().__init__(*args, **kwargs)
         self.fields["site"].queryset = sites
         if sites.count() == 1:
