@@ -67,7 +67,7 @@ Royal Statistical Society Series C (Applied Statistics) 2015;64:507-523.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from fractions import Fraction
 from numbers import Real
@@ -77,6 +77,8 @@ __all__ = [
     "Recommendation",
     "boin_boundaries",
     "boin_select_mtd",
+    "dose_closed_reason",
+    "highest_open_dose",
     "parse_outcomes",
     "recommend",
 ]
@@ -99,13 +101,16 @@ class Recommendation:
 
     ``dose`` is the dose level for the next cohort (1-based), or None when no dose is
     acceptable; ``proceed`` is False when the design says to stop; ``mtd`` is the MTD once the
-    design has found it; ``reason`` is one sentence for the safety review committee.
+    design has found it; ``reason`` is one sentence for the safety review committee;
+    ``exceeded`` is the lowest dose level that exceeds the MTD (3+3: 2 or more DLTs) or is
+    eliminated (BOIN), which no patient may enter again, or None.
     """
 
     dose: int | None
     proceed: bool
     mtd: int | None
     reason: str
+    exceeded: int | None = None
 
 
 # --------------------------------------------------------------------------------------------
@@ -211,9 +216,55 @@ def recommend(
         return _three_plus_three(cohorts, num_doses, allow_deescalate)
     # Checked above; a float also formats the same way whether a Fraction or a Decimal came in.
     target = float(target)  # type: ignore[arg-type]
-    if final:
-        return _boin_final(cohorts, num_doses, target)
-    return _boin(cohorts, num_doses, target)
+    advice = _boin_final(cohorts, num_doses, target) if final else _boin(cohorts, num_doses, target)
+    eliminated = _boin_replay(cohorts, num_doses, target).elimination
+    return replace(advice, exceeded=eliminated.dose if eliminated else None)
+
+
+# --------------------------------------------------------------------------------------------
+# Enrolment
+# --------------------------------------------------------------------------------------------
+
+
+def highest_open_dose(recommendation: Recommendation, outcomes: str, num_doses: int) -> int | None:
+    """The highest dose level a new patient may be enrolled at now, after ``outcomes``; every
+    lower dose level is open too. None when the design opens no dose (it stops the trial).
+
+    The open doses are the current dose (the dose of the last cohort) and every lower dose,
+    and the recommended dose, but never the lowest dose that exceeds the MTD (3+3) or is
+    eliminated (BOIN) nor any dose above it. So a dose above the current one opens only when
+    the design recommends escalating to it (3+3: 0 DLT in 3 or 1 DLT in 6 at the current dose;
+    BOIN: the rate at or below lambda_e), and a dose the design says to leave (a BOIN
+    de-escalation that eliminates nothing) stays open for the rest of its cohort. Once the
+    3+3 design declares the MTD, the MTD and the doses below it stay open (expansion cohorts).
+    """
+    if recommendation.dose is None:
+        return None
+    cohorts = parse_outcomes(outcomes, num_doses)
+    current = cohorts[-1][0] if cohorts else 1
+    highest = max(current, recommendation.dose)
+    if recommendation.exceeded is not None:
+        highest = min(highest, recommendation.exceeded - 1)
+    return highest if highest >= 1 else None
+
+
+def dose_closed_reason(
+    design: str, recommendation: Recommendation, highest: int | None, dose: int
+) -> str:
+    """Why dose level ``dose`` is not open when ``highest`` (from :func:`highest_open_dose`)
+    is the highest open one; the empty string when it is open."""
+    if highest is not None and dose <= highest:
+        return ""
+    if recommendation.exceeded is not None and dose >= recommendation.exceeded:
+        if design == "boin":
+            return f"dose level {recommendation.exceeded} and every higher dose are eliminated"
+        if dose == recommendation.exceeded:
+            return "it exceeds the MTD"
+        return f"it is above dose level {recommendation.exceeded}, which exceeds the MTD"
+    if highest is None:
+        return "the design stops the trial"
+    opened = "only dose level 1 is" if highest == 1 else f"dose levels 1 to {highest} are"
+    return f"the escalation to it has not been cleared ({opened} open)"
 
 
 # --------------------------------------------------------------------------------------------
@@ -248,6 +299,7 @@ def _three_plus_three_exceeded(
             False,
             None,
             f"{found}, so even the lowest dose exceeds the MTD: stop the trial without an MTD.",
+            exceeded,
         )
     below = exceeded - 1
     if not allow_deescalate:
@@ -257,6 +309,7 @@ def _three_plus_three_exceeded(
             below,
             f"{found}, so dose level {exceeded} exceeds the MTD and, without de-escalation, "
             f"dose level {below} is the MTD.",
+            exceeded,
         )
     if patients[below] >= 6:
         # The lowest exceeded dose is ``exceeded``, so ``below`` has at most 1 DLT.
@@ -267,6 +320,7 @@ def _three_plus_three_exceeded(
             f"{found}, so dose level {exceeded} exceeds the MTD, and {dlts[below]} of "
             f"{patients[below]} evaluable patients at dose level {below} had a DLT: dose "
             f"level {below} is the MTD.",
+            exceeded,
         )
     if patients[below] == 0:
         action = f"treat 6 patients at dose level {below}, which has none yet"
@@ -276,7 +330,11 @@ def _three_plus_three_exceeded(
             "to 6 patients"
         )
     return Recommendation(
-        below, True, None, f"{found}, so dose level {exceeded} exceeds the MTD: {action}."
+        below,
+        True,
+        None,
+        f"{found}, so dose level {exceeded} exceeds the MTD: {action}.",
+        exceeded,
     )
 
 

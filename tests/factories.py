@@ -72,16 +72,28 @@ def study_create(definition: dict | None = None, *, code: str | None = None, sou
     return loaded
 
 
+# The personas' full names: what their signatures show (21 CFR 11.50).
+FULL_NAMES = {
+    "alice": ("Alice", "Archer"),
+    "bob": ("Bob", "Baker"),
+    "charlie": ("Charlie", "Chen"),
+    "dana": ("Dana", "Dunn"),
+}
+
+
 def user_create(username: str, role: str, study, site):
     """A user in the role's group, assigned to the study (and site, unless None), with the test
-    password."""
+    password and a full name (the persona's, or "<Username> Tester")."""
     from django.contrib.auth import get_user_model
 
     from ecrf.access import ensure_role_groups
     from ecrf.models import StudyAssignment
 
     ensure_role_groups()
-    user = get_user_model().objects.create_user(username, password=PASSWORD)
+    first, last = FULL_NAMES.get(username, (username.capitalize(), "Tester"))
+    user = get_user_model().objects.create_user(
+        username, password=PASSWORD, first_name=first, last_name=last
+    )
     user.groups.add(user.groups.model.objects.get(name=role))
     StudyAssignment.objects.create(user=user, study=study, site=site)
     return user
@@ -107,6 +119,23 @@ def subject_enrolled(
         dose_level=study.dose_levels.get(level=level),
         enrolled_on=dt.date(2026, 2, 10),
         first_dose_on=first_dose_on,
+        by=by,
+    )
+
+
+def subject_at_level(study, site, code: str, *, level: int, by, reason=None, **enrolment):
+    """A subject at a dose level the escalation design may not have opened: enrolled at DL1
+    (``subject_enrolled``), then its dose level corrected. For tests of reports and tables that
+    need subjects at several levels whatever their DLT data; a test of enrolment enrols."""
+    from ecrf.services.subjects import subject_correct
+
+    enrolled = subject_enrolled(study, site, code, by=by, **enrolment)
+    if level == 1:
+        return enrolled
+    return subject_correct(
+        subject=enrolled,
+        changes={"dose_level": study.dose_levels.get(level=level)},
+        reason=reason or "Dose level transcribed wrongly at enrolment",
         by=by,
     )
 

@@ -29,10 +29,13 @@ from tests.factories import subject_enrolled
 FIRST_DOSE = dt.date(2026, 3, 2)
 
 
-def _record(subject: Subject, by, *, events: int, labs: int = 0, doses: int = 0) -> None:
-    """Grade 3 fatigue possibly related to every agent (a potential DLT in the window), ALT
-    results and daily imatinib doses."""
-    assessments = dict.fromkeys(("CTX", "IM", "IL2"), ("possible", "none"))
+def _record(
+    subject: Subject, by, *, events: int, labs: int = 0, doses: int = 0, related: bool = True
+) -> None:
+    """Grade 3 fatigue possibly related to every agent (a potential DLT in the window; unrelated
+    and no DLT with ``related=False``), ALT results and daily imatinib doses."""
+    attribution = "possible" if related else "unrelated"
+    assessments = dict.fromkeys(("CTX", "IM", "IL2"), (attribution, "none"))
     for i in range(events):
         ae_record(subject=subject, ctcae_term="Fatigue", grade=3, assessments=assessments,
                   onset_on=FIRST_DOSE + dt.timedelta(days=2 + i % 15), by=by)  # fmt: skip
@@ -46,9 +49,22 @@ def _record(subject: Subject, by, *, events: int, labs: int = 0, doses: int = 0)
                     given_dose=Decimal(400), by=by)  # fmt: skip
 
 
-def _trial(study, site, by, *, subjects: int, events: int, start: int = 1) -> None:
+def _trial(
+    study, site, by, *, subjects: int, events: int, start: int = 1, related: bool = True
+) -> None:
+    """Subjects A-<start>... at dose level 1 (those not enrolled yet are), each with `events`."""
     for number in range(start, start + subjects):
-        _record(subject_enrolled(study, site, f"A-{number:03d}", by=by), by, events=events)
+        code = f"A-{number:03d}"
+        subject = study.subjects.filter(subject_code=code).first()
+        subject = subject or subject_enrolled(study, site, code, by=by)
+        _record(subject, by, events=events, related=related)
+
+
+def _enrolled(study, site, by, *, subjects: int) -> None:
+    """Enrol the subjects of a test before any of them has a potential DLT: two DLTs at dose
+    level 1 make it exceed the MTD, and the 3+3 design then opens no dose level."""
+    for number in range(1, subjects + 1):
+        subject_enrolled(study, site, f"A-{number:03d}", by=by)
 
 
 def _queries(client, url: str) -> int:
@@ -64,9 +80,9 @@ def test_the_subject_list_runs_as_many_queries_for_20_subjects_as_for_2(
 ):
     client.force_login(alice)
     url = reverse("subject_list")
-    _trial(study, site_a, alice, subjects=2, events=1)
+    _trial(study, site_a, alice, subjects=2, events=1, related=False)
     small = _queries(client, url)
-    _trial(study, site_a, alice, subjects=18, events=1, start=3)
+    _trial(study, site_a, alice, subjects=18, events=1, start=3, related=False)
     assert Subject.objects.count() == 20
     assert _queries(client, url) == small
     page = client.get(url).content.decode()
@@ -152,6 +168,7 @@ def test_the_dlt_dashboard_runs_as_many_queries_for_20_subjects_as_for_2(
 ):
     client.force_login(bob)
     url = reverse("dlt_dashboard")
+    _enrolled(study, site_a, alice, subjects=20)
     _trial(study, site_a, alice, subjects=2, events=1)
     small = _queries(client, url)
     _trial(study, site_a, alice, subjects=18, events=1, start=3)
@@ -177,9 +194,9 @@ def test_the_admin_adverse_event_list_runs_as_many_queries_for_30_events_as_for_
 ):
     client.force_login(data_manager)
     url = reverse("admin:ecrf_adverseevent_changelist")
-    _trial(study, site_a, alice, subjects=2, events=1)
+    _trial(study, site_a, alice, subjects=2, events=1, related=False)
     small = _queries(client, url)
-    _trial(study, site_a, alice, subjects=2, events=14, start=3)
+    _trial(study, site_a, alice, subjects=2, events=14, start=3, related=False)
     assert AdverseEvent.objects.count() == 30
     assert "30 adverse events" in client.get(url).content.decode()
     assert _queries(client, url) == small
@@ -200,10 +217,11 @@ def test_the_dlt_dashboard_and_review_queue_list_unreconciled_labs_in_constant_q
     bob.save(update_fields=["is_staff"])
     client.force_login(bob)
     urls = [reverse("dlt_dashboard"), reverse("admin:ecrf_dltreviewqueue_changelist")]
-    _trial(study, site_a, alice, subjects=2, events=1)
+    # Unrelated events: potential DLTs at dose level 1 would close it to the next subjects.
+    _trial(study, site_a, alice, subjects=2, events=1, related=False)
     _lab_only_grade_4(Subject.objects.all(), alice)
     small = [_queries(client, url) for url in urls]
-    _trial(study, site_a, alice, subjects=18, events=1, start=3)
+    _trial(study, site_a, alice, subjects=18, events=1, start=3, related=False)
     _lab_only_grade_4(Subject.objects.exclude(lab_results__test_code="SODIUM"), alice)
     for url in urls:
         assert client.get(url).content.decode().count("Rule out, signed") == 20
@@ -251,8 +269,7 @@ def _investigator_items(subjects, nurse, investigator, monitor) -> None:
         first, second = subject.visits.order_by("planned_on")[1:3]
         for visit in (first, second):
             visit_record(visit=visit, status="done", done_on=visit.planned_on, by=nurse)
-        signoff_sign(target=first, by=investigator, password="correct horse battery",
-                     printed_name="Dr Bob Baker")  # fmt: skip
+        signoff_sign(target=first, by=investigator, password="correct horse battery")  # fmt: skip
         dose_record(subject=subject, agent=subject.study.agents.get(code="IM"),
                     given_on=first.planned_on, given_dose=Decimal(400), visit=first, by=nurse)  # fmt: skip
         query_raise(record=event, field="grade", message="Grade per source?", by=monitor)

@@ -51,6 +51,8 @@ def test_seed_demo_loads_the_reference_trial_once_and_prints_passwords_once():
         password = re.search(rf"^\s*{re.escape(demo.username)}\s+(\S+)$", output, re.M).group(1)
         assert user.check_password(password)
         assert user.groups.filter(name=demo.role.value).exists()
+        # The name their signatures show (21 CFR 11.50): an account without one cannot sign.
+        assert user.get_full_name() == f"{demo.first_name} {demo.last_name}"
     assert {d.role for d in DEMO_USERS} == set(Role)
 
     audit = AuditEvent.objects.count()

@@ -4,7 +4,6 @@ from django import forms
 
 from ..models import DltDecision
 from ..models.limits import TEXT_MAX
-from ..services.signatures import PRINTED_NAME_REQUIRED
 
 
 class DltDecisionForm(forms.Form):
@@ -14,12 +13,8 @@ class DltDecisionForm(forms.Form):
     reason = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 3}), label="Reason", max_length=TEXT_MAX
     )
-    printed_name = forms.CharField(
-        max_length=150,
-        label="Your full name",
-        help_text="As it is to appear on the signature.",
-        error_messages={"required": PRINTED_NAME_REQUIRED},
-    )
+    # No printed name: the signature shows the full name of the signer's account, which the
+    # page shows above the form (21 CFR 11.50; `ecrf.services.signatures.printed_name_of`).
     password = forms.CharField(
         widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
         label="Your password",
@@ -31,5 +26,4 @@ class LabToxicityRuleOutForm(forms.Form):
     """Rule out an unreconciled lab toxicity as a DLT: reason and signature, no choice."""
 
     reason = DltDecisionForm.base_fields["reason"]
-    printed_name = DltDecisionForm.base_fields["printed_name"]
     password = DltDecisionForm.base_fields["password"]

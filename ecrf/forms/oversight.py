@@ -12,7 +12,6 @@ from django import forms
 from ..models.limits import TEXT_MAX
 from ..services.locking import UNLOCK_REASON_REQUIRED
 from ..services.queries import MESSAGE_REQUIRED
-from ..services.signatures import PRINTED_NAME_REQUIRED
 from ..services.signoff import MEANING_REVIEWED
 
 WHOLE_FORM = "The form as a whole"
@@ -68,14 +67,9 @@ class UnlockForm(forms.Form):
 
 
 class SignOffForm(forms.Form):
-    """The investigator's signature: printed name and password re-entered (21 CFR 11.50)."""
+    """The investigator's signature: the password re-entered; the printed name is the full name
+    of the account, shown by the page, not typed (21 CFR 11.50)."""
 
-    printed_name = forms.CharField(
-        max_length=150,
-        label="Your full name",
-        help_text="As it is to appear on the signature.",
-        error_messages={"required": PRINTED_NAME_REQUIRED},
-    )
     password = forms.CharField(
         widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
         label="Your password",

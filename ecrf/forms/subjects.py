@@ -7,7 +7,13 @@ import datetime as dt
 from django import forms
 
 from ..models import DoseLevel, Sex, Site, SubjectStatus, TreatmentEnd, Visit, VisitStatus
+from ..selectors.enrolment import EnrolmentDoseLevels
 from .base import DATE, RecordForm, SoftWarning
+
+DOSE_LEVEL_NOT_OFFERED = (
+    "That dose level is not open today: choose one of those offered (the note above the form "
+    "says why the others are not)."
+)
 
 
 class SubjectSearchForm(forms.Form):
@@ -35,16 +41,11 @@ class ScreeningForm(RecordForm):
     )
 
     def __init__(self, *args, sites, **kwargs):
+        """The service refuses a consent date after today (`subject_screen`)."""
         super().__init__(*args, **kwargs)
         self.fields["site"].queryset = sites
         if sites.count() == 1:
             self.fields["site"].initial = sites.first()
-
-    def clean_consent_on(self):
-        value = self.cleaned_data["consent_on"]
-        if value > dt.date.today():
-            raise forms.ValidationError("The informed consent date cannot be in the future.")
-        return value
 
 
 class EnrolmentForm(RecordForm):
@@ -55,16 +56,22 @@ class EnrolmentForm(RecordForm):
     )
     enrolled_on = forms.DateField(label="Enrolment date", widget=DATE)
     dose_level = forms.ModelChoiceField(
-        queryset=DoseLevel.objects.none(), help_text="Only dose levels open for enrolment."
+        queryset=DoseLevel.objects.none(),
+        help_text="Only the dose levels the escalation design opens today.",
+        error_messages={"invalid_choice": DOSE_LEVEL_NOT_OFFERED},
     )
     first_dose_on = forms.DateField(
         label="First dose (cycle 1 day 1)", widget=DATE, required=False,
         help_text="Plans the visit schedule; can be added later.",
     )  # fmt: skip
 
-    def __init__(self, *args, study, **kwargs):
+    def __init__(self, *args, dose_levels: EnrolmentDoseLevels, **kwargs):
+        """`dose_levels`: the study's dose levels open and closed today (the service decides
+        again when it saves, so a level closed in between is refused with its reason)."""
         super().__init__(*args, **kwargs)
-        self.fields["dose_level"].queryset = study.dose_levels.filter(open_for_enrolment=True)
+        self.fields["dose_level"].queryset = DoseLevel.objects.filter(
+            pk__in=[level.pk for level in dose_levels.open_levels]
+        ).order_by("level")
 
     def clean(self):
         cleaned = super().clean()

@@ -56,17 +56,20 @@ class DemoUser:
     username: str
     role: Role
     site: str | None  # None: every site of the study
+    # The full name a signature shows (21 CFR 11.50): an account without one cannot sign.
+    first_name: str
+    last_name: str
 
 
 DEMO_USERS = (
-    DemoUser("nurse.alice", Role.RESEARCH_NURSE, "A"),
-    DemoUser("investigator.ines", Role.INVESTIGATOR, "A"),
-    DemoUser("nurse.charlie", Role.RESEARCH_NURSE, "B"),
-    DemoUser("investigator.bruno", Role.INVESTIGATOR, "B"),
-    DemoUser("monitor.maria", Role.MONITOR, None),
-    DemoUser("datamanager.dan", Role.DATA_MANAGER, None),
-    DemoUser("sponsor.sam", Role.SPONSOR_VIEWER, None),
-    DemoUser("admin", Role.ADMINISTRATOR, None),
+    DemoUser("nurse.alice", Role.RESEARCH_NURSE, "A", "Alice", "Martin"),
+    DemoUser("investigator.ines", Role.INVESTIGATOR, "A", "Ines", "Moreau"),
+    DemoUser("nurse.charlie", Role.RESEARCH_NURSE, "B", "Charlie", "Dubois"),
+    DemoUser("investigator.bruno", Role.INVESTIGATOR, "B", "Bruno", "Lefevre"),
+    DemoUser("monitor.maria", Role.MONITOR, None, "Maria", "Rossi"),
+    DemoUser("datamanager.dan", Role.DATA_MANAGER, None, "Dan", "Keller"),
+    DemoUser("sponsor.sam", Role.SPONSOR_VIEWER, None, "Sam", "Novak"),
+    DemoUser("admin", Role.ADMINISTRATOR, None, "Demo", "Administrator"),
 )
 
 # (dose level, adverse events beyond the common ones): the cohorts of the reference trial, in
@@ -117,11 +120,17 @@ def _ensure_users(study: Study) -> dict[str, str]:
             user = User.objects.create_user(
                 demo.username,
                 password=password,
+                first_name=demo.first_name,
+                last_name=demo.last_name,
                 is_staff=demo.role in (Role.DATA_MANAGER, Role.ADMINISTRATOR, Role.MONITOR),
                 is_superuser=demo.role == Role.ADMINISTRATOR,
             )
             user.groups.add(group)
             passwords[demo.username] = password
+        elif not user.get_full_name().strip():
+            # A demo user seeded before full names were required gets one, so that it can sign.
+            user.first_name, user.last_name = demo.first_name, demo.last_name
+            user.save(update_fields=["first_name", "last_name"])
         site = sites[demo.site] if demo.site else None
         if not StudyAssignment.objects.filter(user=user, study=study, site=site).exists():
             study_assignment_create(user=user, study=study, site=site, by=actor)
@@ -157,6 +166,9 @@ def _enrol_subjects(study: Study, rng: random.Random) -> int:
     number = 0
     first_dose = FIRST_ENROLMENT
     for cohort_index, (level, extra_events) in enumerate(COHORTS):
+        # A cohort is enrolled before any of its patients is treated, as a site enrols the
+        # cohort of 3 together: the design decides on a dose level from the cohorts before.
+        cohort = []
         for patient_index, extra in enumerate(extra_events):
             number += 1
             site = sites[number % len(sites)]
@@ -177,6 +189,8 @@ def _enrol_subjects(study: Study, rng: random.Random) -> int:
                 first_dose_on=first_dose + dt.timedelta(days=patient_index * 3),
                 by=actor,
             )
+            cohort.append((subject, extra))
+        for subject, extra in cohort:
             _treat(subject, agents, extra, rng, actor)
         first_dose += dt.timedelta(days=35 + cohort_index)
     for index in range(SCREEN_FAILURES):

@@ -238,10 +238,10 @@ def _signed_content(assessment: DltAssessment, decision: str, reason: str) -> st
     return json.dumps(data, sort_keys=True, default=str)
 
 
-def _decision_checked(*, by, subject, target, reason: str, password: str, printed_name: str):
+def _decision_checked(*, by, subject, target, reason: str, password: str):
     """The checks every signed safety decision shares: a reason, then the one signature check
-    (investigator of the subject's site, password, printed name). Returns (actor, reason,
-    printed name), or raises with every problem named by its field."""
+    (investigator of the subject's site, an account with a full name, password). Returns
+    (actor, reason, printed name), or raises with every problem named by its field."""
     actor = as_actor(by)
     reason = (reason or "").strip()
     errors = {}
@@ -252,7 +252,6 @@ def _decision_checked(*, by, subject, target, reason: str, password: str, printe
         subject=subject,
         target=target,
         password=password,
-        printed_name=printed_name,
         errors=errors,
     )
     return actor, reason, printed_name
@@ -266,11 +265,10 @@ def _sign_decision(
     meaning: str,
     by,
     password: str,
-    printed_name: str,
 ) -> DltAssessment:
     actor, reason, printed_name = _decision_checked(
         by=by, subject=assessment.adverse_event.subject, target=assessment, reason=reason,
-        password=password, printed_name=printed_name,
+        password=password,
     )  # fmt: skip
     now = timezone.now()
     with transaction.atomic():
@@ -306,9 +304,9 @@ def dlt_decide(
     reason: str,
     by,
     password: str,
-    printed_name: str,
 ) -> DltAssessment:
-    """Confirm or rule out a DLT, signed: password re-entered, printed name, UTC time, meaning.
+    """Confirm or rule out a DLT, signed: password re-entered, the account's printed name, UTC
+    time, meaning.
 
     A decision already taken can be taken again (signed anew) only when it is marked for review.
     A lock on the subject or on the adverse event's form refuses the decision (RecordLocked)
@@ -332,7 +330,6 @@ def dlt_decide(
         meaning=meaning,
         by=by,
         password=password,
-        printed_name=printed_name,
     )
 
 
@@ -353,11 +350,11 @@ def _lab_signed_content(result: LabResult, reason: str) -> str:
 
 
 def lab_toxicity_rule_out(
-    *, lab_result: LabResult, reason: str, by, password: str, printed_name: str
+    *, lab_result: LabResult, reason: str, by, password: str
 ) -> LabToxicityAssessment:
     """Sign that an unreconciled lab toxicity (grade 3 or more in the DLT window, no matching
     adverse event) is not a DLT: the same signature as a DLT decision (password re-entered,
-    printed name, UTC time, meaning), by an investigator of the subject's site
+    the account's printed name, UTC time, meaning), by an investigator of the subject's site
     (access.Action.DECIDE_DLT, checked by `signature_check`). Signed once; a lock on the result
     refuses it before the password is checked."""
     ensure_not_locked(lab_result)
@@ -367,7 +364,6 @@ def lab_toxicity_rule_out(
         raise ValidationError(LAB_ALREADY_RULED_OUT, code="already_decided")
     actor, reason, printed_name = _decision_checked(
         by=by, subject=lab_result.subject, target=lab_result, reason=reason, password=password,
-        printed_name=printed_name,
     )  # fmt: skip
     now = timezone.now()
     with transaction.atomic():

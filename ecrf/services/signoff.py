@@ -1,6 +1,6 @@
 """Investigator sign-off of a visit or a whole casebook (21 CFR Part 11, 11.50 and 11.70).
 
-A signature records the password re-entered, the printed name, the UTC time and its meaning, and
+A signature records the password re-entered, the account's printed name, the UTC time and its meaning, and
 is bound to a SHA-256 hash of the data signed (one signature service: `.signatures`). When the data changes later the hash no longer
 matches: the signature shows as invalidated by the first change after it, until signed again.
 """
@@ -22,7 +22,7 @@ def _subject_of(target: models.Model) -> Subject:
     return target if isinstance(target, Subject) else target.subject
 
 
-def signoff_sign(*, target: models.Model, by, password: str, printed_name: str) -> Signature:
+def signoff_sign(*, target: models.Model, by, password: str) -> Signature:
     """An investigator signs a visit or a subject's whole casebook (ecrf.services.signatures)."""
     actor = as_actor(by)
     printed_name = signature_check(
@@ -30,7 +30,6 @@ def signoff_sign(*, target: models.Model, by, password: str, printed_name: str) 
         subject=_subject_of(target),
         target=target,
         password=password,
-        printed_name=printed_name,
     )
     with transaction.atomic(durable=True):
         signature = signature_sign(

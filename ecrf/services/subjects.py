@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Q
+from django.utils import timezone
 
 from ..models import (
     DoseLevel,
@@ -18,6 +20,7 @@ from ..models import (
     VisitKind,
     VisitStatus,
 )
+from ..selectors.enrolment import enrolment_dose_levels
 from .dlt import dlt_evaluate_subject
 from .errors import invalid
 from .queries import queries_sync_automatic
@@ -27,8 +30,29 @@ from .records import record_create, record_update
 # the first dose against attributions).
 CONSISTENCY_FIELDS = frozenset({"sex", "birth_year", "first_dose_on"})
 
-DOSE_LEVEL_CLOSED = "Dose level {level} is not open for enrolment."
+DOSE_LEVEL_CLOSED = "Dose level {level} is not open: {why}. Design recommendation: {advice}"
 NOT_SCREENING = "Only a subject in screening can be enrolled."
+DATE_IN_FUTURE = "The {what} ({date}) cannot be in the future: today is {today}."
+# The dates of screening and enrolment that say something happened, by field, as the message
+# names them. The first dose may be planned ahead.
+PAST_DATES = {
+    "consent_on": "informed consent date",
+    "eligibility_confirmed_on": "eligibility date",
+    "enrolled_on": "enrolment date",
+}
+
+
+def _future_date_errors(**dates: dt.date | None) -> dict[str, ValidationError]:
+    """An error for each date after today (the site's local date), by field."""
+    today = timezone.localdate()
+    return {
+        field: ValidationError(
+            DATE_IN_FUTURE.format(what=PAST_DATES[field], date=value, today=today),
+            code="date_in_future",
+        )
+        for field, value in dates.items()
+        if value is not None and value > today
+    }
 
 
 def study_day_date(first_dose_on: dt.date, cycle: int, day: int, cycle_days: int) -> dt.date:
@@ -80,8 +104,11 @@ def subject_screen(
     The ID is allocated inside the transaction that saves the subject, with the study's row
     locked, so that two registrations at the same moment never get the same number. An import
     passes the IDs its file states. Not durable: the imports and the demo screen subjects
-    inside their own transaction.
+    inside their own transaction. The consent date cannot be after today.
     """
+    errors = _future_date_errors(consent_on=consent_on)
+    if errors:
+        raise ValidationError(errors)
     with transaction.atomic():
         if subject_code is None:
             # The lock serialises registrations in the study until this one commits.
@@ -108,17 +135,29 @@ def subject_enrol(
     by,
     eligibility_confirmed_on: dt.date | None = None,
 ) -> Subject:
-    """Enrol a screened subject at a dose level open for enrolment and plan their visits.
+    """Enrol a screened subject at a dose level open today and plan their visits.
 
-    Data entry requires the eligibility date; an import of historical data may not have it.
-    Not durable: the imports and the demo enrol inside their own transaction.
+    A dose level is open when the escalation design allows it now, from the DLT data entered
+    so far (`ecrf.selectors.enrolment`, the dashboard's recommendation), and the study settings
+    have not closed it. The eligibility and enrolment dates cannot be after today. Data entry
+    requires the eligibility date; an import of historical data may not have it. Not durable:
+    the imports and the demo enrol inside their own transaction.
     """
     if subject.status != SubjectStatus.SCREENING:
         raise invalid("status", NOT_SCREENING, "not_screening")
-    if dose_level.study_id == subject.study_id and not dose_level.open_for_enrolment:
-        raise invalid(
-            "dose_level", DOSE_LEVEL_CLOSED.format(level=dose_level.level), "dose_level_closed"
-        )
+    errors = _future_date_errors(
+        eligibility_confirmed_on=eligibility_confirmed_on, enrolled_on=enrolled_on
+    )
+    if dose_level.study_id == subject.study_id:
+        levels = enrolment_dose_levels(subject.study)
+        why = levels.why_closed(dose_level)
+        if why:
+            message = DOSE_LEVEL_CLOSED.format(
+                level=dose_level.level, why=why, advice=levels.advice
+            )
+            errors["dose_level"] = ValidationError(message, code="dose_level_closed")
+    if errors:
+        raise ValidationError(errors)
     with transaction.atomic():
         subject = record_update(
             record=subject,

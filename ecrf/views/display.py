@@ -12,6 +12,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 
 from ..forms.labs import PANELS
 from ..models import AdverseEvent, DoseAdministration, LabResult, Subject, Visit
+from ..services.signatures import NO_FULL_NAME, printed_name_of
 
 ROWS_PER_PAGE = 50
 
@@ -50,3 +51,9 @@ def casebook_url(subject_id, anchor: str = "oversight") -> str:
 
 def review_url(subject_id, kind: str) -> str:
     return reverse("subject_review", args=[subject_id]) + f"?kind={kind}"
+
+
+def signer_context(user) -> dict:
+    """What a signing page shows of the signer: the printed name the signature will carry (the
+    account's full name), or why the account cannot sign (`ecrf/_signer.html`)."""
+    return {"signer_name": printed_name_of(user), "no_full_name": NO_FULL_NAME}

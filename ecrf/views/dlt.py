@@ -20,6 +20,7 @@ from ..selectors.dlt import dlt_overview, study_dlt_rules
 from ..selectors.dlt_evidence import dlt_evidence
 from ..selectors.dose_plan import doses_above_plan, subject_doses_above_plan
 from ..services.dlt import dlt_decide, lab_toxicity_rule_out
+from .display import signer_context
 from .editing import save_through_service
 from .subjects import role_label
 
@@ -132,6 +133,7 @@ def dlt_decide_view(request: HttpRequest, assessment_id: UUID) -> HttpResponse:
             "form": form,
             "can_decide": can_decide,
             "role_label": role_label(request.user),
+            **signer_context(request.user),
         },
     )
 
@@ -168,6 +170,7 @@ def lab_toxicity_rule_out_view(request: HttpRequest, result_id: UUID) -> HttpRes
             "form": form,
             "can_decide": can_decide,
             "role_label": role_label(request.user),
+            **signer_context(request.user),
         },
     )
 

@@ -1,5 +1,6 @@
-"""Investigator sign-off of a visit or a whole casebook, with the password re-entered and the
-printed name (`ecrf.services.signoff.signoff_sign`; 21 CFR Part 11, 11.50).
+"""Investigator sign-off of a visit or a whole casebook, with the password re-entered; the
+signature shows the account's full name (`ecrf.services.signoff.signoff_sign`; 21 CFR Part 11,
+11.50).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from ..forms.oversight import SignOffForm
 from ..selectors.queries import open_query_total
 from ..selectors.signatures import signature_states, signed_counts
 from ..services.signoff import MEANING_REVIEWED, signoff_sign
-from .display import casebook_url, subject_of
+from .display import casebook_url, signer_context, subject_of
 from .subjects import role_label
 
 SIGNABLE_KINDS = ("subject", "visit")
@@ -44,7 +45,6 @@ def sign_off(request: HttpRequest, kind: str, record_id: UUID) -> HttpResponse:
                 target=target,
                 by=request.user,
                 password=form.cleaned_data["password"],
-                printed_name=form.cleaned_data["printed_name"],
             )
         except ValidationError as exc:
             add_service_errors(form, exc)
@@ -65,6 +65,7 @@ def sign_off(request: HttpRequest, kind: str, record_id: UUID) -> HttpResponse:
             "states": list(reversed(signature_states(target))),
             "open_queries": open_query_total(subject),
             "role_label": role_label(request.user),
+            **signer_context(request.user),
         },
     )
 

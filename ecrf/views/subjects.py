@@ -52,6 +52,7 @@ from ..models import (
 )
 from ..safety.grade_history import format_grade_history
 from ..selectors.audit import readable_audit
+from ..selectors.enrolment import enrolment_dose_levels
 from ..selectors.grade_history import grade_histories
 from ..selectors.reconciliation import (
     reconciliation_counts,
@@ -250,7 +251,8 @@ def subject_enrol_view(request: HttpRequest, subject_id: UUID) -> HttpResponse:
     if subject.status != SubjectStatus.SCREENING:
         messages.info(request, f"{subject.subject_code} is already {subject.get_status_display()}.")
         return redirect("subject_detail", subject.pk)
-    form = EnrolmentForm(request.POST or None, study=subject.study)
+    dose_levels = enrolment_dose_levels(subject.study)
+    form = EnrolmentForm(request.POST or None, dose_levels=dose_levels)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         saved = save_through_service(
@@ -276,6 +278,7 @@ def subject_enrol_view(request: HttpRequest, subject_id: UUID) -> HttpResponse:
         title=f"Enrol {subject.subject_code}",
         draft_key=f"enrol-{subject.pk}",
         subject=subject,
+        dose_levels=dose_levels,
     )
 
 

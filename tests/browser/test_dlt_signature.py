@@ -44,7 +44,9 @@ def test_bob_confirms_a_dlt_with_his_signature(live_server, page, bob, alice, su
     page.screenshot(path=str(SCREENSHOTS / "dlt-decide.png"), full_page=True)
     page.check("input[name=decision][value=confirmed]")
     page.fill("textarea[name=reason]", "Hospitalised with oedema and hypotension on IL-2")
-    page.fill("input[name=printed_name]", "Dr Bob Baker")
+    # The printed name is the account's full name, shown and not typed (21 CFR 11.50).
+    expect(page.locator("#signer-name")).to_contain_text("Signing as Bob Baker")
+    expect(page.locator("input[name=printed_name]")).to_have_count(0)
     page.fill("input[name=password]", "not my password")
     page.click("button:has-text('Sign decision')")
     expect(page.locator("text=The password is not correct")).to_be_visible()
@@ -59,4 +61,4 @@ def test_bob_confirms_a_dlt_with_his_signature(live_server, page, bob, alice, su
 
     assessment = DltAssessment.objects.get(adverse_event=event)
     assert assessment.status == DltStatus.CONFIRMED
-    assert assessment.signature.printed_name == "Dr Bob Baker"
+    assert assessment.signature.printed_name == "Bob Baker"

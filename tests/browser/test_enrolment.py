@@ -36,6 +36,13 @@ def test_alice_registers_enrols_and_records_a_visit(live_server, page, alice, st
     _shot(page, "enrol-casebook-screening")
 
     page.click("a:has-text('Enrol')")
+    # No patient yet: the 3+3 design opens dose level 1 only, and the page says why not DL2.
+    expect(page.locator("#enrolment-dose-levels")).to_contain_text(
+        "DL2 IL-2 6 MIU/day: the escalation to it has not been cleared"
+    )
+    expect(page.locator("select[name=dose_level] option")).to_have_text(
+        ["---------", "DL1 IL-2 3 MIU/day"]
+    )
     page.fill("input[name=eligibility_confirmed_on]", "2026-09-03")
     page.fill("input[name=enrolled_on]", "2026-09-04")
     page.select_option("select[name=dose_level]", label="DL1 IL-2 3 MIU/day")

@@ -101,7 +101,7 @@ def test_query_answered_and_closed_then_a_signed_casebook_invalidated_by_a_chang
         expect(investigator.locator("#meaning")).to_contain_text(
             "I have reviewed these data and they are accurate."
         )
-        investigator.fill("input[name=printed_name]", "Dr Bob Baker")
+        expect(investigator.locator("#signer-name")).to_contain_text("Signing as Bob Baker")
         investigator.fill("input[name=password]", "not my password")
         investigator.get_by_role("button", name="Sign casebook").click()
         expect(investigator.locator("#div_id_password")).to_contain_text(
@@ -114,7 +114,7 @@ def test_query_answered_and_closed_then_a_signed_casebook_invalidated_by_a_chang
         signature = investigator.locator("#signatures [data-signature=subject]")
         expect(signature).to_contain_text("Signed · valid")
         shot(investigator, "oversight-casebook-signed")
-        assert Signature.objects.get().printed_name == "Dr Bob Baker"
+        assert Signature.objects.get().printed_name == "Bob Baker"
 
         # The nurse corrects a signed value, with a reason.
         nurse.goto(f"{live_server.url}/adverse-events/{event.pk}/edit/")

@@ -156,7 +156,6 @@ def test_an_over_long_dlt_reason_is_refused_on_the_page_and_nothing_is_signed(cl
         {
             "decision": "confirmed",
             "reason": "y" * 1_900_000,
-            "printed_name": "Dr Bob Baker",
             "password": PASSWORD,
         },
     )

@@ -79,8 +79,7 @@ def record_casebook(subject, alice, bob):
     record_mark_entered_in_error(record=duplicate, reason="Entered for the wrong subject", by=alice)
     ae_correct(record=rash, changes={"grade": 1}, reason="Source note says grade 1", by=alice)
     dlt_decide(assessment=fatigue.dlt_assessment, decision="confirmed",
-               reason="Fatigue kept her in bed for 10 days", by=bob, password=PASSWORD,
-               printed_name="Dr Bob Baker")  # fmt: skip
+               reason="Fatigue kept her in bed for 10 days", by=bob, password=PASSWORD)  # fmt: skip
     dose_record(subject=subject, agent=agents["IM"], given_on=dt.date(2026, 3, 2),
                 given_dose=Decimal(400), by=alice)  # fmt: skip
     dose_record(subject=subject, agent=agents["IM"], given_on=dt.date(2026, 3, 6),
@@ -262,8 +261,8 @@ def test_a_dlt_decision_prints_with_its_signature(printed):
     decision = printed.rows_with("AE3")[1]  # the adverse events table first, then DLT decisions
     assert decision[3:7] == ["Confirmed DLT", "Confirmed DLT",
                              "Fatigue kept her in bed for 10 days", "bob"]  # fmt: skip
-    signed = printed.row("Dr Bob Baker")
-    assert signed[:7] == ["AE3", printed.facts["signed_at"], "bob", "Dr Bob Baker",
+    signed = printed.row("Bob Baker")
+    assert signed[:7] == ["AE3", printed.facts["signed_at"], "bob", "Bob Baker",
                           "Investigator", MEANING_CONFIRM, "Confirmed DLT"]  # fmt: skip
     assert signed[7].replace(" ", "") == printed.facts["content_hash"]
 

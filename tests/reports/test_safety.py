@@ -40,7 +40,7 @@ from ecrf.services import (
     subject_screen,
 )
 from ecrf.services.adverse_events import ae_correct
-from tests.factories import study_create, subject_enrolled, user_create
+from tests.factories import study_create, subject_at_level, subject_enrolled, user_create
 
 CUTOFF = dt.date(2026, 4, 30)
 VERBATIM = '<b>rash</b> & "itch"'
@@ -64,10 +64,12 @@ def trial(study, site_a, site_b, subject, alice, charlie):
     """Five subjects at two dose levels, with events, doses and labs around the cutoff."""
     a1 = subject
     a2 = subject_enrolled(study, site_a, "A-002", first_dose_on=dt.date(2026, 3, 3), by=alice)
-    a3 = subject_enrolled(
+    # The tables need a second dose level, which the 3+3 design opens only after 3 evaluable
+    # patients at DL1: A-003 and B-004 are enrolled at DL1, then their dose level corrected.
+    a3 = subject_at_level(
         study, site_a, "A-003", level=2, first_dose_on=dt.date(2026, 3, 20), by=alice
     )
-    b4 = subject_enrolled(
+    b4 = subject_at_level(
         study, site_b, "B-004", level=2, first_dose_on=dt.date(2026, 3, 21), by=charlie
     )
     subject_screen(study=study, site=site_a, subject_code="A-005",
@@ -587,7 +589,7 @@ def test_a_five_level_ae_table_is_one_part_and_an_untreated_level_has_no_column(
     nurse = user_create("nina", "research_nurse", study, site)
     for level in range(1, 6):
         treated = _dosed(
-            subject_enrolled(study, site, f"A-00{level}", level=level, by=nurse), nurse
+            subject_at_level(study, site, f"A-00{level}", level=level, by=nurse), nurse
         )
         ae_record(subject=treated, ctcae_term="Fatigue", grade=(2, 3, 3, 1, 2)[level - 1],
                   onset_on=dt.date(2026, 3, 10), assessments=UNRELATED, by=nurse)  # fmt: skip
@@ -655,7 +657,7 @@ def test_an_eight_level_ae_table_repeats_the_stub_and_the_total_in_each_part(
     nurse = user_create("nina", "research_nurse", study, site)
     for level in range(1, 9):
         treated = _dosed(
-            subject_enrolled(study, site, f"A-00{level}", level=level, by=nurse), nurse
+            subject_at_level(study, site, f"A-00{level}", level=level, by=nurse), nurse
         )
         ae_record(subject=treated, ctcae_term="Fatigue", grade=3 if level == 8 else 1,
                   onset_on=dt.date(2026, 3, 10), assessments=UNRELATED, by=nurse)  # fmt: skip

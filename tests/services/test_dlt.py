@@ -45,13 +45,12 @@ def test_a_site_investigator_confirms_with_a_signature(fatigue, bob):
         reason="Fatigue prevented daily activities for 10 days",
         by=bob,
         password=PASSWORD,
-        printed_name="Dr Bob Baker",
     )
     assert decided.status == DltStatus.CONFIRMED
     signature = decided.signature
     assert (signature.signer, signature.printed_name, signature.meaning) == (
         bob,
-        "Dr Bob Baker",
+        "Bob Baker",
         MEANING_CONFIRM,
     )
     assert len(signature.content_hash) == 64 and signature.signed_at.tzinfo is not None
@@ -71,7 +70,6 @@ def test_a_wrong_password_signs_nothing(fatigue, bob):
             reason="Not limiting",
             by=bob,
             password="guess",
-            printed_name="Dr Bob Baker",
         )
     assert info.value.message_dict["password"] == [WRONG_PASSWORD]
     assert Signature.objects.count() == 0
@@ -88,7 +86,6 @@ def test_only_an_investigator_of_the_site_can_decide(fatigue, request, person):
             reason="x",
             by=user,
             password=PASSWORD,
-            printed_name="Someone",
         )
     assert Signature.objects.count() == 0
 
@@ -100,7 +97,6 @@ def test_a_change_that_alters_the_flag_after_a_decision_marks_it_for_review(fati
         reason="Limiting",
         by=bob,
         password=PASSWORD,
-        printed_name="Dr Bob Baker",
     )
     il2 = fatigue.agent_assessments.get(agent__code="IL2")
     ae_correct(record=il2, changes={"attribution": "unlikely"}, reason="Re-assessed", by=bob)
@@ -120,7 +116,6 @@ def test_until_decided_a_potential_dlt_counts_and_a_ruling_out_overrides_it(fati
         reason="Pre-existing fatigue",
         by=bob,
         password=PASSWORD,
-        printed_name="Dr Bob Baker",
     )
     overview = dlt_overview(fatigue.subject.study, cutoff)
     assert overview.levels[0].summary.with_dlt == 0 and overview.queue == []
@@ -154,7 +149,6 @@ def test_the_dashboard_shows_the_queue_and_the_decision_page_signs(client, bob, 
         {
             "decision": "confirmed",
             "reason": "Limiting",
-            "printed_name": "Dr Bob Baker",
             "password": "wrong",
         },
     )
@@ -164,7 +158,6 @@ def test_the_dashboard_shows_the_queue_and_the_decision_page_signs(client, bob, 
         {
             "decision": "confirmed",
             "reason": "Limiting",
-            "printed_name": "Dr Bob Baker",
             "password": PASSWORD,
         },
     )
@@ -204,7 +197,6 @@ def test_an_investigator_can_declare_a_dlt_the_rules_did_not_flag(subject, alice
         reason="Bed-bound; the protocol team judges it dose-limiting",
         by=bob,
         password=PASSWORD,
-        printed_name="Dr Bob Baker",
     )
     assert decided.status == DltStatus.CONFIRMED and not decided.rule_flag
     assert decided.signature.meaning == MEANING_DECLARE

@@ -169,7 +169,7 @@ def test_amending_the_rules_reflags_events_with_audit_lines_and_sends_decisions_
     investigator = user_create("ines", "investigator", study, study.sites.get(code="A"))
     confirmed = dlt_decide(
         assessment=fever.dlt_assessment, decision="confirmed", reason="Fever above 40 C",
-        by=investigator, password=PASSWORD, printed_name="Dr Ines Ito",
+        by=investigator, password=PASSWORD,
     )  # fmt: skip
     assert (confirmed.rule, confirmed.needs_review) == ("grade_3_non_haematological", False)
     assert DltAssessment.objects.get(adverse_event=alt).rule_flag is False

@@ -36,7 +36,7 @@ def _sodium(subject, by, value="118", on=dt.date(2026, 3, 10)):
 
 def _rule_out(result, by, **overrides):
     kwargs = {"reason": "Pseudohyponatraemia: sample drawn above the drip",
-              "password": PASSWORD, "printed_name": "Dr Bob Baker", **overrides}  # fmt: skip
+              "password": PASSWORD, **overrides}  # fmt: skip
     return lab_toxicity_rule_out(lab_result=result, by=by, **kwargs)
 
 
@@ -76,7 +76,7 @@ def test_an_investigator_rules_it_out_with_a_signature_and_it_leaves_the_list(so
     decision = _rule_out(sodium, bob)
     assert decision.decision == "not_dlt" and decision.decided_by == bob
     signature = decision.signature
-    assert (signature.meaning, signature.printed_name) == (MEANING_LAB_RULE_OUT, "Dr Bob Baker")
+    assert (signature.meaning, signature.printed_name) == (MEANING_LAB_RULE_OUT, "Bob Baker")
     assert signature.object_id == str(decision.pk)
     assert AuditEvent.objects.filter(
         model="ecrf.LabToxicityAssessment", object_id=str(decision.pk), field="decision_reason"
@@ -130,7 +130,7 @@ def test_the_advice_is_provisional_while_anything_is_pending(sodium, alice, bob)
     from ecrf.services.dlt import dlt_decide
 
     dlt_decide(assessment=fatigue.dlt_assessment, decision="confirmed", reason="Limiting",
-               by=bob, password=PASSWORD, printed_name="Dr Bob Baker")  # fmt: skip
+               by=bob, password=PASSWORD)  # fmt: skip
     overview = dlt_overview(study, CUTOFF)
     assert not overview.provisional and overview.pending == []
     assert overview.advice == overview.recommendation.reason

@@ -209,9 +209,7 @@ def test_only_data_managers_lock(event, alice, monitor):
 
 def test_signed_casebook_is_invalidated_by_a_later_change(event, bob, alice):
     subject = event.subject
-    signature = signoff_sign(
-        target=subject, by=bob, password=PASSWORD, printed_name="Bob Investigator"
-    )
+    signature = signoff_sign(target=subject, by=bob, password=PASSWORD)
     assert signature.meaning == "I have reviewed these data and they are accurate."
     [state] = signature_states(subject)
     assert state.valid
@@ -221,16 +219,16 @@ def test_signed_casebook_is_invalidated_by_a_later_change(event, bob, alice):
     assert state.invalidated_by.actor == "alice"
     assert state.invalidated_by.field == "grade"
     assert "invalidated by alice's change of grade" in state.description
-    signoff_sign(target=subject, by=bob, password=PASSWORD, printed_name="Bob Investigator")
+    signoff_sign(target=subject, by=bob, password=PASSWORD)
     assert [s.valid for s in signature_states(subject)] == [False, True]
 
 
 def test_signing_needs_the_password_and_a_site_investigator(event, bob, alice):
     with pytest.raises(ValidationError) as refused:
-        signoff_sign(target=event.subject, by=bob, password="wrong", printed_name="")
-    assert set(refused.value.message_dict) == {"password", "printed_name"}
+        signoff_sign(target=event.subject, by=bob, password="wrong")
+    assert set(refused.value.message_dict) == {"password"}
     with pytest.raises(PermissionDenied):
-        signoff_sign(target=event.subject, by=alice, password=PASSWORD, printed_name="Alice")
+        signoff_sign(target=event.subject, by=alice, password=PASSWORD)
     assert _count(Signature) == 0
 
 
@@ -238,7 +236,7 @@ def test_visit_signature_covers_only_that_visit(subject, bob, alice):
     from ecrf.models import Visit
 
     visit = Visit.objects.filter(subject=subject).order_by("planned_on").first()
-    signoff_sign(target=visit, by=bob, password=PASSWORD, printed_name="Bob")
+    signoff_sign(target=visit, by=bob, password=PASSWORD)
     lab_record(
         subject=subject,
         test_code="ALT",

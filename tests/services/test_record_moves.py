@@ -275,7 +275,6 @@ def test_a_dlt_decision_on_a_locked_subject_or_event_is_refused_before_the_passw
                 reason="Limiting",
                 by=bob,
                 password=password,
-                printed_name="Dr Bob Baker",
             )
     # No signature, no decision, and no password failure written for the wrong password.
     assert Signature.objects.count() == 0
@@ -293,7 +292,6 @@ def test_the_decision_page_of_a_locked_subject_answers_with_the_lock_and_signs_n
         {
             "decision": "confirmed",
             "reason": "Limiting",
-            "printed_name": "Dr Bob Baker",
             "password": PASSWORD,
         },
     )

@@ -86,6 +86,63 @@ def test_enrolment_needs_eligibility_and_an_open_dose_level(client, alice, study
     assert screened.visits.filter(label="Follow-up", planned_on=dt.date(2026, 11, 18)).exists()
 
 
+def test_enrolment_offers_only_the_dose_levels_the_design_opens_and_says_why_not_the_others(
+    client, alice, study, site_a, subject
+):
+    """3+3 (Storer 1989): with 1 of 3 evaluable patients at dose level 1 the cohort is not
+    complete, so dose level 2 is neither offered nor accepted."""
+    from ecrf.services import subject_screen
+
+    screened = subject_screen(study=study, site=site_a, subject_code="A-050",
+                              consent_on=dt.date(2026, 9, 1), by=alice)  # fmt: skip
+    client.force_login(alice)
+    url = reverse("subject_enrol", args=[screened.pk])
+    response = client.get(url)
+    form = response.context["form"]
+    assert list(form.fields["dose_level"].queryset.values_list("level", flat=True)) == [1]
+    page = response.content.decode()
+    assert 'id="enrolment-dose-levels"' in page
+    assert (
+        "DL2 IL-2 6 MIU/day: the escalation to it has not been cleared (only dose level 1 is "
+        "open)." in page
+    )
+    assert "complete the cohort of 3 at dose level 1" in page
+    refused = client.post(url, {"eligibility_confirmed_on": "2026-09-04",
+                                "enrolled_on": "2026-09-05",
+                                "dose_level": study.dose_levels.get(level=2).pk})  # fmt: skip
+    assert refused.status_code == 200
+    assert "That dose level is not open today" in refused.content.decode()
+    screened.refresh_from_db()
+    assert screened.status == SubjectStatus.SCREENING
+
+
+def test_enrolment_refuses_eligibility_and_enrolment_dates_after_today_on_their_fields(
+    client, alice, study, site_a
+):
+    from django.utils import timezone
+
+    from ecrf.services import subject_screen
+
+    screened = subject_screen(study=study, site=site_a, subject_code="A-050",
+                              consent_on=dt.date(2026, 9, 1), by=alice)  # fmt: skip
+    tomorrow = timezone.localdate() + dt.timedelta(days=1)
+    client.force_login(alice)
+    response = client.post(
+        reverse("subject_enrol", args=[screened.pk]),
+        {"eligibility_confirmed_on": tomorrow.isoformat(), "enrolled_on": tomorrow.isoformat(),
+         "dose_level": study.dose_levels.get(level=1).pk},
+    )  # fmt: skip
+    assert response.status_code == 200
+    errors = response.context["form"].errors
+    assert errors["eligibility_confirmed_on"] == [
+        f"The eligibility date ({tomorrow}) cannot be in the future: today is "
+        f"{timezone.localdate()}."
+    ]
+    assert errors["enrolled_on"][0].startswith(f"The enrolment date ({tomorrow}) cannot be")
+    screened.refresh_from_db()
+    assert screened.status == SubjectStatus.SCREENING
+
+
 def test_the_subject_list_searches_and_filters(client, alice, subject, study, site_a):
     from ecrf.services import subject_screen
 

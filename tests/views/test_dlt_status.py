@@ -59,7 +59,6 @@ def test_a_decision_overrides_the_computed_flag(subject, alice, bob):
     dlt_decide(
         assessment=DltAssessment.objects.get(adverse_event=nausea), decision="ruled_out",
         reason="Resolved with antiemetics", by=bob, password="correct horse battery",
-        printed_name="Dr Bob Baker",
     )  # fmt: skip
     assert dlt_event_statuses(subject.study, dt.date(2026, 3, 20))[nausea.pk] == "ruled_out"
 

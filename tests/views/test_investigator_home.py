@@ -53,7 +53,7 @@ def _sodium_118(subject, by, on=dt.datetime(2026, 3, 10, 8, tzinfo=dt.UTC)) -> L
 
 
 def _sign(target, by):
-    return signoff_sign(target=target, by=by, password=PASSWORD, printed_name="Dr Bob Baker")
+    return signoff_sign(target=target, by=by, password=PASSWORD)
 
 
 def test_every_list_says_none_when_nothing_awaits(client, bob, subject):
@@ -91,8 +91,7 @@ def test_potential_dlts_and_unreconciled_labs_are_listed_oldest_first_with_days_
 
 def test_a_decided_dlt_leaves_the_list(client, bob, alice, subject, fatigue_event):
     dlt_decide(assessment=fatigue_event.dlt_assessment, decision="ruled_out",
-               reason="Fatigue from the disease", by=bob, password=PASSWORD,
-               printed_name="Dr Bob Baker")  # fmt: skip
+               reason="Fatigue from the disease", by=bob, password=PASSWORD)  # fmt: skip
     assert "None." in _table(_home(client, bob), "awaiting-decision")
 
 

@@ -19,7 +19,6 @@ def test_the_dashboard_names_a_ruled_out_dlt_ruled_out(client, subject, alice, b
     dlt_decide(
         assessment=DltAssessment.objects.get(adverse_event=nausea), decision="ruled_out",
         reason="Resolved with antiemetics", by=bob, password="correct horse battery",
-        printed_name="Dr Bob Baker",
     )  # fmt: skip
     client.force_login(bob)
     page = client.get(reverse("dlt_dashboard")).content.decode()

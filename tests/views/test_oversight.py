@@ -26,7 +26,7 @@ from ecrf.models import (
 from ecrf.services import dose_record, lab_record, record_update
 from ecrf.services.locking import UNLOCK_REASON_REQUIRED, lock_place, verification_record
 from ecrf.services.queries import MESSAGE_REQUIRED, STALE_QUERY, query_answer, query_raise
-from ecrf.services.signatures import PRINTED_NAME_REQUIRED, WRONG_PASSWORD
+from ecrf.services.signatures import WRONG_PASSWORD
 from ecrf.services.signoff import MEANING_REVIEWED, signoff_sign
 from ecrf.views.verification import CHANGED_SINCE_LOADED
 from tests.factories import ae_edit_data, dose_edit_data
@@ -483,9 +483,9 @@ def test_bob_signs_the_casebook_and_a_later_change_invalidates_it_on_the_caseboo
     url = reverse("sign_off", args=["subject", subject.pk])
     page = client.get(url).content.decode()
     assert MEANING_REVIEWED in page
-    response = client.post(url, {"printed_name": "Dr Bob Baker", "password": PASSWORD})
+    response = client.post(url, {"password": PASSWORD})
     assert response.status_code == 302
-    assert Signature.objects.get().printed_name == "Dr Bob Baker"
+    assert Signature.objects.get().printed_name == "Bob Baker"
     body = _casebook(client, subject)
     assert "Signed · valid" in body
 
@@ -501,11 +501,9 @@ def test_a_wrong_password_names_the_password_field_and_signs_nothing(client, bob
     client.force_login(bob)
     before = _written()
     url = reverse("sign_off", args=["subject", subject.pk])
-    response = client.post(url, {"printed_name": "Dr Bob Baker", "password": "not my password"})
+    response = client.post(url, {"password": "not my password"})
     assert response.status_code == 200
     assert response.context["form"].errors["password"] == [WRONG_PASSWORD]
-    response = client.post(url, {"printed_name": " ", "password": PASSWORD})
-    assert response.context["form"].errors["printed_name"] == [PRINTED_NAME_REQUIRED]
     # Only the wrong password's own audit line (ecrf.signature.password_failed) is written.
     *data, audit_lines = before
     assert _written() == (*data, audit_lines + 1)
@@ -517,11 +515,11 @@ def test_bob_signs_a_visit(client, bob, subject):
     client.force_login(bob)
     response = client.post(
         reverse("sign_off", args=["visit", visit.pk]),
-        {"printed_name": "Dr Bob Baker", "password": PASSWORD},
+        {"password": PASSWORD},
     )
     assert response.status_code == 302
     assert Signature.objects.get().object_id == str(visit.pk)
-    assert "Visit C1D8:</strong> Signed by Dr Bob Baker" in _casebook(client, subject)
+    assert "Visit C1D8:</strong> Signed by Bob Baker" in _casebook(client, subject)
 
 
 @pytest.mark.parametrize("persona", ["alice", "morgan", "dana"])
@@ -529,7 +527,7 @@ def test_only_the_sites_investigator_signs(client, persona, alice, monitor, data
     client.force_login({"alice": alice, "morgan": monitor, "dana": data_manager}[persona])
     url = reverse("sign_off", args=["subject", subject.pk])
     assert client.get(url).status_code == 403
-    assert client.post(url, {"printed_name": "X", "password": PASSWORD}).status_code == 403
+    assert client.post(url, {"password": PASSWORD}).status_code == 403
     assert Signature.objects.count() == 0
 
 
@@ -569,7 +567,7 @@ def test_another_sites_staff_get_404_on_every_oversight_url(
             assert client.get(url).status_code == 404, url
         for url in post_urls:
             data = {"message": "x", "reason": "x", "loaded_version": 1, "password": PASSWORD,
-                    "printed_name": "x", "field": "grade"}  # fmt: skip
+                    "field": "grade"}  # fmt: skip
             assert client.post(url, data).status_code == 404, url
         assert "Grade 1 per source?" not in client.get(reverse("query_list")).content.decode()
     assert _written() == before
@@ -582,7 +580,7 @@ def test_an_unknown_kind_of_record_is_not_found(client, monitor, event):
 
 def test_source_verification_leaves_a_signature_valid(client, monitor, bob, event, subject):
     """Marking data as verified is not a change of the data: a signature stays valid."""
-    signoff_sign(target=subject, by=bob, password=PASSWORD, printed_name="Dr Bob Baker")
+    signoff_sign(target=subject, by=bob, password=PASSWORD)
     verification_record(record=event, by=monitor)
     client.force_login(bob)
     assert "Signed · valid" in _casebook(client, subject)
