@@ -13,7 +13,13 @@ from playwright.sync_api import expect
 
 from ecrf.services import ae_record, dose_record, lab_record
 from ecrf.services.queries import query_raise
-from tests.factories import PASSWORD, fatigue_grade_3, subject_enrolled, user_create
+from tests.factories import (
+    PASSWORD,
+    fatigue_grade_3,
+    subject_at_level,
+    subject_enrolled,
+    user_create,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -89,7 +95,7 @@ def casebook(study, site_a, alice, bob, subject):
         message="The clinic note of 13 March says the patient was in bed most of the day: grade 3?",
         by=monitor,
     )
-    subject_enrolled(study, site_a, "A-002", sex="M", by=alice, level=2)
+    subject_at_level(study, site_a, "A-002", sex="M", by=alice, level=2)
     subject_enrolled(study, site_a, "A-003", sex="F", by=alice)
     return subject
 

@@ -21,14 +21,14 @@ from ecrf.models import AuditEvent, DataQuery, DoseAdministration, QueryOrigin, 
 from ecrf.services import dose_record
 from ecrf.services.dosing import dose_correct
 from ecrf.services.studies import study_correct
-from tests.factories import subject_enrolled
+from tests.factories import subject_at_level
 
 C1D10 = dt.date(2026, 3, 11)
 
 
 @pytest.fixture
 def level_2(study, site_a, alice):
-    return subject_enrolled(study, site_a, "A-002", level=2, by=alice)
+    return subject_at_level(study, site_a, "A-002", level=2, by=alice)
 
 
 @pytest.fixture

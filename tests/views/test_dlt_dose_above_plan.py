@@ -13,7 +13,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from ecrf.services import dose_record
-from tests.factories import fatigue_grade_3, subject_enrolled
+from tests.factories import fatigue_grade_3, subject_at_level
 
 C1D10 = dt.date(2026, 3, 11)
 SHOWN = "dose above plan: 60 MIU given, 6 planned (1000 %)"
@@ -33,7 +33,7 @@ def _overdose(subject, by, given="60"):
 
 @pytest.fixture
 def level_2(study, site_a, alice):
-    return subject_enrolled(study, site_a, "A-002", level=2, by=alice)
+    return subject_at_level(study, site_a, "A-002", level=2, by=alice)
 
 
 def test_the_dlt_dashboard_lists_a_dose_above_the_plan(client, bob, alice, level_2):
@@ -93,9 +93,9 @@ def test_the_dashboard_reads_the_doses_above_the_plan_in_constant_queries(
 ):
     client.force_login(bob)
     url = reverse("dlt_dashboard")
-    _overdose(subject_enrolled(study, site_a, "A-001", level=2, by=alice), alice)
+    _overdose(subject_at_level(study, site_a, "A-001", level=2, by=alice), alice)
     small = _queries(client, url)
     for number in range(2, 8):
-        _overdose(subject_enrolled(study, site_a, f"A-{number:03d}", level=2, by=alice), alice)
+        _overdose(subject_at_level(study, site_a, f"A-{number:03d}", level=2, by=alice), alice)
     assert client.get(url).content.decode().count(SHOWN) == 14  # list and row, 7 subjects
     assert _queries(client, url) == small

@@ -20,7 +20,7 @@ from ecrf.forms.dosing import (
 from ecrf.models import AuditEvent, DoseAdministration
 from ecrf.services import STALE_RECORD, ae_record, dose_record, record_update
 from tests.factories import dose_edit_data as _edit_data
-from tests.factories import user_create
+from tests.factories import subject_at_level, user_create
 
 C1D1 = dt.date(2026, 3, 2)
 
@@ -342,9 +342,7 @@ C1D10 = dt.date(2026, 3, 11)
 
 @pytest.fixture
 def level_2(study, site_a, alice):
-    from tests.factories import subject_enrolled
-
-    return subject_enrolled(study, site_a, "A-002", level=2, by=alice)
+    return subject_at_level(study, site_a, "A-002", level=2, by=alice)
 
 
 def _il2_above_plan(client, subject, dose, **extra):
