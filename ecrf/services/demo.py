@@ -241,7 +241,7 @@ def _enrol_subjects(study: Study, rng: random.Random, today: dt.date) -> int:
     return number
 
 
-def _until(event: dict, today: dt.date) -> dict | None:
+def _as_of(event: dict, today: dt.date) -> dict | None:
     """The event as known on `today`: None if it has not begun by yesterday, ongoing (no
     resolution date, not recovered) if it resolves today or later."""
     if event["onset_on"] >= today:
@@ -286,7 +286,7 @@ def _treat(
                 "IL2": ("probable", ActionTaken.WITHDRAWN),
             },
         }
-        dlt_spec = _until(dlt_spec, today)
+        dlt_spec = _as_of(dlt_spec, today)
     il2_first = study_day_date(first, 1, agents["IL2"].schedule.first_day, study.cycle_days)
     events = []
     for term in rng.sample(COMMON_EVENTS, k=rng.randint(2, 4)):
@@ -313,7 +313,7 @@ def _treat(
     dlt = _give_doses(subject, agents, dlt_spec, actor, today)
     _visits_and_labs(subject, dlt, rng, actor, today, unrecorded)
     for event in events:
-        event = _until(event, today)
+        event = _as_of(event, today)
         if event is not None:
             _lab_behind(subject, event, actor)
             ae_record(subject=subject, by=actor, **event)
