@@ -1,7 +1,9 @@
 """The demo trial: the reference study with synthetic subjects, written through the services.
 
-Everything is synthetic and deterministic (a fixed random seed and fixed dates), so two
-installations show the same demo data.
+Everything is synthetic and deterministic: a fixed random seed, and dates counted back from the
+day the demo is loaded, so that it looks like a trial under way on that day (the earlier cohorts
+in follow-up, the last one on treatment with visits due, subjects in screening) and two
+installations loading it on the same day show the same demo data.
 """
 
 from __future__ import annotations
@@ -48,7 +50,18 @@ from .visits import visit_record
 
 STUDY_FILE = Path(__file__).resolve().parents[2] / "studies" / "IL2-IM-CTX.json"
 SEED = 17
-FIRST_ENROLMENT = dt.date(2026, 1, 5)
+# On the day the demo is loaded, the first subject of the last cohort is on this study day: in
+# cycle 2, so that every cohort's DLT window has closed and the published MTD stands.
+LAST_COHORT_DAY = 38
+# Days between the first doses of the subjects of a cohort.
+STAGGER_DAYS = 3
+# The visit of the last cohort that is not recorded, (subject of the cohort, visit label): on the
+# day the demo is loaded its window closed a few days ago, so the nurse's home shows it overdue.
+OVERDUE_VISIT = (1, "C2D10")
+# Days before the day the demo is loaded on which the screen failures, and the subjects still in
+# screening, gave consent.
+SCREEN_FAILURE_CONSENT_DAYS = (8, 7)
+SCREENING_CONSENT_DAYS = (5, 2)
 
 
 @dataclass(frozen=True)
@@ -82,7 +95,6 @@ COHORTS = (
     (2, [("Fatigue", 3), None, None]),
     (2, [None, None, None]),
 )
-SCREEN_FAILURES = 2
 COMMON_EVENTS = ("Fever", "Chills", "Alanine aminotransferase increased", "Fatigue", "Nausea")
 LAB_PANEL = {
     # test: (unit, lln, uln, typical value, spread)
@@ -137,8 +149,9 @@ def _ensure_users(study: Study) -> dict[str, str]:
     return passwords
 
 
-def _ensure_reference_ranges(study: Study) -> None:
-    """Each site's normal ranges for the demo panel, so that lab entry prefills them."""
+def _ensure_reference_ranges(study: Study, today: dt.date) -> None:
+    """Each site's normal ranges for the demo panel, so that lab entry prefills them; in effect
+    from before the demo's first result."""
     actor = system_actor("seed_demo")
     for site in study.sites.all():
         for test, (unit, lln, uln, _typical, _spread) in LAB_PANEL.items():
@@ -149,7 +162,7 @@ def _ensure_reference_ranges(study: Study) -> None:
                     unit=unit,
                     lln=lln,
                     uln=uln,
-                    effective_from=dt.date(2025, 1, 1),
+                    effective_from=dt.date(today.year - 1, 1, 1),
                     by=actor,
                 )
 
@@ -158,14 +171,28 @@ def _decimal(value: float, places: int = 1) -> Decimal:
     return Decimal(str(round(max(value, 0.0), places)))
 
 
-def _enrol_subjects(study: Study, rng: random.Random) -> int:
+def _cohort_gap(cohort_index: int) -> dt.timedelta:
+    """From the first dose of a cohort to that of the next: the DLT window of its last subject
+    and the safety review."""
+    return dt.timedelta(days=35 + cohort_index)
+
+
+def _first_enrolment(today: dt.date) -> dt.date:
+    """The first dose of the first cohort, counted back from `today` so that the last cohort's
+    first subject is on LAST_COHORT_DAY that day."""
+    last_cohort = today - dt.timedelta(days=LAST_COHORT_DAY - 1)
+    return last_cohort - sum((_cohort_gap(i) for i in range(len(COHORTS) - 1)), dt.timedelta())
+
+
+def _enrol_subjects(study: Study, rng: random.Random, today: dt.date) -> int:
     actor = system_actor("seed_demo")
     sites = list(study.sites.order_by("code"))
     levels = {level.level: level for level in study.dose_levels.all()}
     agents = {agent.code: agent for agent in study.agents.select_related("schedule")}
     number = 0
-    first_dose = FIRST_ENROLMENT
+    first_dose = _first_enrolment(today)
     for cohort_index, (level, extra_events) in enumerate(COHORTS):
+        last_cohort = cohort_index == len(COHORTS) - 1
         # A cohort is enrolled before any of its patients is treated, as a site enrols the
         # cohort of 3 together: the design decides on a dose level from the cohorts before.
         cohort = []
@@ -186,27 +213,43 @@ def _enrol_subjects(study: Study, rng: random.Random) -> int:
                 subject=subject,
                 dose_level=levels[level],
                 enrolled_on=consent_on + dt.timedelta(days=5),
-                first_dose_on=first_dose + dt.timedelta(days=patient_index * 3),
+                first_dose_on=first_dose + dt.timedelta(days=patient_index * STAGGER_DAYS),
                 by=actor,
             )
-            cohort.append((subject, extra))
-        for subject, extra in cohort:
-            _treat(subject, agents, extra, rng, actor)
-        first_dose += dt.timedelta(days=35 + cohort_index)
-    for index in range(SCREEN_FAILURES):
+            overdue_subject, overdue_label = OVERDUE_VISIT
+            unrecorded = (
+                {overdue_label} if last_cohort and patient_index == overdue_subject else set()
+            )
+            cohort.append((subject, extra, unrecorded))
+        for subject, extra, unrecorded in cohort:
+            _treat(subject, agents, extra, rng, actor, today, unrecorded)
+        first_dose += _cohort_gap(cohort_index)
+    for days_ago in SCREEN_FAILURE_CONSENT_DAYS:
         number += 1
         site = sites[number % len(sites)]
         subject = subject_screen(
             study=study,
             site=site,
             subject_code=f"{site.code}-{number:03d}",
-            consent_on=first_dose - dt.timedelta(days=10 - index),
+            consent_on=today - dt.timedelta(days=days_ago),
             by=actor,
         )
         subject_correct(
             subject=subject,
             changes={"status": SubjectStatus.SCREEN_FAILED},
             reason="Eligibility not met: inadequate organ function at screening",
+            by=actor,
+        )
+    for days_ago in SCREENING_CONSENT_DAYS:
+        number += 1
+        site = sites[number % len(sites)]
+        subject_screen(
+            study=study,
+            site=site,
+            subject_code=f"{site.code}-{number:03d}",
+            consent_on=today - dt.timedelta(days=days_ago),
+            sex=rng.choice("FM"),
+            birth_year=rng.randint(1950, 1985),
             by=actor,
         )
     return number
@@ -218,15 +261,29 @@ def _aware_on(day: dt.date) -> dt.datetime:
     return min(morning, timezone.now())
 
 
-def _treat(subject, agents, extra_event, rng: random.Random, actor) -> None:
-    """Give the subject's doses, visits, adverse events and labs over the planned cycles.
+def _as_of(event: dict, today: dt.date) -> dict | None:
+    """The event as known on `today`: None if it has not begun by yesterday, ongoing (no
+    resolution date, not recovered) if it resolves today or later."""
+    if event["onset_on"] >= today:
+        return None
+    if event["resolved_on"] >= today:
+        return {**event, "resolved_on": None, "outcome": "not_recovered"}
+    return event
+
+
+def _treat(
+    subject, agents, extra_event, rng: random.Random, actor, today: dt.date, unrecorded=()
+) -> None:
+    """Give the subject's doses, visits, adverse events and labs over the planned cycles, as far
+    as they took place before `today`.
 
     The data are coherent across the forms (the consistency checks find nothing): events are
     attributed to IL-2 only from its first dose on, an agent interrupted for an event has its
     doses withheld, and an event whose CTCAE term has a lab criterion has a result of its grade.
     Records are entered in the order a site would, so that no automatic query opens on the way:
     doses day by day (the dose-limiting event on its day), then visits and labs, then the
-    other events.
+    other events. Nothing is dated on or after `today` but the visits still planned; the visits
+    in `unrecorded` (labels) are left planned too, although their day has passed.
     """
     study = subject.study
     first = subject.first_dose_on
@@ -250,6 +307,7 @@ def _treat(subject, agents, extra_event, rng: random.Random, actor) -> None:
                 "IL2": ("probable", ActionTaken.WITHDRAWN),
             },
         }
+        dlt_spec = _as_of(dlt_spec, today)
     il2_first = study_day_date(first, 1, agents["IL2"].schedule.first_day, study.cycle_days)
     events = []
     for term in rng.sample(COMMON_EVENTS, k=rng.randint(2, 4)):
@@ -273,16 +331,19 @@ def _treat(subject, agents, extra_event, rng: random.Random, actor) -> None:
                 },
             }
         )
-    dlt = _give_doses(subject, agents, dlt_spec, actor)
-    _visits_and_labs(subject, dlt, rng, actor)
+    dlt = _give_doses(subject, agents, dlt_spec, actor, today)
+    _visits_and_labs(subject, dlt, rng, actor, today, unrecorded)
     for event in events:
-        _lab_behind(subject, event, actor)
-        ae_record(subject=subject, by=actor, **event)
+        event = _as_of(event, today)
+        if event is not None:
+            _lab_behind(subject, event, actor)
+            ae_record(subject=subject, by=actor, **event)
 
 
-def _give_doses(subject, agents, dlt_spec: dict | None, actor):
-    """Every planned dose in date order; the dose-limiting event is recorded on its onset day,
-    and from then on IL-2 is withdrawn and imatinib withheld until the event resolves."""
+def _give_doses(subject, agents, dlt_spec: dict | None, actor, today: dt.date):
+    """Every planned dose before `today` in date order; the dose-limiting event is recorded on
+    its onset day, and from then on IL-2 is withdrawn and imatinib withheld until the event
+    resolves."""
     study = subject.study
     first = subject.first_dose_on
     planned = {dose.agent.code: dose.dose for dose in subject.dose_level.doses.all()}
@@ -297,11 +358,17 @@ def _give_doses(subject, agents, dlt_spec: dict | None, actor):
                 doses.append((study_day_date(first, cycle, day, study.cycle_days), order, code))
     dlt = None
     for given_on, _order, code in sorted(doses):
+        if given_on >= today:
+            break
         if dlt_spec is not None and dlt is None and given_on >= dlt_spec["onset_on"]:
             dlt = ae_record(subject=subject, by=actor, **dlt_spec)
         withheld = dlt is not None and (
             (code == "IL2" and given_on >= dlt.onset_on)
-            or (code == "IM" and dlt.onset_on <= given_on <= dlt.resolved_on)
+            or (
+                code == "IM"
+                and dlt.onset_on <= given_on
+                and (dlt.resolved_on is None or given_on <= dlt.resolved_on)
+            )
         )
         if withheld:
             dose_record(
@@ -324,19 +391,25 @@ def _give_doses(subject, agents, dlt_spec: dict | None, actor):
     return dlt
 
 
-def _visits_and_labs(subject, dlt, rng: random.Random, actor) -> None:
-    # Every demo subject received the planned cycles (IL-2 stopped after a DLT); treatment ended
-    # with the last dose of the last cycle, and the end-of-treatment visit took place the day
-    # after.
+def _visits_and_labs(subject, dlt, rng: random.Random, actor, today: dt.date, unrecorded) -> None:
+    """Record every visit planned before `today` (but the `unrecorded` ones) as done on its day,
+    with the lab panel at the screening, cycle and end-of-treatment visits.
+
+    Every demo subject receives the planned cycles (IL-2 stopped after a DLT); treatment ends
+    with the last dose of the last cycle, recorded once that day has passed, and the
+    end-of-treatment visit takes place the day after.
+    """
     study = subject.study
     last_dose = study_day_date(
         subject.first_dose_on, study.planned_cycles, study.cycle_days, study.cycle_days
     )
-    subject_end_treatment(
-        subject=subject, ended_on=last_dose, reason=TreatmentEnd.COMPLETED, by=actor
-    )
-    kinds = [VisitKind.SCREENING, VisitKind.CYCLE_DAY, VisitKind.END_OF_TREATMENT]
-    for visit in subject.visits.filter(kind__in=kinds):
+    if last_dose < today:
+        subject_end_treatment(
+            subject=subject, ended_on=last_dose, reason=TreatmentEnd.COMPLETED, by=actor
+        )
+    with_labs = {VisitKind.SCREENING, VisitKind.CYCLE_DAY, VisitKind.END_OF_TREATMENT}
+    visits = subject.visits.filter(planned_on__lt=today).exclude(label__in=unrecorded)
+    for visit in visits:
         done_on = visit.planned_on
         visit = visit_record(
             visit=visit,
@@ -345,6 +418,8 @@ def _visits_and_labs(subject, dlt, rng: random.Random, actor) -> None:
             reason="Visit took place",
             by=actor,
         )
+        if visit.kind not in with_labs:
+            continue
         collected = dt.datetime.combine(done_on, dt.time(8, 30), tzinfo=dt.UTC)
         for test, (unit, lln, uln, typical, spread) in LAB_PANEL.items():
             value = rng.gauss(typical, spread)
@@ -388,20 +463,22 @@ def _lab_behind(subject, event: dict, actor) -> None:
         )  # fmt: skip
 
 
-def demo_seed() -> DemoReport:
+def demo_seed(today: dt.date | None = None) -> DemoReport:
     """Load the reference trial and its demo subjects and users; safe to run again.
 
-    One durable transaction: a demo that fails half way leaves nothing behind, so that running
-    it again starts afresh.
+    The subjects' dates are counted back from `today` (by default the local date), the day on
+    which the demo looks like a trial under way. One durable transaction: a demo that fails half
+    way leaves nothing behind, so that running it again starts afresh.
     """
+    today = today or timezone.localdate()
     rng = random.Random(SEED)  # synthetic demo data, not security
     actor = system_actor("seed_demo")
     definition = read_study_definition(STUDY_FILE)
     with transaction.atomic(durable=True):
         study, created = study_load(definition=definition, by=actor, source=STUDY_FILE.name)
         passwords = _ensure_users(study)
-        _ensure_reference_ranges(study)
+        _ensure_reference_ranges(study, today)
         subjects_created = 0
         if not study.subjects.exists():
-            subjects_created = _enrol_subjects(study, rng)
+            subjects_created = _enrol_subjects(study, rng, today)
     return DemoReport(study, created, subjects_created, passwords)
