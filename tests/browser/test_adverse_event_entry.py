@@ -2,7 +2,6 @@
 the grades each term allows, the server's own check, and two people editing one event."""
 
 import datetime as dt
-from pathlib import Path
 
 import pytest
 from django.utils import timezone
@@ -10,23 +9,9 @@ from playwright.sync_api import expect
 
 from ecrf.models import AdverseEvent, CtcaeTermDescription
 from ecrf.services import ae_record
+from tests.browser.pages import shot, sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-output" / "screenshots"
-PASSWORD = "correct horse battery"
-
-
-def sign_in(page, live_server, username, next_path):
-    page.goto(f"{live_server.url}/accounts/login/?next={next_path}")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{live_server.url}{next_path}")
-
-
-def shot(page, name):
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
 
 
 def fill_the_rest(page):

@@ -3,33 +3,19 @@
 
 import datetime as dt
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
 
 from ecrf.models import DataQuery, DoseAdministration, QueryOrigin
+from tests.browser.pages import shot, sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-output" / "screenshots"
-
-
-def _sign_in(page, live_server, next_url):
-    page.goto(f"{live_server.url}/accounts/login/?next={next_url}")
-    page.fill("input[name=username]", "alice")
-    page.fill("input[name=password]", "correct horse battery")
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{live_server.url}{next_url}")
-
-
-def _shot(page, name):
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
 
 
 def test_alice_records_imatinib_days_1_to_14_with_a_missed_day(live_server, page, alice, subject):
     new_dose = f"/subjects/{subject.pk}/doses/new/"
-    _sign_in(page, live_server, new_dose)
+    sign_in(page, live_server, "alice", new_dose)
     page.get_by_role("link", name="Record a date range as planned").click()
     page.wait_for_url(f"{live_server.url}/subjects/{subject.pk}/doses/range/")
 
@@ -44,7 +30,7 @@ def test_alice_records_imatinib_days_1_to_14_with_a_missed_day(live_server, page
     page.get_by_role("button", name="Save the range").click()
     expect(first).to_contain_text("A dose reduced, increased or missed needs a reason.")
     assert DoseAdministration.objects.count() == 0
-    _shot(page, "dose-range-refused")
+    shot(page, "dose-range-refused")
 
     first = page.locator(".dose-exception").first
     first.get_by_label("Kind of reason").select_option(label="Patient decision")
@@ -56,7 +42,7 @@ def test_alice_records_imatinib_days_1_to_14_with_a_missed_day(live_server, page
             "IM: 14 doses saved from 2026-03-02 to 2026-03-15, 1 of them missed or reduced."
         )
     ).to_be_visible()
-    _shot(page, "dose-range-saved")
+    shot(page, "dose-range-saved")
     doses = DoseAdministration.objects.filter(subject=subject).order_by("given_on")
     assert [d.given_on for d in doses] == [
         dt.date(2026, 3, 2) + dt.timedelta(days=i) for i in range(14)
@@ -67,7 +53,7 @@ def test_alice_records_imatinib_days_1_to_14_with_a_missed_day(live_server, page
 def test_alice_confirms_an_il2_dose_far_above_the_plan(live_server, page, alice, subject):
     """Dose level 1 plans IL-2 3 MIU: 30 MIU is 1000 % of it."""
     new_dose = f"/subjects/{subject.pk}/doses/new/"
-    _sign_in(page, live_server, new_dose)
+    sign_in(page, live_server, "alice", new_dose)
     page.goto(f"{live_server.url}{new_dose}?agent=IL2&date=2026-03-11")
     page.get_by_label("Dose given").fill("30")
     page.get_by_label("Kind of reason").select_option(label="Other")
@@ -79,7 +65,7 @@ def test_alice_confirms_an_il2_dose_far_above_the_plan(live_server, page, alice,
         "30 MIU given, 3 planned (1000 %) is more than 110 % of the planned dose"
     )
     assert DoseAdministration.objects.count() == 0
-    _shot(page, "dose-above-plan-confirm")
+    shot(page, "dose-above-plan-confirm")
     confirm.check()
     page.get_by_role("button", name="Save", exact=True).click()
     page.wait_for_url(f"{live_server.url}/subjects/{subject.pk}/?tab=doses#doses")

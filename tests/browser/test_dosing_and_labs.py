@@ -2,34 +2,20 @@
 
 import datetime as dt
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
 
 from ecrf.models import DoseAdministration, LabResult, ReferenceRange
+from tests.browser.pages import shot, sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-output" / "screenshots"
-
-
-def _sign_in(page, live_server, next_url):
-    page.goto(f"{live_server.url}/accounts/login/?next={next_url}")
-    page.fill("input[name=username]", "alice")
-    page.fill("input[name=password]", "correct horse battery")
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{live_server.url}{next_url}")
-
-
-def _shot(page, name):
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
 
 
 def test_alice_records_the_cycle_1_day_1_doses(live_server, page, alice, subject):
     new_dose = f"/subjects/{subject.pk}/doses/new/?date=2026-03-02"
-    _sign_in(page, live_server, new_dose)
-    _shot(page, "dose-new")
+    sign_in(page, live_server, "alice", new_dose)
+    shot(page, "dose-new")
 
     page.get_by_label("Agent").select_option(label="Cyclophosphamide (CTX)")
     expect(page.locator("#planned-dose")).to_have_text("planned 50 mg")
@@ -37,7 +23,7 @@ def test_alice_records_the_cycle_1_day_1_doses(live_server, page, alice, subject
     page.get_by_role("button", name="Save and record another agent").click()
     page.wait_for_url(f"{live_server.url}{new_dose}")
     expect(page.locator("text=CTX 50 mg on 2026-03-02 saved (cycle 1 day 1).")).to_be_visible()
-    _shot(page, "dose-saved-record-another")
+    shot(page, "dose-saved-record-another")
 
     # Keyboard only: choose the agent, type the dose and save with Enter.
     page.get_by_label("Agent").focus()
@@ -55,7 +41,7 @@ def test_alice_records_the_cycle_1_day_1_doses(live_server, page, alice, subject
         page.keyboard.press("Enter")
     page.wait_for_url(f"{live_server.url}/subjects/{subject.pk}/?tab=doses#doses")
     expect(page.locator("text=IM 400 mg on 2026-03-02 saved (cycle 1 day 1).")).to_be_visible()
-    _shot(page, "dose-casebook")
+    shot(page, "dose-casebook")
 
     # Interleukin-2 is given on days 10 to 14: day 1 needs a reason to save anyway.
     page.goto(f"{live_server.url}{new_dose}&agent=IL2")
@@ -63,11 +49,11 @@ def test_alice_records_the_cycle_1_day_1_doses(live_server, page, alice, subject
     page.get_by_role("button", name="Save", exact=True).click()
     warning = page.locator("#div_id_given_on .invalid-feedback")
     assert "outside its dosing days (days 10 to 14 of each cycle)" in warning.inner_text()
-    _shot(page, "dose-warning")
+    shot(page, "dose-warning")
     page.get_by_label("Reason to save despite the warnings").fill("Protocol amendment 2")
     page.get_by_role("button", name="Save", exact=True).click()
     page.wait_for_url(f"{live_server.url}/subjects/{subject.pk}/?tab=doses#doses")
-    _shot(page, "dose-casebook-after-override")
+    shot(page, "dose-casebook-after-override")
 
     doses = DoseAdministration.objects.filter(subject=subject).order_by("agent__code")
     assert [(d.agent.code, d.given_dose, d.cycle, d.day) for d in doses] == [
@@ -93,10 +79,10 @@ def test_alice_enters_lab_grids_and_sees_the_ctcae_grades(live_server, page, ali
         )
     visit = subject.visits.get(label="C1D8")
     haematology = f"/visits/{visit.pk}/labs/haematology/"
-    _sign_in(page, live_server, haematology)
+    sign_in(page, live_server, "alice", haematology)
     assert page.locator("#id_HGB-lln").input_value() == "12"
     assert page.locator("#id_NEUT-unit").input_value() == "10^9/L"
-    _shot(page, "lab-grid-haematology")
+    shot(page, "lab-grid-haematology")
 
     # An impossible haemoglobin: the grid is refused and the message stands in its row.
     page.get_by_label("Neutrophils", exact=True).fill("2.1")
@@ -110,14 +96,14 @@ def test_alice_enters_lab_grids_and_sees_the_ctcae_grades(live_server, page, ali
     assert "HGB 40 g/dL is impossible" in error.inner_text()
     expect(page.locator("text=Nothing was saved")).to_be_visible()
     assert LabResult.objects.count() == 0
-    _shot(page, "lab-grid-impossible-value")
+    shot(page, "lab-grid-impossible-value")
 
     page.get_by_label("Hemoglobin", exact=True).fill("9.5")
     page.get_by_role("button", name="Save haematology").click()
     page.wait_for_url(f"{live_server.url}{haematology}")
     expect(page.locator("#row-HGB .ctcae")).to_have_text("Anemia grade 2")
     expect(page.locator("#row-NEUT .ctcae")).to_have_text("Grade 0")
-    _shot(page, "lab-grid-haematology-graded")
+    shot(page, "lab-grid-haematology-graded")
 
     page.get_by_role("link", name="Chemistry").click()
     page.get_by_label("Alanine aminotransferase", exact=True).fill("130")
@@ -126,11 +112,11 @@ def test_alice_enters_lab_grids_and_sees_the_ctcae_grades(live_server, page, ali
     expect(page.locator("#row-ALT .ctcae")).to_have_text(
         "Alanine aminotransferase increased grade 2"
     )
-    _shot(page, "lab-grid-chemistry-graded")
+    shot(page, "lab-grid-chemistry-graded")
 
     page.set_viewport_size({"width": 820, "height": 1180})
     page.goto(f"{live_server.url}{haematology}")
-    _shot(page, "lab-grid-haematology-tablet")
+    shot(page, "lab-grid-haematology-tablet")
     assert LabResult.objects.count() == 3
 
 
@@ -147,7 +133,7 @@ def test_alice_saves_a_panel_with_a_test_lacking_limits_and_sees_why_it_is_not_g
     )
     visit = subject.visits.get(label="C1D8")
     haematology = f"/visits/{visit.pk}/labs/haematology/"
-    _sign_in(page, live_server, haematology)
+    sign_in(page, live_server, "alice", haematology)
     # A decimal comma, and a leukocyte count with no limits (the site has no WBC range).
     page.get_by_label("Neutrophils", exact=True).fill("4,1")
     page.get_by_label("Leukocytes", exact=True).fill("5000")
@@ -159,6 +145,6 @@ def test_alice_saves_a_panel_with_a_test_lacking_limits_and_sees_why_it_is_not_g
     )
     expect(page.locator("#row-WBC-note")).to_contain_text("Not graded: WBC needs lln")
     expect(page.locator("#row-NEUT .ctcae")).to_have_text("Grade 0")
-    _shot(page, "lab-grid-not-graded")
+    shot(page, "lab-grid-not-graded")
     saved = {r.test_code: r for r in LabResult.objects.all()}
     assert (saved["NEUT"].value, saved["WBC"].ctcae_grade) == (Decimal("4.1"), None)

@@ -7,22 +7,11 @@ import pytest
 from django.conf import settings
 from playwright.sync_api import expect
 
+from tests.browser.pages import fill_sign_in, sign_in
+
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-PASSWORD = "correct horse battery"
 ALICES_WORDS = "Alice's note: nausea after the second capsule"
 DRAFT_ENTRIES = "Object.keys(localStorage).filter(key => key.startsWith('ecrf-draft:'))"
-
-
-def sign_in(page, live_server, username, next_path):
-    page.goto(f"{live_server.url}/accounts/login/?next={next_path}")
-    fill_sign_in(page, username)
-    page.wait_for_url(f"{live_server.url}{next_path}")
-
-
-def fill_sign_in(page, username):
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
 
 
 def ae_form(subject):

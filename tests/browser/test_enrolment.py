@@ -1,20 +1,13 @@
 """A research nurse registers, enrols and follows a subject through the visit schedule, in a
 real browser; a change to saved data asks for a reason."""
 
-from pathlib import Path
-
 import pytest
 from playwright.sync_api import expect
 
 from ecrf.models import AuditEvent, Subject
+from tests.browser.pages import shot
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-output" / "screenshots"
-
-
-def _shot(page, name):
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
 
 
 def test_alice_registers_enrols_and_records_a_visit(live_server, page, alice, study):
@@ -23,17 +16,17 @@ def test_alice_registers_enrols_and_records_a_visit(live_server, page, alice, st
     page.fill("input[name=password]", "correct horse battery")
     page.click("button[type=submit]")
     page.wait_for_url(f"{live_server.url}/")
-    _shot(page, "enrol-home")
+    shot(page, "enrol-home")
 
     page.click("nav >> text=Subjects")
     page.click("text=Register a subject in TEST-IL2")
     page.fill("input[name=consent_on]", "2026-09-01")
     page.select_option("select[name=sex]", "F")
     page.fill("input[name=birth_year]", "1958")
-    _shot(page, "enrol-screening")
+    shot(page, "enrol-screening")
     page.click("button:has-text('Save')")
     page.wait_for_selector("text=Subject A-001 registered in screening")
-    _shot(page, "enrol-casebook-screening")
+    shot(page, "enrol-casebook-screening")
 
     page.click("a:has-text('Enrol')")
     # No patient yet: the 3+3 design opens dose level 1 only, and the page says why not DL2.
@@ -50,7 +43,7 @@ def test_alice_registers_enrols_and_records_a_visit(live_server, page, alice, st
     page.click("button:has-text('Save')")
     page.wait_for_selector("text=A-001 enrolled at DL1 IL-2 3 MIU/day")
     expect(page.locator("#visits").get_by_role("link", name="C1D8")).to_be_visible()
-    _shot(page, "enrol-casebook-enrolled")
+    shot(page, "enrol-casebook-enrolled")
 
     page.click("#visits >> a:has-text('C1D1')")
     page.fill("input[name=done_on]", "2026-09-07")
@@ -61,7 +54,7 @@ def test_alice_registers_enrols_and_records_a_visit(live_server, page, alice, st
     page.fill("input[name=done_on]", "2026-09-08")
     page.click("button:has-text('Save')")
     expect(page.locator("text=Give a reason for changing data").first).to_be_visible()
-    _shot(page, "enrol-visit-reason-required")
+    shot(page, "enrol-visit-reason-required")
     page.fill("input[name=change_reason]", "Date transcribed wrongly")
     page.click("button:has-text('Save')")
     # 8 Sep: out of window
@@ -69,7 +62,7 @@ def test_alice_registers_enrols_and_records_a_visit(live_server, page, alice, st
     page.fill("input[name=override_reason]", "Patient came a day late")
     page.click("button:has-text('Save')")
     page.wait_for_selector("text=C1D1 saved.")
-    _shot(page, "enrol-casebook-visit-saved")
+    shot(page, "enrol-casebook-visit-saved")
 
     subject = Subject.objects.get(subject_code="A-001")
     row = AuditEvent.objects.get(subject_id=subject.pk, field="done_on", old_value="2026-09-07")

@@ -4,23 +4,23 @@ DLT and reads its evidence. Nothing of site B is shown to him."""
 
 import datetime as dt
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
+from django.utils import timezone
 from playwright.sync_api import expect
 
 from ecrf.services import ae_record, dose_record, lab_record
 from ecrf.services.queries import query_raise
 from ecrf.services.visits import visit_record
+from tests.browser.pages import shot
 from tests.factories import FIRST_DOSE, PASSWORD, subject_enrolled, user_create
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-output" / "screenshots"
 
 
-def shot(page, name):
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+def _aware_an_hour_ago() -> dt.datetime:
+    """The site learnt of the serious event an hour ago: 23 hours of its clock are left."""
+    return timezone.now() - dt.timedelta(hours=1)
 
 
 def _day(n: int) -> dt.date:
@@ -34,7 +34,7 @@ def _site_a_day(subject, nurse, study, site) -> None:
         subject=subject, ctcae_term="Capillary leak syndrome", grade=3,
         verbatim="Generalised oedema with hypotension", onset_on=_day(12),
         grade_changes=[(_day(12), 2), (_day(13), 3)],
-        serious_criteria=("sae_hospitalisation",),
+        serious_criteria=("sae_hospitalisation",), site_aware_at=_aware_an_hour_ago(),
         assessments={"CTX": ("unlikely", "none"), "IM": ("possible", "interrupted"),
                      "IL2": ("definite", "withdrawn")},
         by=nurse,
@@ -63,7 +63,7 @@ def test_bob_sees_his_lists_opens_a_potential_dlt_and_reads_its_evidence(
     _site_a_day(subject, alice, study, site_a)
     at_b = subject_enrolled(study, site_b, "B-001", by=charlie)
     ae_record(subject=at_b, ctcae_term="Fatigue", grade=3, onset_on=_day(5),
-              serious_criteria=("sae_hospitalisation",),
+              serious_criteria=("sae_hospitalisation",), site_aware_at=_aware_an_hour_ago(),
               assessments=dict.fromkeys(("CTX", "IM", "IL2"), ("probable", "none")),
               by=charlie)  # fmt: skip
 
