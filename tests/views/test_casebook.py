@@ -450,6 +450,7 @@ def test_an_overdue_visit_says_how_many_days_overdue_it_is(client, alice, subjec
     due = page.split('id="due"')[1].split("</table>")[0]
     assert "C1D8" in overdue and "3 days overdue" in overdue
     assert "C2D8" in overdue and "1 day overdue" in overdue
-    assert f"(window closed {today - dt.timedelta(days=1):%Y-%m-%d})" in overdue
+    closed = f'window closed <span class="text-nowrap">{today - dt.timedelta(days=1):%Y-%m-%d}'
+    assert closed in overdue
     assert "C2D1" in due and "C2D1" not in overdue
     assert "+1 d" not in overdue
