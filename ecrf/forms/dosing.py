@@ -41,18 +41,36 @@ RANGE_AS_PLANNED_REQUIRED = (
 CONFIRM_UNPLANNED_LABEL = "I confirm the dose given was {given} {unit}, where none is planned."
 
 
+class GivenDoseField(forms.DecimalField):
+    """The dose given on a day, as typed on the dose and the date-range forms: never negative."""
+
+    def __init__(self, **kwargs):
+        super().__init__(
+            label="Dose given",
+            max_digits=10,
+            decimal_places=3,
+            widget=forms.TextInput(attrs={"inputmode": "decimal", "autocomplete": "off"}),
+            **kwargs,
+        )
+
+    def validate(self, value) -> None:
+        super().validate(value)
+        if value is not None and value < 0:
+            raise forms.ValidationError(DOSE_NEGATIVE)
+
+
+def _offer_agents(field: forms.ModelChoiceField, agents) -> None:
+    """The agents a form offers, by code, each named with its code."""
+    field.queryset = agents.order_by("code")
+    field.label_from_instance = lambda agent: f"{agent.name} ({agent.code})"
+
+
 class DoseForm(RecordForm):
     """One administration. `planned` maps agent id to the dose the subject's level plans."""
 
     agent = forms.ModelChoiceField(queryset=Agent.objects.none(), empty_label="Choose an agent")
     given_on = forms.DateField(label="Date given", widget=DATE)
-    given_dose = forms.DecimalField(
-        label="Dose given",
-        max_digits=10,
-        decimal_places=3,
-        widget=forms.TextInput(attrs={"inputmode": "decimal", "autocomplete": "off"}),
-        help_text="Enter 0 for a missed dose.",
-    )
+    given_dose = GivenDoseField(help_text="Enter 0 for a missed dose.")
     adverse_event = forms.ModelChoiceField(
         label="Adverse event that caused the change",
         queryset=AdverseEvent.objects.none(),
@@ -108,20 +126,13 @@ class DoseForm(RecordForm):
         # For a correction: the (agent id, date) saved, so that the dosing-day warning is not
         # asked again for a date that was already accepted.
         self.saved = saved
-        self.fields["agent"].queryset = subject.study.agents.order_by("code")
+        _offer_agents(self.fields["agent"], subject.study.agents.all())
         self.fields["adverse_event"].queryset = subject.adverse_events.filter(
             entered_in_error=False
         ).order_by("-onset_on", "ctcae_term")
         self.fields["adverse_event"].label_from_instance = lambda event: (
             f"{event.ctcae_term} grade {event.grade}, onset {event.onset_on:%Y-%m-%d}"
         )
-        self.fields["agent"].label_from_instance = lambda agent: f"{agent.name} ({agent.code})"
-
-    def clean_given_dose(self) -> Decimal:
-        dose = self.cleaned_data["given_dose"]
-        if dose < 0:
-            raise forms.ValidationError(DOSE_NEGATIVE)
-        return dose
 
     def clean(self):
         # The hard checks come first: the base class asks about soft warnings only when there
@@ -243,10 +254,7 @@ class DoseRangeForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.subject = subject
         self.planned = planned
-        self.fields["agent"].queryset = subject.study.agents.filter(pk__in=list(planned)).order_by(
-            "code"
-        )
-        self.fields["agent"].label_from_instance = lambda agent: f"{agent.name} ({agent.code})"
+        _offer_agents(self.fields["agent"], subject.study.agents.filter(pk__in=list(planned)))
 
     def clean(self):
         cleaned = super().clean()
@@ -262,13 +270,7 @@ class DoseExceptionForm(forms.Form):
     """A day of the range not given as planned: missed (0) or reduced, with its reason."""
 
     given_on = forms.DateField(label="Day", widget=DATE)
-    given_dose = forms.DecimalField(
-        label="Dose given",
-        max_digits=10,
-        decimal_places=3,
-        widget=forms.TextInput(attrs={"inputmode": "decimal", "autocomplete": "off"}),
-        help_text="0 when missed.",
-    )
+    given_dose = GivenDoseField(help_text="0 when missed.")
     reason_category = forms.ChoiceField(
         label="Kind of reason",
         choices=[("", "---------"), *DoseChangeReason.choices],
@@ -277,12 +279,6 @@ class DoseExceptionForm(forms.Form):
     reason = forms.CharField(
         label="Reason", max_length=200, error_messages={"required": DOSE_CHANGE_NEEDS_REASON}
     )
-
-    def clean_given_dose(self) -> Decimal:
-        dose = self.cleaned_data["given_dose"]
-        if dose < 0:
-            raise forms.ValidationError(DOSE_NEGATIVE)
-        return dose
 
 
 DoseExceptionFormSet = forms.formset_factory(
