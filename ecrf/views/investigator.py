@@ -1,7 +1,7 @@
 """The investigator's day: what awaits an investigator's decision and signature, on the home page.
 
 The lists are reads (`ecrf.selectors.investigator`, `ecrf.selectors.signatures`); the SAE
-reporting clock is the adverse event pages' (`sae_report_deadline`).
+reporting clock is the adverse event pages' (`ecrf.safety.sae_clock`).
 """
 
 from __future__ import annotations
@@ -16,10 +16,10 @@ from django.views.decorators.http import require_GET
 
 from .. import access
 from ..models import AdverseEvent
+from ..safety.sae_clock import sae_report_due, sae_report_overdue
 from ..selectors.investigator import awaiting_decisions, open_queries, serious_events
 from ..selectors.signatures import awaiting_signature
 from . import subjects
-from .adverse_events import sae_report_deadline
 
 # A serious event stays on the home page until its reporting deadline is this long past.
 SAE_SHOWN_AFTER_DEADLINE = dt.timedelta(days=7)
@@ -35,7 +35,7 @@ class SaeClock:
 
     @property
     def overdue(self) -> bool:
-        return self.now > self.deadline
+        return sae_report_overdue(self.event.site_aware_at, self.now)
 
     @property
     def text(self) -> str:
@@ -51,7 +51,7 @@ class SaeClock:
 def sae_clocks(events: list[AdverseEvent], now: dt.datetime) -> list[SaeClock]:
     """The events' reporting clocks, the nearest deadline first; an event whose deadline is
     more than SAE_SHOWN_AFTER_DEADLINE past is left out."""
-    clocks = [SaeClock(event, sae_report_deadline(event), now) for event in events]
+    clocks = [SaeClock(event, sae_report_due(event.site_aware_at), now) for event in events]
     shown = [c for c in clocks if c.deadline >= now - SAE_SHOWN_AFTER_DEADLINE]
     return sorted(shown, key=lambda c: (c.deadline, c.event.subject.subject_code))
 
