@@ -26,6 +26,8 @@ Prints one JSON line per configuration and writes them all to bench/results/page
 from __future__ import annotations
 
 import argparse
+import datetime as dt
+import itertools
 import json
 import os
 import statistics
@@ -87,6 +89,138 @@ def _bench_user(study):
     return user
 
 
+def _bench_nurse(subject):
+    """A research nurse of the subject's site (the POSTs are hers, as at the bedside)."""
+    from ecrf.synthetic.trial import site_users_create
+
+    nurse = f"syn.nurse.{subject.site.code.lower()}"
+    users = {user.get_username(): user for user in site_users_create(study=subject.study,
+                                                                    password=None)}  # fmt: skip
+    return users[nurse]
+
+
+def _post_samples(client: Client, submissions, repeats: int) -> dict:
+    """Time the POST of each (path, data) that `submissions` yields; each must redirect (saved)."""
+    samples, cpu, queries = [], [], []
+    for count, (url, data) in enumerate(submissions):
+        if count >= WARMUP + repeats:
+            break
+        with CaptureQueriesContext(connection) as captured:
+            start, start_cpu = time.perf_counter(), time.process_time()
+            response = client.post(url, data)
+            elapsed, elapsed_cpu = time.perf_counter() - start, time.process_time() - start_cpu
+        if response.status_code != 302:
+            from bench.load import form_errors
+
+            raise RuntimeError(
+                f"POST {url} answered {response.status_code}, not a redirect: "
+                + form_errors(response.content.decode())
+            )
+        if count < WARMUP:
+            continue
+        samples.append(elapsed)
+        cpu.append(elapsed_cpu)
+        queries.append(len(captured))
+    return {
+        "median_ms": round(statistics.median(samples) * 1000, 2),
+        "p95_ms": round(statistics.quantiles(samples, n=20)[-1] * 1000, 2),
+        "median_cpu_ms": round(statistics.median(cpu) * 1000, 2),
+        "queries_max": max(queries),
+        "queries_min": min(queries),
+        "samples": len(samples),
+    }
+
+
+def _form(client: Client, url: str):
+    from bench.load_client import post_form
+
+    page = client.get(url)
+    if page.status_code != 200:
+        raise RuntimeError(f"GET {url} answered {page.status_code}")
+    return post_form(page.content.decode(), url.partition("?")[0])
+
+
+def _data(form) -> dict[str, list[str]]:
+    data: dict[str, list[str]] = {}
+    for name, value in form.data():
+        data.setdefault(name, []).append(value)
+    return data
+
+
+def _measure_posts(nurse: Client, subject, repeats: int) -> dict:
+    """The nurse's saves: a new adverse event, a correction of one with a reason, a dose and a
+    lab result in a visit's grid. Each form is read from its page first (not timed), as a
+    browser does; the time is that of the POST alone, with its redirect answer."""
+    from bench.load_client import lab_rows
+    from ecrf.services.dosing import level_dose
+
+    onset = subject.enrolled_on.isoformat()
+
+    def new_events():
+        path = reverse("ae_create", args=[subject.pk])
+        for n in itertools.count():
+            form = _form(nurse, path)
+            form.set("ctcae_term", "Fatigue")
+            form.set("verbatim", f"bench event {n}")
+            form.set("grade", "1")
+            form.set("onset_on", onset)
+            form.set("serious", "no")
+            for name in sorted(form.controls):
+                if name.startswith("attribution_"):
+                    form.set(name, "unlikely")
+                elif name.startswith("action_"):
+                    form.set(name, "none")
+            yield path, _data(form)
+
+    def corrections():
+        event = subject.adverse_events.order_by("onset_on").first()
+        path = reverse("ae_edit", args=[event.pk])
+        for n in itertools.count():
+            form = _form(nurse, path)
+            form.set("verbatim", f"bench correction {n}")
+            form.set("change_reason", f"Transcription error {n}")
+            yield path, _data(form)
+
+    def doses():
+        path = reverse("dose_create", args=[subject.pk])
+        agent = subject.study.agents.order_by("code").first()
+        planned = level_dose(subject, agent)
+        first_day = subject.visits.get(cycle=1, day=1).planned_on
+        for n in itertools.count():
+            given_on = first_day + dt.timedelta(days=n % 21)
+            # The page opened from the dosing tab's "as planned" link: the planned dose filled in.
+            form = _form(nurse, f"{path}?agent={agent.code}&date={given_on.isoformat()}")
+            form.set("given_dose", str(planned))
+            yield path, _data(form)
+
+    def lab_results():
+        from ecrf.models import Visit
+
+        visits = Visit.objects.filter(subject__site=subject.site, kind="cycle_day")
+        for visit in visits.order_by("subject__subject_code", "cycle", "day").iterator():
+            for panel in ("haematology", "chemistry", "immune"):
+                path = reverse("lab_grid", args=[visit.pk, panel])
+                while True:
+                    form = _form(nurse, path)
+                    free = [test for test, row in lab_rows(form).items()
+                            if row["loaded_version"] is None and row.get("uln")]  # fmt: skip
+                    if not free:
+                        break
+                    row = lab_rows(form)[free[0]]
+                    form.set(f"{free[0]}-value", row["uln"])
+                    yield path, _data(form)
+
+    return {
+        name: _post_samples(nurse, submissions(), repeats)
+        for name, submissions in (
+            ("adverse_event_new", new_events),
+            ("adverse_event_correction", corrections),
+            ("dose", doses),
+            ("lab_result", lab_results),
+        )
+    }
+
+
 def _measure(client: Client, url: str, repeats: int) -> dict:
     for _ in range(WARMUP):
         response = client.get(url)
@@ -113,7 +247,7 @@ def _measure(client: Client, url: str, repeats: int) -> dict:
 
 
 def _configuration(subjects: int, events: int, repeats: int) -> dict:
-    from ecrf.models import Subject
+    from ecrf.models import DltAssessment, Subject
     from ecrf.synthetic.trial import generate_trial, trial_counts
 
     started = time.perf_counter()
@@ -131,17 +265,34 @@ def _configuration(subjects: int, events: int, repeats: int) -> dict:
     client = Client()
     client.force_login(_bench_user(study))
     subject_url = reverse("subject_detail", args=[casebook.pk])
+    nurse = Client()
+    nurse.force_login(_bench_nurse(casebook))
+    visit = casebook.visits.filter(kind="cycle_day").order_by("cycle", "day").first()
+    event = casebook.adverse_events.order_by("onset_on").first()
+    assessment = DltAssessment.objects.filter(adverse_event__subject__study=study).first()
     pages = {
-        "subject_list": reverse("subject_list"),
-        "casebook": subject_url,
-        "casebook_labs_tab": f"{subject_url}?tab=labs",
-        "dlt_dashboard": reverse("dlt_dashboard"),
-        "admin_adverse_events": reverse("admin:ecrf_adverseevent_changelist"),
+        "home_nurse": (nurse, reverse("home")),
+        "home_investigator": (client, reverse("home")),
+        "subject_list": (client, reverse("subject_list")),
+        "casebook": (client, subject_url),
+        **{
+            f"casebook_{tab}_tab": (client, f"{subject_url}?tab={tab}")
+            for tab in ("doses", "labs", "audit")
+        },
+        "adverse_event_form": (nurse, reverse("ae_create", args=[casebook.pk])),
+        "adverse_event_edit_form": (nurse, reverse("ae_edit", args=[event.pk])),
+        "dose_form": (nurse, reverse("dose_create", args=[casebook.pk])),
+        "lab_grid": (nurse, reverse("lab_grid", args=[visit.pk, "chemistry"])),
+        "dlt_dashboard": (client, reverse("dlt_dashboard")),
+        "dlt_decision_page": (client, reverse("dlt_decide", args=[assessment.pk])),
+        "query_list": (client, reverse("query_list")),
+        "admin_adverse_events": (client, reverse("admin:ecrf_adverseevent_changelist")),
     }
     baseline = _measure(client, reverse("bench_bare"), repeats)
-    measured = {name: _measure(client, url, repeats) for name, url in pages.items()}
+    measured = {name: _measure(who, url, repeats) for name, (who, url) in pages.items()}
     for figures in measured.values():
         figures["ratio_to_baseline"] = round(figures["median_ms"] / baseline["median_ms"], 1)
+    posts = _measure_posts(nurse, casebook, repeats)
     return {
         "benchmark": "pages",
         "database": connection.vendor,
@@ -158,6 +309,7 @@ def _configuration(subjects: int, events: int, repeats: int) -> dict:
         "repeats": repeats,
         "baseline": {"view": "bare view: one query and a template render", **baseline},
         "pages": measured,
+        "posts": posts,
     }
 
 

@@ -179,6 +179,9 @@ STORAGES = {
 # Bootstrap calls the error alert "danger".
 MESSAGE_TAGS = {40: "danger"}
 
+# Widgets render through Jinja2 (ecrf/forms/renderer.py); crispy-forms lays the fields out with
+# the project's lighter field template (templates/bootstrap5/field.html).
+FORM_RENDERER = "ecrf.forms.renderer.FormRenderer"
 CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
 CRISPY_TEMPLATE_PACK = "bootstrap5"
 

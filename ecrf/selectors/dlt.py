@@ -7,14 +7,17 @@ Loaders read plain values in a fixed number of queries whatever the size of the 
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import json
+import threading
 from collections import defaultdict
 from dataclasses import dataclass, field
 from functools import cache
 from uuid import UUID
 
-from django.db.models import CharField, Count, F, Min, Q
+from django.db import connection
+from django.db.models import CharField, Count, F, Max, Min, Q
 from django.db.models.functions import Cast
 from django.utils import timezone
 
@@ -24,6 +27,7 @@ from ..models import (
     AdverseEvent,
     AdverseEventAgent,
     AdverseEventGrade,
+    AuditEvent,
     DltAssessment,
     DltStatus,
     DoseAdministration,
@@ -670,6 +674,44 @@ def dlt_overview(study: Study, cutoff: dt.date | None = None) -> DltOverview:
     overview.rules = rules
     overview.unreconciled_labs = dlt_unreconciled_labs(subjects, cutoff, settings)
     return overview
+
+
+# Each study's overview at today as this process last computed it, with the data mark and the
+# day it was computed at (`dlt_overview_today`).
+_TODAY: dict[UUID, tuple[tuple[int, dt.date], DltOverview]] = {}
+_TODAY_LOCK = threading.Lock()
+
+
+def clinical_data_mark() -> int:
+    """The id of the newest audit event. Every change to clinical data or to a study's
+    definition writes audit events in its own transaction (`ecrf.services.records`), and ids
+    only grow: while the mark stays the same, nothing an overview reads has changed."""
+    return AuditEvent.objects.aggregate(newest=Max("pk"))["newest"] or 0
+
+
+def dlt_overview_today(study: Study) -> DltOverview:
+    """`dlt_overview(study)` at today, computed again only when the data changed or the day did.
+
+    For the pages that show it on every visit (the DLT dashboard, the investigator's home): one
+    query while nothing changed, instead of the whole overview. The caller gets a shallow copy
+    and may set the copy's attributes (its own subjects, say); the rows are shared, so what a
+    caller sets on a row must follow from the data alone, the same for every user.
+    Inside a transaction the overview is always computed afresh: the mark could be of changes
+    that are rolled back.
+    """
+    if connection.in_atomic_block:
+        return dlt_overview(study)
+    # The mark is read before the overview: a change committed in between is then in the
+    # overview under an older mark, and the next request computes it again.
+    key = (clinical_data_mark(), timezone.localdate())
+    with _TODAY_LOCK:
+        kept = _TODAY.get(study.pk)
+    if kept is not None and kept[0] == key:
+        return copy.copy(kept[1])
+    overview = dlt_overview(study, key[1])
+    with _TODAY_LOCK:
+        _TODAY[study.pk] = (key, overview)
+    return copy.copy(overview)
 
 
 def dlt_event_statuses(study: Study, cutoff: dt.date | None = None) -> dict[UUID, str]:

@@ -11,7 +11,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from ..models import AdverseEvent, DataQuery, DltAssessment, LabResult, QueryState, Study, Subject
-from .dlt import KIND_POTENTIAL_DLT, KIND_UNRECONCILED_LAB, dlt_overview
+from .dlt import KIND_POTENTIAL_DLT, KIND_UNRECONCILED_LAB, dlt_overview_today
 from .queries import query_rows
 
 # The home lists the oldest open queries; the query list has them all.
@@ -38,7 +38,7 @@ def awaiting_decisions(studies, visible: set) -> list[AwaitingDecision]:
     `visible`, over the studies' DLT overviews at today, oldest first."""
     items = []
     for study in studies:
-        overview = dlt_overview(study)
+        overview = dlt_overview_today(study)
         for item in overview.queue:
             event = item.event
             if event.subject.pk in visible:
@@ -62,11 +62,16 @@ def awaiting_decisions(studies, visible: set) -> list[AwaitingDecision]:
     return sorted(items, key=lambda i: (-i.days_pending, i.subject.subject_code, i.what))
 
 
-def serious_events(subjects) -> list[AdverseEvent]:
-    """The subjects' current serious adverse events, the longest known first (the clock counts
-    from when the site became aware), in one query."""
+def serious_events(subjects, *, aware_since: dt.datetime) -> list[AdverseEvent]:
+    """The subjects' current serious adverse events the site became aware of at or after
+    `aware_since`, the longest known first (the clock counts from awareness), in one query."""
     return list(
-        AdverseEvent.objects.filter(subject__in=subjects, serious=True, entered_in_error=False)
+        AdverseEvent.objects.filter(
+            subject__in=subjects,
+            serious=True,
+            entered_in_error=False,
+            site_aware_at__gte=aware_since,
+        )  # fmt: skip
         .select_related("subject")
         .order_by("site_aware_at", "created_at")
     )

@@ -8,14 +8,14 @@ before the first dose are graded against the normal range alone.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 
 from ..ctcae import CTCAE_VERSION
 from ..ctcae.labs import LAB_TESTS, GradingError, grade_lab
@@ -36,18 +36,29 @@ PANEL_VALUES = ("value", "unit", "lln", "uln", "collected_at")
 PANEL_REFUSED = "Nothing was saved: correct the rows marked below, then save again."
 
 
+def _ranges_in_force(subject: Subject, on: dt.date, **tests) -> QuerySet[ReferenceRange]:
+    """The site's ranges for the subject's sex (or either) in force on a date, the one that
+    applies first: the latest, and of two from the same day the sex-specific one."""
+    return ReferenceRange.objects.filter(
+        Q(sex=subject.sex) | Q(sex=""), site_id=subject.site_id, effective_from__lte=on, **tests
+    ).order_by("-effective_from", "-sex")
+
+
 def reference_range_for(
     subject: Subject, test_code: str, unit: str, on: dt.date
 ) -> ReferenceRange | None:
     """The site's range for the test and unit in force on a date; a sex-specific one first."""
-    ranges = ReferenceRange.objects.filter(
-        Q(sex=subject.sex) | Q(sex=""),
-        site_id=subject.site_id,
-        test_code=test_code,
-        unit=unit,
-        effective_from__lte=on,
-    )
-    return ranges.order_by("-effective_from", "-sex").first()
+    return _ranges_in_force(subject, on, test_code=test_code, unit=unit).first()
+
+
+def reference_ranges_for(
+    subject: Subject, test_codes: Iterable[str], on: dt.date
+) -> dict[tuple[str, str], ReferenceRange]:
+    """(test, unit) to the range `reference_range_for` gives, for many tests in one query."""
+    found: dict[tuple[str, str], ReferenceRange] = {}
+    for reference in _ranges_in_force(subject, on, test_code__in=list(test_codes)):
+        found.setdefault((reference.test_code, reference.unit), reference)
+    return found
 
 
 def baseline_value(subject: Subject, test_code: str, unit: str) -> Decimal | None:

@@ -16,7 +16,7 @@ from ..forms import DltDecisionForm, LabToxicityRuleOutForm
 from ..models import DltStatus, LabToxicityAssessment
 from ..reports.cutoff import parse_cutoff
 from ..reports.safety import render_safety_report
-from ..selectors.dlt import dlt_overview, study_dlt_rules
+from ..selectors.dlt import dlt_overview_today, study_dlt_rules
 from ..selectors.dlt_evidence import dlt_evidence
 from ..selectors.dose_plan import doses_above_plan, subject_doses_above_plan
 from ..services.dlt import dlt_decide, lab_toxicity_rule_out
@@ -58,7 +58,7 @@ def dlt_dashboard(request: HttpRequest) -> HttpResponse:
     visible = set(access.subjects_for_user(request.user).values_list("pk", flat=True))
     overviews = []
     for study in access.studies_for_user(request.user):
-        overview = dlt_overview(study)
+        overview = dlt_overview_today(study)
         # The advice is the study's, provisional while anything in it is pending; the
         # pending items listed are only those of the subjects this user may see.
         overview.study_advice = overview.advice

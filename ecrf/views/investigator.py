@@ -16,13 +16,16 @@ from django.views.decorators.http import require_GET
 
 from .. import access
 from ..models import AdverseEvent
-from ..safety.sae_clock import sae_report_due, sae_report_overdue
+from ..safety.sae_clock import SAE_REPORTING_HOURS, sae_report_due, sae_report_overdue
 from ..selectors.investigator import awaiting_decisions, open_queries, serious_events
 from ..selectors.signatures import awaiting_signature
 from . import subjects
 
 # A serious event stays on the home page until its reporting deadline is this long past.
 SAE_SHOWN_AFTER_DEADLINE = dt.timedelta(days=7)
+# The decisions and signatures lists show their oldest rows; the DLT dashboard and the subjects'
+# casebooks have the rest.
+HOME_ROWS = 20
 
 
 @dataclass(frozen=True)
@@ -57,16 +60,22 @@ def sae_clocks(events: list[AdverseEvent], now: dt.datetime) -> list[SaeClock]:
 
 
 def investigator_day(user) -> dict:
-    """The investigator's lists, over the subjects the user may see."""
+    """The investigator's lists, over the subjects the user may see; the decisions and the
+    signatures at most HOME_ROWS rows each, with their totals."""
     visible = access.subjects_for_user(user).filter(entered_in_error=False)
     visible_subjects = list(visible.select_related("site", "study"))
     query_rows, query_total = open_queries(visible)
+    decisions = awaiting_decisions(access.studies_for_user(user), {s.pk for s in visible_subjects})
+    signatures = awaiting_signature(visible_subjects)
+    now = timezone.now()
+    # Only the events whose deadline is not more than SAE_SHOWN_AFTER_DEADLINE past are read.
+    aware_since = now - SAE_SHOWN_AFTER_DEADLINE - dt.timedelta(hours=SAE_REPORTING_HOURS)
     return {
-        "decisions": awaiting_decisions(
-            access.studies_for_user(user), {s.pk for s in visible_subjects}
-        ),
-        "signatures": awaiting_signature(visible_subjects),
-        "sae_clocks": sae_clocks(serious_events(visible), timezone.now()),
+        "decisions": decisions[:HOME_ROWS],
+        "decision_total": len(decisions),
+        "signatures": signatures[:HOME_ROWS],
+        "signature_total": len(signatures),
+        "sae_clocks": sae_clocks(serious_events(visible, aware_since=aware_since), now),
         "sae_shown_days": SAE_SHOWN_AFTER_DEADLINE.days,
         "queries": query_rows,
         "query_total": query_total,

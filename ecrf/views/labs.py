@@ -25,7 +25,7 @@ from ..services.labs import (
     LabPanelRow,
     LabPanelSaved,
     lab_panel_save,
-    reference_range_for,
+    reference_ranges_for,
 )
 from .subjects import role_label
 
@@ -62,25 +62,21 @@ def _saved_results(visit: Visit, tests: tuple[str, ...]) -> dict[str, LabResult]
     return {result.test_code: result for result in results}
 
 
-def _site_ranges(subject: Subject, test: str, day: dt.date) -> dict:
-    """Unit to (LLN, ULN) of the site's ranges in force on the day, for the subject's sex."""
-    ranges = {}
-    for unit in units_of(test):
-        reference = reference_range_for(subject, test, unit, day)
-        if reference is not None:
-            ranges[unit] = (reference.lln, reference.uln)
-    return ranges
-
-
 def _build_rows(data, subject: Subject, visit: Visit, tests: tuple[str, ...]) -> list[LabRowForm]:
     day = _visit_day(visit)
     sample_time = timezone.make_aware(dt.datetime.combine(day, DEFAULT_SAMPLE_TIME))
     saved = _saved_results(visit, tests)
+    # Unit to (LLN, ULN) of the site's ranges in force on the day, per test: one query.
+    references = reference_ranges_for(subject, tests, day)
     return [
         LabRowForm(
             data,
             test=test,
-            ranges=_site_ranges(subject, test, day),
+            ranges={
+                unit: (reference.lln, reference.uln)
+                for unit in units_of(test)
+                if (reference := references.get((test, unit))) is not None
+            },
             collected_at=sample_time,
             result=saved.get(test),
         )

@@ -161,6 +161,39 @@ def test_the_clock_reads_hours_left_then_overdue_and_drops_a_week_after(subject,
     assert text(deadline + dt.timedelta(days=7) + hour) == []
 
 
+def test_the_page_reads_only_the_serious_events_it_can_still_show(client, bob, alice, subject):
+    """Aware 8 days and 1 hour ago: the 24-hour deadline passed 7 days and 1 hour ago, more
+    than the week the list keeps it; aware 7 days and 23 hours ago: still shown."""
+    now = timezone.now()
+    old = fatigue_grade_3(subject, by=alice, serious_criteria=("sae_hospitalisation",),
+                          site_aware_at=now - dt.timedelta(days=8, hours=1))  # fmt: skip
+    kept = fatigue_grade_3(subject, by=alice, serious_criteria=("sae_hospitalisation",),
+                           onset_on=dt.date(2026, 3, 14),
+                           site_aware_at=now - dt.timedelta(days=7, hours=23))  # fmt: skip
+    table = _table(_home(client, bob), "sae-clock")
+    assert reverse("ae_edit", args=[kept.pk]) in table
+    assert reverse("ae_edit", args=[old.pk]) not in table
+    # Left out by the query itself, not after reading it.
+    from ecrf.selectors.investigator import serious_events
+    from ecrf.views.investigator import SAE_SHOWN_AFTER_DEADLINE
+
+    since = now - SAE_SHOWN_AFTER_DEADLINE - dt.timedelta(hours=24)
+    assert [e.pk for e in serious_events([subject], aware_since=since)] == [kept.pk]
+
+
+def test_a_long_decision_list_shows_its_oldest_rows_and_the_total(client, bob, alice, subject):
+    from ecrf.views.investigator import HOME_ROWS
+
+    for day in range(HOME_ROWS + 1):
+        fatigue_grade_3(subject, by=alice, onset_on=dt.date(2026, 3, 2) + dt.timedelta(days=day))
+    page = _home(client, bob)
+    table = _table(page, "awaiting-decision")
+    assert table.count("Review and decide") == HOME_ROWS
+    assert f">{HOME_ROWS + 1}</span>" in page  # the badge counts them all
+    assert f"The oldest {HOME_ROWS} of {HOME_ROWS + 1}" in page
+    assert "onset 2026-03-02" in table and "onset 2026-03-22" not in table
+
+
 def test_open_queries_of_the_site_are_listed_with_their_record(client, bob, subject, fatigue_event):
     monitor = user_create("site-a-monitor", "monitor", subject.study, subject.site)
     query = query_raise(record=fatigue_event, field="grade", message="Grade per source?",
