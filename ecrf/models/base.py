@@ -3,7 +3,11 @@
 import datetime as dt
 import uuid
 
-from django.db import models
+from django.core.exceptions import FieldError, ValidationError
+from django.db import models, router
+from django.db.models.functions import Coalesce
+from django.db.models.sql import Query
+from django.db.models.sql.constants import SINGLE
 from django.utils import timezone
 
 from .limits import text_limit
@@ -42,6 +46,81 @@ class AuditedModel(models.Model):
 
     def delete(self, *args, **kwargs):
         raise DeletionRefused(DELETION_REFUSED.format(model=self._meta.verbose_name))
+
+    # Validation (full_clean) as Django does it, in fewer queries: every write of the services
+    # validates its records, and Django's own way costs a query per foreign key, one for the
+    # new key's uniqueness and a savepoint and a query per check constraint.
+
+    def clean_fields(self, exclude=None):
+        """Django's, except that a foreign key to a record loaded from the database (it is on
+        this object already) is not looked up again to see that it exists."""
+        exclude = set(exclude or ())
+        for field in self._meta.concrete_fields:
+            if field.is_relation and field.is_cached(self):
+                related = field.get_cached_value(self)
+                if related is not None and not related._state.adding:
+                    exclude.add(field.name)
+        super().clean_fields(exclude=exclude)
+
+    def validate_unique(self, exclude=None):
+        """Django's, except that a new record's key, a fresh random UUID, is not looked up."""
+        if self._state.adding:
+            exclude = {*(exclude or ()), self._meta.pk.name}
+        super().validate_unique(exclude=exclude)
+
+    def validate_constraints(self, exclude=None):
+        """Django's, with every check constraint of the model tested in one query."""
+        checks, others = [], []
+        for model, constraints in self.get_constraints():
+            for constraint in constraints:
+                kind = checks if isinstance(constraint, models.CheckConstraint) else others
+                kind.append((model, constraint))
+        errors: dict = {}
+        for constraint in self._failed_checks([c for _model, c in checks], exclude):
+            error = ValidationError(
+                constraint.get_violation_error_message(), code=constraint.violation_error_code
+            )
+            errors = error.update_error_dict(errors)
+        using = router.db_for_write(type(self), instance=self)
+        for model, constraint in others:
+            try:
+                constraint.validate(model, self, exclude=exclude, using=using)
+            except ValidationError as error:
+                if getattr(error, "code", None) == "unique" and len(constraint.fields) == 1:
+                    errors.setdefault(constraint.fields[0], []).append(error)
+                else:
+                    errors = error.update_error_dict(errors)
+        if errors:
+            raise ValidationError(errors)
+
+    def _failed_checks(self, checks, exclude) -> list:
+        """The check constraints this object's values break: each constraint's condition over
+        the values (as CheckConstraint.validate builds it), all in one SELECT. A constraint on
+        an excluded field is not tested, as in Django."""
+        query = Query(None)
+        for name, value in self._get_field_expression_map(meta=self._meta, exclude=exclude).items():
+            expression = value if hasattr(value, "resolve_expression") else models.Value(value)
+            query.add_annotation(expression, name, select=False)
+        tested = []
+        for number, constraint in enumerate(checks):
+            holds = Coalesce(
+                models.ExpressionWrapper(
+                    models.Q(constraint.condition), output_field=models.BooleanField()
+                ),
+                models.Value(True),
+                output_field=models.BooleanField(),
+            )
+            try:
+                query.add_annotation(holds, f"_check_{number}")
+            except FieldError:
+                continue
+            tested.append(constraint)
+        if not tested:
+            return []
+        row = query.get_compiler(using=router.db_for_write(type(self), instance=self)).execute_sql(
+            SINGLE
+        )
+        return [constraint for constraint, holds in zip(tested, row, strict=True) if not holds]
 
 
 class ClinicalRecord(AuditedModel):
