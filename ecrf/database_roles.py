@@ -42,7 +42,7 @@ DELETE_REASONS = {
     "axes.accessfailurelog": "axes_reset_logs removes old sign-in failure records",
     "axes.accesslog": "axes_reset_logs removes old sign-in records",
     "otp_totp.totpdevice": "an administrator removes the authenticator of a lost phone",
-    "django_tasks_db.dbtaskresult": "prune_db_task_results deletes the results of old tasks",
+    "django_tasks_database.dbtaskresult": "prune_db_task_results deletes the results of old tasks",
 }
 # The ecrf tables that hold no clinical data and whose rows expire, and why.
 ECRF_DELETE_REASONS = {

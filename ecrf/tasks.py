@@ -11,6 +11,7 @@ import datetime as dt
 import logging
 import shutil
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.utils import timezone
@@ -54,7 +55,8 @@ def request_report(
     )
     if created:
         try:
-            result = run_report_job.enqueue(str(job.pk))
+            queued = run_report_job.using(queue_name=settings.REPORT_JOB_QUEUE)
+            result = queued.enqueue(str(job.pk))
         except Exception as exc:  # the queue's server (Redis) is down or refuses
             logger.exception("Report job %s could not be queued", job.pk)
             report_jobs.report_job_not_queued(job, exc)

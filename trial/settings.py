@@ -185,12 +185,16 @@ STORAGES = {
 # REDIS_URL set, the RQ backend: `manage.py rqworker --job-class django_tasks_rq.Job default`
 # runs them, on this machine or another one that reaches the same database and Redis.
 REDIS_URL = os.environ.get("REDIS_URL", "")
+# The queue the report jobs go to; the workers take "default" unless told another.
+REPORT_JOB_QUEUE = os.environ.get("DJANGO_REPORT_JOB_QUEUE", "default")
+# The tasks are declared on "default" (ecrf/tasks.py), so it is always a valid queue.
+TASK_QUEUES = sorted({"default", REPORT_JOB_QUEUE})
 if REDIS_URL:
     INSTALLED_APPS.insert(INSTALLED_APPS.index("ecrf"), "django_rq")
-    RQ_QUEUES = {"default": {"URL": REDIS_URL}}
-    TASKS = {"default": {"BACKEND": "django_tasks_rq.RQBackend"}}
+    RQ_QUEUES = {queue: {"URL": REDIS_URL} for queue in TASK_QUEUES}
+    TASKS = {"default": {"BACKEND": "django_tasks_rq.RQBackend", "QUEUES": TASK_QUEUES}}
 else:
-    TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+    TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": TASK_QUEUES}}
 # The files the jobs write: a private directory, never served as static files; only the job's
 # download view reads it, for the user who asked. A file is kept REPORT_FILE_HOURS, then
 # `manage.py report_jobs_sweep` removes it.

@@ -89,7 +89,6 @@ def report_job_request(
         cutoff=cutoff,
         generated_by=generated_by,
         created_at=now,
-        step="Waiting for a worker",
     )
     return job, True
 
