@@ -6,14 +6,28 @@ returns), on the test's database connection, so it sees the rows the test wrote.
 
 from __future__ import annotations
 
+from unittest import mock
+
 from django.http import HttpResponse
 from django.urls import reverse
 from django_tasks_db.management.commands.db_worker import Worker
 
 
 def run_jobs() -> None:
-    """Run every waiting task with the database backend's worker, then return."""
-    Worker(
+    """Run every waiting task with the database backend's worker, then return.
+
+    The worker closes the database connection between tasks as a request would; inside a
+    test's transaction that close would end the test's connection on PostgreSQL, so the loop
+    runs here without it (it is all the worker loop is given to skip).
+    """
+    with mock.patch(
+        "django_tasks_db.management.commands.db_worker.close_old_connections", lambda: None
+    ):
+        _worker().run()
+
+
+def _worker() -> Worker:
+    return Worker(
         queue_names=["default"],
         interval=0,
         batch=True,
@@ -22,7 +36,7 @@ def run_jobs() -> None:
         max_tasks=None,
         worker_id="pytest",
         excluded_queue_names=[],
-    ).run()
+    )
 
 
 def ask(client, url: str, data: dict | None = None) -> str:
