@@ -26,9 +26,20 @@ $(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
 	$(BIN)/pip install --quiet --no-build-isolation -r requirements-dev.txt
 	touch $@
 
+# One background worker runs beside the web server (the safety summary, casebooks and exports
+# are made by it) and is stopped when the server stops: the database backend's db_worker, or an
+# RQ worker when REDIS_URL is set.
+ifdef REDIS_URL
+WORKER := rqworker --job-class django_tasks_rq.Job default
+else
+WORKER := db_worker --no-reload
+endif
+
 run: $(VENV)/.runtime
 	$(DEV_ENV) $(BIN)/python manage.py migrate --noinput
 	$(DEV_ENV) $(BIN)/python manage.py seed_demo --if-empty
+	$(DEV_ENV) $(BIN)/python manage.py $(WORKER) & worker=$$!; \
+	trap 'kill $$worker 2>/dev/null; wait $$worker 2>/dev/null' EXIT INT TERM; \
 	$(DEV_ENV) $(BIN)/python manage.py runserver $(HOST)
 
 # The suite runs on every core (pytest-xdist); TEST_WORKERS=0 runs it in one process.

@@ -4,6 +4,7 @@ The application connects as a role that owns nothing, so it cannot ALTER TABLE, 
 a trigger. It may read and write what the application writes, and no more:
 
 - clinical and other ecrf tables: SELECT, INSERT, UPDATE (records are corrected, never deleted);
+  the one exception is the record of a requested file (ReportJob), not clinical, which expires;
 - append-only tables (every model deriving from AppendOnlyModel: the audit trail, signatures,
   query messages, source verifications): SELECT and INSERT only;
 - Django's and its add-ons' tables: SELECT, INSERT, UPDATE, plus DELETE on the few whose rows
@@ -41,6 +42,11 @@ DELETE_REASONS = {
     "axes.accessfailurelog": "axes_reset_logs removes old sign-in failure records",
     "axes.accesslog": "axes_reset_logs removes old sign-in records",
     "otp_totp.totpdevice": "an administrator removes the authenticator of a lost phone",
+    "django_tasks_database.dbtaskresult": "prune_db_task_results deletes the results of old tasks",
+}
+# The ecrf tables that hold no clinical data and whose rows expire, and why.
+ECRF_DELETE_REASONS = {
+    "ecrf.reportjob": "a requested file and its record expire; report_jobs_sweep deletes them",
 }
 DELETE_THROUGH_TABLES = "changing a user's groups or permissions deletes the link rows"
 
@@ -90,6 +96,8 @@ def _grant_for(model: type[models.Model]) -> TableGrant:
     meta = model._meta
     if is_append_only(model):
         return TableGrant(meta.db_table, APPEND_ONLY, "append-only")
+    if meta.label_lower in ECRF_DELETE_REASONS:
+        return TableGrant(meta.db_table, DELETABLE, ECRF_DELETE_REASONS[meta.label_lower])
     if meta.app_label == "ecrf":
         # Clinical data is corrected or marked entered in error, never deleted.
         return TableGrant(meta.db_table, CLINICAL, "never deleted")

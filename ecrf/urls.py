@@ -13,6 +13,7 @@ urlpatterns = [
     path("", include("ecrf.views.audit")),
     path("", include("ecrf.views.exports")),
     path("", include("ecrf.views.casebook_pdf")),
+    path("", include("ecrf.views.jobs")),
     path("", include("ecrf.views.review")),
     path("", include("ecrf.views.queries")),
     path("", include("ecrf.views.verification")),

@@ -128,6 +128,13 @@ def _flush_as_owner(ops, sql_list):
             conn.execute(f"ALTER TABLE {table} ENABLE TRIGGER {no_truncate_trigger(table)}")
 
 
+@pytest.fixture(autouse=True)
+def reports_dir(tmp_path, settings):
+    """Each test's requested files go to its own directory (settings.REPORTS_DIR)."""
+    settings.REPORTS_DIR = tmp_path / "reports"
+    return settings.REPORTS_DIR
+
+
 @pytest.fixture
 def definition():
     """A fresh deep copy of the test study definition, safe to modify."""
@@ -226,6 +233,17 @@ def site_a_records(subject, alice, data_manager, fatigue_event):
         record=fatigue_event, field="grade", message="Grade per source?", by=monitor
     )
     lock = lock_place(target=result, by=data_manager)
+    from ecrf.models import ReportKind
+    from ecrf.services.report_jobs import report_job_request
+
+    # A file the data manager asked for: its pages are theirs alone.
+    job, _ = report_job_request(
+        user=data_manager,
+        kind=ReportKind.EXPORT,
+        study=subject.study,
+        fmt="sdtm",
+        generated_by="dana",
+    )
     return {
         "subject_id": subject.pk,
         "kind": "ae",
@@ -240,6 +258,7 @@ def site_a_records(subject, alice, data_manager, fatigue_event):
         "study_id": subject.study_id,
         "panel": "chemistry",
         "fmt": "csv",
+        "job_id": job.pk,
     }
 
 

@@ -56,7 +56,8 @@ def test_every_append_only_model_is_granted_select_and_insert_only():
 def test_no_ecrf_table_is_granted_delete_and_no_table_truncate():
     grants = table_grants()
     assert not [g.table for g in grants if "TRUNCATE" in g.privileges]
-    ecrf = [g for g in grants if g.table.startswith("ecrf_")]
+    # The record of a requested file is no clinical data: it expires (ECRF_DELETE_REASONS).
+    ecrf = [g for g in grants if g.table.startswith("ecrf_") and g.table != "ecrf_reportjob"]
     assert {g.privileges for g in ecrf} == {CLINICAL, APPEND_ONLY}
     assert grants_of("ecrf_adverseevent") == CLINICAL
 
@@ -76,6 +77,8 @@ def test_delete_is_granted_only_where_django_deletes_rows_at_run_time():
         "axes_accessfailurelog",
         "axes_accesslog",
         "django_session",
+        "django_tasks_database_dbtaskresult",
+        "ecrf_reportjob",
         "otp_totp_totpdevice",
     ]
 
@@ -89,7 +92,12 @@ def test_the_sql_revokes_first_and_gives_later_tables_select_and_insert_only():
         'ALTER DEFAULT PRIVILEGES FOR ROLE "ecrf_owner" IN SCHEMA "public" '
         'GRANT SELECT, INSERT ON TABLES TO "ecrf_app";'
     ) in sql
-    assert not [line for line in sql if "TRUNCATE" in line or 'DELETE ON "public"."ecrf' in line]
+    deletes = [line for line in sql if 'DELETE ON "public"."ecrf' in line]
+    assert not [line for line in sql if "TRUNCATE" in line]
+    assert deletes == [
+        'GRANT SELECT, INSERT, UPDATE, DELETE ON "public"."ecrf_reportjob" TO "ecrf_app";'
+        "  -- a requested file and its record expire; report_jobs_sweep deletes them"
+    ]
 
 
 def test_the_command_prints_the_sql_in_one_transaction():

@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from ecrf.middleware import NUL_REFUSED
 from tests.factories import user_create as _user
+from tests.jobs import ask, run_jobs
 from tests.test_url_access import _project_urls, _url
 
 NUL_QUERY = "?study=%00&agent=%00&site=%00&q=%00&cutoff=9999-12-31&page=%00"
@@ -66,7 +67,9 @@ def test_the_walk_closes_a_download_and_keeps_its_database_connection(
     is closed" after a page of 400s.
     """
     client.force_login(data_manager)
-    response = client.get(reverse("export_file", args=[site_a_records["study_id"], "csv"]))
+    job_page = ask(client, reverse("export_file", args=[site_a_records["study_id"], "csv"]))
+    run_jobs()
+    response = client.get(job_page + "file")
     assert response.status_code == 200 and response.streaming
     _finish(response)
     assert response.closed  # with the file it streamed

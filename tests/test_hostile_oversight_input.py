@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 from ecrf.models import AuditEvent, DataQuery, DltAssessment, LabResult
 from ecrf.models.limits import TEXT_MAX
 from tests.factories import PASSWORD, user_create
+from tests.jobs import fetch
 from tests.test_url_access import _project_urls, _snapshot, _url
 
 MARKUP = "<script>alert('x')</script>"
@@ -208,23 +209,23 @@ def test_saved_hostile_text_prints_literally_in_the_casebook_and_safety_pdfs(
     client, alice, data_manager, hostile_records
 ):
     client.force_login(alice)
-    casebook = client.get(reverse("subject_casebook_pdf", args=[hostile_records["subject_id"]]))
+    casebook = fetch(client, reverse("subject_casebook_pdf", args=[hostile_records["subject_id"]]))
     assert casebook.status_code == 200
     # The DLT reason, the signer's printed name and the audit trail: literal, not markup.
-    assert _pdf_cells(casebook.content).count(_compact(LITERAL)) >= 3
+    assert _pdf_cells(casebook.body).count(_compact(LITERAL)) >= 3
     client.force_login(data_manager)
-    safety = client.get(reverse("safety_report", args=[hostile_records["study_id"]]))
+    safety = fetch(client, reverse("safety_report", args=[hostile_records["study_id"]]))
     assert safety.status_code == 200
     # The DLT listing's decision reason.
-    assert _compact(LITERAL) in _pdf_cells(safety.content)
+    assert _compact(LITERAL) in _pdf_cells(safety.body)
 
 
 def test_saved_hostile_text_is_quoted_in_the_csv_export(client, data_manager, hostile_records):
     client.force_login(data_manager)
-    response = client.get(reverse("export_file", args=[hostile_records["study_id"], "csv"]))
+    response = fetch(client, reverse("export_file", args=[hostile_records["study_id"], "csv"]))
     assert response.status_code == 200
     found = 0
-    with zipfile.ZipFile(io.BytesIO(b"".join(response.streaming_content))) as archive:
+    with zipfile.ZipFile(io.BytesIO(response.body)) as archive:
         for name in archive.namelist():
             if not name.endswith(".csv"):
                 continue

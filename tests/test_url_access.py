@@ -31,6 +31,9 @@ EVERYONE = frozenset({NURSE, INVESTIGATOR, MONITOR, DATA_MANAGER, SPONSOR})
 NOBODY = frozenset()
 # Pages any signed-in user reaches whatever their role: they show nothing of a subject.
 SIGNED_IN = "signed in"
+# Pages of a requested file: only the user who asked for it, whatever their role (the job of
+# site_a_records is the data manager's, a user this test does not sign in as).
+REQUESTER = "the requester only"
 # The users of another study assigned to the whole of it (the others to its site A).
 STUDY_WIDE = frozenset({MONITOR, DATA_MANAGER})
 
@@ -62,10 +65,13 @@ RIGHTS: dict[str, tuple[Action | str | None, Action | str | None]] = {
     "dlt_decide": (Action.SEE_SUBJECTS, Action.DECIDE_DLT),
     # Ruling out an unreconciled lab toxicity: the same rights as a DLT decision.
     "lab_toxicity_rule_out": (Action.SEE_SUBJECTS, Action.DECIDE_DLT),
-    "safety_report": (Action.SAFETY_REPORT, None),
-    "subject_casebook_pdf": (Action.SEE_SUBJECTS, None),
+    "safety_report": (Action.SAFETY_REPORT, Action.SAFETY_REPORT),
+    "subject_casebook_pdf": (Action.SEE_SUBJECTS, Action.SEE_SUBJECTS),
     "export_list": (Action.EXPORT, None),
-    "export_file": (Action.EXPORT, None),
+    # GET shows the request form, POST asks for the file (a background job).
+    "export_file": (Action.EXPORT, Action.EXPORT),
+    "report_job": (REQUESTER, None),
+    "report_job_file": (REQUESTER, None),
     "two_factor": (SIGNED_IN, SIGNED_IN),
     "password_change": (SIGNED_IN, SIGNED_IN),
     "subject_review": (Action.SEE_SUBJECTS, None),
@@ -88,7 +94,7 @@ RIGHTS: dict[str, tuple[Action | str | None, Action | str | None]] = {
 
 def allowed_roles(need: Action | str | None) -> frozenset:
     """The roles of this test that hold `need`, as access.CAPABILITIES says."""
-    if need is None:
+    if need is None or need == REQUESTER:
         return NOBODY
     if need == SIGNED_IN:
         return EVERYONE

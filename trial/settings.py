@@ -81,6 +81,10 @@ INSTALLED_APPS = [
     "axes",
     "django_otp",
     "django_otp.plugins.otp_totp",
+    "django_tasks",
+    # The database backend's table; installed with the RQ backend too, so that the migrations
+    # are the same whichever backend runs.
+    "django_tasks_db",
     "ecrf",
 ]
 
@@ -175,6 +179,30 @@ STORAGES = {
         else "whitenoise.storage.CompressedManifestStaticFilesStorage"
     },
 }
+
+# Background jobs (ecrf/tasks.py): the safety summary, the casebook PDF and the exports. By default
+# the database backend: `manage.py db_worker` runs them and no other server is needed. With
+# REDIS_URL set, the RQ backend: `manage.py rqworker --job-class django_tasks_rq.Job default`
+# runs them, on this machine or another one that reaches the same database and Redis.
+REDIS_URL = os.environ.get("REDIS_URL", "")
+# The queue the report jobs go to; the workers take "default" unless told another.
+REPORT_JOB_QUEUE = os.environ.get("DJANGO_REPORT_JOB_QUEUE", "default")
+# The tasks are declared on "default" (ecrf/tasks.py), so it is always a valid queue.
+TASK_QUEUES = sorted({"default", REPORT_JOB_QUEUE})
+if REDIS_URL:
+    INSTALLED_APPS.insert(INSTALLED_APPS.index("ecrf"), "django_rq")
+    RQ_QUEUES = {queue: {"URL": REDIS_URL} for queue in TASK_QUEUES}
+    TASKS = {"default": {"BACKEND": "django_tasks_rq.RQBackend", "QUEUES": TASK_QUEUES}}
+else:
+    TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": TASK_QUEUES}}
+# The files the jobs write: a private directory, never served as static files; only the job's
+# download view reads it, for the user who asked. A file is kept REPORT_FILE_HOURS, then
+# `manage.py report_jobs_sweep` removes it.
+REPORTS_DIR = Path(os.environ.get("DJANGO_REPORTS_DIR", BASE_DIR / "var" / "reports"))
+REPORT_FILE_HOURS = envint("DJANGO_REPORT_FILE_HOURS", 24)
+# A running job renews its lease every third of this; a job whose lease ran out has lost its
+# worker (killed, machine gone) and is shown failed.
+REPORT_JOB_LEASE_SECONDS = envint("DJANGO_REPORT_JOB_LEASE_SECONDS", 60)
 
 # Bootstrap calls the error alert "danger".
 MESSAGE_TAGS = {40: "danger"}

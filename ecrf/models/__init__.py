@@ -13,6 +13,7 @@ from .audit import APPEND_ONLY, AuditEvent, AuditTrailIsAppendOnly
 from .base import AuditedModel, ClinicalRecord, DeletionRefused
 from .ctcae import CtcaeTermDescription
 from .dosing import DoseAdministration, DoseChangeReason
+from .jobs import ACTIVE_STATUSES, JobStatus, ReportJob, ReportKind
 from .lab import LabResult, LabTest, ReferenceRange
 from .oversight import (
     DataLock,
@@ -51,6 +52,10 @@ from .two_factor import TwoFactorEnrolmentToken
 from .visit import Visit, VisitKind, VisitStatus
 
 __all__ = [
+    "ACTIVE_STATUSES",
+    "JobStatus",
+    "ReportJob",
+    "ReportKind",
     "DataLock",
     "DataQuery",
     "DataQueryMessage",

@@ -1019,7 +1019,9 @@ def lab_course(
         frame = frame[frame["uln"] > 0]
         value = frame["value"] / frame["uln"]
     else:
-        factor = frame["unit"].map(COUNT_UNITS_PER_1E9_L)
+        # As floats even when no row has a count unit: an empty map keeps the units' string
+        # dtype, and dividing the values by it raised TypeError.
+        factor = frame["unit"].map(COUNT_UNITS_PER_1E9_L).astype(float)
         frame, value = frame[factor.notna()], (frame["value"] / factor)[factor.notna()]
     labels = dict(zip(levels["level"].astype(int), levels["label"], strict=True))
     return pd.DataFrame(

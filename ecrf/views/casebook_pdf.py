@@ -1,20 +1,17 @@
-"""The subject casebook as a PDF download, from the casebook page."""
+"""The subject casebook as a PDF, made by a background job, from the casebook page."""
 
 from __future__ import annotations
 
-from io import BytesIO
 from uuid import UUID
 
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.urls import path
-from django.utils import timezone
-from django.utils.http import content_disposition_header
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_http_methods
 
 from .. import access
-from ..models import Role
-from ..reports.casebook import casebook_filename, casebook_load, casebook_write
+from ..models import ReportKind, Role
+from . import jobs
 
 
 def generated_by(user) -> str:
@@ -28,26 +25,25 @@ def generated_by(user) -> str:
 
 
 @login_required
-@require_GET
+@require_http_methods(["GET", "POST"])
 def casebook_pdf(request: HttpRequest, subject_id: UUID) -> HttpResponse:
+    """GET: the request form; POST: ask for the PDF (a background job) and go to its page.
+
+    The job reads the casebook as the user may see it when it runs: the audit trail section
+    only for those who read the trail (not sponsor viewers); the `casebook` command runs as the
+    installation and keeps it.
+    """
     subject = access.get_subject_for_user(request.user, subject_id)
-    # The audit trail section only for those who read the trail (not sponsor viewers); the
-    # `casebook` command runs as the installation and keeps it.
-    include_audit = access.can(request.user, access.Action.READ_AUDIT, site=subject.site)
-    out = BytesIO()
-    casebook_write(
-        out,
-        casebook_load(subject, include_audit=include_audit),
-        generated_at=timezone.now(),
-        generated_by=generated_by(request.user),
+    what = {"kind": ReportKind.CASEBOOK, "study": subject.study, "subject": subject}
+    if request.method == "POST":
+        return jobs.start_job(request, generated_by=generated_by(request.user), **what)
+    return jobs.request_page(
+        request,
+        title=f"Casebook of {subject.subject_code} ({subject.study.code})",
+        action=request.path,
+        fields={},
+        **what,
     )
-    response = HttpResponse(out.getvalue(), content_type="application/pdf")
-    response["Content-Disposition"] = content_disposition_header(
-        as_attachment=True, filename=casebook_filename(subject)
-    )
-    # A patient's record is not kept by browsers or proxies: the no-store middleware
-    # (ecrf.auth.middleware) marks every response to a signed-in user.
-    return response
 
 
 urlpatterns = [

@@ -1,6 +1,5 @@
 """The investigator's DLT dashboard and the signed decision on one event."""
 
-import io
 from uuid import UUID
 
 from django.contrib import messages
@@ -9,17 +8,17 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_http_methods
 
 from .. import access
 from ..forms import DltDecisionForm, LabToxicityRuleOutForm
-from ..models import DltStatus, LabToxicityAssessment
+from ..models import DltStatus, LabToxicityAssessment, ReportKind
 from ..reports.cutoff import parse_cutoff
-from ..reports.safety import render_safety_report
 from ..selectors.dlt import dlt_overview_today, study_dlt_rules
 from ..selectors.dlt_evidence import dlt_evidence
 from ..selectors.dose_plan import doses_above_plan, subject_doses_above_plan
 from ..services.dlt import dlt_decide, lab_toxicity_rule_out
+from . import jobs
 from .display import signer_context
 from .editing import save_through_service
 from .subjects import role_label
@@ -179,23 +178,32 @@ SAFETY_REPORT_FORBIDDEN = "Your role does not give access to the safety summary.
 
 
 @login_required
-@require_GET
+@require_http_methods(["GET", "POST"])
 def safety_report_download(request: HttpRequest, study_id: UUID) -> HttpResponse:
-    """The safety summary PDF of a study the user is assigned to, at ?cutoff= (default today)."""
+    """The safety summary PDF of a study the user is assigned to, at cutoff= (default today).
+
+    GET shows the request form; POST asks for the PDF, made by a background job, and redirects
+    to the job's page.
+    """
     study = access.get_study_for_user(request.user, study_id)
     # Who may: access.CAPABILITIES[Action.SAFETY_REPORT] (not research nurses nor monitors).
     access.ensure_can(
         request.user, access.Action.SAFETY_REPORT, study=study, message=SAFETY_REPORT_FORBIDDEN
     )
+    data = request.POST if request.method == "POST" else request.GET
     try:
-        cutoff = parse_cutoff(request.GET.get("cutoff"))
+        cutoff = parse_cutoff(data.get("cutoff"))
     except ValidationError as exc:
         return HttpResponseBadRequest(exc.messages[0])
-    user = request.user
-    generated_by = f"{user.get_full_name() or user.get_username()} ({role_label(user)})"
-    buffer = io.BytesIO()
-    render_safety_report(study, cutoff=cutoff, generated_by=generated_by, out=buffer)
-    response = HttpResponse(buffer.getvalue(), content_type="application/pdf")
-    filename = f"safety-summary-{study.code}-{cutoff.isoformat()}.pdf"
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    return response
+    what = {"kind": ReportKind.SAFETY_SUMMARY, "study": study, "cutoff": cutoff}
+    if request.method == "POST":
+        user = request.user
+        generated_by = f"{user.get_full_name() or user.get_username()} ({role_label(user)})"
+        return jobs.start_job(request, generated_by=generated_by, **what)
+    return jobs.request_page(
+        request,
+        title=f"Safety summary of {study.code} at {cutoff:%Y-%m-%d}",
+        action=request.path,
+        fields={"cutoff": cutoff.isoformat()},
+        **what,
+    )

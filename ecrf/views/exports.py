@@ -2,25 +2,24 @@
 
 from uuid import UUID
 
-from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import render
 from django.urls import path
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_http_methods
 
-from ..exports import FORMATS, ExportError, export_download
+from ..exports import FORMATS
 from ..exports.permissions import (
     NO_EXPORT_ROLE,
     can_export,
-    export_subjects,
     get_study_for_export,
     studies_for_export,
 )
+from ..models import ReportKind
+from ..services.report_jobs import recent_jobs_for_user
+from . import jobs
 from .subjects import role_label
-
-EXPORT_REFUSED = "The {fmt} export of {study} cannot be written: {error}"
 
 
 @login_required
@@ -34,26 +33,33 @@ def export_list(request: HttpRequest) -> HttpResponse:
         {
             "studies": studies_for_export(request.user),
             "formats": FORMATS.items(),
+            "recent": recent_jobs_for_user(request.user),
             "role_label": role_label(request.user),
         },
     )
 
 
 @login_required
-@require_GET
+@require_http_methods(["GET", "POST"])
 def export_file(request: HttpRequest, study_id: UUID, fmt: str) -> HttpResponse:
-    """The workbook (xlsx), or a zip of the files (csv, sdtm, xpt), of the user's subjects."""
+    """The workbook (xlsx), or a zip of the files (csv, sdtm, xpt), of the user's subjects.
+
+    GET shows the request form; POST asks for the file, made by a background job with the
+    subjects the user sees when it runs, and redirects to the job's page.
+    """
     study = get_study_for_export(request.user, study_id)
     if fmt not in FORMATS:
         raise Http404("No such export format.")
-    try:
-        name, content_type, download = export_download(
-            study, fmt, export_subjects(request.user, study)
-        )
-    except ExportError as exc:
-        messages.error(request, EXPORT_REFUSED.format(study=study.code, fmt=fmt, error=exc))
-        return redirect("export_list")
-    return FileResponse(download, as_attachment=True, filename=name, content_type=content_type)
+    what = {"kind": ReportKind.EXPORT, "study": study, "fmt": fmt}
+    if request.method == "POST":
+        return jobs.start_job(request, generated_by=request.user.get_username(), **what)
+    return jobs.request_page(
+        request,
+        title=f"{FORMATS[fmt]}: export of {study.code}",
+        action=request.path,
+        fields={},
+        **what,
+    )
 
 
 urlpatterns = [

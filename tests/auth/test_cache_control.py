@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from django.urls import reverse
 
+from tests.jobs import ask, fetch, run_jobs
+
 
 def _no_store(response) -> bool:
     directives = {part.strip() for part in response.get("Cache-Control", "").split(",")}
@@ -24,8 +26,12 @@ def test_casebook_pages_of_a_signed_in_user_are_not_stored(client, alice, subjec
         response = client.get(url)
         assert response.status_code == 200, url
         assert _no_store(response), url
-        if response.streaming:
-            b"".join(response.streaming_content)  # the PDF file is closed once read
+    job_page = ask(client, reverse("subject_casebook_pdf", args=[subject.pk]))
+    run_jobs()
+    assert _no_store(client.get(job_page))
+    response = client.get(job_page + "file")
+    assert response.status_code == 200 and _no_store(response)
+    b"".join(response.streaming_content)  # the PDF file is closed once read
 
 
 def test_the_audit_csv_is_not_stored(client, data_manager, subject):
@@ -37,8 +43,8 @@ def test_the_audit_csv_is_not_stored(client, data_manager, subject):
 
 def test_an_export_download_is_not_stored(client, data_manager, subject):
     client.force_login(data_manager)
-    response = client.get(reverse("export_file", args=[subject.study_id, "csv"]))
+    response = fetch(client, reverse("export_file", args=[subject.study_id, "csv"]))
     assert response.status_code == 200
     assert response["Content-Disposition"].startswith("attachment")
     assert _no_store(response)
-    assert b"".join(response.streaming_content)  # read it through, which closes the file
+    assert response.body  # read through, which closes the file

@@ -35,6 +35,7 @@ from ecrf.services import (
     record_mark_entered_in_error,
 )
 from tests.factories import study_create, user_create
+from tests.jobs import ask, fetch, run_jobs
 
 C1D1 = dt.date(2026, 3, 2)
 HYPERLINK = '=HYPERLINK("http://x")'
@@ -552,23 +553,23 @@ def test_a_data_manager_sees_the_page_and_downloads_each_format(client, data_man
     assert reverse("export_file", args=[study.pk, "xpt"]).encode() in page.content
     assert f'href="{reverse("export_list")}"'.encode() in page.content  # the nav link
 
-    workbook = client.get(reverse("export_file", args=[study.pk, "xlsx"]))
+    workbook = fetch(client, reverse("export_file", args=[study.pk, "xlsx"]))
     assert workbook.status_code == 200
     assert workbook["Content-Type"] == (
         "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     )
     assert 'filename="TEST-IL2.xlsx"' in workbook["Content-Disposition"]
-    book = openpyxl.load_workbook(io.BytesIO(b"".join(workbook.streaming_content)))
+    book = openpyxl.load_workbook(io.BytesIO(workbook.body))
     assert book.sheetnames == list(DOMAINS)
 
-    archive = client.get(reverse("export_file", args=[study.pk, "csv"]))
+    archive = fetch(client, reverse("export_file", args=[study.pk, "csv"]))
     assert archive.status_code == 200
     assert archive["Content-Type"] == "application/zip"
-    names = zipfile.ZipFile(io.BytesIO(b"".join(archive.streaming_content))).namelist()
+    names = zipfile.ZipFile(io.BytesIO(archive.body)).namelist()
     assert names == [f"{name}.csv" for name in DOMAINS]
 
-    xpt = client.get(reverse("export_file", args=[study.pk, "xpt"]))
-    names = zipfile.ZipFile(io.BytesIO(b"".join(xpt.streaming_content))).namelist()
+    xpt = fetch(client, reverse("export_file", args=[study.pk, "xpt"]))
+    names = zipfile.ZipFile(io.BytesIO(xpt.body)).namelist()
     assert names == ["dm.xpt", "ex.xpt", "ae.xpt", "lb.xpt"]
 
 
@@ -576,9 +577,9 @@ def test_a_site_data_manager_downloads_only_their_sites_subjects(client, study, 
     dm_b = user_create("dora", "data_manager", study, site_b)
     client.force_login(dm_b)
 
-    response = client.get(reverse("export_file", args=[study.pk, "csv"]))
+    response = fetch(client, reverse("export_file", args=[study.pk, "csv"]))
 
-    archive = zipfile.ZipFile(io.BytesIO(b"".join(response.streaming_content)))
+    archive = zipfile.ZipFile(io.BytesIO(response.body))
     subjects = list(csv.DictReader(io.TextIOWrapper(archive.open("subjects.csv"), "utf-8")))
     assert [row["subject_id"] for row in subjects] == ["B-001"]
 
@@ -588,6 +589,7 @@ def test_a_nurse_is_refused_the_page_and_the_downloads(client, alice, study, tri
 
     assert client.get(reverse("export_list")).status_code == 403
     assert client.get(reverse("export_file", args=[study.pk, "csv"])).status_code == 403
+    assert client.post(reverse("export_file", args=[study.pk, "csv"])).status_code == 403
     assert b"Exports" not in client.get(reverse("home")).content
 
 
@@ -609,9 +611,13 @@ def test_an_export_that_cannot_be_written_is_explained_on_the_page(
     monkeypatch.setitem(LABELS, "AETERM", "x" * 41)
     client.force_login(data_manager)
 
-    response = client.get(reverse("export_file", args=[study.pk, "xpt"]), follow=True)
+    job_page = ask(client, reverse("export_file", args=[study.pk, "xpt"]))
+    run_jobs()
+    response = client.get(job_page)
 
-    assert response.redirect_chain == [(reverse("export_list"), 302)]
+    assert 'data-status="failed"' in response.content.decode()
+    assert client.get(job_page + "file").status_code == 404
+    assert "The xpt export of TEST-IL2 cannot be written: " in response.content.decode()
     assert f"AE.AETERM: the label {'x' * 41!r} is longer than 40 characters" in (
         response.content.decode().replace("&#x27;", "'")
     )
