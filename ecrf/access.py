@@ -309,10 +309,16 @@ def subjects_for_user(user) -> QuerySet[Subject]:
 
 
 def is_assigned_to_site(user, site: Site) -> bool:
-    """The user is assigned to this site, or to every site of its study."""
-    return StudyAssignment.objects.filter(
-        Q(site=site) | Q(site__isnull=True), user=user, study_id=site.study_id
-    ).exists()
+    """The user is assigned to this site, or to every site of its study.
+
+    Kept on the user object for the rest of the request, as the roles are: a save checks the
+    site of each record it writes."""
+    known = user.__dict__.setdefault("_ecrf_sites", {})
+    if site.pk not in known:
+        known[site.pk] = StudyAssignment.objects.filter(
+            Q(site=site) | Q(site__isnull=True), user=user, study_id=site.study_id
+        ).exists()
+    return known[site.pk]
 
 
 def can_write_site(user, site: Site) -> bool:
