@@ -9,16 +9,23 @@ the adverse events per subject (10, 100, 1,000) at 50 subjects, and the subjects
 adverse events per subject.
 
 Every page is requested through Django's test Client, with the whole middleware stack and a
-signed-in user (a study-wide investigator and data manager, staff for the admin): the subject
-list, the casebook of the subject with the most adverse events (its first page, and its labs
-tab), the investigator's DLT dashboard and the admin adverse event list. The baseline, measured
-in the same run through the same Client, is a bare view that runs one query and renders a
-template. Each page is requested a few times to warm up, then `--repeats` times (a page slower
-than half a second stops after 20 s of samples, and at least 5): median and
-95th percentile of the server time, median CPU time of this process (what the page costs when
-other processes share the machine; PostgreSQL's own work is not in it), the number of SQL
-queries of one request (session and user included), and the ratio of the median to the
-baseline's.
+signed-in user: the pages of a study-wide investigator and data manager (staff for the admin)
+and of a research nurse of the casebook subject's site (her home page and the data-entry
+forms). The pages: both home pages, the subject list, the casebook of the subject with the most
+adverse events (its first page and its dosing, labs and audit trail tabs), the new and the edit
+adverse event form, the dose form, a visit's chemistry grid, the DLT dashboard and a decision
+page, the query list and the admin adverse event list. The baseline, measured in the same run
+through the same Client, is a bare view that runs one query and renders a template. Each page
+is requested a few times to warm up, then `--repeats` times (a page slower than half a second
+stops after 20 s of samples, and at least 5): median and 95th percentile of the server time,
+median CPU time of this process (what the page costs when other processes share the machine;
+the database's own work is not in it when it is PostgreSQL), the number of SQL queries of one
+request (session and user included), and the ratio of the median to the baseline's.
+
+The nurse's saves are timed the same way, each POST after reading its form from the page (not
+timed), as a browser does: a new adverse event, a correction of one with a reason, a dose as
+planned and a lab result in an empty row of a grid. Each must answer with the redirect of a
+saved form; the figures add the fewest and most queries of a POST.
 
 Prints one JSON line per configuration and writes them all to bench/results/pages.json.
 """

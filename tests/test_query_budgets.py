@@ -24,6 +24,7 @@ from ecrf.services import (
 from ecrf.services.labs import LabPanelRow, lab_panel_save
 from ecrf.views import dlt as dlt_views
 from ecrf.views import subjects as subject_views
+from ecrf.views.investigator import HOME_ROWS
 from tests.factories import subject_enrolled
 
 FIRST_DOSE = dt.date(2026, 3, 2)
@@ -293,7 +294,10 @@ def test_the_investigator_home_runs_as_many_queries_for_20_subjects_as_for_2(
                         monitor)  # fmt: skip
     body = client.get(url).content.decode()
     section = body.split('id="investigator-day"')[1]
-    assert section.count("Review and decide") == 20 and section.count(">Review</a>") == 20
+    # 20 potential DLTs and 20 unreconciled labs await a decision; the oldest HOME_ROWS show.
+    decisions = section.split('id="awaiting-decision"')[1].split("</table>")[0]
+    assert decisions.count("Review and decide") + decisions.count(">Review</a>") == HOME_ROWS
+    assert f"The oldest {HOME_ROWS} of 40" in section
     assert section.count("Sign casebook") == 20 and section.count("changed since signed") >= 20
     assert section.count(" h left") == 20
     # The oldest open queries (the automatic ones of the sodium results among them), and the

@@ -1,5 +1,6 @@
 """The record of a file a user asked for (safety summary, casebook, export) and its job."""
 
+import django.core.validators
 import django.db.models.deletion
 import uuid
 from django.conf import settings
@@ -35,7 +36,7 @@ class Migration(migrations.Migration):
                 ('file_name', models.CharField(blank=True, help_text='Download name.', max_length=200)),
                 ('content_type', models.CharField(blank=True, max_length=100)),
                 ('file_size', models.PositiveBigIntegerField(blank=True, null=True)),
-                ('error', models.TextField(blank=True)),
+                ('error', models.TextField(blank=True, max_length=2000, validators=[django.core.validators.MaxLengthValidator(2000)])),
                 ('requested_by', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='report_jobs', to=settings.AUTH_USER_MODEL)),
                 ('study', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='ecrf.study')),
                 ('subject', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='ecrf.subject')),

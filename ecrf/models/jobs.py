@@ -13,6 +13,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from .limits import text_limit
+
 
 class ReportKind(models.TextChoices):
     SAFETY_SUMMARY = "safety_summary", "Safety summary (PDF)"
@@ -67,7 +69,7 @@ class ReportJob(models.Model):
     file_name = models.CharField(max_length=200, blank=True, help_text="Download name.")
     content_type = models.CharField(max_length=100, blank=True)
     file_size = models.PositiveBigIntegerField(null=True, blank=True)
-    error = models.TextField(blank=True)
+    error = models.TextField(blank=True, **text_limit())
 
     class Meta:
         ordering = ["-created_at"]

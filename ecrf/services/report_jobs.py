@@ -29,6 +29,7 @@ from django.utils import timezone
 
 from .. import access
 from ..models import ACTIVE_STATUSES, JobStatus, ReportJob, ReportKind, Study, Subject
+from ..models.limits import TEXT_MAX
 
 logger = logging.getLogger(__name__)
 
@@ -211,7 +212,7 @@ def report_job_fail(job: ReportJob, message: str) -> None:
 
 def _fail(job_id, message: str, *, statuses) -> None:
     ReportJob.objects.filter(pk=job_id, status__in=statuses).update(
-        status=JobStatus.FAILED, step="", finished_at=timezone.now(), error=message[:2000]
+        status=JobStatus.FAILED, step="", finished_at=timezone.now(), error=message[:TEXT_MAX]
     )
 
 
