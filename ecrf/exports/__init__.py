@@ -46,14 +46,15 @@ from .writers import (
     write_tables,
     write_xpt,
     write_zip,
+    xlsx_problems,
     xpt_problems,
     xpt_ready,
 )
 
 FORMATS = {
-    "csv": "CSV, one file per table, the audit trail included",
-    "xlsx": "Excel workbook, one sheet per clinical table (the audit trail is in csv and parquet)",
-    "parquet": "Parquet, one file per table with its types, the audit trail included",
+    "csv": "CSV, one file per table, audit trail included",
+    "xlsx": "Excel workbook of the clinical tables (audit trail in CSV and Parquet)",
+    "parquet": "Parquet, one typed file per table, audit trail included",
     "sdtm": "SDTM datasets (DM, EX, AE, LB) as CSV",
     "xpt": "SDTM datasets as SAS transport (XPT v5)",
 }
@@ -138,11 +139,13 @@ def write_frames(
     datasets = {}
     if "sdtm" in formats or "xpt" in formats:
         datasets = sdtm_from_domains(domains)
+    # Every table is checked before any file is written.
+    problems = xlsx_problems(domains) if "xlsx" in formats else []
     if "xpt" in formats:
-        # Every dataset is checked before any file is written.
-        problems = [p for name, f in datasets.items() for p in xpt_problems(name, f, LABELS)]
-        if problems:
-            raise ExportError("; ".join(problems))
+        problems += [p for name, f in datasets.items() for p in xpt_problems(name, f, LABELS)]
+    if problems:
+        raise ExportError("; ".join(problems))
+    if "xpt" in formats:
         ready = {name: xpt_ready(frame) for name, frame in datasets.items()}
     out_dir.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
@@ -168,6 +171,7 @@ def write_frames(
         written += write_tables(
             {**domains, AUDIT_TRAIL: audit_pointer(study_code, rows)},
             xlsx_path=out_dir / f"{study_code}.xlsx",
+            checked=True,
         )
     if "sdtm" in formats:
         written += write_tables({name.lower(): f for name, f in datasets.items()}, csv_dir=out_dir)

@@ -289,32 +289,55 @@ def _xml_texts(texts: pa.Array) -> pa.Array:
     return texts
 
 
-def _cell_values(name: str, column: str, series: pd.Series) -> tuple[pa.Array, bool]:
-    """(the cells' content as XML text, whether they are texts) of a neutralised column."""
-    if is_numeric_dtype(series.dtype) and not is_bool_dtype(series.dtype):
-        numbers = pa.array(series, from_pandas=True)
-        if pa.types.is_floating(numbers.type) and pc.any(pc.is_inf(numbers)).as_py():
-            raise ExportError(f"{name}.{column}: an infinite number cannot go into a workbook.")
-        return pc.cast(numbers, pa.string()), False
+def _is_number(series: pd.Series) -> bool:
+    return is_numeric_dtype(series.dtype) and not is_bool_dtype(series.dtype)
+
+
+def _cell_texts(series: pd.Series) -> pa.Array:
     texts = _as_texts(series)
     if texts is None:
         texts = pa.array(series.map(str, na_action="ignore"), type=pa.string(), from_pandas=True)
-    longest = pc.max(pc.utf8_length(texts)).as_py() or 0
-    if longest > XLSX_TEXT_MAX:
-        raise ExportError(
-            f"{name}.{column}: a text of {longest} characters; a workbook cell holds at most "
-            f"{XLSX_TEXT_MAX}."
-        )
-    return _xml_texts(texts), True
+    return texts
 
 
-def _rows_xml(name: str, frame: pd.DataFrame, first_row: int) -> pa.Array:
+def xlsx_problems(frames: Mapping[str, pd.DataFrame]) -> list[str]:
+    """Everything a workbook cannot hold (an infinite number, a text over 32,767 characters,
+    the leading quote of a formula-like text included), named by sheet and column."""
+    problems = []
+    for name, frame in frames.items():
+        for column, series in frame.items():
+            where = f"{name}.{column}"
+            if _is_number(series):
+                numbers = pa.array(series, from_pandas=True)
+                if pa.types.is_floating(numbers.type) and pc.any(pc.is_inf(numbers)).as_py():
+                    problems.append(f"{where}: an infinite number cannot go into a workbook.")
+            elif not is_datetime64_any_dtype(series.dtype) and not is_bool_dtype(series.dtype):
+                texts = _cell_texts(series)
+                # A formula-like text gets its leading quote in the cell.
+                lengths = pc.add(pc.utf8_length(texts), pc.cast(formula_like(texts), pa.int32()))
+                longest = pc.max(lengths).as_py() or 0
+                if longest > XLSX_TEXT_MAX:
+                    problems.append(
+                        f"{where}: a text of {longest} characters; a workbook cell holds at "
+                        f"most {XLSX_TEXT_MAX}."
+                    )
+    return problems
+
+
+def _cell_values(series: pd.Series) -> tuple[pa.Array, bool]:
+    """(the cells' content as XML text, whether they are texts) of a neutralised column."""
+    if _is_number(series):
+        return pc.cast(pa.array(series, from_pandas=True), pa.string()), False
+    return _xml_texts(_cell_texts(series)), True
+
+
+def _rows_xml(frame: pd.DataFrame, first_row: int) -> pa.Array:
     """One XML <row> element per row of the (neutralised) frame, the first numbered
     `first_row` (1 is the header)."""
     numbers = pc.cast(pa.array(np.arange(first_row, first_row + len(frame))), pa.string())
     cells = []
-    for index, (column, series) in enumerate(frame.items()):
-        values, is_text = _cell_values(name, str(column), series)
+    for index, (_, series) in enumerate(frame.items()):
+        values, is_text = _cell_values(series)
         opening = f'<c r="{_column_letters(index)}'
         if is_text:
             middle, closing = '" t="inlineStr"><is><t xml:space="preserve">', "</t></is></c>"
@@ -325,8 +348,10 @@ def _rows_xml(name: str, frame: pd.DataFrame, first_row: int) -> pa.Array:
     return pc.binary_join_element_wise('<row r="', numbers, '">', *cells, "</row>", "")
 
 
-def _string_bytes(texts: pa.Array) -> memoryview:
+def _string_bytes(texts: pa.Array | pa.ChunkedArray) -> memoryview:
     """The texts of a string array end to end, without copying them."""
+    if isinstance(texts, pa.ChunkedArray):
+        texts = texts.combine_chunks()
     offsets = np.frombuffer(texts.buffers()[1], dtype=np.int32)[
         texts.offset : texts.offset + len(texts) + 1
     ]
@@ -334,7 +359,7 @@ def _string_bytes(texts: pa.Array) -> memoryview:
     return memoryview(data)[offsets[0] : offsets[-1]] if data is not None else memoryview(b"")
 
 
-def _write_sheet(archive: zipfile.ZipFile, member: str, name: str, frame: pd.DataFrame) -> None:
+def _write_sheet(archive: zipfile.ZipFile, member: str, frame: pd.DataFrame) -> None:
     last = f"{_column_letters(max(len(frame.columns), 1) - 1)}{len(frame) + 1}"
     header = pd.DataFrame([[str(column) for column in frame.columns]], dtype=object)
     with archive.open(member, "w", force_zip64=True) as sheet:
@@ -347,23 +372,23 @@ def _write_sheet(archive: zipfile.ZipFile, member: str, name: str, frame: pd.Dat
                 '</sheetViews><sheetFormatPr defaultRowHeight="15"/><sheetData>'
             ).encode()
         )
-        sheet.write(_string_bytes(_rows_xml(name, header, 1)))
+        sheet.write(_string_bytes(_rows_xml(header, 1)))
         for start in range(0, len(frame), XLSX_CHUNK_ROWS):
             part = neutralised(frame.iloc[start : start + XLSX_CHUNK_ROWS])
-            sheet.write(_string_bytes(pa.concat_arrays([_rows_xml(name, part, start + 2)])))
+            sheet.write(_string_bytes(_rows_xml(part, start + 2)))
         sheet.write(b"</sheetData></worksheet>")
 
 
-def write_xlsx(frames: Mapping[str, pd.DataFrame], path: Path) -> Path:
+def write_xlsx(frames: Mapping[str, pd.DataFrame], path: Path, *, checked=False) -> Path:
     """One workbook, one sheet per frame (continued on further sheets when longer than a sheet),
-    the column names in the first row, which stays in view. Every sheet is checked before the
-    workbook is written; a refused workbook leaves no file."""
+    the column names in the first row, which stays in view. What a workbook cannot hold is
+    refused before anything is written (`xlsx_problems`; `checked` says the caller has run it).
+    """
+    if not checked:
+        problems = xlsx_problems(frames)
+        if problems:
+            raise ExportError("; ".join(problems))
     sheets = [part for name, frame in frames.items() for part in _sheet_parts(name, frame)]
-    for sheet_name, part in sheets:
-        for column, series in part.items():
-            if not is_numeric_dtype(series.dtype) or is_bool_dtype(series.dtype):
-                continue
-            _cell_values(sheet_name, str(column), series)  # refuses an infinite number
     overrides = "".join(
         f'<Override PartName="/xl/worksheets/sheet{n}.xml" ContentType="{_SHEET_TYPE}"/>'
         for n in range(1, len(sheets) + 1)
@@ -410,8 +435,8 @@ def write_xlsx(frames: Mapping[str, pd.DataFrame], path: Path) -> Path:
             archive.writestr("xl/workbook.xml", workbook)
             archive.writestr("xl/_rels/workbook.xml.rels", workbook_rels)
             archive.writestr("xl/styles.xml", _STYLES)
-            for n, (sheet_name, part) in enumerate(sheets, start=1):
-                _write_sheet(archive, f"xl/worksheets/sheet{n}.xml", sheet_name, part)
+            for n, (_, part) in enumerate(sheets, start=1):
+                _write_sheet(archive, f"xl/worksheets/sheet{n}.xml", part)
     except BaseException:
         Path(path).unlink(missing_ok=True)
         raise
@@ -423,13 +448,15 @@ def write_tables(
     *,
     csv_dir: Path | None = None,
     xlsx_path: Path | None = None,
+    checked: bool = False,
 ) -> list[Path]:
-    """Write each frame as `csv_dir/<name>.csv` and/or as a sheet of `xlsx_path`."""
+    """Write each frame as `csv_dir/<name>.csv` and/or as a sheet of `xlsx_path` (`checked`:
+    see `write_xlsx`)."""
     written: list[Path] = []
     if csv_dir is not None:
         written += [write_csv(frame, csv_dir / f"{name}.csv") for name, frame in frames.items()]
     if xlsx_path is not None:
-        written.append(write_xlsx(frames, xlsx_path))
+        written.append(write_xlsx(frames, xlsx_path, checked=checked))
     return written
 
 

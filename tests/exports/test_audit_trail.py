@@ -268,8 +268,22 @@ def test_the_workbook_refuses_an_infinite_number_and_a_too_long_text_and_writes_
         write_xlsx({"t": pd.DataFrame({"n": [1.0, np.inf]})}, path)
     assert not path.exists()
     with pytest.raises(ExportError, match=r"t\.text: a text of 32768 characters"):
-        write_xlsx({"t": pd.DataFrame({"text": ["x" * 32_768]})}, path)
+        write_xlsx({"t": pd.DataFrame({"text": ["=" + "x" * 32_766]})}, path)  # and its quote
     assert not path.exists()
+    write_xlsx({"t": pd.DataFrame({"text": ["x" * 32_767, "=" + "x" * 32_765]})}, path)
+    sheet = openpyxl.load_workbook(path)["t"]
+    assert [len(row[0]) for row in sheet.iter_rows(min_row=2, values_only=True)] == [32_767] * 2
+
+
+def test_an_export_the_workbook_refuses_writes_no_file_of_any_format(study, tmp_path):
+    frames = {"labs": pd.DataFrame({"value": [1.0, -np.inf]})}
+
+    with pytest.raises(ExportError, match=r"labs\.value: an infinite number"):
+        write_frames(
+            ["csv", "xlsx"], tmp_path / "out", study_code="X", domains=frames,
+            audit=AuditTrail(study),
+        )  # fmt: skip
+    assert not (tmp_path / "out").exists()
 
 
 def test_the_workbook_keeps_an_escape_like_text_and_a_carriage_return(tmp_path):
