@@ -4,10 +4,15 @@ in the same run (issue #6):
 - the safety summary against loading the same rows (every column of subjects, doses, adverse
   events with their per-agent rows, lab results and DLT assessments) into pandas DataFrames;
   target: under 10 s and at most 3 times the baseline;
-- all exports together (csv, xlsx, sdtm, xpt written from the domain frames, in one call)
-  against pandas writing the same frames (domain tables and SDTM datasets) with `to_csv`;
-  target: at most 2 times the baseline. Building the frames from the database is reported
-  apart, and in a second ratio.
+- all exports together (every format of `ecrf.exports.FORMATS` in one call: the clinical
+  tables from their frames, the audit trail streamed in chunks from the database to CSV and
+  Parquet) against pandas writing the same frames (the clinical tables, the whole audit trail
+  and the SDTM datasets) with `to_csv`; target: at most 2 times the baseline. Building the
+  clinical frames from the database is reported apart, and in a second ratio;
+- the peak memory (RSS) of a whole export (`write_export` of every format, frames built from
+  the database) in a fresh process of its own, reading the database from outside (SQLite: a
+  file copy of the in-memory test database), so that neither the benchmark's frames nor an
+  in-memory database count; target: under 1 GiB.
 
 Run with `python -m bench.reports [--subjects 500] [--seed 1]`; prints one JSON line and writes
 bench/results/reports.json. The database is a fresh test database (SQLite in memory, or
@@ -21,9 +26,14 @@ import datetime as dt
 import io
 import json
 import os
+import resource
+import sqlite3
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
+from urllib.parse import quote
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "trial.test_settings")
 
@@ -35,7 +45,7 @@ import pandas as pd  # noqa: E402
 from django.db import connection  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results" / "reports.json"
-FORMATS = ["csv", "xlsx", "sdtm", "xpt"]
+MIB = 1024 * 1024
 
 
 def _best(action, repeats: int) -> float:
@@ -46,6 +56,45 @@ def _best(action, repeats: int) -> float:
         action()
         samples.append(time.perf_counter() - started)
     return min(samples)
+
+
+def export_peak_rss(study, work: Path) -> dict:
+    """The peak RSS (MiB) of a fresh process that runs a whole export of the study, as a
+    worker would: it reads the database from outside (an SQLite file copied from the in-memory
+    test database, or the PostgreSQL test database), so neither the benchmark's frames nor an
+    in-memory database count."""
+    settings = connection.settings_dict
+    if connection.vendor == "sqlite":
+        copy = work / "copy.sqlite3"
+        connection.ensure_connection()
+        target = sqlite3.connect(copy)
+        connection.connection.backup(target)
+        target.close()
+        url = f"sqlite:///{copy}"
+    else:
+        user = quote(settings["USER"] or "")
+        password = f":{quote(settings['PASSWORD'])}" if settings["PASSWORD"] else ""
+        url = (
+            f"postgres://{user}{password}@{settings['HOST']}:{settings['PORT'] or 5432}"
+            f"/{settings['NAME']}"
+        )
+    child = subprocess.Popen(  # noqa: S603 - this interpreter, this module
+        [sys.executable, "-m", "bench.reports", "--export-child", study.code, str(work / "out")],
+        env={**os.environ, "DATABASE_URL": url},
+        cwd=Path(__file__).resolve().parent.parent,
+    )
+    _, status, usage = os.wait4(child.pid, 0)
+    if status != 0:
+        raise RuntimeError(f"the export in the child process failed (status {status})")
+    return {"peak_mib": round(usage.ru_maxrss / 1024)}  # kilobytes on Linux
+
+
+def export_child(study_code: str, out: str) -> None:
+    """The child of export_peak_rss: one whole export, every format."""
+    from ecrf.exports import FORMATS, write_export
+    from ecrf.models import Study
+
+    write_export(Study.objects.get(code=study_code), list(FORMATS), Path(out))
 
 
 def load_rows_into_pandas(study) -> dict[str, pd.DataFrame]:
@@ -90,9 +139,13 @@ def main(argv: list[str] | None = None) -> dict:
         action="store_true",
         help="time the safety summary and its baseline only; print, do not write the results",
     )
+    parser.add_argument("--export-child", nargs=2, metavar=("STUDY", "OUT"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.export_child:
+        export_child(*args.export_child)
+        return {}
 
-    from ecrf.exports import domain_frames, write_frames
+    from ecrf.exports import FORMATS, AuditTrail, domain_frames, write_frames
     from ecrf.exports.sdtm import sdtm_from_domains
     from ecrf.reports.safety import render_safety_report
     from ecrf.synthetic.trial import generate_trial
@@ -107,6 +160,10 @@ def main(argv: list[str] | None = None) -> dict:
             labs_per_subject=args.labs_per_subject,
         )
         generated_s = time.perf_counter() - started
+        memory = None
+        if not args.safety_only:
+            with tempfile.TemporaryDirectory() as work:
+                memory = export_peak_rss(study, Path(work))
         frames = load_rows_into_pandas(study)
         rows = {name: len(frame) for name, frame in frames.items()}
         cutoff = dt.date.today()
@@ -141,8 +198,13 @@ def main(argv: list[str] | None = None) -> dict:
 
         with tempfile.TemporaryDirectory() as work:
             out = Path(work)
+            formats = list(FORMATS)
             domains = domain_frames(study)
-            same_frames = {**domains, **sdtm_from_domains(domains)}
+            audit = AuditTrail(study)
+            # The baseline writes the same tables: the clinical ones, the whole audit trail
+            # (as one frame, in memory) and the SDTM datasets.
+            same_frames = {**domains, "audit_trail": audit.frame(), **sdtm_from_domains(domains)}
+            baseline_rows = {name: len(frame) for name, frame in same_frames.items()}
 
             def to_csv():
                 for name, frame in same_frames.items():
@@ -150,18 +212,21 @@ def main(argv: list[str] | None = None) -> dict:
 
             to_csv_s = _best(to_csv, args.repeats)
             frames_s = _best(lambda: domain_frames(study), args.repeats)
+            same_frames.clear()  # the audit trail frame is large: gone before the exports run
             write_s = _best(
-                lambda: write_frames(FORMATS, out / "all", study_code=study.code, domains=domains),
+                lambda: write_frames(
+                    formats, out / "all", study_code=study.code, domains=domains, audit=audit
+                ),
                 args.repeats,
             )
             per_format = {
                 fmt: _best(
                     lambda fmt=fmt: write_frames(
-                        fmt, out / fmt, study_code=study.code, domains=domains
+                        fmt, out / fmt, study_code=study.code, domains=domains, audit=audit
                     ),
                     1,
                 )
-                for fmt in FORMATS
+                for fmt in formats
             }
     finally:
         connection.creation.destroy_test_db(old_name, verbosity=0)
@@ -171,8 +236,10 @@ def main(argv: list[str] | None = None) -> dict:
         "database": connection.vendor,
         "subjects": args.subjects,
         "rows": rows,
+        "exports_rows": baseline_rows,
         "generate_synthetic_s": round(generated_s, 1),
         **safety,
+        "exports_formats": formats,
         "exports_write_all_formats_s": round(write_s, 2),
         "exports_per_format_s": {fmt: round(s, 2) for fmt, s in per_format.items()},
         "exports_building_frames_from_database_s": round(frames_s, 2),
@@ -180,6 +247,11 @@ def main(argv: list[str] | None = None) -> dict:
         "exports_ratio": round(write_s / to_csv_s, 2),
         "exports_ratio_with_database_queries": round((write_s + frames_s) / to_csv_s, 2),
         "exports_target": "ratio at most 2",
+        "exports_peak_rss_mib": memory["peak_mib"],
+        "exports_memory_target": "peak RSS under 1024 MiB",
+        "benchmark_process_peak_rss_mib": round(
+            resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        ),
         "repeats": args.repeats,
         "timing": "best of repeats",
     }

@@ -1,8 +1,9 @@
 """The long analysis tables of a study: one pandas frame per CRF domain.
 
 One row per record (subject, visit, dose, adverse event, agent assessment, step of an adverse
-event's grade history, lab result, DLT assessment, audit event), each frame built from one query (`values_list` straight into pandas),
-never from a loop over model instances. Coded values come with their labels (`status` and
+event's grade history, lab result, DLT assessment), each frame built from one query
+(`values_list` straight into pandas), never from a loop over model instances. The audit trail,
+the longest table by far, is read in chunks instead (`ecrf.exports.audit`). Coded values come with their labels (`status` and
 `status_label`). Records marked entered-in-error are kept, with `entered_in_error` and its
 reason, so that nothing is silently dropped; the SDTM datasets (`ecrf.exports.sdtm`) leave them
 out. The data model holds no direct identifier beyond subject ID, sex and birth year, and these
@@ -20,23 +21,15 @@ from ..models import (
     AdverseEvent,
     AdverseEventAgent,
     AdverseEventGrade,
-    Agent,
-    AgentSchedule,
     Attribution,
-    AuditEvent,
     DltAssessment,
     DltDecision,
-    DltRuleSet,
     DltStatus,
     DoseAdministration,
-    DoseLevel,
-    DoseLevelDose,
     LabResult,
     LabTest,
     Outcome,
-    ScheduledVisit,
     Sex,
-    Site,
     Study,
     Subject,
     SubjectStatus,
@@ -45,7 +38,8 @@ from ..models import (
     VisitStatus,
 )
 
-# The tables in the order they are written (file names, workbook sheets).
+# The clinical tables in the order they are written (file names, workbook sheets); the audit
+# trail (`ecrf.exports.audit`) comes after them.
 DOMAINS = (
     "subjects",
     "visits",
@@ -55,7 +49,6 @@ DOMAINS = (
     "adverse_event_grade_history",
     "labs",
     "dlt_assessments",
-    "audit_trail",
 )
 
 # Worst first is the highest rank: the attribution that counts for a DLT is the strongest.
@@ -429,57 +422,12 @@ def dlt_assessments_frame(study: Study, subjects: QuerySet | None = None) -> pd.
     return frame
 
 
-def _study_definition_ids(study: Study) -> list[str]:
-    """The ids of the study's own records (definition, sites, agents...), as the audit keeps them."""
-    ids = [study.pk]
-    ids += Site.objects.filter(study=study).values_list("pk", flat=True)
-    ids += Agent.objects.filter(study=study).values_list("pk", flat=True)
-    ids += AgentSchedule.objects.filter(agent__study=study).values_list("pk", flat=True)
-    ids += DoseLevel.objects.filter(study=study).values_list("pk", flat=True)
-    ids += DoseLevelDose.objects.filter(dose_level__study=study).values_list("pk", flat=True)
-    ids += ScheduledVisit.objects.filter(study=study).values_list("pk", flat=True)
-    ids += DltRuleSet.objects.filter(study=study).values_list("pk", flat=True)
-    return [str(pk) for pk in ids]
-
-
-def audit_trail_frame(study: Study, subjects: QuerySet | None = None) -> pd.DataFrame:
-    """The study's audit trail: every change to its subjects' data and to its definition."""
-    study_subjects = Subject.objects.filter(study=study)
-    if subjects is not None:
-        study_subjects = study_subjects.filter(pk__in=subjects)
-    codes = dict(study_subjects.values_list("pk", "subject_code"))
-    condition = Q(subject_id__in=study_subjects.values("pk")) | Q(
-        subject_id__isnull=True, object_id__in=_study_definition_ids(study)
-    )
-    frame = _frame(
-        AuditEvent.objects.filter(condition).order_by("at", "id"),
-        {
-            "at": "at",
-            "actor": "actor",
-            "role": "role",
-            "site": "site",
-            "action": "action",
-            "model": "model",
-            "object_id": "object_id",
-            "object_repr": "object_repr",
-            "subject_id": "subject_id",
-            "field": "field",
-            "old_value": "old_value",
-            "new_value": "new_value",
-            "reason": "reason",
-        },
-    )
-    frame.insert(0, "study", study.code)
-    frame["subject_id"] = frame["subject_id"].map(codes).astype(object)
-    _utc(frame, "at")
-    return frame
-
-
 def domain_frames(study: Study, subjects: QuerySet | None = None) -> dict[str, pd.DataFrame]:
     """Every long table of the study, keyed by DOMAINS.
 
     `subjects` restricts the tables to those subjects (a user's visible subjects, from
-    `ecrf.access.subjects_for_user`); the study's definition events stay in the audit trail.
+    `ecrf.access.subjects_for_user`). The audit trail is not among them: it is read in chunks
+    as it is written (`ecrf.exports.audit`).
     """
     agents = adverse_event_agents_frame(study, subjects)
     frames = {
@@ -491,6 +439,5 @@ def domain_frames(study: Study, subjects: QuerySet | None = None) -> dict[str, p
         "adverse_event_grade_history": adverse_event_grade_history_frame(study, subjects),
         "labs": labs_frame(study, subjects),
         "dlt_assessments": dlt_assessments_frame(study, subjects),
-        "audit_trail": audit_trail_frame(study, subjects),
     }
     return {name: frames[name] for name in DOMAINS}

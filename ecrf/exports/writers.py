@@ -1,17 +1,22 @@
-"""Writing export frames: CSV (pandas), XLSX (XlsxWriter), SAS transport (pyreadstat) and zip.
+"""Writing export frames: CSV (pandas), XLSX, Parquet (pyarrow), SAS transport (pyreadstat), zip.
 
 Every text cell that a spreadsheet would run as a formula (one starting with `=`, `+`, `-`, `@`,
 a tab or a carriage return) is written with a leading single quote, in CSV and XLSX alike, SDTM
 CSV included: `=HYPERLINK("http://x")` becomes `'=HYPERLINK("http://x")`. Numeric cells are never
-touched (a negative number stays a number), nor is a text that is only a number (`-21` as an
-old value in the audit trail). XPT files are SAS datasets, not spreadsheets: their values are
-written as they are.
+touched (a negative number stays a number), nor is a text that is only a number in ASCII digits
+(`-21` as an old value in the audit trail; `-٣` is quoted). The check is one regular expression
+over a whole column (pyarrow compute, RE2), never a loop over cells. XPT files are SAS datasets
+and Parquet files typed tables, not spreadsheets: their values are written as they are.
 
 CSV files quote every text field and leave numbers bare; the workbook holds values only (no
-styles, no formulas: XlsxWriter is told never to turn a text into a formula or a link). Dates
-and times are ISO 8601 text in both, times in UTC (`2026-03-09T08:15:00Z`). Nothing is dropped:
-control characters stay in CSV, and XlsxWriter writes those XML cannot hold in the workbook's own
-escaped form (`_x0001_`), which spreadsheets show as the character.
+styles, no formulas: text is always an inline string). Dates and times are ISO 8601 text in
+both, times in UTC (`2026-03-09T08:15:00Z`). Nothing is dropped: control characters stay in CSV,
+and the workbook holds those XML cannot hold in its own escaped form (`_x0001_`, ECMA-376
+ST_Xstring), which spreadsheets show as the character.
+
+The audit trail is too long for a workbook (millions of rows): `write_audit_trail` writes it to
+CSV and Parquet from chunks (pyarrow tables) as they are read from the database, so that no more
+than one chunk is in memory at a time.
 """
 
 from __future__ import annotations
@@ -19,29 +24,32 @@ from __future__ import annotations
 import csv
 import re
 import zipfile
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import IO
+from xml.sax.saxutils import escape as xml_escape
 
 import numpy as np
 import pandas as pd
-import xlsxwriter
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pa_csv
+import pyarrow.parquet as pq
 from pandas.api.types import infer_dtype, is_bool_dtype, is_datetime64_any_dtype, is_numeric_dtype
 
 DATETIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"  # every time is UTC
 
-# A text a spreadsheet would run as a formula, unless it is only a number.
+# A text a spreadsheet would run as a formula, unless it is only a number. ASCII digits only:
+# the same rule in Python (`re`) and in pyarrow (RE2), whatever the digits of other scripts.
 _FORMULA_START = r"[=+\-@\t\r]"
-_ONLY_A_NUMBER = r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?"
+_ONLY_A_NUMBER = r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?"
+_STARTS_LIKE_A_FORMULA = "^" + _FORMULA_START
+_IS_ONLY_A_NUMBER = "^" + _ONLY_A_NUMBER + "$"  # RE2's `$` is the end of the text only
 
 XLSX_MAX_ROWS = 1_048_576  # the header row included
 XLSX_SHEET_NAME_MAX = 31
-XLSX_OPTIONS = {
-    "constant_memory": True,  # rows go to disk as they are written
-    "strings_to_formulas": False,
-    "strings_to_urls": False,
-    "strings_to_numbers": False,
-}
+XLSX_TEXT_MAX = 32_767  # characters in one cell
+XLSX_CHUNK_ROWS = 20_000  # rows of a sheet turned into XML at a time
 
 
 def neutralised_text(text: str) -> str:
@@ -51,32 +59,55 @@ def neutralised_text(text: str) -> str:
     return text
 
 
+def formula_like(texts: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
+    """True where a text would run as a formula (the rule of `neutralised_text`), false for
+    missing values; one vectorised pass over the column."""
+    starts = pc.match_substring_regex(texts, _STARTS_LIKE_A_FORMULA)
+    number = pc.match_substring_regex(texts, _IS_ONLY_A_NUMBER)
+    return pc.fill_null(pc.and_(starts, pc.invert(number)), False)
+
+
+def neutralised_texts(texts: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
+    """A column of texts with a leading quote on the formula-like ones."""
+    hit = formula_like(texts)
+    if not pc.any(hit).as_py():
+        return texts
+    return pc.if_else(hit, pc.binary_join_element_wise("'", texts, ""), texts)
+
+
 class ExportError(ValueError):
     """A frame cannot be written in the format asked for; nothing is written."""
 
 
+def _as_texts(series: pd.Series) -> pa.Array | None:
+    """The column as a pyarrow string array, or None when it holds other values than texts."""
+    if pd.api.types.is_string_dtype(series.dtype) and series.dtype != object:
+        return pa.array(series, type=pa.string(), from_pandas=True)
+    if infer_dtype(series, skipna=True) not in ("string", "empty"):
+        return None
+    return pa.array(series.to_numpy(dtype=object), type=pa.string(), from_pandas=True)
+
+
 def _text_column(series: pd.Series) -> pd.Series:
     """Formula-like texts of a column with a leading quote; other values as they are."""
-    if pd.api.types.is_string_dtype(series.dtype) and series.dtype != object:
-        # A text column (missing values apart): the string methods run over it directly.
-        hit = series.str.match(_FORMULA_START, na=False) & ~series.str.fullmatch(
-            _ONLY_A_NUMBER, na=False
-        )
-        return series.where(~hit, "'" + series) if hit.any() else series
-    texts = series.astype(object)
-    is_text = pd.Series(
-        np.fromiter((isinstance(v, str) for v in texts.to_numpy()), dtype=bool, count=len(texts)),
-        index=texts.index,
-    )
-    if not is_text.any():
+    texts = _as_texts(series)
+    if texts is None:
+        # Texts mixed with other values (none of the export tables has such a column): only
+        # the texts are looked at, one by one.
+        values = series.to_numpy(dtype=object)
+        is_text = np.fromiter((isinstance(v, str) for v in values), dtype=bool, count=len(values))
+        where = np.flatnonzero(is_text)
+        texts = pa.array(values[where], type=pa.string())
+        hit = formula_like(texts).to_numpy(zero_copy_only=False)
+        where = where[hit]
+    else:
+        hit = formula_like(texts).to_numpy(zero_copy_only=False)
+        where = np.flatnonzero(hit)
+    if not len(where):
         return series
-    candidates = texts[is_text]
-    hit = candidates.str.match(_FORMULA_START) & ~candidates.str.fullmatch(_ONLY_A_NUMBER)
-    if not hit.any():
-        return series
-    texts = texts.copy()
-    texts[hit[hit].index] = "'" + candidates[hit]
-    return texts
+    quoted = series.to_numpy(dtype=object, copy=True)
+    quoted[where] = ["'" + text for text in quoted[where]]
+    return pd.Series(quoted, index=series.index, name=series.name)
 
 
 def neutralised(frame: pd.DataFrame) -> pd.DataFrame:
@@ -118,14 +149,113 @@ def write_csv(frame: pd.DataFrame, path: Path) -> Path:
 
 
 def write_zip(paths: list[Path], path: Path | IO[bytes]) -> Path | IO[bytes]:
-    """One zip of the files (the download of a multi-file format)."""
+    """One zip of the files (the download of a multi-file format). Parquet files are compressed
+    already and are stored as they are."""
     with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
         for member in paths:
-            archive.write(member, arcname=member.name)
+            stored = member.suffix == ".parquet"
+            archive.write(
+                member,
+                arcname=member.name,
+                compress_type=zipfile.ZIP_STORED if stored else zipfile.ZIP_DEFLATED,
+            )
     return path
 
 
+# ---- the audit trail, in chunks ---------------------------------------------------------------
+
+
+def _csv_chunk(table: pa.Table) -> pa.Table:
+    """A chunk as the CSV holds it: times as ISO text in UTC, formula-like texts quoted, missing
+    values as empty texts (quoted, as pandas writes them)."""
+    columns = []
+    for column in table.columns:
+        if pa.types.is_timestamp(column.type):
+            seconds = pc.cast(column, pa.timestamp("s", tz="UTC"), safe=False)
+            column = pc.strftime(seconds, format=DATETIME_FORMAT)
+        elif pa.types.is_string(column.type):
+            column = neutralised_texts(column)
+        columns.append(pc.fill_null(column, ""))
+    return pa.table(columns, names=table.column_names)
+
+
+def write_audit_trail(
+    chunks: Iterable[pa.Table],
+    *,
+    schema: pa.Schema,
+    csv_path: Path | None = None,
+    parquet_path: Path | None = None,
+) -> int:
+    """Write the chunks (tables of `schema`, in order) as one CSV file (the form `write_csv`
+    gives, byte for byte) and/or one Parquet file (a row group per chunk, the types as they
+    are); returns the number of rows written."""
+    rows = 0
+    options = pa_csv.WriteOptions(quoting_style="all_valid", include_header=True)
+    with (
+        pa_csv.CSVWriter(
+            csv_path,
+            pa.schema([(name, pa.string()) for name in schema.names]),
+            write_options=options,
+        )
+        if csv_path is not None
+        else _Nothing() as csv_out,
+        pq.ParquetWriter(parquet_path, schema, compression="zstd")
+        if parquet_path is not None
+        else _Nothing() as parquet_out,
+    ):
+        for chunk in chunks:
+            if csv_out is not None:
+                csv_out.write_table(_csv_chunk(chunk))
+            if parquet_out is not None:
+                parquet_out.write_table(chunk)
+            rows += chunk.num_rows
+    return rows
+
+
+class _Nothing:
+    def __enter__(self):
+        return None
+
+    def __exit__(self, *exc):
+        return False
+
+
 # ---- XLSX --------------------------------------------------------------------------------------
+# The workbook is written here rather than cell by cell through a library: each column of a
+# sheet is turned into its cells' XML in one vectorised pass (pyarrow compute), so a sheet of a
+# million cells takes a second, not a minute. Only what a values-only workbook needs is written:
+# the package parts, one sheet per table with its header row frozen, inline strings and numbers.
+
+_MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+_RELS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+_PACKAGE_RELS = "http://schemas.openxmlformats.org/package/2006/relationships"
+_SHEET_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"
+_XML_HEADER = '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+_STYLES = (
+    f'{_XML_HEADER}<styleSheet xmlns="{_MAIN}">'
+    '<fonts count="1"><font><sz val="11"/><name val="Calibri"/><family val="2"/></font></fonts>'
+    '<fills count="2"><fill><patternFill patternType="none"/></fill>'
+    '<fill><patternFill patternType="gray125"/></fill></fills>'
+    '<borders count="1"><border><left/><right/><top/><bottom/><diagonal/></border></borders>'
+    '<cellStyleXfs count="1"><xf numFmtId="0" fontId="0" fillId="0" borderId="0"/></cellStyleXfs>'
+    '<cellXfs count="1"><xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0"/></cellXfs>'
+    '<cellStyles count="1"><cellStyle name="Normal" xfId="0" builtinId="0"/></cellStyles>'
+    "</styleSheet>"
+)
+# Characters XML 1.0 cannot hold (tab and line feed apart; a carriage return would be read
+# back as a line feed) are written as _xHHHH_, and a text that already holds such an escape
+# has its underscore escaped, as Excel does.
+_XML_UNSAFE = "[\x00-\x08\x0b-\x1f\ufffe\uffff]"
+_LOOKS_ESCAPED = "(_x[0-9a-fA-F]{4}_)"
+
+
+def _column_letters(index: int) -> str:
+    letters = ""
+    index += 1
+    while index:
+        index, rest = divmod(index - 1, 26)
+        letters = chr(ord("A") + rest) + letters
+    return letters
 
 
 def _sheet_parts(
@@ -147,24 +277,169 @@ def _sheet_parts(
     ]
 
 
-def _cells(frame: pd.DataFrame):
-    """Rows of Python values, None for a missing value (an empty cell)."""
-    values = frame.astype(object)
-    return values.where(frame.notna(), None).itertuples(index=False, name=None)
+def _xml_texts(texts: pa.Array) -> pa.Array:
+    """Texts as the content of an XML element of the workbook."""
+    for raw, escaped in (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;")):
+        texts = pc.replace_substring(texts, raw, escaped)
+    if pc.any(pc.match_substring_regex(texts, _LOOKS_ESCAPED)).as_py():
+        texts = pc.replace_substring_regex(texts, _LOOKS_ESCAPED, r"_x005F\1")
+    if pc.any(pc.match_substring_regex(texts, _XML_UNSAFE)).as_py():
+        for code in [*range(0x00, 0x09), *range(0x0B, 0x20), 0xFFFE, 0xFFFF]:
+            texts = pc.replace_substring(texts, chr(code), f"_x{code:04X}_")
+    return texts
 
 
-def write_xlsx(frames: Mapping[str, pd.DataFrame], path: Path) -> Path:
+def _is_number(series: pd.Series) -> bool:
+    return is_numeric_dtype(series.dtype) and not is_bool_dtype(series.dtype)
+
+
+def _cell_texts(series: pd.Series) -> pa.Array:
+    texts = _as_texts(series)
+    if texts is None:
+        texts = pa.array(series.map(str, na_action="ignore"), type=pa.string(), from_pandas=True)
+    return texts
+
+
+def xlsx_problems(frames: Mapping[str, pd.DataFrame]) -> list[str]:
+    """Everything a workbook cannot hold (an infinite number, a text over 32,767 characters,
+    the leading quote of a formula-like text included), named by sheet and column."""
+    problems = []
+    for name, frame in frames.items():
+        for column, series in frame.items():
+            where = f"{name}.{column}"
+            if _is_number(series):
+                numbers = pa.array(series, from_pandas=True)
+                if pa.types.is_floating(numbers.type) and pc.any(pc.is_inf(numbers)).as_py():
+                    problems.append(f"{where}: an infinite number cannot go into a workbook.")
+            elif not is_datetime64_any_dtype(series.dtype) and not is_bool_dtype(series.dtype):
+                texts = _cell_texts(series)
+                # A formula-like text gets its leading quote in the cell.
+                lengths = pc.add(pc.utf8_length(texts), pc.cast(formula_like(texts), pa.int32()))
+                longest = pc.max(lengths).as_py() or 0
+                if longest > XLSX_TEXT_MAX:
+                    problems.append(
+                        f"{where}: a text of {longest} characters; a workbook cell holds at "
+                        f"most {XLSX_TEXT_MAX}."
+                    )
+    return problems
+
+
+def _cell_values(series: pd.Series) -> tuple[pa.Array, bool]:
+    """(the cells' content as XML text, whether they are texts) of a neutralised column."""
+    if _is_number(series):
+        return pc.cast(pa.array(series, from_pandas=True), pa.string()), False
+    return _xml_texts(_cell_texts(series)), True
+
+
+def _rows_xml(frame: pd.DataFrame, first_row: int) -> pa.Array:
+    """One XML <row> element per row of the (neutralised) frame, the first numbered
+    `first_row` (1 is the header)."""
+    numbers = pc.cast(pa.array(np.arange(first_row, first_row + len(frame))), pa.string())
+    cells = []
+    for index, (_, series) in enumerate(frame.items()):
+        values, is_text = _cell_values(series)
+        opening = f'<c r="{_column_letters(index)}'
+        if is_text:
+            middle, closing = '" t="inlineStr"><is><t xml:space="preserve">', "</t></is></c>"
+        else:
+            middle, closing = '"><v>', "</v></c>"
+        cell = pc.binary_join_element_wise(opening, numbers, middle, values, closing, "")
+        cells.append(pc.if_else(pc.is_valid(values), cell, ""))
+    return pc.binary_join_element_wise('<row r="', numbers, '">', *cells, "</row>", "")
+
+
+def _string_bytes(texts: pa.Array | pa.ChunkedArray) -> memoryview:
+    """The texts of a string array end to end, without copying them."""
+    if isinstance(texts, pa.ChunkedArray):
+        texts = texts.combine_chunks()
+    offsets = np.frombuffer(texts.buffers()[1], dtype=np.int32)[
+        texts.offset : texts.offset + len(texts) + 1
+    ]
+    data = texts.buffers()[2]
+    return memoryview(data)[offsets[0] : offsets[-1]] if data is not None else memoryview(b"")
+
+
+def _write_sheet(archive: zipfile.ZipFile, member: str, frame: pd.DataFrame) -> None:
+    last = f"{_column_letters(max(len(frame.columns), 1) - 1)}{len(frame) + 1}"
+    header = pd.DataFrame([[str(column) for column in frame.columns]], dtype=object)
+    with archive.open(member, "w", force_zip64=True) as sheet:
+        sheet.write(
+            (
+                f'{_XML_HEADER}<worksheet xmlns="{_MAIN}" xmlns:r="{_RELS}">'
+                f'<dimension ref="A1:{last}"/><sheetViews><sheetView workbookViewId="0">'
+                '<pane ySplit="1" topLeftCell="A2" activePane="bottomLeft" state="frozen"/>'
+                '<selection pane="bottomLeft" activeCell="A2" sqref="A2"/></sheetView>'
+                '</sheetViews><sheetFormatPr defaultRowHeight="15"/><sheetData>'
+            ).encode()
+        )
+        sheet.write(_string_bytes(_rows_xml(header, 1)))
+        for start in range(0, len(frame), XLSX_CHUNK_ROWS):
+            part = neutralised(frame.iloc[start : start + XLSX_CHUNK_ROWS])
+            sheet.write(_string_bytes(_rows_xml(part, start + 2)))
+        sheet.write(b"</sheetData></worksheet>")
+
+
+def write_xlsx(frames: Mapping[str, pd.DataFrame], path: Path, *, checked=False) -> Path:
     """One workbook, one sheet per frame (continued on further sheets when longer than a sheet),
-    the column names in the first row, which stays in view."""
-    parts = {name: _sheet_parts(name, frame) for name, frame in frames.items()}
-    with xlsxwriter.Workbook(str(path), XLSX_OPTIONS) as book:
-        for name, frame in frames.items():
-            for sheet_name, part in parts[name]:
-                sheet = book.add_worksheet(sheet_name)
-                sheet.freeze_panes(1, 0)
-                sheet.write_row(0, 0, [str(column) for column in frame.columns])
-                for row, cells in enumerate(_cells(neutralised(part)), start=1):
-                    sheet.write_row(row, 0, cells)
+    the column names in the first row, which stays in view. What a workbook cannot hold is
+    refused before anything is written (`xlsx_problems`; `checked` says the caller has run it).
+    """
+    if not checked:
+        problems = xlsx_problems(frames)
+        if problems:
+            raise ExportError("; ".join(problems))
+    sheets = [part for name, frame in frames.items() for part in _sheet_parts(name, frame)]
+    overrides = "".join(
+        f'<Override PartName="/xl/worksheets/sheet{n}.xml" ContentType="{_SHEET_TYPE}"/>'
+        for n in range(1, len(sheets) + 1)
+    )
+    content_types = (
+        f'{_XML_HEADER}<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+        '<Default Extension="rels" '
+        'ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
+        '<Default Extension="xml" ContentType="application/xml"/>'
+        '<Override PartName="/xl/workbook.xml" ContentType="application/'
+        'vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/>'
+        '<Override PartName="/xl/styles.xml" ContentType="application/'
+        'vnd.openxmlformats-officedocument.spreadsheetml.styles+xml"/>'
+        f"{overrides}</Types>"
+    )
+    package_rels = (
+        f'{_XML_HEADER}<Relationships xmlns="{_PACKAGE_RELS}"><Relationship Id="rId1" '
+        f'Type="{_RELS}/officeDocument" Target="xl/workbook.xml"/></Relationships>'
+    )
+    workbook = (
+        f'{_XML_HEADER}<workbook xmlns="{_MAIN}" xmlns:r="{_RELS}"><bookViews>'
+        '<workbookView activeTab="0"/></bookViews><sheets>'
+        + "".join(
+            f'<sheet name="{xml_escape(sheet_name)}" sheetId="{n}" r:id="rId{n}"/>'
+            for n, (sheet_name, _) in enumerate(sheets, start=1)
+        )
+        + "</sheets></workbook>"
+    )
+    workbook_rels = (
+        f'{_XML_HEADER}<Relationships xmlns="{_PACKAGE_RELS}">'
+        + "".join(
+            f'<Relationship Id="rId{n}" Type="{_RELS}/worksheet" Target="worksheets/sheet{n}.xml"/>'
+            for n in range(1, len(sheets) + 1)
+        )
+        + f'<Relationship Id="rId{len(sheets) + 1}" Type="{_RELS}/styles" Target="styles.xml"/>'
+        + "</Relationships>"
+    )
+    try:
+        with zipfile.ZipFile(
+            path, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1
+        ) as archive:
+            archive.writestr("[Content_Types].xml", content_types)
+            archive.writestr("_rels/.rels", package_rels)
+            archive.writestr("xl/workbook.xml", workbook)
+            archive.writestr("xl/_rels/workbook.xml.rels", workbook_rels)
+            archive.writestr("xl/styles.xml", _STYLES)
+            for n, (_, part) in enumerate(sheets, start=1):
+                _write_sheet(archive, f"xl/worksheets/sheet{n}.xml", part)
+    except BaseException:
+        Path(path).unlink(missing_ok=True)
+        raise
     return path
 
 
@@ -173,14 +448,22 @@ def write_tables(
     *,
     csv_dir: Path | None = None,
     xlsx_path: Path | None = None,
+    checked: bool = False,
 ) -> list[Path]:
-    """Write each frame as `csv_dir/<name>.csv` and/or as a sheet of `xlsx_path`."""
+    """Write each frame as `csv_dir/<name>.csv` and/or as a sheet of `xlsx_path` (`checked`:
+    see `write_xlsx`)."""
     written: list[Path] = []
     if csv_dir is not None:
         written += [write_csv(frame, csv_dir / f"{name}.csv") for name, frame in frames.items()]
     if xlsx_path is not None:
-        written.append(write_xlsx(frames, xlsx_path))
+        written.append(write_xlsx(frames, xlsx_path, checked=checked))
     return written
+
+
+def write_parquet(frame: pd.DataFrame, path: Path) -> Path:
+    """One table as Parquet: its own types (times in UTC, dates as dates), no neutralising."""
+    pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), path, compression="zstd")
+    return path
 
 
 # ---- SAS transport v5 -------------------------------------------------------------------------

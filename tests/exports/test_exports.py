@@ -19,7 +19,9 @@ from django.core.management import CommandError, call_command
 from django.urls import reverse
 
 from ecrf.exports import (
+    AUDIT_TRAIL,
     DOMAINS,
+    AuditTrail,
     ExportError,
     domain_frames,
     sdtm_frames,
@@ -178,7 +180,9 @@ def test_every_domain_is_one_long_table_with_one_row_per_record(study, subject, 
     assert counts["adverse_event_agents"] == 9
     assert counts["labs"] == 3
     assert counts["dlt_assessments"] == 3
-    assert counts["audit_trail"] == AuditEvent.objects.count()
+    # The audit trail is read in chunks as it is written, not built as a frame.
+    assert AUDIT_TRAIL not in frames
+    assert AuditTrail(study).count() == AuditEvent.objects.count()
 
 
 def test_coded_values_come_with_their_labels(study, trial):
@@ -243,7 +247,7 @@ def test_entered_in_error_records_stay_in_the_long_tables_flagged(study, trial):
 
 
 def test_the_audit_trail_names_subjects_by_their_subject_id(study, subject, trial):
-    audit = domain_frames(study)["audit_trail"]
+    audit = AuditTrail(study).frame()
 
     fever = audit[audit["object_id"] == str(trial["fever"].pk)]
     assert set(fever["subject_id"]) == {"A-001"}
@@ -258,11 +262,12 @@ def test_the_audit_trail_names_subjects_by_their_subject_id(study, subject, tria
 def test_a_subject_restriction_leaves_out_other_sites(study, subject, subject_b, trial):
     from ecrf.models import Subject
 
-    frames = domain_frames(study, Subject.objects.filter(site__code="B"))
+    site_b = Subject.objects.filter(site__code="B")
+    frames = domain_frames(study, site_b)
 
     assert frames["subjects"]["subject_id"].tolist() == ["B-001"]
     assert frames["adverse_events"].empty and frames["labs"].empty
-    assert set(frames["audit_trail"]["subject_id"].dropna()) == {"B-001"}
+    assert set(AuditTrail(study, site_b).frame()["subject_id"].dropna()) == {"B-001"}
 
 
 # ---- SDTM ---------------------------------------------------------------------------------------
@@ -430,7 +435,7 @@ def _csv_rows(path):
 def test_csv_files_neutralise_formulas_and_keep_negative_numbers(study, trial, tmp_path):
     paths = write_export(study, "csv", tmp_path / "csv")
 
-    assert [p.name for p in paths] == [f"{name}.csv" for name in DOMAINS]
+    assert [p.name for p in paths] == [f"{name}.csv" for name in (*DOMAINS, AUDIT_TRAIL)]
     events = {row["ctcae_term"]: row for row in _csv_rows(tmp_path / "csv/adverse_events.csv")}
     assert events["Fever"]["verbatim"] == "'" + HYPERLINK
     assert events["Nausea"]["verbatim"] == "'@SUM(1)"
@@ -456,7 +461,7 @@ def test_the_workbook_has_a_sheet_per_table_and_neutralised_formulas(study, tria
 
     book = openpyxl.load_workbook(path, read_only=True)
     assert path.name == "TEST-IL2.xlsx"
-    assert book.sheetnames == list(DOMAINS)
+    assert book.sheetnames == [*DOMAINS, AUDIT_TRAIL]
     for name, frame in frames.items():
         rows = list(book[name].iter_rows(values_only=True))
         assert list(rows[0]) == list(frame.columns), name
@@ -560,13 +565,19 @@ def test_a_data_manager_sees_the_page_and_downloads_each_format(client, data_man
     )
     assert 'filename="TEST-IL2.xlsx"' in workbook["Content-Disposition"]
     book = openpyxl.load_workbook(io.BytesIO(workbook.body))
-    assert book.sheetnames == list(DOMAINS)
+    assert book.sheetnames == [*DOMAINS, AUDIT_TRAIL]
 
     archive = fetch(client, reverse("export_file", args=[study.pk, "csv"]))
     assert archive.status_code == 200
     assert archive["Content-Type"] == "application/zip"
     names = zipfile.ZipFile(io.BytesIO(archive.body)).namelist()
-    assert names == [f"{name}.csv" for name in DOMAINS]
+    assert names == [f"{name}.csv" for name in (*DOMAINS, AUDIT_TRAIL)]
+
+    parquet = fetch(client, reverse("export_file", args=[study.pk, "parquet"]))
+    assert parquet.status_code == 200
+    assert 'filename="TEST-IL2-parquet.zip"' in parquet["Content-Disposition"]
+    names = zipfile.ZipFile(io.BytesIO(parquet.body)).namelist()
+    assert names == [f"{name}.parquet" for name in (*DOMAINS, AUDIT_TRAIL)]
 
     xpt = fetch(client, reverse("export_file", args=[study.pk, "xpt"]))
     names = zipfile.ZipFile(io.BytesIO(xpt.body)).namelist()

@@ -1,4 +1,4 @@
-"""manage.py export --study CODE --format csv|xlsx|sdtm|xpt --out DIR"""
+"""manage.py export --study CODE --format csv|xlsx|parquet|sdtm|xpt --out DIR"""
 
 from pathlib import Path
 
@@ -10,8 +10,10 @@ from ecrf.models import Study
 
 class Command(BaseCommand):
     help = (
-        "Write a study's analysis export: csv (a file per table), xlsx (one workbook), "
-        "sdtm (DM, EX, AE, LB as CSV) or xpt (the same as SAS transport v5)."
+        "Write a study's analysis export: csv (a file per table, the audit trail included), "
+        "xlsx (one workbook of the clinical tables), parquet (a typed file per table, the "
+        "audit trail included), sdtm (DM, EX, AE, LB as CSV) or xpt (the same as SAS "
+        "transport v5)."
     )
 
     def add_arguments(self, parser):
