@@ -1,4 +1,5 @@
-"""Writing export frames: CSV (pandas), XLSX, Parquet (pyarrow), SAS transport (pyreadstat), zip.
+"""Writing export frames: CSV (pandas), XLSX (XlsxWriter), Parquet (pyarrow), SAS transport
+(pyreadstat) and zip.
 
 Every text cell that a spreadsheet would run as a formula (one starting with `=`, `+`, `-`, `@`,
 a tab or a carriage return) is written with a leading single quote, in CSV and XLSX alike, SDTM
@@ -9,10 +10,10 @@ over a whole column (pyarrow compute, RE2), never a loop over cells. XPT files a
 and Parquet files typed tables, not spreadsheets: their values are written as they are.
 
 CSV files quote every text field and leave numbers bare; the workbook holds values only (no
-styles, no formulas: text is always an inline string). Dates and times are ISO 8601 text in
-both, times in UTC (`2026-03-09T08:15:00Z`). Nothing is dropped: control characters stay in CSV,
-and the workbook holds those XML cannot hold in its own escaped form (`_x0001_`, ECMA-376
-ST_Xstring), which spreadsheets show as the character.
+styles, no formulas: XlsxWriter is told never to turn a text into a formula or a link). Dates
+and times are ISO 8601 text in both, times in UTC (`2026-03-09T08:15:00Z`). Nothing is dropped:
+control characters stay in CSV, and XlsxWriter writes those XML cannot hold in the workbook's
+own escaped form (`_x0001_`), which spreadsheets show as the character.
 
 The audit trail is too long for a workbook (millions of rows): `write_audit_trail` writes it to
 CSV and Parquet from chunks (pyarrow tables) as they are read from the database, so that no more
@@ -27,7 +28,6 @@ import zipfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import IO
-from xml.sax.saxutils import escape as xml_escape
 
 import numpy as np
 import pandas as pd
@@ -35,6 +35,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
+import xlsxwriter
 from pandas.api.types import infer_dtype, is_bool_dtype, is_datetime64_any_dtype, is_numeric_dtype
 
 DATETIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"  # every time is UTC
@@ -49,7 +50,7 @@ _IS_ONLY_A_NUMBER = "^" + _ONLY_A_NUMBER + "$"  # RE2's `$` is the end of the te
 XLSX_MAX_ROWS = 1_048_576  # the header row included
 XLSX_SHEET_NAME_MAX = 31
 XLSX_TEXT_MAX = 32_767  # characters in one cell
-XLSX_CHUNK_ROWS = 20_000  # rows of a sheet turned into XML at a time
+XLSX_CHUNK_ROWS = 20_000  # rows of a sheet formatted at a time
 
 
 def neutralised_text(text: str) -> str:
@@ -221,41 +222,13 @@ class _Nothing:
 
 
 # ---- XLSX --------------------------------------------------------------------------------------
-# The workbook is written here rather than cell by cell through a library: each column of a
-# sheet is turned into its cells' XML in one vectorised pass (pyarrow compute), so a sheet of a
-# million cells takes a second, not a minute. Only what a values-only workbook needs is written:
-# the package parts, one sheet per table with its header row frozen, inline strings and numbers.
 
-_MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
-_RELS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
-_PACKAGE_RELS = "http://schemas.openxmlformats.org/package/2006/relationships"
-_SHEET_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"
-_XML_HEADER = '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
-_STYLES = (
-    f'{_XML_HEADER}<styleSheet xmlns="{_MAIN}">'
-    '<fonts count="1"><font><sz val="11"/><name val="Calibri"/><family val="2"/></font></fonts>'
-    '<fills count="2"><fill><patternFill patternType="none"/></fill>'
-    '<fill><patternFill patternType="gray125"/></fill></fills>'
-    '<borders count="1"><border><left/><right/><top/><bottom/><diagonal/></border></borders>'
-    '<cellStyleXfs count="1"><xf numFmtId="0" fontId="0" fillId="0" borderId="0"/></cellStyleXfs>'
-    '<cellXfs count="1"><xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0"/></cellXfs>'
-    '<cellStyles count="1"><cellStyle name="Normal" xfId="0" builtinId="0"/></cellStyles>'
-    "</styleSheet>"
-)
-# Characters XML 1.0 cannot hold (tab and line feed apart; a carriage return would be read
-# back as a line feed) are written as _xHHHH_, and a text that already holds such an escape
-# has its underscore escaped, as Excel does.
-_XML_UNSAFE = "[\x00-\x08\x0b-\x1f\ufffe\uffff]"
-_LOOKS_ESCAPED = "(_x[0-9a-fA-F]{4}_)"
-
-
-def _column_letters(index: int) -> str:
-    letters = ""
-    index += 1
-    while index:
-        index, rest = divmod(index - 1, 26)
-        letters = chr(ord("A") + rest) + letters
-    return letters
+XLSX_OPTIONS = {
+    "constant_memory": True,  # rows go to disk as they are written
+    "strings_to_formulas": False,
+    "strings_to_urls": False,
+    "strings_to_numbers": False,
+}
 
 
 def _sheet_parts(
@@ -275,18 +248,6 @@ def _sheet_parts(
         )
         for start in range(0, len(frame), per_sheet)
     ]
-
-
-def _xml_texts(texts: pa.Array) -> pa.Array:
-    """Texts as the content of an XML element of the workbook."""
-    for raw, escaped in (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;")):
-        texts = pc.replace_substring(texts, raw, escaped)
-    if pc.any(pc.match_substring_regex(texts, _LOOKS_ESCAPED)).as_py():
-        texts = pc.replace_substring_regex(texts, _LOOKS_ESCAPED, r"_x005F\1")
-    if pc.any(pc.match_substring_regex(texts, _XML_UNSAFE)).as_py():
-        for code in [*range(0x00, 0x09), *range(0x0B, 0x20), 0xFFFE, 0xFFFF]:
-            texts = pc.replace_substring(texts, chr(code), f"_x{code:04X}_")
-    return texts
 
 
 def _is_number(series: pd.Series) -> bool:
@@ -324,119 +285,33 @@ def xlsx_problems(frames: Mapping[str, pd.DataFrame]) -> list[str]:
     return problems
 
 
-def _cell_values(series: pd.Series) -> tuple[pa.Array, bool]:
-    """(the cells' content as XML text, whether they are texts) of a neutralised column."""
-    if _is_number(series):
-        return pc.cast(pa.array(series, from_pandas=True), pa.string()), False
-    return _xml_texts(_cell_texts(series)), True
-
-
-def _rows_xml(frame: pd.DataFrame, first_row: int) -> pa.Array:
-    """One XML <row> element per row of the (neutralised) frame, the first numbered
-    `first_row` (1 is the header)."""
-    numbers = pc.cast(pa.array(np.arange(first_row, first_row + len(frame))), pa.string())
-    cells = []
-    for index, (_, series) in enumerate(frame.items()):
-        values, is_text = _cell_values(series)
-        opening = f'<c r="{_column_letters(index)}'
-        if is_text:
-            middle, closing = '" t="inlineStr"><is><t xml:space="preserve">', "</t></is></c>"
-        else:
-            middle, closing = '"><v>', "</v></c>"
-        cell = pc.binary_join_element_wise(opening, numbers, middle, values, closing, "")
-        cells.append(pc.if_else(pc.is_valid(values), cell, ""))
-    return pc.binary_join_element_wise('<row r="', numbers, '">', *cells, "</row>", "")
-
-
-def _string_bytes(texts: pa.Array | pa.ChunkedArray) -> memoryview:
-    """The texts of a string array end to end, without copying them."""
-    if isinstance(texts, pa.ChunkedArray):
-        texts = texts.combine_chunks()
-    offsets = np.frombuffer(texts.buffers()[1], dtype=np.int32)[
-        texts.offset : texts.offset + len(texts) + 1
-    ]
-    data = texts.buffers()[2]
-    return memoryview(data)[offsets[0] : offsets[-1]] if data is not None else memoryview(b"")
-
-
-def _write_sheet(archive: zipfile.ZipFile, member: str, frame: pd.DataFrame) -> None:
-    last = f"{_column_letters(max(len(frame.columns), 1) - 1)}{len(frame) + 1}"
-    header = pd.DataFrame([[str(column) for column in frame.columns]], dtype=object)
-    with archive.open(member, "w", force_zip64=True) as sheet:
-        sheet.write(
-            (
-                f'{_XML_HEADER}<worksheet xmlns="{_MAIN}" xmlns:r="{_RELS}">'
-                f'<dimension ref="A1:{last}"/><sheetViews><sheetView workbookViewId="0">'
-                '<pane ySplit="1" topLeftCell="A2" activePane="bottomLeft" state="frozen"/>'
-                '<selection pane="bottomLeft" activeCell="A2" sqref="A2"/></sheetView>'
-                '</sheetViews><sheetFormatPr defaultRowHeight="15"/><sheetData>'
-            ).encode()
-        )
-        sheet.write(_string_bytes(_rows_xml(header, 1)))
-        for start in range(0, len(frame), XLSX_CHUNK_ROWS):
-            part = neutralised(frame.iloc[start : start + XLSX_CHUNK_ROWS])
-            sheet.write(_string_bytes(_rows_xml(part, start + 2)))
-        sheet.write(b"</sheetData></worksheet>")
+def _cells(frame: pd.DataFrame):
+    """Rows of Python values, None for a missing value (an empty cell)."""
+    values = frame.astype(object)
+    return values.where(frame.notna(), None).itertuples(index=False, name=None)
 
 
 def write_xlsx(frames: Mapping[str, pd.DataFrame], path: Path, *, checked=False) -> Path:
-    """One workbook, one sheet per frame (continued on further sheets when longer than a sheet),
-    the column names in the first row, which stays in view. What a workbook cannot hold is
-    refused before anything is written (`xlsx_problems`; `checked` says the caller has run it).
-    """
+    """One workbook (XlsxWriter), one sheet per frame (continued on further sheets when longer
+    than a sheet), the column names in the first row, which stays in view. What a workbook
+    cannot hold is refused before anything is written (`xlsx_problems`; `checked` says the
+    caller has run it)."""
     if not checked:
         problems = xlsx_problems(frames)
         if problems:
             raise ExportError("; ".join(problems))
-    sheets = [part for name, frame in frames.items() for part in _sheet_parts(name, frame)]
-    overrides = "".join(
-        f'<Override PartName="/xl/worksheets/sheet{n}.xml" ContentType="{_SHEET_TYPE}"/>'
-        for n in range(1, len(sheets) + 1)
-    )
-    content_types = (
-        f'{_XML_HEADER}<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
-        '<Default Extension="rels" '
-        'ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
-        '<Default Extension="xml" ContentType="application/xml"/>'
-        '<Override PartName="/xl/workbook.xml" ContentType="application/'
-        'vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/>'
-        '<Override PartName="/xl/styles.xml" ContentType="application/'
-        'vnd.openxmlformats-officedocument.spreadsheetml.styles+xml"/>'
-        f"{overrides}</Types>"
-    )
-    package_rels = (
-        f'{_XML_HEADER}<Relationships xmlns="{_PACKAGE_RELS}"><Relationship Id="rId1" '
-        f'Type="{_RELS}/officeDocument" Target="xl/workbook.xml"/></Relationships>'
-    )
-    workbook = (
-        f'{_XML_HEADER}<workbook xmlns="{_MAIN}" xmlns:r="{_RELS}"><bookViews>'
-        '<workbookView activeTab="0"/></bookViews><sheets>'
-        + "".join(
-            f'<sheet name="{xml_escape(sheet_name)}" sheetId="{n}" r:id="rId{n}"/>'
-            for n, (sheet_name, _) in enumerate(sheets, start=1)
-        )
-        + "</sheets></workbook>"
-    )
-    workbook_rels = (
-        f'{_XML_HEADER}<Relationships xmlns="{_PACKAGE_RELS}">'
-        + "".join(
-            f'<Relationship Id="rId{n}" Type="{_RELS}/worksheet" Target="worksheets/sheet{n}.xml"/>'
-            for n in range(1, len(sheets) + 1)
-        )
-        + f'<Relationship Id="rId{len(sheets) + 1}" Type="{_RELS}/styles" Target="styles.xml"/>'
-        + "</Relationships>"
-    )
     try:
-        with zipfile.ZipFile(
-            path, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1
-        ) as archive:
-            archive.writestr("[Content_Types].xml", content_types)
-            archive.writestr("_rels/.rels", package_rels)
-            archive.writestr("xl/workbook.xml", workbook)
-            archive.writestr("xl/_rels/workbook.xml.rels", workbook_rels)
-            archive.writestr("xl/styles.xml", _STYLES)
-            for n, (_, part) in enumerate(sheets, start=1):
-                _write_sheet(archive, f"xl/worksheets/sheet{n}.xml", part)
+        with xlsxwriter.Workbook(str(path), XLSX_OPTIONS) as book:
+            for name, frame in frames.items():
+                for sheet_name, part in _sheet_parts(name, frame):
+                    sheet = book.add_worksheet(sheet_name)
+                    sheet.freeze_panes(1, 0)
+                    sheet.write_row(0, 0, [str(column) for column in frame.columns])
+                    # The formula check and the formatting a chunk of rows at a time.
+                    for start in range(0, len(part), XLSX_CHUNK_ROWS):
+                        chunk = neutralised(part.iloc[start : start + XLSX_CHUNK_ROWS])
+                        for row, cells in enumerate(_cells(chunk), start=start + 1):
+                            sheet.write_row(row, 0, cells)
     except BaseException:
         Path(path).unlink(missing_ok=True)
         raise
