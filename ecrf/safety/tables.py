@@ -1019,7 +1019,8 @@ def lab_course(
         frame = frame[frame["uln"] > 0]
         value = frame["value"] / frame["uln"]
     else:
-        factor = frame["unit"].map(COUNT_UNITS_PER_1E9_L)
+        # A float column even when no row is left (an empty text column maps to texts).
+        factor = frame["unit"].map(COUNT_UNITS_PER_1E9_L).astype(float)
         frame, value = frame[factor.notna()], (frame["value"] / factor)[factor.notna()]
     labels = dict(zip(levels["level"].astype(int), levels["label"], strict=True))
     return pd.DataFrame(
