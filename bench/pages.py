@@ -106,6 +106,15 @@ def _bench_nurse(subject):
     return users[nurse]
 
 
+def _timing(samples: list[float], cpu: list[float]) -> dict:
+    """Median and 95th percentile of the server time, median CPU time, in milliseconds."""
+    return {
+        "median_ms": round(statistics.median(samples) * 1000, 2),
+        "p95_ms": round(statistics.quantiles(samples, n=20)[-1] * 1000, 2),
+        "median_cpu_ms": round(statistics.median(cpu) * 1000, 2),
+    }
+
+
 def _post_samples(client: Client, submissions, repeats: int) -> dict:
     """Time the POST of each (path, data) that `submissions` yields; each must redirect (saved)."""
     samples, cpu, queries = [], [], []
@@ -129,9 +138,7 @@ def _post_samples(client: Client, submissions, repeats: int) -> dict:
         cpu.append(elapsed_cpu)
         queries.append(len(captured))
     return {
-        "median_ms": round(statistics.median(samples) * 1000, 2),
-        "p95_ms": round(statistics.quantiles(samples, n=20)[-1] * 1000, 2),
-        "median_cpu_ms": round(statistics.median(cpu) * 1000, 2),
+        **_timing(samples, cpu),
         "queries_max": max(queries),
         "queries_min": min(queries),
         "samples": len(samples),
@@ -244,13 +251,7 @@ def _measure(client: Client, url: str, repeats: int) -> dict:
         cpu.append(time.process_time() - start_cpu)
     with CaptureQueriesContext(connection) as queries:
         client.get(url)
-    return {
-        "median_ms": round(statistics.median(samples) * 1000, 2),
-        "p95_ms": round(statistics.quantiles(samples, n=20)[-1] * 1000, 2),
-        "median_cpu_ms": round(statistics.median(cpu) * 1000, 2),
-        "queries": len(queries),
-        "samples": len(samples),
-    }
+    return {**_timing(samples, cpu), "queries": len(queries), "samples": len(samples)}
 
 
 def _configuration(subjects: int, events: int, repeats: int) -> dict:
