@@ -94,7 +94,9 @@ def _multiple_input(widget: dict) -> str:
 
 def _textarea(widget: dict) -> str:
     value = escape(widget["value"]) if widget["value"] else ""
-    return f'<textarea name="{escape(widget["name"])}"{_attrs(widget["attrs"])}>\n{value}</textarea>'
+    return (
+        f'<textarea name="{escape(widget["name"])}"{_attrs(widget["attrs"])}>\n{value}</textarea>'
+    )
 
 
 INPUTS = (

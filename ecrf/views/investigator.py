@@ -18,7 +18,7 @@ from .. import access
 from ..models import AdverseEvent
 from ..safety.sae_clock import SAE_REPORTING_HOURS, sae_report_due, sae_report_overdue
 from ..selectors.investigator import awaiting_decisions, open_queries, serious_events
-from ..selectors.signatures import awaiting_signature
+from ..selectors.signatures import AwaitingSignature, awaiting_signature
 from . import subjects
 
 # A serious event stays on the home page until its reporting deadline is this long past.
@@ -26,6 +26,8 @@ SAE_SHOWN_AFTER_DEADLINE = dt.timedelta(days=7)
 # The decisions and signatures lists show their oldest rows; the DLT dashboard and the subjects'
 # casebooks have the rest.
 HOME_ROWS = 20
+# A subject's row of visits to sign links its oldest few; the next come up as those are signed.
+VISITS_SHOWN = 5
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,22 @@ class SaeClock:
         return f"overdue by {hours} h" if hours else "overdue by under 1 h"
 
 
+@dataclass(frozen=True)
+class SignatureRow:
+    """A subject's row of the signatures list: its oldest VISITS_SHOWN visits to sign, and how
+    many more there are."""
+
+    awaiting: AwaitingSignature
+
+    @property
+    def visits(self) -> list:
+        return self.awaiting.visits[:VISITS_SHOWN]
+
+    @property
+    def more_visits(self) -> int:
+        return max(len(self.awaiting.visits) - VISITS_SHOWN, 0)
+
+
 def sae_clocks(events: list[AdverseEvent], now: dt.datetime) -> list[SaeClock]:
     """The events' reporting clocks, the nearest deadline first; an event whose deadline is
     more than SAE_SHOWN_AFTER_DEADLINE past is left out."""
@@ -73,7 +91,7 @@ def investigator_day(user) -> dict:
     return {
         "decisions": decisions[:HOME_ROWS],
         "decision_total": len(decisions),
-        "signatures": signatures[:HOME_ROWS],
+        "signatures": [SignatureRow(row) for row in signatures[:HOME_ROWS]],
         "signature_total": len(signatures),
         "sae_clocks": sae_clocks(serious_events(visible, aware_since=aware_since), now),
         "sae_shown_days": SAE_SHOWN_AFTER_DEADLINE.days,

@@ -15,6 +15,7 @@ from ecrf.services.queries import query_raise
 from ecrf.services.signoff import signoff_sign
 from ecrf.services.subjects import subject_end_treatment
 from ecrf.services.visits import visit_record
+from ecrf.views import investigator
 from ecrf.views.adverse_events import sae_report_deadline
 from ecrf.views.investigator import sae_clocks
 from tests.factories import PASSWORD, fatigue_grade_3, subject_enrolled, user_create
@@ -113,6 +114,20 @@ def test_done_visits_await_signature_until_signed_and_again_once_changed(
     table = _table(_home(client, bob), "awaiting-signature")
     assert reverse("sign_off", args=["visit", visit.pk]) in table
     assert "changed since signed" in table
+
+
+def test_a_subjects_row_links_its_oldest_visits_to_sign(client, bob, alice, subject, monkeypatch):
+    """A row links the VISITS_SHOWN oldest visits to sign and counts the rest."""
+    monkeypatch.setattr(investigator, "VISITS_SHOWN", 2)
+    visits = list(subject.visits.filter(kind="cycle_day").order_by("planned_on"))
+    assert len(visits) == 4
+    for visit in visits:
+        visit_record(visit=visit, status="done", done_on=visit.planned_on, by=alice)
+    table = _table(_home(client, bob), "awaiting-signature")
+    assert "4 visits:" in table
+    shown = [v for v in visits if reverse("sign_off", args=["visit", v.pk]) in table]
+    assert shown == visits[:2]
+    assert "and 2 later" in table
 
 
 def test_a_casebook_awaits_signature_once_treatment_ended(client, bob, alice, subject):

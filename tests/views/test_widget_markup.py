@@ -28,7 +28,7 @@ ATTRS = [
     {"data-value": 0, "maxlength": "20", "placeholder": 'say "hi" <now>', "step": "any"},
     {"aria-describedby": mark_safe("a&b"), "autofocus": True, "min": 1},
 ]
-VALUES = [None, "", "plain", 'a "quoted" <b> & \'single\'', 0, 12.5, mark_safe("<i>x</i>")]
+VALUES = [None, "", "plain", "a \"quoted\" <b> & 'single'", 0, 12.5, mark_safe("<i>x</i>")]
 
 WIDGETS = [
     forms.TextInput(),
@@ -83,7 +83,8 @@ def test_every_input_type_of_django_is_written():
     names = {
         w.template_name
         for w in inputs
-        if issubclass(w, forms.widgets.Input) and not issubclass(w, (forms.FileInput, forms.MultipleHiddenInput))
+        if issubclass(w, forms.widgets.Input)
+        and not issubclass(w, (forms.FileInput, forms.MultipleHiddenInput))
     }
     assert names <= set(WIDGET_WRITERS)
 
