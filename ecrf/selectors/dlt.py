@@ -10,14 +10,12 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import json
-import threading
 from collections import defaultdict
 from dataclasses import dataclass, field
 from functools import cache
 from uuid import UUID
 
-from django.db import connection
-from django.db.models import CharField, Count, F, Max, Min, Q
+from django.db.models import CharField, Count, F, Min, Q
 from django.db.models.functions import Cast
 from django.utils import timezone
 
@@ -27,7 +25,6 @@ from ..models import (
     AdverseEvent,
     AdverseEventAgent,
     AdverseEventGrade,
-    AuditEvent,
     DltAssessment,
     DltStatus,
     DoseAdministration,
@@ -70,6 +67,7 @@ from ..safety.dlt_rules import (
 )
 from ..safety.reconciliation import EventSpan, LabFinding
 from .expressions import AddDays
+from .memo import kept
 
 # Events are matched to their attributions by the text of their key: turning tens of
 # thousands of keys into UUID objects would take most of the time.
@@ -676,42 +674,16 @@ def dlt_overview(study: Study, cutoff: dt.date | None = None) -> DltOverview:
     return overview
 
 
-# Each study's overview at today as this process last computed it, with the data mark and the
-# day it was computed at (`dlt_overview_today`).
-_TODAY: dict[UUID, tuple[tuple[int, dt.date], DltOverview]] = {}
-_TODAY_LOCK = threading.Lock()
-
-
-def clinical_data_mark() -> int:
-    """The id of the newest audit event. Every change to clinical data or to a study's
-    definition writes audit events in its own transaction (`ecrf.services.records`), and ids
-    only grow: while the mark stays the same, nothing an overview reads has changed."""
-    return AuditEvent.objects.aggregate(newest=Max("pk"))["newest"] or 0
-
-
 def dlt_overview_today(study: Study) -> DltOverview:
-    """`dlt_overview(study)` at today, computed again only when the data changed or the day did.
+    """`dlt_overview(study)` at today, computed again only when the data changed or the day did
+    (`memo.kept`).
 
-    For the pages that show it on every visit (the DLT dashboard, the investigator's home): one
-    query while nothing changed, instead of the whole overview. The caller gets a shallow copy
-    and may set the copy's attributes (its own subjects, say); the rows are shared, so what a
-    caller sets on a row must follow from the data alone, the same for every user.
-    Inside a transaction the overview is always computed afresh: the mark could be of changes
-    that are rolled back.
+    For the pages that show it on every visit (the DLT dashboard, the investigator's home): a
+    few small queries while nothing changed, instead of the whole overview. The caller gets a
+    shallow copy and may set the copy's attributes (its own subjects, say); the rows are shared,
+    so what a caller sets on a row must follow from the data alone, the same for every user.
     """
-    if connection.in_atomic_block:
-        return dlt_overview(study)
-    # The mark is read before the overview: a change committed in between is then in the
-    # overview under an older mark, and the next request computes it again.
-    key = (clinical_data_mark(), timezone.localdate())
-    with _TODAY_LOCK:
-        kept = _TODAY.get(study.pk)
-    if kept is not None and kept[0] == key:
-        return copy.copy(kept[1])
-    overview = dlt_overview(study, key[1])
-    with _TODAY_LOCK:
-        _TODAY[study.pk] = (key, overview)
-    return copy.copy(overview)
+    return copy.copy(kept("dlt_overview", study.pk, lambda: dlt_overview(study)))
 
 
 def dlt_event_statuses(study: Study, cutoff: dt.date | None = None) -> dict[UUID, str]:

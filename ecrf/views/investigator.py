@@ -18,6 +18,7 @@ from .. import access
 from ..models import AdverseEvent
 from ..safety.sae_clock import SAE_REPORTING_HOURS, sae_report_due, sae_report_overdue
 from ..selectors.investigator import awaiting_decisions, open_queries, serious_events
+from ..selectors.memo import kept
 from ..selectors.signatures import AwaitingSignature, awaiting_signature
 from . import subjects
 
@@ -84,7 +85,11 @@ def investigator_day(user) -> dict:
     visible_subjects = list(visible.select_related("site", "study"))
     query_rows, query_total = open_queries(visible)
     decisions = awaiting_decisions(access.studies_for_user(user), {s.pk for s in visible_subjects})
-    signatures = awaiting_signature(visible_subjects)
+    signatures = kept(
+        "awaiting_signature",
+        frozenset(s.pk for s in visible_subjects),
+        lambda: awaiting_signature(visible_subjects),
+    )
     now = timezone.now()
     # Only the events whose deadline is not more than SAE_SHOWN_AFTER_DEADLINE past are read.
     aware_since = now - SAE_SHOWN_AFTER_DEADLINE - dt.timedelta(hours=SAE_REPORTING_HOURS)

@@ -54,11 +54,10 @@ from ..safety.grade_history import format_grade_history
 from ..selectors.audit import readable_audit
 from ..selectors.enrolment import enrolment_dose_levels
 from ..selectors.grade_history import grade_histories
+from ..selectors.home import home_lists
 from ..selectors.reconciliation import (
-    reconciliation_counts,
     subject_reconciliation_items,
     subject_ungraded_items,
-    ungraded_counts,
 )
 from ..services import subject_enrol, subject_screen
 from ..services.subjects import cycle_delay, subject_end_treatment, visit_unscheduled
@@ -106,45 +105,16 @@ def _visible_subjects(user):
 @require_GET
 def home(request: HttpRequest) -> HttpResponse:
     """The user's studies, visits due or overdue by window, and open items."""
-    today = timezone.localdate()
     subjects = _visible_subjects(request.user)
-    planned = (
-        Visit.objects.filter(
-            subject__in=subjects,
-            status=VisitStatus.PLANNED,
-            entered_in_error=False,
-            planned_on__isnull=False,
-        )
-        .select_related("subject")
-        .order_by("planned_on")
-    )
-    due, overdue = [], []
-    for visit in planned:
-        opens = visit.planned_on - dt.timedelta(days=visit.window_before)
-        closes = visit.planned_on + dt.timedelta(days=visit.window_after)
-        if closes < today:
-            visit.window_closed_on, visit.days_overdue = closes, (today - closes).days
-            overdue.append(visit)
-        elif opens <= today:
-            due.append(visit)
-    counts = reconciliation_counts(subjects)
-    ungraded = ungraded_counts(subjects)
     codes = dict(subjects.values_list("pk", "subject_code"))
-    open_items = sorted(
-        (codes[pk], pk, counts.get(pk, 0), ungraded.get(pk, 0))
-        for pk in counts.keys() | ungraded.keys()
-        if counts.get(pk) or ungraded.get(pk)
-    )
     # A TemplateResponse, so that the investigator's home (views.investigator) adds its lists.
     return TemplateResponse(
         request,
         "ecrf/home.html",
         {
             "studies": access.studies_for_user(request.user),
-            "due": due,
-            "overdue": overdue,
-            "open_items": open_items,
-            "subject_count": subjects.count(),
+            **home_lists(codes),
+            "subject_count": len(codes),
             "role_label": role_label(request.user),
         },
     )
