@@ -33,7 +33,7 @@ T = TypeVar("T")
 
 MARK_WINDOW = 1000
 # Reads kept at most (the oldest used is dropped first): one per read and scope.
-MAX_KEPT = 256
+MAX_KEPT = 64
 
 _KEPT: OrderedDict[tuple, tuple[tuple, object]] = OrderedDict()
 _LOCK = threading.Lock()
