@@ -308,6 +308,15 @@ def subjects_for_user(user) -> QuerySet[Subject]:
     return Subject.objects.filter(_assignment_filter(user))
 
 
+def may_see_subject(user, subject: Subject) -> bool:
+    """Whether `subject` is one of `subjects_for_user(user)`: checked on a subject already read,
+    with the user's site assignments kept for the request (`is_assigned_to_site`), so that a
+    page's lookup of its record is one plain query."""
+    if not user.is_authenticated:
+        return False
+    return user.is_superuser or is_assigned_to_site(user, subject.site)
+
+
 def is_assigned_to_site(user, site: Site) -> bool:
     """The user is assigned to this site, or to every site of its study.
 
@@ -348,13 +357,9 @@ def get_study_for_user(user, study_id: UUID) -> Study:
 
 def get_subject_for_user(user, subject_id: UUID, *, write: bool = False) -> Subject:
     """Return the subject if the user may see it (and change it, with write=True), else 404/403."""
-    subject = (
-        subjects_for_user(user)
-        .select_related("study", "site", "dose_level")
-        .filter(pk=subject_id)
-        .first()
-    )
-    if subject is None:
+    subject = Subject.objects.select_related("study", "site", "dose_level").filter(pk=subject_id)
+    subject = subject.first()
+    if subject is None or not may_see_subject(user, subject):
         raise Http404("No such subject.")
     if write:
         ensure_can_write_site(user, subject.site)
@@ -367,10 +372,10 @@ def get_assessment_for_user(user, assessment_id: UUID) -> DltAssessment:
         DltAssessment.objects.select_related(
             "adverse_event__subject__site", "adverse_event__subject__study", "signature"
         )
-        .filter(pk=assessment_id, adverse_event__subject__in=subjects_for_user(user))
+        .filter(pk=assessment_id)
         .first()
     )
-    if assessment is None:
+    if assessment is None or not may_see_subject(user, assessment.adverse_event.subject):
         raise Http404("No such DLT assessment.")
     return assessment
 
@@ -399,11 +404,11 @@ def ensure_role_groups() -> None:
 def _get_for_user(user, queryset: QuerySet, record_id: UUID, subject_path: str, write: bool):
     """One lookup shape for every record that belongs to a subject: visible, else 404."""
     record = (
-        queryset.filter(pk=record_id, **{f"{subject_path}__in": subjects_for_user(user)})
+        queryset.filter(pk=record_id)
         .select_related(subject_path, f"{subject_path}__site", f"{subject_path}__study")
         .first()
     )
-    if record is None:
+    if record is None or not may_see_subject(user, getattr(record, subject_path)):
         raise Http404("No such record.")
     if write:
         ensure_can_write_site(user, getattr(record, subject_path).site)
