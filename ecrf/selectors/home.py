@@ -1,5 +1,6 @@
-"""The home page's lists: the visits due or overdue by their window, and the open items of lab
-results, over the subjects a user sees; kept while the data stay the same (`memo.kept`)."""
+"""The home page's lists: the visits due or overdue by their window, the open items of lab
+results and the data queries per study and site, over the subjects a user sees; kept while the
+data stay the same (`memo.kept`)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from django.utils import timezone
 
 from ..models import Visit, VisitStatus
 from .memo import kept
+from .queries import open_queries_by_study_site
 from .reconciliation import reconciliation_counts, ungraded_counts
 
 
@@ -53,10 +55,17 @@ def _open_items(codes: Mapping[UUID, str]) -> list[tuple]:
 
 def home_lists(codes: Mapping[UUID, str]) -> dict:
     """The lists of the home page over the subjects of `codes` (subject id: subject code):
-    `due`, `overdue` and `open_items`. Shared between requests: read them, do not change them."""
+    `due`, `overdue`, `open_items` and `query_overview`. Shared between requests: read them, do
+    not change them."""
 
     def compute() -> dict:
-        due, overdue = _visits_by_window(list(codes), timezone.localdate())
-        return {"due": due, "overdue": overdue, "open_items": _open_items(codes)}
+        ids = list(codes)
+        due, overdue = _visits_by_window(ids, timezone.localdate())
+        return {
+            "due": due,
+            "overdue": overdue,
+            "open_items": _open_items(codes),
+            "query_overview": open_queries_by_study_site(ids),
+        }
 
     return kept("home_lists", frozenset(codes.items()), compute)

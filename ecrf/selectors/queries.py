@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from django.db.models import Count, Q
 
-from .. import access
 from ..models import DataQuery, QueryState
 from .records import describe_key, field_label, records_by_key
 
@@ -23,12 +22,11 @@ def open_query_counts(subjects) -> dict:
     return {row["subject_id"]: {"open": row["open"], "answered": row["answered"]} for row in rows}
 
 
-def open_queries_by_study_site(user) -> list[dict]:
-    """Open and answered queries per study and site the user sees, in one query."""
+def open_queries_by_study_site(subjects) -> list[dict]:
+    """Open and answered queries per study and site of the subjects (a queryset, or ids), in
+    one query."""
     rows = (
-        DataQuery.objects.filter(
-            NOT_CLOSED, subject__in=access.subjects_for_user(user).filter(entered_in_error=False)
-        )
+        DataQuery.objects.filter(NOT_CLOSED, subject__in=subjects)
         .values("subject__study__code", "subject__site__code")
         .annotate(open=COUNT_OPEN, answered=COUNT_ANSWERED)
         .order_by("subject__study__code", "subject__site__code")

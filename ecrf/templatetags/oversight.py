@@ -1,6 +1,6 @@
 """Oversight on pages whose views know nothing of it: the casebook panel and the query counts.
 
-`{% oversight_panel subject %}` (casebook), `{% open_queries_overview %}` (home),
+`{% oversight_panel subject %}` (casebook),
 `{% open_query_counts_for page as query_counts %}` then `{% query_count_badge query_counts pk %}`
 (subject list: one query for the whole page).
 """
@@ -12,7 +12,7 @@ from django.utils.html import format_html
 
 from ..access import Action, can, may_lock, may_raise_queries, may_sign, may_verify
 from ..models import LockScope, QueryState
-from ..selectors.queries import open_queries_by_study_site, open_query_counts, subject_queries
+from ..selectors.queries import open_query_counts, subject_queries
 from ..selectors.records import describe_key, records_by_key
 from ..selectors.signatures import subject_signatures
 from ..selectors.verification import active_locks, subject_verifications
@@ -60,12 +60,6 @@ def oversight_panel(context, subject):
         "may_read_audit": can(user, Action.READ_AUDIT, site=subject.site),
         "request": context["request"],
     }
-
-
-@register.inclusion_tag("ecrf/oversight/home_queries.html", takes_context=True)
-def open_queries_overview(context):
-    """Open and answered queries per study and site the user sees, for the home page."""
-    return {"rows": open_queries_by_study_site(context["request"].user)}
 
 
 @register.simple_tag

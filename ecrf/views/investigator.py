@@ -15,7 +15,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from .. import access
-from ..models import AdverseEvent
+from ..models import AdverseEvent, Subject
 from ..safety.sae_clock import SAE_REPORTING_HOURS, sae_report_due, sae_report_overdue
 from ..selectors.investigator import awaiting_decisions, open_queries, serious_events
 from ..selectors.memo import kept
@@ -78,18 +78,22 @@ def sae_clocks(events: list[AdverseEvent], now: dt.datetime) -> list[SaeClock]:
     return sorted(shown, key=lambda c: (c.deadline, c.event.subject.subject_code))
 
 
+def _lists_kept(ids: frozenset) -> dict:
+    """The lists that follow from the data alone (`memo.kept`): the visits and casebooks
+    awaiting signature, the open queries."""
+    subjects = list(Subject.objects.filter(pk__in=ids).select_related("site", "study"))
+    queries, total = open_queries(list(ids))
+    return {"signatures": awaiting_signature(subjects), "queries": queries, "query_total": total}
+
+
 def investigator_day(user) -> dict:
     """The investigator's lists, over the subjects the user may see; the decisions and the
     signatures at most HOME_ROWS rows each, with their totals."""
     visible = access.subjects_for_user(user).filter(entered_in_error=False)
-    visible_subjects = list(visible.select_related("site", "study"))
-    query_rows, query_total = open_queries(visible)
-    decisions = awaiting_decisions(access.studies_for_user(user), {s.pk for s in visible_subjects})
-    signatures = kept(
-        "awaiting_signature",
-        frozenset(s.pk for s in visible_subjects),
-        lambda: awaiting_signature(visible_subjects),
-    )
+    ids = frozenset(visible.values_list("pk", flat=True))
+    kept_lists = kept("investigator_day", ids, lambda: _lists_kept(ids))
+    decisions = awaiting_decisions(access.studies_for_user(user), ids)
+    signatures = kept_lists["signatures"]
     now = timezone.now()
     # Only the events whose deadline is not more than SAE_SHOWN_AFTER_DEADLINE past are read.
     aware_since = now - SAE_SHOWN_AFTER_DEADLINE - dt.timedelta(hours=SAE_REPORTING_HOURS)
@@ -98,10 +102,10 @@ def investigator_day(user) -> dict:
         "decision_total": len(decisions),
         "signatures": [SignatureRow(row) for row in signatures[:HOME_ROWS]],
         "signature_total": len(signatures),
-        "sae_clocks": sae_clocks(serious_events(visible, aware_since=aware_since), now),
+        "sae_clocks": sae_clocks(serious_events(list(ids), aware_since=aware_since), now),
         "sae_shown_days": SAE_SHOWN_AFTER_DEADLINE.days,
-        "queries": query_rows,
-        "query_total": query_total,
+        "queries": kept_lists["queries"],
+        "query_total": kept_lists["query_total"],
     }
 
 
