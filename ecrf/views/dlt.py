@@ -1,5 +1,7 @@
 """The investigator's DLT dashboard and the signed decision on one event."""
 
+import copy
+from functools import partial
 from uuid import UUID
 
 from django.contrib import messages
@@ -17,6 +19,7 @@ from ..reports.cutoff import parse_cutoff
 from ..selectors.dlt import dlt_overview_today, study_dlt_rules
 from ..selectors.dlt_evidence import dlt_evidence
 from ..selectors.dose_plan import doses_above_plan, subject_doses_above_plan
+from ..selectors.memo import kept
 from ..services.dlt import dlt_decide, lab_toxicity_rule_out
 from . import jobs
 from .display import signer_context
@@ -51,13 +54,27 @@ def _page_url(request: HttpRequest, key: str, page, step: int) -> str:
     return f"?{query.urlencode()}"
 
 
+def _dashboard_overview(study):
+    """The study's overview at today (`dlt_overview_today`), each subject's row with what the
+    dashboard shows of it worked out: its doses above the plan, and each flag's reason split
+    at its rule. All of it follows from the data, so it is kept while they stay the same
+    (`memo.kept`) and shared by every user's page."""
+    overview = dlt_overview_today(study)
+    above = doses_above_plan([row.subject for row in overview.subjects])
+    for row in overview.subjects:
+        row.doses_above_plan = above.get(row.subject.pk, [])
+        for item in row.events:
+            _with_rule_parts(item)
+    return overview
+
+
 @login_required
 @require_GET
 def dlt_dashboard(request: HttpRequest) -> HttpResponse:
     visible = set(access.subjects_for_user(request.user).values_list("pk", flat=True))
     overviews = []
     for study in access.studies_for_user(request.user):
-        overview = dlt_overview_today(study)
+        overview = copy.copy(kept("dlt_dashboard", study.pk, partial(_dashboard_overview, study)))
         # The advice is the study's, provisional while anything in it is pending; the
         # pending items listed are only those of the subjects this user may see.
         overview.study_advice = overview.advice
@@ -69,15 +86,10 @@ def dlt_dashboard(request: HttpRequest) -> HttpResponse:
         ]
         overview.pending_elsewhere = overview.study_pending_count - len(overview.pending)
         # Possible medication errors of the subjects shown, in the rows and in a list of their own.
-        above = doses_above_plan([row.subject for row in overview.subjects])
-        overview.doses_above_plan = []
-        for row in overview.subjects:
-            row.doses_above_plan = above.get(row.subject.pk, [])
-            overview.doses_above_plan += [(row.subject, dose) for dose in row.doses_above_plan]
-        overview.doses_above_plan.sort(key=lambda pair: (pair[1].given_on, pair[0].subject_code))
-        for row in overview.subjects:
-            for item in row.events:
-                _with_rule_parts(item)
+        overview.doses_above_plan = sorted(
+            ((row.subject, dose) for row in overview.subjects for dose in row.doses_above_plan),
+            key=lambda pair: (pair[1].given_on, pair[0].subject_code),
+        )
         # The subjects table comes a page at a time, each study paged on its own, and each row
         # names only the events that are or were DLT candidates, found here rather than by
         # looping over every event of every subject in the template.

@@ -16,11 +16,11 @@ from django.urls import reverse
 
 from ecrf.models import AuditEvent
 from ecrf.selectors import memo
-from ecrf.services import ae_record, lab_record
+from ecrf.services import ae_record, dose_record, lab_record
 from ecrf.services.queries import query_raise
 from ecrf.services.signoff import signoff_sign
 from ecrf.services.visits import visit_record
-from tests.factories import PASSWORD
+from tests.factories import PASSWORD, subject_at_level
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -108,3 +108,17 @@ def test_the_nurses_home_shows_a_new_open_item_at_once(client, subject, alice):
     items = _table(client.get(reverse("home")).content.decode(), "open-items")
     assert subject.subject_code in items
     assert "1 lab result of grade 3 or more" in items
+
+
+def test_the_dlt_dashboard_shows_a_dose_above_the_plan_at_once(client, study, site_a, alice, bob):
+    """The dashboard's kept rows (`views.dlt._dashboard_overview`): dose level 2 plans IL-2 6
+    MIU on day 10 (2026-03-11 for a first dose on 2026-03-02); 60 MIU given is listed at the
+    next request."""
+    subject = subject_at_level(study, site_a, "A-002", level=2, by=alice)
+    client.force_login(bob)
+    shown = "dose above plan: 60 MIU given, 6 planned (1000 %)"
+    assert shown not in client.get(reverse("dlt_dashboard")).content.decode()
+    dose_record(subject=subject, agent=study.agents.get(code="IL2"), given_on=dt.date(2026, 3, 11),
+                given_dose=Decimal(60), reason="Pharmacy prepared the dose",
+                confirm_above_plan=True, by=alice)  # fmt: skip
+    assert shown in client.get(reverse("dlt_dashboard")).content.decode()
