@@ -12,8 +12,8 @@ definition, and with every signature:
   mark holds the newest id, and how many of the newest MARK_WINDOW ids exist: on PostgreSQL a
   transaction can commit after another that took later ids, and its events then change the
   count though not the newest id. (Events committed more than MARK_WINDOW ids behind the
-  newest would be seen only with the next change; a page's transaction writes its events
-  last, just before it commits.)
+  newest would be seen only with the next change; a page's save writes its events within
+  milliseconds of its commit.)
 - Signatures write no audit event (a signature is its own record, append-only): the mark
   holds their number.
 Inside a transaction nothing is kept or reused: the mark could be of changes rolled back.
