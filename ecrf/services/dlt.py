@@ -71,19 +71,20 @@ def _store_flag(
     *, event: AdverseEvent, existing: DltAssessment | None, values: dict, reason: str, by
 ) -> DltAssessment:
     """Create or update the event's assessment with the rules' values; audit any change. A
-    change of flag after an investigator's decision keeps the decision and marks it for review."""
+    change of flag after an investigator's decision keeps the decision and marks it for review.
+    Only `_reevaluate` calls it, inside its transaction, which goes on after no refusal."""
     if existing is None:
         record = DltAssessment(
             adverse_event=event, status=dlt_status(values["rule_flag"], ""), **values
         )
-        return record_create(record=record, by=by)
+        return record_create(record=record, by=by, savepoint=False)
     changes = {k: v for k, v in values.items() if getattr(existing, k) != v}
     if not changes:
         return existing
     if existing.decision and changes.get("rule_flag", existing.rule_flag) != existing.rule_flag:
         changes["needs_review"] = True
     changes["status"] = dlt_status(values["rule_flag"], existing.decision)
-    return record_update(record=existing, changes=changes, reason=reason, by=by)
+    return record_update(record=existing, changes=changes, reason=reason, by=by, savepoint=False)
 
 
 def _reevaluate(
@@ -95,11 +96,13 @@ def _reevaluate(
     cutoff: dt.date,
     event=None,
     rules: StudyRules | None = None,
+    stored: dict | None = None,
 ) -> int:
     """Store the current rules' flag of every event of `subjects` with onset by the cutoff (and
     of `event`, whatever its onset) whose stored assessment differs or is missing; returns the
     number of assessments created or changed. The flags are computed at once (``dlt_flags``),
-    so only the changes cost a write. `rules`: the study's rules when the caller has read them."""
+    so only the changes cost a write. `rules`: the study's rules when the caller has read them;
+    `stored` is given `event`'s assessment as it now stands."""
     rules = rules or study_dlt_rules(study)
     flags = dlt_flags(
         subjects, dlt_attributions(subjects), cutoff, study_dlt_settings(study), rules.rules,
@@ -120,15 +123,20 @@ def _reevaluate(
         (e.pk, e) for e in AdverseEvent.objects.filter(pk__in=missing).select_related("subject")
     )
     changed = 0
-    with transaction.atomic():
+    # All the flags or none; no caller goes on after a refusal, so no savepoint is needed.
+    with transaction.atomic(savepoint=False):
         for event_id, (flag, _decision) in flags.items():
             existing = assessments.get(event_id)
             values = _assessment_values(flag, rules)
             if existing is not None and all(getattr(existing, k) == v for k, v in values.items()):
                 continue
             target = existing.adverse_event if existing else events[event_id]
-            _store_flag(event=target, existing=existing, values=values, reason=reason, by=by)
+            assessments[event_id] = _store_flag(
+                event=target, existing=existing, values=values, reason=reason, by=by
+            )
             changed += 1
+    if event is not None and stored is not None:
+        stored[event.pk] = assessments.get(event.pk)
     return changed
 
 
@@ -140,11 +148,14 @@ def dlt_evaluate_event(*, event: AdverseEvent, by, cutoff: dt.date | None = None
     A change of flag after an investigator's decision keeps the decision and marks it for review.
     """
     subject = event.subject
+    stored = {}
     _reevaluate(
         study=subject.study, subjects=[subject], by=by, reason=REEVALUATED,
-        cutoff=cutoff or timezone.localdate(), event=event,
+        cutoff=cutoff or timezone.localdate(), event=event, stored=stored,
     )  # fmt: skip
-    return DltAssessment.objects.get(adverse_event=event)
+    if stored[event.pk] is None:
+        raise DltAssessment.DoesNotExist(f"No DLT assessment of {event!r}.")
+    return stored[event.pk]
 
 
 def dlt_evaluate_subject(*, subject: Subject, by, cutoff: dt.date | None = None) -> int:
