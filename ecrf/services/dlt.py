@@ -67,8 +67,22 @@ def _assessment_values(flag: DltFlag | None, rules: StudyRules) -> dict:
     }
 
 
+def _differing(existing: DltAssessment, values: dict) -> dict:
+    """The rules' values that differ from the stored assessment's; its rule set is compared by
+    key, so that reading a subject's assessments loads no rule set."""
+    differing = {}
+    for name, value in values.items():
+        if name == "rule_set":
+            same = existing.rule_set_id == (value.pk if value is not None else None)
+        else:
+            same = getattr(existing, name) == value
+        if not same:
+            differing[name] = value
+    return differing
+
+
 def _store_flag(
-    *, event: AdverseEvent, existing: DltAssessment | None, values: dict, reason: str, by
+    *, event: AdverseEvent | None, existing: DltAssessment | None, values: dict, reason: str, by
 ) -> DltAssessment:
     """Create or update the event's assessment with the rules' values; audit any change. A
     change of flag after an investigator's decision keeps the decision and marks it for review.
@@ -78,7 +92,7 @@ def _store_flag(
             adverse_event=event, status=dlt_status(values["rule_flag"], ""), **values
         )
         return record_create(record=record, by=by, savepoint=False)
-    changes = {k: v for k, v in values.items() if getattr(existing, k) != v}
+    changes = _differing(existing, values)
     if not changes:
         return existing
     if existing.decision and changes.get("rule_flag", existing.rule_flag) != existing.rule_flag:
@@ -113,9 +127,7 @@ def _reevaluate(
         flags[event.pk] = (None, "")
     assessments = {
         a.adverse_event_id: a
-        for a in DltAssessment.objects.filter(adverse_event__subject__in=subjects).select_related(
-            "adverse_event__subject__site", "rule_set"
-        )
+        for a in DltAssessment.objects.filter(adverse_event__subject__in=subjects)
     }
     events = {event.pk: event} if event is not None else {}
     missing = [pk for pk in flags if pk not in assessments and pk not in events]
@@ -128,9 +140,11 @@ def _reevaluate(
         for event_id, (flag, _decision) in flags.items():
             existing = assessments.get(event_id)
             values = _assessment_values(flag, rules)
-            if existing is not None and all(getattr(existing, k) == v for k, v in values.items()):
+            if existing is not None and not _differing(existing, values):
                 continue
-            target = existing.adverse_event if existing else events[event_id]
+            # A stored assessment is updated through its own row, which record_update reads
+            # with its event; only a new one needs the event here.
+            target = events[event_id] if existing is None else None
             assessments[event_id] = _store_flag(
                 event=target, existing=existing, values=values, reason=reason, by=by
             )
