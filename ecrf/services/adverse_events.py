@@ -60,10 +60,6 @@ def current_grade_changes(event: AdverseEvent) -> list[AdverseEventGrade]:
     return list(event.grade_changes.filter(entered_in_error=False).order_by("from_on"))
 
 
-# The steps and corrections below are written inside the transaction of ae_update or
-# ae_correct, which go on after no refusal: they need no savepoint of their own.
-
-
 def current_assessments(event: AdverseEvent) -> dict[str, AdverseEventAgent]:
     """The event's attribution and action rows not entered in error, by agent code."""
     return {
@@ -72,6 +68,10 @@ def current_assessments(event: AdverseEvent) -> dict[str, AdverseEventAgent]:
             "agent"
         )
     }
+
+
+# The steps and corrections below are written inside the transaction of ae_update or
+# ae_correct, which go on after no refusal: they need no savepoint of their own.
 
 
 def _retire_steps(rows, *, reason: str, by) -> None:

@@ -185,7 +185,13 @@ def record_parts_create(
         part.full_clean(exclude=[link])
         # The check constraints on the link too, which the exclusion above left out.
         failed = part._failed_checks(
-            [c for c in model._meta.constraints if isinstance(c, models.CheckConstraint)], None
+            [
+                constraint
+                for _model, constraints in part.get_constraints()
+                for constraint in constraints
+                if isinstance(constraint, models.CheckConstraint)
+            ],
+            None,
         )
         if failed:
             raise ValidationError(
