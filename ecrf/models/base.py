@@ -1,7 +1,9 @@
 """Abstract bases shared by every clinical model: UUID keys, versions, no deletion."""
 
 import datetime as dt
+import operator
 import uuid
+from decimal import Decimal
 
 from django.core.exceptions import FieldError, ValidationError
 from django.db import models, router
@@ -94,11 +96,35 @@ class AuditedModel(models.Model):
             raise ValidationError(errors)
 
     def _failed_checks(self, checks, exclude) -> list:
-        """The check constraints this object's values break: each constraint's condition over
-        the values (as CheckConstraint.validate builds it), all in one SELECT. A constraint on
-        an excluded field is not tested, as in Django."""
+        """The check constraints this object's values break. A condition made of plain
+        comparisons of the values (see `condition_holds`) is worked out here; any other is
+        tested by the database, each one's condition over the values (as CheckConstraint.validate
+        builds it), all in one SELECT. A constraint on an excluded field is not tested, as in
+        Django."""
+        fields = self._get_field_expression_map(meta=self._meta, exclude=exclude)
+        values = {name: getattr(value, "value", value) for name, value in fields.items()}
+        plain = all(isinstance(value, models.Value) for value in fields.values())
+        failed, in_database = [], []
+        for constraint in checks:
+            try:
+                if not plain:
+                    raise NotPlain
+                holds = condition_holds(constraint.condition, values)
+            except NotPlain:
+                in_database.append(constraint)
+                continue
+            except UnknownField:
+                continue
+            if holds is False:
+                failed.append(constraint)
+        failed = {id(c) for c in [*failed, *self._failed_in_database(in_database, fields)]}
+        return [constraint for constraint in checks if id(constraint) in failed]
+
+    def _failed_in_database(self, checks, fields) -> list:
+        if not checks:
+            return []
         query = Query(None)
-        for name, value in self._get_field_expression_map(meta=self._meta, exclude=exclude).items():
+        for name, value in fields.items():
             expression = value if hasattr(value, "resolve_expression") else models.Value(value)
             query.add_annotation(expression, name, select=False)
         tested = []
@@ -121,6 +147,95 @@ class AuditedModel(models.Model):
             SINGLE
         )
         return [constraint for constraint, holds in zip(tested, row, strict=True) if not holds]
+
+
+class NotPlain(Exception):
+    """A condition that is not plain comparisons of values: the database tests it."""
+
+
+class UnknownField(Exception):
+    """A condition on a field that is not among the values (excluded): it is not tested."""
+
+
+_ORDERED = {"gt": operator.gt, "gte": operator.ge, "lt": operator.lt, "lte": operator.le}
+_NUMBERS = (int, float, Decimal)
+
+
+def _kind(value) -> type:
+    """The kind of value a comparison accepts on both sides (a choice is a str, 1 == 1.0)."""
+    if isinstance(value, bool):
+        return bool
+    if isinstance(value, _NUMBERS):
+        return Decimal
+    for kind in (str, dt.datetime, dt.date, uuid.UUID):
+        if isinstance(value, kind):
+            return kind
+    raise NotPlain
+
+
+def _lookup_holds(lookup: str, wanted, values: dict) -> bool | None:
+    name, _, kind = lookup.partition("__")
+    kind = kind or "exact"
+    if name not in values:
+        raise UnknownField
+    value = values[name]
+    if isinstance(wanted, models.F):
+        if wanted.name not in values:
+            raise UnknownField
+        wanted = values[wanted.name]
+        if wanted is None:
+            return None  # a comparison with NULL is unknown in SQL
+    elif hasattr(wanted, "resolve_expression"):
+        raise NotPlain
+    elif kind == "exact" and wanted is None:
+        kind, wanted = "isnull", True  # as Django's query builder reads field=None
+    if kind == "isnull":
+        if not isinstance(wanted, bool):
+            raise NotPlain
+        return (value is None) == wanted
+    if kind not in ("exact", *_ORDERED):
+        raise NotPlain
+    if value is None:
+        return None
+    if _kind(value) is not _kind(wanted):
+        raise NotPlain
+    if isinstance(value, dt.datetime) and (value.tzinfo is None) != (wanted.tzinfo is None):
+        raise NotPlain
+    if kind == "exact":
+        return value == wanted
+    if isinstance(value, str | bool | uuid.UUID):
+        raise NotPlain  # text orders by the database's collation
+    try:
+        return _ORDERED[kind](value, wanted)
+    except TypeError as unordered:  # a naive and an aware time, say
+        raise NotPlain from unordered
+
+
+def condition_holds(condition, values: dict) -> bool | None:
+    """A check constraint's condition over a record's values in SQL's three-valued logic
+    (None: unknown, which a check constraint lets pass). Plain conditions only: AND, OR and
+    NOT of exact, gt, gte, lt, lte and isnull lookups of a field against a value or another
+    field (F) of the same record; NotPlain for anything else."""
+    if not isinstance(condition, models.Q):
+        if not isinstance(condition, tuple) or len(condition) != 2:
+            raise NotPlain
+        return _lookup_holds(*condition, values)
+    results = [condition_holds(child, values) for child in condition.children]
+    if condition.connector == models.Q.AND:
+        stop, go_on = False, True
+    elif condition.connector == models.Q.OR:
+        stop, go_on = True, False
+    else:
+        raise NotPlain
+    if any(result is stop for result in results):
+        holds = stop
+    elif any(result is None for result in results):
+        holds = None
+    else:
+        holds = go_on
+    if condition.negated and holds is not None:
+        holds = not holds
+    return holds
 
 
 class ClinicalRecord(AuditedModel):

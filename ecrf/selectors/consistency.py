@@ -25,14 +25,19 @@ from ..safety.consistency import (
     SubjectFacts,
     subject_findings,
 )
+from ..safety.reconciliation import EventSpan
 
 
-def findings_for(subjects: list[Subject], cutoff: dt.date | None = None) -> list[Finding]:
+def findings_for(
+    subjects: list[Subject], cutoff: dt.date | None = None, *, event_spans: dict | None = None
+) -> list[Finding]:
     """Every finding of the subjects (records up to `cutoff` when given), by subject code.
 
     At most four queries whatever the number of subjects: the doses are read only when an event
     is related to an agent or changed one, the lab results only of the tests of the events'
     lab terms. A sync runs this on every save, so rows come as plain tuples in no order.
+    `event_spans`, when given, is filled with each subject id's events as the lab-AE
+    reconciliation reads them (EventSpan), from the same query.
     """
     if not subjects:
         return []
@@ -66,6 +71,8 @@ def findings_for(subjects: list[Subject], cutoff: dt.date | None = None) -> list
     ):
         event_subject[pk] = subject_id
         per_subject[subject_id][0].append(EventFacts(pk, term, grade, onset, known(resolved)))
+        if event_spans is not None:
+            event_spans.setdefault(subject_id, []).append(EventSpan(term, onset, resolved))
         if term in LAB_TERM_TESTS:
             tests.add(LAB_TERM_TESTS[term])
     if not event_subject:
@@ -104,9 +111,12 @@ def findings_for(subjects: list[Subject], cutoff: dt.date | None = None) -> list
     return findings
 
 
-def subject_consistency_findings(subject: Subject) -> list[Finding]:
-    """One subject's findings, on everything recorded so far. At most four queries."""
-    return findings_for([subject])
+def subject_consistency_findings(
+    subject: Subject, *, event_spans: dict | None = None
+) -> list[Finding]:
+    """One subject's findings, on everything recorded so far. At most four queries.
+    `event_spans`: as for `findings_for`."""
+    return findings_for([subject], event_spans=event_spans)
 
 
 def study_consistency_findings(study: Study, cutoff: dt.date) -> list[Finding]:

@@ -33,9 +33,10 @@ def _event_spans(subject_ids: Iterable) -> dict:
     return spans
 
 
-def _unreconciled(findings: dict) -> dict:
-    """Per subject id, its findings that no event explains (subjects with none are left out)."""
-    events = _event_spans(findings)
+def _unreconciled(findings: dict, event_spans: dict | None = None) -> dict:
+    """Per subject id, its findings that no event explains (subjects with none are left out).
+    `event_spans`: the subjects' events as spans when the caller has read them."""
+    events = _event_spans(findings) if event_spans is None else event_spans
     found = {
         subject_id: unreconciled_findings(items, events.get(subject_id, []))
         for subject_id, items in findings.items()
@@ -51,9 +52,11 @@ def _high_grade(subjects) -> dict:
     }
 
 
-def reconciliation_items(subjects) -> dict:
+def reconciliation_items(subjects, *, event_spans: dict | None = None) -> dict:
     """Per subject id, its results of grade 3 or more with no adverse event of their CTCAE term
-    within 7 days, in the results' usual order; subjects with none are left out. Two queries.
+    within 7 days, in the results' usual order; subjects with none are left out. Two queries,
+    one when `event_spans` gives every subject's current events as spans (see
+    `consistency.findings_for`).
 
     `subjects` is a queryset, or a list of subjects or subject ids.
     """
@@ -70,7 +73,7 @@ def reconciliation_items(subjects) -> dict:
         {s.pk: s for s in subjects if isinstance(s, Subject)} if isinstance(subjects, list) else {}
     )
     items = {}
-    for subject_id, unexplained in _unreconciled(findings).items():
+    for subject_id, unexplained in _unreconciled(findings, event_spans).items():
         items[subject_id] = [results[f.result_id] for f in unexplained]
         if subject_id in known:
             for result in items[subject_id]:
@@ -89,9 +92,11 @@ def reconciliation_counts(subjects) -> dict:
     return {subject_id: len(items) for subject_id, items in _unreconciled(findings).items()}
 
 
-def subject_reconciliation_items(subject: Subject) -> list[LabResult]:
+def subject_reconciliation_items(
+    subject: Subject, *, event_spans: dict | None = None
+) -> list[LabResult]:
     """One subject's reconciliation items (see `reconciliation_items`)."""
-    return reconciliation_items([subject]).get(subject.pk, [])
+    return reconciliation_items([subject], event_spans=event_spans).get(subject.pk, [])
 
 
 # A result left ungraded although the grader now grades it (a rule of the grader changed since).

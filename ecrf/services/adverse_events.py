@@ -16,7 +16,14 @@ from .audit import action_code
 from .dlt import dlt_evaluate_event
 from .errors import invalid
 from .queries import queries_sync_automatic
-from .records import STALE, STALE_RECORD, StaleRecord, record_create, record_update
+from .records import (
+    STALE,
+    STALE_RECORD,
+    StaleRecord,
+    record_create,
+    record_parts_create,
+    record_update,
+)
 
 ASSESSMENT_MISSING = "Give the attribution for every study agent; missing: {agents}."
 ASSESSMENT_UNKNOWN_AGENT = "{agents} is not a study agent of this study."
@@ -53,6 +60,20 @@ def current_grade_changes(event: AdverseEvent) -> list[AdverseEventGrade]:
     return list(event.grade_changes.filter(entered_in_error=False).order_by("from_on"))
 
 
+def current_assessments(event: AdverseEvent) -> dict[str, AdverseEventAgent]:
+    """The event's attribution and action rows not entered in error, by agent code."""
+    return {
+        assessment.agent.code: assessment
+        for assessment in event.agent_assessments.filter(entered_in_error=False).select_related(
+            "agent"
+        )
+    }
+
+
+# The steps and corrections below are written inside the transaction of ae_update or
+# ae_correct, which go on after no refusal: they need no savepoint of their own.
+
+
 def _retire_steps(rows, *, reason: str, by) -> None:
     for row in rows:
         record_update(
@@ -61,13 +82,16 @@ def _retire_steps(rows, *, reason: str, by) -> None:
             reason=reason,
             by=by,
             action=action_code(row, "entered_in_error"),
+            savepoint=False,
         )
 
 
 def _create_steps(event: AdverseEvent, steps: Sequence[Step], *, by) -> None:
     for from_on, grade in steps:
         record_create(
-            record=AdverseEventGrade(adverse_event=event, grade=grade, from_on=from_on), by=by
+            record=AdverseEventGrade(adverse_event=event, grade=grade, from_on=from_on),
+            by=by,
+            savepoint=False,
         )
 
 
@@ -155,18 +179,24 @@ def ae_record(
         **dict.fromkeys(serious_criteria, True),
     )
     with transaction.atomic():
-        record_create(record=event, by=by)
-        for code, (attribution, action_taken) in sorted(assessments.items()):
-            record_create(
-                record=AdverseEventAgent(
-                    adverse_event=event,
-                    agent=agents[code],
-                    attribution=attribution,
-                    action_taken=action_taken,
-                ),
-                by=by,
+        # Nothing here goes on after a refusal: this transaction's savepoint (or the
+        # transaction itself) takes every write back.
+        record_create(record=event, by=by, savepoint=False)
+        agent_rows = [
+            AdverseEventAgent(
+                adverse_event=event,
+                agent=agents[code],
+                attribution=attribution,
+                action_taken=action_taken,
             )
-        _create_steps(event, steps, by=by)
+            for code, (attribution, action_taken) in sorted(assessments.items())
+        ]
+        record_parts_create(record=event, parts=agent_rows, by=by, link="adverse_event")
+        history = [
+            AdverseEventGrade(adverse_event=event, grade=grade, from_on=from_on)
+            for from_on, grade in steps
+        ]
+        record_parts_create(record=event, parts=history, by=by, link="adverse_event")
         # The DLT rules read the grade history: they run once it is written.
         dlt_evaluate_event(event=event, by=by)
         queries_sync_automatic(subject=event.subject)
@@ -184,6 +214,7 @@ def ae_update(
     agent_versions: Mapping[str, int] | None = None,
     grade_changes: Sequence[Step] | None = None,
     expected_grade_changes: Sequence[Step] | None = None,
+    assessments: Mapping[str, AdverseEventAgent] | None = None,
 ) -> AdverseEvent:
     """Correct an adverse event and its per-agent attributions and actions in one save.
 
@@ -198,17 +229,16 @@ def ae_update(
     entered in error with the update's reason, new ones are created, identical ones stay.
     `expected_grade_changes` is the history the form was built from; a history someone else
     changed since refuses the save. An event marked entered in error takes its history along.
+
+    `assessments`: the event's `current_assessments` when the caller has read them (their
+    versions are checked again in the transaction, as `agent_versions` says).
     """
     steps = None if grade_changes is None else _steps(grade_changes)
     retiring = bool(changes.get("entered_in_error")) and not event.entered_in_error
     if not retiring:
         _check_history_of_update(event, changes, steps)
-    assessments = {
-        assessment.agent.code: assessment
-        for assessment in event.agent_assessments.filter(entered_in_error=False).select_related(
-            "agent"
-        )
-    }
+    if assessments is None:
+        assessments = current_assessments(event)
     unknown = sorted(set(agent_changes) - set(assessments))
     if unknown:
         raise invalid(
@@ -223,11 +253,17 @@ def ae_update(
         if code in assessments:
             loaded[(AdverseEventAgent, assessments[code].pk)] = version
     with transaction.atomic(durable=True):
-        for (model, pk), version in loaded.items():
+        for model in (AdverseEvent, AdverseEventAgent):
+            wanted = {pk: version for (kind, pk), version in loaded.items() if kind is model}
             # The row lock makes a second save of the same event wait for this one to finish.
-            current = model.objects.select_for_update().filter(pk=pk).values("version").first()
-            if current is None or version is None or current["version"] != version:
-                raise StaleRecord(STALE_RECORD, code=STALE)
+            current = dict(
+                model.objects.select_for_update()
+                .filter(pk__in=list(wanted))
+                .values_list("pk", "version")
+            )
+            for pk, version in wanted.items():
+                if version is None or current.get(pk) != version:
+                    raise StaleRecord(STALE_RECORD, code=STALE)
         current = current_grade_changes(event)
         loaded_steps = None if expected_grade_changes is None else _steps(expected_grade_changes)
         if loaded_steps is not None and loaded_steps != [(r.from_on, r.grade) for r in current]:
@@ -252,6 +288,7 @@ def ae_update(
                 reason=reason,
                 by=by,
                 expected_version=loaded[(AdverseEvent, event.pk)],
+                savepoint=False,
             )
         for code, change in sorted(agent_changes.items()):
             if change:
@@ -262,6 +299,7 @@ def ae_update(
                     reason=reason,
                     by=by,
                     expected_version=loaded.get((AdverseEventAgent, assessment.pk)),
+                    savepoint=False,
                 )
         if steps is not None and not retiring:
             kept = {(row.from_on, row.grade) for row in current}
@@ -295,7 +333,12 @@ def ae_correct(
             in_error_reason = (changes.get("entered_in_error_reason") or reason or "").strip()
             _retire_steps(current_grade_changes(record), reason=in_error_reason, by=by)
         saved = record_update(
-            record=record, changes=changes, reason=reason, by=by, expected_version=expected_version
+            record=record,
+            changes=changes,
+            reason=reason,
+            by=by,
+            expected_version=expected_version,
+            savepoint=False,
         )
         event = saved if isinstance(saved, AdverseEvent) else saved.adverse_event
         dlt_evaluate_event(event=event, by=by)

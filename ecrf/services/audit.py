@@ -53,6 +53,54 @@ def action_code(record: models.Model, verb: str) -> str:
     return f"ecrf.{record._meta.model_name}.{verb}"
 
 
+@dataclass(frozen=True)
+class AuditEntry:
+    """The audit lines of one change to one record: (field, old value, new value) each."""
+
+    record: models.Model
+    action: str
+    changes: list[tuple[str, Any, Any]]
+    reason: str = ""
+
+
+def _site_of(record: models.Model, subject: Subject | None) -> str:
+    if subject is not None:
+        return subject.site.code
+    if hasattr(record, "site") and record.site is not None:
+        return record.site.code
+    return ""
+
+
+def write_audits(entries: list[AuditEntry], *, actor: Actor) -> list[AuditEvent]:
+    """Append the audit events of several records' changes, all in one insert."""
+    at = timezone.now()
+    events = []
+    for entry in entries:
+        record = entry.record
+        subject = subject_of(record)
+        site = _site_of(record, subject)
+        events += [
+            AuditEvent(
+                at=at,
+                user=actor.user,
+                actor=actor.name,
+                role=actor.role,
+                site=site,
+                action=entry.action,
+                model=record._meta.label,
+                object_id=str(record.pk),
+                object_repr=str(record)[:200],
+                subject_id=subject.pk if subject is not None else None,
+                field=name,
+                old_value=audit_value(old),
+                new_value=audit_value(new),
+                reason=entry.reason,
+            )
+            for name, old, new in entry.changes
+        ]
+    return AuditEvent.objects.bulk_create(events)
+
+
 def write_audit(
     *,
     record: models.Model,
@@ -62,30 +110,4 @@ def write_audit(
     reason: str = "",
 ) -> list[AuditEvent]:
     """Append one audit event per (field, old value, new value)."""
-    subject = subject_of(record)
-    site = ""
-    if subject is not None:
-        site = subject.site.code
-    elif hasattr(record, "site") and record.site is not None:
-        site = record.site.code
-    at = timezone.now()
-    events = [
-        AuditEvent(
-            at=at,
-            user=actor.user,
-            actor=actor.name,
-            role=actor.role,
-            site=site,
-            action=action,
-            model=record._meta.label,
-            object_id=str(record.pk),
-            object_repr=str(record)[:200],
-            subject_id=subject.pk if subject is not None else None,
-            field=name,
-            old_value=audit_value(old),
-            new_value=audit_value(new),
-            reason=reason,
-        )
-        for name, old, new in changes
-    ]
-    return AuditEvent.objects.bulk_create(events)
+    return write_audits([AuditEntry(record, action, changes, reason)], actor=actor)

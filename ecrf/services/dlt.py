@@ -67,23 +67,38 @@ def _assessment_values(flag: DltFlag | None, rules: StudyRules) -> dict:
     }
 
 
+def _differing(existing: DltAssessment, values: dict) -> dict:
+    """The rules' values that differ from the stored assessment's; its rule set is compared by
+    key, so that reading a subject's assessments loads no rule set."""
+    differing = {}
+    for name, value in values.items():
+        if name == "rule_set":
+            same = existing.rule_set_id == (value.pk if value is not None else None)
+        else:
+            same = getattr(existing, name) == value
+        if not same:
+            differing[name] = value
+    return differing
+
+
 def _store_flag(
-    *, event: AdverseEvent, existing: DltAssessment | None, values: dict, reason: str, by
+    *, event: AdverseEvent | None, existing: DltAssessment | None, values: dict, reason: str, by
 ) -> DltAssessment:
     """Create or update the event's assessment with the rules' values; audit any change. A
-    change of flag after an investigator's decision keeps the decision and marks it for review."""
+    change of flag after an investigator's decision keeps the decision and marks it for review.
+    Only `_reevaluate` calls it, inside its transaction, which goes on after no refusal."""
     if existing is None:
         record = DltAssessment(
             adverse_event=event, status=dlt_status(values["rule_flag"], ""), **values
         )
-        return record_create(record=record, by=by)
-    changes = {k: v for k, v in values.items() if getattr(existing, k) != v}
+        return record_create(record=record, by=by, savepoint=False)
+    changes = _differing(existing, values)
     if not changes:
         return existing
     if existing.decision and changes.get("rule_flag", existing.rule_flag) != existing.rule_flag:
         changes["needs_review"] = True
     changes["status"] = dlt_status(values["rule_flag"], existing.decision)
-    return record_update(record=existing, changes=changes, reason=reason, by=by)
+    return record_update(record=existing, changes=changes, reason=reason, by=by, savepoint=False)
 
 
 def _reevaluate(
@@ -95,11 +110,13 @@ def _reevaluate(
     cutoff: dt.date,
     event=None,
     rules: StudyRules | None = None,
+    stored: dict | None = None,
 ) -> int:
     """Store the current rules' flag of every event of `subjects` with onset by the cutoff (and
     of `event`, whatever its onset) whose stored assessment differs or is missing; returns the
     number of assessments created or changed. The flags are computed at once (``dlt_flags``),
-    so only the changes cost a write. `rules`: the study's rules when the caller has read them."""
+    so only the changes cost a write. `rules`: the study's rules when the caller has read them;
+    `stored` is given `event`'s assessment as it now stands."""
     rules = rules or study_dlt_rules(study)
     flags = dlt_flags(
         subjects, dlt_attributions(subjects), cutoff, study_dlt_settings(study), rules.rules,
@@ -110,9 +127,7 @@ def _reevaluate(
         flags[event.pk] = (None, "")
     assessments = {
         a.adverse_event_id: a
-        for a in DltAssessment.objects.filter(adverse_event__subject__in=subjects).select_related(
-            "adverse_event__subject__site", "rule_set"
-        )
+        for a in DltAssessment.objects.filter(adverse_event__subject__in=subjects)
     }
     events = {event.pk: event} if event is not None else {}
     missing = [pk for pk in flags if pk not in assessments and pk not in events]
@@ -120,15 +135,22 @@ def _reevaluate(
         (e.pk, e) for e in AdverseEvent.objects.filter(pk__in=missing).select_related("subject")
     )
     changed = 0
-    with transaction.atomic():
+    # All the flags or none; no caller goes on after a refusal, so no savepoint is needed.
+    with transaction.atomic(savepoint=False):
         for event_id, (flag, _decision) in flags.items():
             existing = assessments.get(event_id)
             values = _assessment_values(flag, rules)
-            if existing is not None and all(getattr(existing, k) == v for k, v in values.items()):
+            if existing is not None and not _differing(existing, values):
                 continue
-            target = existing.adverse_event if existing else events[event_id]
-            _store_flag(event=target, existing=existing, values=values, reason=reason, by=by)
+            # A stored assessment is updated through its own row, which record_update reads
+            # with its event; only a new one needs the event here.
+            target = events[event_id] if existing is None else None
+            assessments[event_id] = _store_flag(
+                event=target, existing=existing, values=values, reason=reason, by=by
+            )
             changed += 1
+    if event is not None and stored is not None:
+        stored[event.pk] = assessments.get(event.pk)
     return changed
 
 
@@ -140,11 +162,14 @@ def dlt_evaluate_event(*, event: AdverseEvent, by, cutoff: dt.date | None = None
     A change of flag after an investigator's decision keeps the decision and marks it for review.
     """
     subject = event.subject
+    stored = {}
     _reevaluate(
         study=subject.study, subjects=[subject], by=by, reason=REEVALUATED,
-        cutoff=cutoff or timezone.localdate(), event=event,
+        cutoff=cutoff or timezone.localdate(), event=event, stored=stored,
     )  # fmt: skip
-    return DltAssessment.objects.get(adverse_event=event)
+    if stored[event.pk] is None:
+        raise DltAssessment.DoesNotExist(f"No DLT assessment of {event!r}.")
+    return stored[event.pk]
 
 
 def dlt_evaluate_subject(*, subject: Subject, by, cutoff: dt.date | None = None) -> int:

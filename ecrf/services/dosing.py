@@ -235,7 +235,13 @@ def dose_record(
                 errors[name] = [*errors.get(name, []), *messages]
         raise ValidationError(errors)
     with transaction.atomic():
-        record_create(record=administration, by=by, reason=_with_line(audit_reason, confirmation))
+        # Nothing here goes on after a refusal: this transaction takes every write back.
+        record_create(
+            record=administration,
+            by=by,
+            reason=_with_line(audit_reason, confirmation),
+            savepoint=False,
+        )
         dlt_refresh_subject(subject=administration.subject, by=by, cycles=[administration.cycle])
         queries_sync_automatic(subject=administration.subject)
     return administration

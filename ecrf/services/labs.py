@@ -167,7 +167,8 @@ def _lab_insert(
     baseline = baseline_value(subject, test_code, unit)
     for name, graded in ctcae_grade_of(result, baseline, ungraded_ok=ungraded_ok).items():
         setattr(result, name, graded)
-    record_create(record=result, by=by, reason=audit_reason)
+    # Inside the caller's transaction or row savepoint, which takes a refusal back whole.
+    record_create(record=result, by=by, reason=audit_reason, savepoint=False)
     if subject.first_dose_on and collected_at.date() <= subject.first_dose_on:
         # A new pre-dose value can be the new baseline of the results after it.
         labs_regrade(

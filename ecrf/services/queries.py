@@ -245,7 +245,10 @@ def consistency_cause(finding) -> str:
 def automatic_query_causes(subject: Subject) -> dict[str, dict]:
     """What should have an open automatic query now, keyed by cause."""
     causes = {}
-    for result in subject_reconciliation_items(subject):
+    # The consistency checks read the subject's events; the reconciliation reads them from there.
+    event_spans: dict = {}
+    findings = subject_consistency_findings(subject, event_spans=event_spans)
+    for result in subject_reconciliation_items(subject, event_spans=event_spans):
         causes[f"reconciliation:{result.pk}:v{result.version}"] = {
             "origin": QueryOrigin.RECONCILIATION,
             "model": label_of(result),
@@ -258,7 +261,7 @@ def automatic_query_causes(subject: Subject) -> dict[str, dict]:
                 date=result.collected_at.date().isoformat(),
             ),
         }
-    for finding in subject_consistency_findings(subject):
+    for finding in findings:
         causes[consistency_cause(finding)] = {
             "origin": QueryOrigin.CONSISTENCY,
             "model": finding.record_model,
@@ -322,12 +325,17 @@ def queries_sync_automatic(*, subject: Subject, by=None) -> tuple[int, int]:
     """
     actor = as_actor(by) if by is not None else AUTOMATIC_QUERIES
     causes = automatic_query_causes(subject)
-    automatic = DataQuery.objects.filter(subject=subject).exclude(cause="")
+    automatic = list(DataQuery.objects.filter(subject=subject).exclude(cause=""))
     # A cause is queried once: a query a reviewer closed stays closed while its cause lasts.
-    known = set(automatic.values_list("cause", flat=True))
-    still_open = automatic.exclude(state=QueryState.CLOSED).exclude(cause__in=list(causes))
+    known = {query.cause for query in automatic}
+    still_open = [
+        query
+        for query in automatic
+        if query.state != QueryState.CLOSED and query.cause not in causes
+    ]
     opened = closed = 0
-    with transaction.atomic():
+    # All or nothing; no caller goes on after a refusal, so no savepoint is needed.
+    with transaction.atomic(savepoint=False):
         for cause, spec in causes.items():
             if cause in known:
                 continue

@@ -7,7 +7,7 @@ a compare-and-set save of the changed fields only, and one audit event per chang
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, TypeVar
 
 from django.core.exceptions import ValidationError
@@ -18,7 +18,15 @@ from django.utils import timezone
 from ..access import Action, ensure_can, ensure_can_write_site
 from ..models import AdverseEvent, AuditedModel, ClinicalRecord, Subject
 from ..models.audit import audited_fields, field_value
-from .audit import Actor, action_code, as_actor, subject_of, write_audit
+from .audit import (
+    Actor,
+    AuditEntry,
+    action_code,
+    as_actor,
+    subject_of,
+    write_audit,
+    write_audits,
+)
 from .errors import invalid
 from .locking import ensure_not_locked, verification_cleared
 from .queries import queries_sync_automatic
@@ -86,14 +94,32 @@ def ensure_same_place(old: models.Model, new: models.Model, moved: list[str]) ->
         )
 
 
+def _place_relations(model: type[models.Model]) -> list[str]:
+    """What the checks of a record read beside its row: its subject with the subject's site
+    (rights, audit) and study (validation), through its adverse event for an agent's row."""
+    links = {f.name for f in model._meta.concrete_fields if f.is_relation}
+    if "subject" in links:
+        return ["subject__site", "subject__study"]
+    if "adverse_event" in links:
+        return ["adverse_event__subject__site", "adverse_event__subject__study"]
+    return []
+
+
 def _non_empty(value: Any) -> bool:
     return value is not None and value != ""
 
 
-def record_create(*, record: Record, by, reason: str = "", action: str | None = None) -> Record:
-    """Validate and insert a new record, writing its initial values to the audit trail."""
+def record_create(
+    *, record: Record, by, reason: str = "", action: str | None = None, savepoint: bool = True
+) -> Record:
+    """Validate and insert a new record, writing its initial values to the audit trail.
+
+    `savepoint=False` for a service that holds its own transaction and never goes on after a
+    refusal: the savepoint that would let it go on is not made (a refusal rolls back the
+    service's whole transaction, as Django's atomic(savepoint=False) does).
+    """
     actor = as_actor(by)
-    with transaction.atomic():
+    with transaction.atomic(savepoint=savepoint):
         ensure_can_write(actor, record)
         ensure_not_locked(record)
         record.full_clean()
@@ -113,6 +139,87 @@ def record_create(*, record: Record, by, reason: str = "", action: str | None = 
     return record
 
 
+PARTS_CLASH = "{what} appears twice in this form."
+
+
+def _ensure_parts_distinct(parts: Sequence[AuditedModel], link: str) -> None:
+    """Refuse two parts that the database would refuse as one: the same values of a unique
+    constraint that includes the link to the new record."""
+    meta = type(parts[0])._meta
+    groups = [tuple(c.fields) for c in meta.total_unique_constraints]
+    groups += [tuple(fields) for fields in meta.unique_together]
+    if meta.get_field(link).unique:
+        groups.append((link,))
+    for fields in groups:
+        if link not in fields:
+            continue
+        keys = [tuple(getattr(p, meta.get_field(f).attname) for f in fields) for p in parts]
+        if len(set(keys)) != len(keys):
+            what = meta.verbose_name.capitalize()
+            raise invalid(None, PARTS_CLASH.format(what=what), "unique")
+
+
+def record_parts_create(
+    *, record: AuditedModel, parts: Sequence[AuditedModel], by, link: str, reason: str = ""
+) -> list[AuditedModel]:
+    """Validate and insert the parts of a record just created by `record_create` in the same
+    transaction (the per-agent rows of a new adverse event, its grade history), audited as
+    record_create audits them.
+
+    Their rights and locks are those of `record`, checked when it was created: a part's form
+    is its record's. No saved row can point to a record that did not exist, so a unique
+    constraint on `link` (the parts' foreign key to `record`) can only clash among the parts,
+    and that is where it is checked; the rest of the validation is the full one. The parts are
+    inserted in one statement and their audit lines in another.
+    """
+    if not parts:
+        return []
+    if record._state.adding or not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("Parts are created with their record, inside its transaction.")
+    actor = as_actor(by)
+    model = type(parts[0])
+    for part in parts:
+        if type(part) is not model or getattr(part, f"{link}_id") != record.pk:
+            raise ValueError(f"Every part is a {model.__name__} of {record!r}.")
+        ensure_can_write(actor, part)
+        part.full_clean(exclude=[link])
+        # The check constraints on the link too, which the exclusion above left out.
+        failed = part._failed_checks(
+            [
+                constraint
+                for _model, constraints in part.get_constraints()
+                for constraint in constraints
+                if isinstance(constraint, models.CheckConstraint)
+            ],
+            None,
+        )
+        if failed:
+            raise ValidationError(
+                failed[0].get_violation_error_message(), code=failed[0].violation_error_code
+            )
+    _ensure_parts_distinct(parts, link)
+    model.objects.bulk_create(parts)
+    for part in parts:
+        part._state.adding = False
+    write_audits(
+        [
+            AuditEntry(
+                record=part,
+                action=action_code(part, "created"),
+                changes=[
+                    (f.name, None, field_value(part, f))
+                    for f in audited_fields(model)
+                    if _non_empty(field_value(part, f))
+                ],  # fmt: skip
+                reason=reason,
+            )
+            for part in parts
+        ],
+        actor=actor,
+    )
+    return list(parts)
+
+
 def record_update(
     *,
     record: Record,
@@ -121,11 +228,13 @@ def record_update(
     by,
     expected_version: int | None = None,
     action: str | None = None,
+    savepoint: bool = True,
 ) -> Record:
     """Change fields of a saved record, with a reason; refuse if someone else saved first.
 
     `expected_version` is the version the user's form was built from; without it the version
-    of `record` as passed in is used. Returns the record as saved.
+    of `record` as passed in is used. Returns the record as saved. `savepoint`: as for
+    `record_create`.
     """
     actor = as_actor(by)
     reason = (reason or "").strip()
@@ -139,8 +248,8 @@ def record_update(
                 "not_a_field",
             )
     version = record.version if expected_version is None else expected_version
-    with transaction.atomic():
-        current = model.objects.get(pk=record.pk)
+    with transaction.atomic(savepoint=savepoint):
+        current = model.objects.select_related(*_place_relations(model)).get(pk=record.pk)
         if current.version != version:
             raise StaleRecord(STALE_RECORD, code=STALE)
         ensure_can_write(actor, current)
@@ -242,5 +351,6 @@ __all__ = [
     "ensure_same_place",
     "record_create",
     "record_mark_entered_in_error",
+    "record_parts_create",
     "record_update",
 ]

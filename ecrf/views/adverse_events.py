@@ -8,6 +8,7 @@ from uuid import UUID
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import NON_FIELD_ERRORS
+from django.db.models import prefetch_related_objects
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
@@ -34,7 +35,7 @@ from ..safety.sae_clock import sae_report_due, sae_report_overdue
 from ..selectors.audit import changes_since
 from ..selectors.grade_history import grade_history_of
 from ..services import STALE
-from ..services.adverse_events import ae_record, ae_update
+from ..services.adverse_events import ae_record, ae_update, current_assessments
 from .editing import save_through_service
 from .subjects import role_label
 
@@ -106,6 +107,8 @@ def _render(request: HttpRequest, form: AdverseEventForm, subject: Subject, **co
 def ae_create(request: HttpRequest, subject_id: UUID) -> HttpResponse:
     posting = request.method == "POST"
     subject = access.get_subject_for_user(request.user, subject_id, write=posting)
+    # The form and the service both read the study's agents: once.
+    prefetch_related_objects([subject.study], "agents")
     form = AdverseEventForm(
         request.POST if posting else None, subject=subject, agents=subject.study.agents.all()
     )
@@ -153,12 +156,7 @@ def ae_edit(request: HttpRequest, event_id: UUID) -> HttpResponse:
     if event.entered_in_error:
         raise Http404("This adverse event was marked as entered in error.")
     subject = event.subject
-    assessments = {
-        assessment.agent.code: assessment
-        for assessment in event.agent_assessments.filter(entered_in_error=False).select_related(
-            "agent"
-        )
-    }
+    assessments = current_assessments(event)
     form = AdverseEventForm(
         request.POST if posting else None,
         subject=subject,
@@ -206,6 +204,7 @@ def ae_edit(request: HttpRequest, event_id: UUID) -> HttpResponse:
                 agent_versions={agent.code: form.agent_version(agent) for agent in form.agents},
                 grade_changes=grade_changes,
                 expected_grade_changes=form.loaded_grade_changes_steps(),
+                assessments=assessments,
             )
 
         saved_event = save_through_service(form, save, record=event)
