@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from functools import partial
 
 from django import forms
 from django.contrib import admin
@@ -47,7 +48,8 @@ from .models import (
     Subject,
     Visit,
 )
-from .selectors.dlt import dlt_event_statuses, dlt_overview, study_unreconciled_labs
+from .selectors.dlt import dlt_event_statuses, dlt_overview_today, study_unreconciled_labs
+from .selectors.memo import kept
 from .services import REASON_REQUIRED, STALE_RECORD, subject_screen
 from .services.adverse_events import ae_record, ae_update
 from .services.assignments import study_assignment_create
@@ -521,20 +523,28 @@ class StudyAssignmentAdmin(AuditedAdmin):
 
 
 def overview_for(request, study_id):
-    """The DLT overview of a study, computed once per admin page."""
+    """The DLT overview of a study at today, read once per admin page and kept while the data
+    stay the same (`dlt_overview_today`)."""
     cache = request.__dict__.setdefault("_dlt_overviews", {})
     if study_id not in cache:
-        cache[study_id] = dlt_overview(Study.objects.get(pk=study_id))
+        cache[study_id] = dlt_overview_today(Study.objects.get(pk=study_id))
     return cache[study_id]
 
 
 def dlt_statuses_for(request, study_id) -> dict:
-    """Every event's DLT status in a study, computed at read time once per admin page (the
-    stored DltAssessment.status is only refreshed when data change)."""
+    """Every event's DLT status in a study at today, computed at read time (the stored
+    DltAssessment.status is only refreshed when data change): read once per admin page and
+    kept while the data stay the same (`memo.kept`)."""
     cache = request.__dict__.setdefault("_dlt_statuses", {})
     if study_id not in cache:
-        cache[study_id] = dlt_event_statuses(Study.objects.get(pk=study_id))
+        cache[study_id] = kept(
+            "dlt_event_statuses", study_id, partial(dlt_event_statuses_of, study_id)
+        )
     return cache[study_id]
+
+
+def dlt_event_statuses_of(study_id) -> dict:
+    return dlt_event_statuses(Study.objects.get(pk=study_id))
 
 
 class DltStatusFilter(admin.SimpleListFilter):

@@ -56,13 +56,19 @@ def _page_url(request: HttpRequest, key: str, page, step: int) -> str:
 
 def _dashboard_overview(study):
     """The study's overview at today (`dlt_overview_today`), each subject's row with what the
-    dashboard shows of it worked out: its doses above the plan, and each flag's reason split
-    at its rule. All of it follows from the data, so it is kept while they stay the same
+    dashboard shows of it worked out: its doses above the plan, its DLT candidates, and each
+    candidate's flag reason split at its rule. All of it follows from the data, so it is kept while they stay the same
     (`memo.kept`) and shared by every user's page."""
     overview = dlt_overview_today(study)
     above = doses_above_plan([row.subject for row in overview.subjects])
     for row in overview.subjects:
         row.doses_above_plan = above.get(row.subject.pk, [])
+        # Each row names only the events that are or were DLT candidates.
+        row.dlt_events = [
+            (item, DltStatus(item.status).label)
+            for item in row.events
+            if item.status != DltStatus.NOT_DLT
+        ]
         for item in row.events:
             _with_rule_parts(item)
     return overview
@@ -90,19 +96,11 @@ def dlt_dashboard(request: HttpRequest) -> HttpResponse:
             ((row.subject, dose) for row in overview.subjects for dose in row.doses_above_plan),
             key=lambda pair: (pair[1].given_on, pair[0].subject_code),
         )
-        # The subjects table comes a page at a time, each study paged on its own, and each row
-        # names only the events that are or were DLT candidates, found here rather than by
-        # looping over every event of every subject in the template.
+        # The subjects table comes a page at a time, each study paged on its own.
         key = f"page-{study.code}"
         overview.page = Paginator(overview.subjects, DASHBOARD_SUBJECT_ROWS).get_page(
             request.GET.get(key)
         )
-        for row in overview.page:
-            row.dlt_events = [
-                (item, DltStatus(item.status).label)
-                for item in row.events
-                if item.status != DltStatus.NOT_DLT
-            ]
         overview.previous_url = _page_url(request, key, overview.page, -1)
         overview.next_url = _page_url(request, key, overview.page, +1)
         overviews.append(overview)
