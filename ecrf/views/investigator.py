@@ -79,11 +79,17 @@ def sae_clocks(events: list[AdverseEvent], now: dt.datetime) -> list[SaeClock]:
 
 
 def _lists_kept(ids: frozenset) -> dict:
-    """The lists that follow from the data alone (`memo.kept`): the visits and casebooks
-    awaiting signature, the open queries."""
+    """The lists that follow from the data alone (`memo.kept`): the decisions awaited over the
+    studies of the subjects, the visits and casebooks awaiting signature, the open queries."""
     subjects = list(Subject.objects.filter(pk__in=ids).select_related("site", "study"))
+    studies = sorted({s.study for s in subjects}, key=lambda study: study.code)
     queries, total = open_queries(list(ids))
-    return {"signatures": awaiting_signature(subjects), "queries": queries, "query_total": total}
+    return {
+        "decisions": awaiting_decisions(studies, ids),
+        "signatures": awaiting_signature(subjects),
+        "queries": queries,
+        "query_total": total,
+    }
 
 
 def investigator_day(user) -> dict:
@@ -92,8 +98,7 @@ def investigator_day(user) -> dict:
     visible = access.subjects_for_user(user).filter(entered_in_error=False)
     ids = frozenset(visible.values_list("pk", flat=True))
     kept_lists = kept("investigator_day", ids, lambda: _lists_kept(ids))
-    decisions = awaiting_decisions(access.studies_for_user(user), ids)
-    signatures = kept_lists["signatures"]
+    decisions, signatures = kept_lists["decisions"], kept_lists["signatures"]
     now = timezone.now()
     # Only the events whose deadline is not more than SAE_SHOWN_AFTER_DEADLINE past are read.
     aware_since = now - SAE_SHOWN_AFTER_DEADLINE - dt.timedelta(hours=SAE_REPORTING_HOURS)
