@@ -59,27 +59,32 @@ class DltEvidence:
         return study_day(self.event.onset_on, first) if first else None
 
 
-def _dose_runs(doses: list[DoseAdministration], first_dose_on: dt.date) -> list[DoseRun]:
-    """The doses (by agent, then date) as runs of consecutive identical days, by first day."""
+DOSE_COLUMNS = (
+    "agent__code", "given_on", "planned_dose", "given_dose", "unit", "reason_category", "reason",
+)  # fmt: skip
+
+
+def _dose_runs(doses, first_dose_on: dt.date) -> list[DoseRun]:
+    """The doses (rows of DOSE_COLUMNS, by agent, then date) as runs of consecutive identical
+    days, by first day."""
+    categories = dict(DoseAdministration._meta.get_field("reason_category").flatchoices)
     runs: list[DoseRun] = []
     last_of_agent: dict[str, DoseRun] = {}
-    for dose in doses:
-        reason = ": ".join(filter(None, (dose.get_reason_category_display(), dose.reason)))
-        run = last_of_agent.get(dose.agent.code)
+    for agent, given_on, planned, given, unit, category, why in doses:
+        reason = ": ".join(filter(None, (str(categories.get(category, category)), why)))
+        run = last_of_agent.get(agent)
         if (
             run is not None
-            and dose.given_on == run.last_on + dt.timedelta(days=1)
-            and (dose.planned_dose, dose.given_dose, dose.unit, reason)
-            == (run.planned, run.given, run.unit, run.reason)
+            and given_on == run.last_on + dt.timedelta(days=1)
+            and (planned, given, unit, reason) == (run.planned, run.given, run.unit, run.reason)
         ):
-            run.last_on, run.days = dose.given_on, run.days + 1
-            run.last_day = study_day(dose.given_on, first_dose_on)
+            run.last_on, run.days = given_on, run.days + 1
+            run.last_day = study_day(given_on, first_dose_on)
             continue
-        day = study_day(dose.given_on, first_dose_on)
-        run = DoseRun(dose.agent.code, dose.given_on, dose.given_on, day, day,
-                      dose.planned_dose, dose.given_dose, dose.unit, reason)  # fmt: skip
+        day = study_day(given_on, first_dose_on)
+        run = DoseRun(agent, given_on, given_on, day, day, planned, given, unit, reason)
         runs.append(run)
-        last_of_agent[dose.agent.code] = run
+        last_of_agent[agent] = run
     return sorted(runs, key=lambda r: (r.first_on, r.agent))
 
 
@@ -120,10 +125,10 @@ def dlt_evidence(event: AdverseEvent, cutoff: dt.date | None = None) -> DltEvide
         DoseAdministration.objects.filter(
             subject=subject, entered_in_error=False, given_on__range=(first, last)
         )
-        .select_related("agent")
         .order_by("agent__code", "given_on")
+        .values_list(*DOSE_COLUMNS)
     )
-    evidence.doses = _dose_runs(list(doses), first)
+    evidence.doses = _dose_runs(doses, first)
     for result in LabResult.objects.filter(
         subject=subject, entered_in_error=False, collected_at__date__range=(first, last)
     ).order_by("collected_at", "test_code"):
