@@ -210,6 +210,9 @@ def write_audit_trail(
             if parquet_out is not None:
                 parquet_out.write_table(chunk)
             rows += chunk.num_rows
+            del chunk  # before the next chunk is read
+            # pyarrow's allocator keeps freed memory for reuse; a long trail need not.
+            pa.default_memory_pool().release_unused()
     return rows
 
 
