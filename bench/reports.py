@@ -12,7 +12,8 @@ in the same run (issue #6):
 - the peak memory (RSS) of an export (`write_export` of one format, as a download runs it, and
   of every format in one call; frames built from the database) in a fresh process of its own, reading the database from outside (SQLite: a
   file copy of the in-memory test database), so that neither the benchmark's frames nor an
-  in-memory database count; target: under 1 GiB.
+  in-memory database count; target: under 1 GiB. The child reports its own peak (VmHWM):
+  the ru_maxrss that wait4 gives of a child includes the benchmark's memory before the exec.
 
 Run with `python -m bench.reports [--subjects 500] [--seed 1]`; prints one JSON line and writes
 bench/results/reports.json. The database is a fresh test database (SQLite in memory, or
@@ -78,26 +79,40 @@ def export_peak_rss(study, work: Path, formats: list[str]) -> int:
             f"postgres://{user}{password}@{settings['HOST']}:{settings['PORT'] or 5432}"
             f"/{settings['NAME']}"
         )
-    child = subprocess.Popen(  # noqa: S603 - this interpreter, this module
+    child = subprocess.run(  # noqa: S603 - this interpreter, this module
         [
             *(sys.executable, "-m", "bench.reports", "--export-child", study.code),
             *(str(work / "out"), ",".join(formats)),
         ],
         env={**os.environ, "DATABASE_URL": url},
         cwd=Path(__file__).resolve().parent.parent,
+        stdout=subprocess.PIPE,
+        text=True,
+        check=False,
     )
-    _, status, usage = os.wait4(child.pid, 0)
-    if status != 0:
-        raise RuntimeError(f"the export in the child process failed (status {status})")
-    return round(usage.ru_maxrss / 1024)  # kilobytes on Linux
+    if child.returncode != 0:
+        raise RuntimeError(f"the export in the child process failed (status {child.returncode})")
+    return json.loads(child.stdout.strip().splitlines()[-1])["peak_rss_mib"]
+
+
+def own_peak_rss_mib() -> int:
+    """This process's peak RSS (MiB) since it started its program: VmHWM of /proc/self/status.
+    Not ru_maxrss, which Linux carries over an exec from the process that forked it: a child of
+    the benchmark would report at least the benchmark's own peak (its in-memory database)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return round(int(line.split()[1]) / 1024)  # kilobytes
+    raise RuntimeError("no VmHWM in /proc/self/status: the peak RSS needs Linux")
 
 
 def export_child(study_code: str, out: str, formats: str) -> None:
-    """The child of export_peak_rss: one export, in the formats given (comma-separated)."""
+    """The child of export_peak_rss: one export, in the formats given (comma-separated); prints
+    its peak RSS as a JSON line."""
     from ecrf.exports import write_export
     from ecrf.models import Study
 
     write_export(Study.objects.get(code=study_code), formats.split(","), Path(out))
+    print(json.dumps({"peak_rss_mib": own_peak_rss_mib()}))
 
 
 def load_rows_into_pandas(study) -> dict[str, pd.DataFrame]:
