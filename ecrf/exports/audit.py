@@ -17,7 +17,8 @@ from dataclasses import dataclass
 import pandas as pd
 import pyarrow as pa
 from django.db import connection
-from django.db.models import Q, QuerySet
+from django.db.models import Q, QuerySet, TextField
+from django.db.models.functions import Cast
 
 from ..models import (
     Agent,
@@ -142,7 +143,13 @@ class AuditTrail:
             for rows in _raw_rows(self._subjects().values_list("pk", "subject_code"), 10_000)
             for row in rows
         )
-        with _driver_cursor(self.queryset().values_list(*AUDIT_FIELDS.values())) as cursor:
+        fields = list(AUDIT_FIELDS.values())
+        if connection.vendor == "sqlite":
+            # SQLite keeps times as text, and its driver would parse each into a datetime
+            # (the converter of the column's declared type); as text, pyarrow parses a column
+            # at a time (_timestamps).
+            fields[0] = Cast("at", TextField())
+        with _driver_cursor(self.queryset().values_list(*fields)) as cursor:
             while True:
                 # A chunk is fetched AUDIT_FETCH_ROWS rows at a time, each part turned into
                 # columns before the next is fetched: Python values of one part at a time.

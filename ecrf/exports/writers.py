@@ -64,6 +64,8 @@ def formula_like(texts: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArra
     """True where a text would run as a formula (the rule of `neutralised_text`), false for
     missing values; one vectorised pass over the column."""
     starts = pc.match_substring_regex(texts, _STARTS_LIKE_A_FORMULA)
+    if not pc.any(starts).as_py():
+        return pc.fill_null(starts, False)  # most columns: nothing starts like a formula
     number = pc.match_substring_regex(texts, _IS_ONLY_A_NUMBER)
     return pc.fill_null(pc.and_(starts, pc.invert(number)), False)
 
