@@ -6,7 +6,7 @@
     write_export(study, fmt, out_dir)    write one format (or a list); returns the files written
     write_frames(fmts, out_dir, study_code=..., domains=frames, audit=AuditTrail(study))
                                          the same from frames already built; several formats
-                                         in one call share the formatting work and one reading
+                                         in one call share the SDTM datasets and one reading
                                          of the audit trail
     export_download(study, fmt)          (file name, content type, open file) of one download
 
@@ -125,9 +125,11 @@ def write_frames(
     """Write frames already built (`domain_frames`) and the audit trail (read in chunks from
     the database as it is written) in one or more formats into `out_dir`.
 
-    Several formats at once share the work: the SDTM datasets are derived once, the CSV files
-    and the workbook come from one formatting pass over each table, and the audit trail is read
-    once for its CSV and Parquet files. `audit` is needed by csv, xlsx and parquet.
+    Several formats at once share the work: the SDTM datasets are derived once and the audit
+    trail is read once for its CSV and Parquet files. Everything is checked before any file is
+    written; then the SDTM datasets are written first, each let go once its CSV and XPT files
+    are written, so that they are not held with the audit trail's chunks and the workbook.
+    `audit` is needed by csv, xlsx and parquet.
     """
     formats = [formats] if isinstance(formats, str) else list(formats)
     for fmt in formats:
