@@ -6,7 +6,7 @@
     write_export(study, fmt, out_dir)    write one format (or a list); returns the files written
     write_frames(fmts, out_dir, study_code=..., domains=frames, audit=AuditTrail(study))
                                          the same from frames already built; several formats
-                                         in one call share the formatting work and one reading
+                                         in one call share the SDTM datasets and one reading
                                          of the audit trail
     export_download(study, fmt)          (file name, content type, open file) of one download
 
@@ -125,9 +125,11 @@ def write_frames(
     """Write frames already built (`domain_frames`) and the audit trail (read in chunks from
     the database as it is written) in one or more formats into `out_dir`.
 
-    Several formats at once share the work: the SDTM datasets are derived once, the CSV files
-    and the workbook come from one formatting pass over each table, and the audit trail is read
-    once for its CSV and Parquet files. `audit` is needed by csv, xlsx and parquet.
+    Several formats at once share the work: the SDTM datasets are derived once and the audit
+    trail is read once for its CSV and Parquet files. Everything is checked before any file is
+    written; then the SDTM datasets are written first, each let go once its CSV and XPT files
+    are written, so that they are not held with the audit trail's chunks and the workbook.
+    `audit` is needed by csv, xlsx and parquet.
     """
     formats = [formats] if isinstance(formats, str) else list(formats)
     for fmt in formats:
@@ -145,10 +147,19 @@ def write_frames(
         problems += [p for name, f in datasets.items() for p in xpt_problems(name, f, LABELS)]
     if problems:
         raise ExportError("; ".join(problems))
-    if "xpt" in formats:
-        ready = {name: xpt_ready(frame) for name, frame in datasets.items()}
     out_dir.mkdir(parents=True, exist_ok=True)
-    written: list[Path] = []
+    # The SDTM datasets first, each let go once written (its XPT-ready copy made only then),
+    # so that they are not held while the audit trail and the workbook are written.
+    sdtm_files: list[Path] = []
+    xpt_files: list[Path] = []
+    for name in list(datasets):
+        frame = datasets.pop(name)
+        if "sdtm" in formats:
+            sdtm_files += write_tables({name.lower(): frame}, csv_dir=out_dir)
+        if "xpt" in formats:
+            path = out_dir / f"{name.lower()}.xpt"
+            xpt_files.append(write_xpt(name, xpt_ready(frame), path, LABELS, checked=True))
+        del frame
     csv_files = write_tables(domains, csv_dir=out_dir) if "csv" in formats else []
     parquet_files = [
         write_parquet(frame, out_dir / f"{name}.parquet")
@@ -165,7 +176,7 @@ def write_frames(
         )
         csv_files += [csv_path] if csv_path else []
         parquet_files += [parquet_path] if parquet_path else []
-    written += csv_files + parquet_files
+    written = csv_files + parquet_files
     if "xlsx" in formats:
         rows = audit.count() if audit_rows is None else audit_rows
         written += write_tables(
@@ -173,14 +184,7 @@ def write_frames(
             xlsx_path=out_dir / f"{study_code}.xlsx",
             checked=True,
         )
-    if "sdtm" in formats:
-        written += write_tables({name.lower(): f for name, f in datasets.items()}, csv_dir=out_dir)
-    if "xpt" in formats:
-        written += [
-            write_xpt(name, frame, out_dir / f"{name.lower()}.xpt", LABELS, checked=True)
-            for name, frame in ready.items()
-        ]
-    return written
+    return written + sdtm_files + xpt_files
 
 
 def write_export(

@@ -11,12 +11,14 @@ them to CSV and Parquet as they come.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import pandas as pd
 import pyarrow as pa
 from django.db import connection
-from django.db.models import Q, QuerySet
+from django.db.models import Q, QuerySet, TextField
+from django.db.models.functions import Cast
 
 from ..models import (
     Agent,
@@ -31,7 +33,8 @@ from ..models import (
     Subject,
 )
 
-AUDIT_CHUNK_ROWS = 50_000
+AUDIT_CHUNK_ROWS = 50_000  # rows a chunk (a row group of the Parquet file)
+AUDIT_FETCH_ROWS = 10_000  # rows taken from the driver at a time, as Python values
 
 # Column name -> AuditEvent field, in the order of the files; `study` comes first.
 AUDIT_FIELDS = {
@@ -71,14 +74,21 @@ def _study_definition_ids(study: Study) -> list[str]:
     return [str(pk) for pk in ids]
 
 
-def _raw_rows(queryset: QuerySet, chunk_size: int) -> Iterator[list[tuple]]:
-    """The rows of a `values_list` query as the database driver gives them, `chunk_size` at a
-    time. The ORM's per-value converters (a datetime parsed from text on SQLite, a UUID object
-    per row) are left out: the chunks are converted a column at a time instead."""
+@contextmanager
+def _driver_cursor(queryset: QuerySet):
+    """A cursor that has run a `values_list` query, for its rows as the database driver gives
+    them. The ORM's per-value converters (a datetime parsed from text on SQLite, a UUID object
+    per row) are left out: the rows are converted a column at a time instead."""
     sql, params = queryset.query.sql_with_params()
-    # A server-side cursor on PostgreSQL: the driver holds one chunk, not the whole result.
+    # A server-side cursor on PostgreSQL: the driver holds the rows fetched, not the result.
     with connection.chunked_cursor() as cursor:
         cursor.execute(sql, params)
+        yield cursor
+
+
+def _raw_rows(queryset: QuerySet, chunk_size: int) -> Iterator[list[tuple]]:
+    """The driver's rows of a `values_list` query, `chunk_size` at a time."""
+    with _driver_cursor(queryset) as cursor:
         while rows := cursor.fetchmany(chunk_size):
             yield rows
 
@@ -133,16 +143,40 @@ class AuditTrail:
             for rows in _raw_rows(self._subjects().values_list("pk", "subject_code"), 10_000)
             for row in rows
         )
-        for rows in _raw_rows(self.queryset().values_list(*AUDIT_FIELDS.values()), self.chunk_size):
-            columns = dict(zip(AUDIT_FIELDS, zip(*rows, strict=True), strict=True))
-            arrays = {"study": pa.array([self.study.code] * len(rows), type=pa.string())}
-            arrays["at"] = _timestamps(columns["at"])
-            for name, values in columns.items():
-                if name == "subject_id":
-                    values = [codes.get(value) for value in values]
-                if name != "at":
-                    arrays[name] = pa.array(values, type=pa.string())
-            yield pa.table(arrays, schema=AUDIT_SCHEMA)
+        fields = list(AUDIT_FIELDS.values())
+        if connection.vendor == "sqlite":
+            # SQLite keeps times as text, and its driver would parse each into a datetime
+            # (the converter of the column's declared type); as text, pyarrow parses a column
+            # at a time (_timestamps).
+            fields[0] = Cast("at", TextField())
+        with _driver_cursor(self.queryset().values_list(*fields)) as cursor:
+            while True:
+                # A chunk is fetched AUDIT_FETCH_ROWS rows at a time, each part turned into
+                # columns before the next is fetched: Python values of one part at a time.
+                parts = []
+                wanted = self.chunk_size
+                while wanted and (rows := cursor.fetchmany(min(wanted, AUDIT_FETCH_ROWS))):
+                    parts.append(self._columns(rows, codes))
+                    wanted -= len(rows)
+                    del rows
+                if not parts:
+                    return
+                chunk = pa.Table.from_batches(parts).combine_chunks()
+                del parts
+                yield chunk
+                del chunk  # before the next chunk is fetched
+
+    def _columns(self, rows: list[tuple], codes: dict) -> pa.RecordBatch:
+        """Rows of the driver as a batch of AUDIT_SCHEMA."""
+        columns = dict(zip(AUDIT_FIELDS, zip(*rows, strict=True), strict=True))
+        arrays = {"study": pa.array([self.study.code] * len(rows), type=pa.string())}
+        arrays["at"] = _timestamps(columns["at"])
+        for name, values in columns.items():
+            if name == "subject_id":
+                values = [codes.get(value) for value in values]
+            if name != "at":
+                arrays[name] = pa.array(values, type=pa.string())
+        return pa.record_batch(arrays, schema=AUDIT_SCHEMA)
 
     def frame(self) -> pd.DataFrame:
         """The whole trail as one frame (times as UTC timestamps): for small studies and for

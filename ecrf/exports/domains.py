@@ -12,6 +12,9 @@ tables add none.
 
 from __future__ import annotations
 
+from itertools import islice
+
+import numpy as np
 import pandas as pd
 from django.db.models import F, FloatField, Q, QuerySet
 from django.db.models.functions import Cast
@@ -51,6 +54,8 @@ DOMAINS = (
     "dlt_assessments",
 )
 
+FRAME_CHUNK_ROWS = 20_000  # rows read into a frame at a time
+
 # Worst first is the highest rank: the attribution that counts for a DLT is the strongest.
 ATTRIBUTION_RANK = {value: rank for rank, value in enumerate(Attribution.values)}
 
@@ -69,9 +74,30 @@ def _number(field: str) -> Cast:
 
 
 def _frame(queryset: QuerySet, columns: dict[str, object]) -> pd.DataFrame:
-    """Run one query for `columns` (name -> field path or expression) into a frame."""
-    rows = queryset.values_list(*columns.values())
-    return pd.DataFrame.from_records(list(rows), columns=list(columns), coerce_float=False)
+    """Run one query for `columns` (name -> field path or expression) into a frame.
+
+    The rows are read FRAME_CHUNK_ROWS at a time and each chunk becomes typed columns before
+    the next is read, so that a long table never holds all its rows as Python objects at
+    once (they take several times the memory of the frame). A column that two chunks type
+    differently (empty throughout one of them) is typed again over all its values, as one
+    reading of every row would have typed it.
+    """
+    names = list(columns)
+    rows = queryset.values_list(*columns.values()).iterator(chunk_size=FRAME_CHUNK_ROWS)
+    parts = []
+    while chunk := list(islice(rows, FRAME_CHUNK_ROWS)):
+        parts.append(pd.DataFrame.from_records(chunk, columns=names, coerce_float=False))
+        del chunk
+    if len(parts) <= 1:
+        return parts[0] if parts else pd.DataFrame.from_records([], columns=names)
+    frame = pd.concat(parts, ignore_index=True)
+    for name in names:
+        if any(part[name].dtype != parts[0][name].dtype for part in parts):
+            values = np.concatenate([part[name].to_numpy(dtype=object) for part in parts])
+            frame[name] = pd.DataFrame.from_records(
+                list(zip(values)), columns=[name], coerce_float=False
+            )[name]
+    return frame
 
 
 def _label(frame: pd.DataFrame, column: str, choices, *, after: str | None = None) -> None:

@@ -173,6 +173,18 @@ def _per_value(series: pd.Series, format_value) -> pd.Series:
     return pd.Series(formatted[codes], index=series.index, dtype=object)
 
 
+def _shared(series: pd.Series) -> pd.Series:
+    """The column as Python objects, as `astype(object)` gives them, but each distinct text one
+    object: a value repeated on every row (the study, a unit, a test code) is held once, not
+    once a row."""
+    if not isinstance(series.dtype, pd.StringDtype):
+        return series.astype(object)
+    codes, uniques = pd.factorize(series, use_na_sentinel=True)
+    objects = np.array([*uniques.tolist(), series.dtype.na_value], dtype=object)
+    # Code -1 (no value) takes the last item, the dtype's missing value.
+    return pd.Series(objects[codes], index=series.index, dtype=object)
+
+
 def _iso_date(series: pd.Series) -> pd.Series:
     """Dates as ISO 8601 text."""
     return _per_value(series, lambda day: day.isoformat())
@@ -197,7 +209,7 @@ def _number_text(series: pd.Series) -> pd.Series:
 
 
 def _usubjid(frame: pd.DataFrame) -> pd.Series:
-    return (frame["study"].astype(str) + "-" + frame["subject_id"].astype(str)).astype(object)
+    return _shared(frame["study"].astype(str) + "-" + frame["subject_id"].astype(str))
 
 
 def _sequence(frame: pd.DataFrame) -> pd.Series:
@@ -208,7 +220,7 @@ def _sequence(frame: pd.DataFrame) -> pd.Series:
 def _start(frame: pd.DataFrame, domain: str) -> pd.DataFrame:
     return pd.DataFrame(
         {
-            "STUDYID": frame["study"].astype(object),
+            "STUDYID": _shared(frame["study"]),
             "DOMAIN": domain,
             "USUBJID": _usubjid(frame),
         },
@@ -254,9 +266,9 @@ def ex_frame(domains: dict[str, pd.DataFrame]) -> pd.DataFrame:
     doses = _valid(domains["doses"])
     frame = _start(doses, "EX")
     frame["EXSEQ"] = _sequence(doses)
-    frame["EXTRT"] = doses["agent_name"].astype(object)
+    frame["EXTRT"] = _shared(doses["agent_name"])
     frame["EXDOSE"] = doses["given_dose"].astype(float)
-    frame["EXDOSU"] = doses["unit"].astype(object)
+    frame["EXDOSU"] = _shared(doses["unit"])
     frame["EXDOSFRQ"] = "QD"
     frame["EXADJ"] = _text(doses["reason"].where(doses["dose_change"] != "as_planned", ""))
     frame["EXSTDTC"] = _iso_date(doses["given_on"])
@@ -278,11 +290,11 @@ def ae_frame(domains: dict[str, pd.DataFrame]) -> pd.DataFrame:
     frame = _start(events, "AE")
     frame["AESEQ"] = _sequence(events)
     frame["AETERM"] = _text(verbatim)
-    frame["AELLT"] = events["ctcae_term"].astype(object)
+    frame["AELLT"] = _shared(events["ctcae_term"])
     frame["AELLTCD"] = _text(events["meddra_code"])
-    frame["AEDECOD"] = events["ctcae_term"].astype(object)
+    frame["AEDECOD"] = frame["AELLT"]
     frame["AEBODSYS"] = _text(events["soc"])
-    frame["AETOXGR"] = events["grade"].astype(str).astype(object)
+    frame["AETOXGR"] = _shared(events["grade"].astype(str))
     frame["AESER"] = _yes_no(events["serious"])
     action = events["record_id"].map(actions).map({**ACTIONS, "multiple": "MULTIPLE"})
     frame["AEACN"] = _text(action)
@@ -309,10 +321,10 @@ def lb_frame(domains: dict[str, pd.DataFrame]) -> pd.DataFrame:
     value = labs["value"].astype(float)
     frame = _start(labs, "LB")
     frame["LBSEQ"] = _sequence(labs)
-    frame["LBTESTCD"] = labs["test_code"].astype(object)
+    frame["LBTESTCD"] = _shared(labs["test_code"])
     frame["LBTEST"] = _text(labs["test_code_label"])
     frame["LBORRES"] = _number_text(value)
-    frame["LBORRESU"] = labs["unit"].astype(object)
+    frame["LBORRESU"] = _shared(labs["unit"])
     frame["LBORNRLO"] = _number_text(labs["lln"])
     frame["LBORNRHI"] = _number_text(labs["uln"])
     frame["LBSTRESC"] = frame["LBORRES"]

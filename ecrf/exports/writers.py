@@ -64,6 +64,8 @@ def formula_like(texts: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArra
     """True where a text would run as a formula (the rule of `neutralised_text`), false for
     missing values; one vectorised pass over the column."""
     starts = pc.match_substring_regex(texts, _STARTS_LIKE_A_FORMULA)
+    if not pc.any(starts).as_py():
+        return pc.fill_null(starts, False)  # most columns: nothing starts like a formula
     number = pc.match_substring_regex(texts, _IS_ONLY_A_NUMBER)
     return pc.fill_null(pc.and_(starts, pc.invert(number)), False)
 
@@ -166,14 +168,21 @@ def write_zip(paths: list[Path], path: Path | IO[bytes]) -> Path | IO[bytes]:
 # ---- the audit trail, in chunks ---------------------------------------------------------------
 
 
+def _iso_utc_seconds(times: pa.ChunkedArray) -> pa.ChunkedArray:
+    """UTC times as `DATETIME_FORMAT` gives them (`2026-03-09T08:15:00Z`), from pyarrow's own
+    text of a time (`2026-03-09 08:15:00`): three times as fast as its strftime."""
+    seconds = pc.cast(pc.cast(times, pa.timestamp("s", tz="UTC"), safe=False), pa.timestamp("s"))
+    text = pc.replace_substring(pc.cast(seconds, pa.string()), " ", "T", max_replacements=1)
+    return pc.binary_join_element_wise(text, "Z", "")
+
+
 def _csv_chunk(table: pa.Table) -> pa.Table:
     """A chunk as the CSV holds it: times as ISO text in UTC, formula-like texts quoted, missing
     values as empty texts (quoted, as pandas writes them)."""
     columns = []
     for column in table.columns:
         if pa.types.is_timestamp(column.type):
-            seconds = pc.cast(column, pa.timestamp("s", tz="UTC"), safe=False)
-            column = pc.strftime(seconds, format=DATETIME_FORMAT)
+            column = _iso_utc_seconds(column)
         elif pa.types.is_string(column.type):
             column = neutralised_texts(column)
         columns.append(pc.fill_null(column, ""))
@@ -210,6 +219,9 @@ def write_audit_trail(
             if parquet_out is not None:
                 parquet_out.write_table(chunk)
             rows += chunk.num_rows
+            del chunk  # before the next chunk is read
+            # pyarrow's allocator keeps freed memory for reuse; a long trail need not.
+            pa.default_memory_pool().release_unused()
     return rows
 
 
@@ -291,6 +303,24 @@ def _cells(frame: pd.DataFrame):
     return values.where(frame.notna(), None).itertuples(index=False, name=None)
 
 
+def _write_rows(sheet, rows, first_row: int) -> None:
+    """The cells of `rows` from `first_row` on, each by the method for its type, as
+    `write_row` would choose it (with texts never turned into formulas, links or numbers): a
+    text by `write_string`, a number by `write_number`, nothing for an empty text or None (a
+    blank cell without a format is not written); anything else by `write`."""
+    write, write_string, write_number = sheet.write, sheet.write_string, sheet.write_number
+    for row, cells in enumerate(rows, start=first_row):
+        for col, value in enumerate(cells):
+            kind = value.__class__
+            if kind is str:
+                if value:
+                    write_string(row, col, value)
+            elif kind is float or kind is int:
+                write_number(row, col, value)
+            elif value is not None:
+                write(row, col, value)
+
+
 def write_xlsx(frames: Mapping[str, pd.DataFrame], path: Path, *, checked=False) -> Path:
     """One workbook (XlsxWriter), one sheet per frame (continued on further sheets when longer
     than a sheet), the column names in the first row, which stays in view. What a workbook
@@ -310,8 +340,7 @@ def write_xlsx(frames: Mapping[str, pd.DataFrame], path: Path, *, checked=False)
                     # The formula check and the formatting a chunk of rows at a time.
                     for start in range(0, len(part), XLSX_CHUNK_ROWS):
                         chunk = neutralised(part.iloc[start : start + XLSX_CHUNK_ROWS])
-                        for row, cells in enumerate(_cells(chunk), start=start + 1):
-                            sheet.write_row(row, 0, cells)
+                        _write_rows(sheet, _cells(chunk), start + 1)
     except BaseException:
         Path(path).unlink(missing_ok=True)
         raise

@@ -17,6 +17,7 @@ import pytest
 from django.db import connection
 
 from ecrf.exports import AUDIT_TRAIL, DOMAINS, AuditTrail, domain_frames, write_export, write_frames
+from ecrf.exports import audit as audit_module
 from ecrf.exports.writers import (
     ExportError,
     _text_column,
@@ -147,6 +148,21 @@ def test_small_chunks_give_the_same_files_as_one_chunk(trail, tmp_path, chunk_si
     )
     rows = AuditEvent.objects.count()
     assert pq.ParquetFile(small / "audit_trail.parquet").num_row_groups == -(-rows // chunk_size)
+
+
+@pytest.mark.parametrize(("chunk_size", "fetch_rows"), [(7, 2), (7, 3), (4, 10)])
+def test_a_chunk_fetched_in_parts_is_one_row_group_and_the_same_files(
+    trail, tmp_path, monkeypatch, chunk_size, fetch_rows
+):
+    write_export(trail, ["csv", "parquet"], tmp_path / "one", chunk_size=chunk_size)
+    monkeypatch.setattr(audit_module, "AUDIT_FETCH_ROWS", fetch_rows)
+    write_export(trail, ["csv", "parquet"], tmp_path / "parts", chunk_size=chunk_size)
+
+    one, parts = (tmp_path / name for name in ("one", "parts"))
+    for name in ("audit_trail.csv", "audit_trail.parquet"):
+        assert (parts / name).read_bytes() == (one / name).read_bytes(), name
+    rows = AuditEvent.objects.count()
+    assert pq.ParquetFile(parts / "audit_trail.parquet").num_row_groups == -(-rows // chunk_size)
 
 
 def test_the_audit_csv_is_what_pandas_writes_of_the_whole_trail(trail, tmp_path):

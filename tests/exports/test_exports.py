@@ -27,6 +27,7 @@ from ecrf.exports import (
     sdtm_frames,
     write_export,
 )
+from ecrf.exports import domains as domains_module
 from ecrf.exports.sdtm import LABELS
 from ecrf.exports.writers import write_csv, write_xlsx
 from ecrf.models import AuditEvent, Visit
@@ -183,6 +184,17 @@ def test_every_domain_is_one_long_table_with_one_row_per_record(study, subject, 
     # The audit trail is read in chunks as it is written, not built as a frame.
     assert AUDIT_TRAIL not in frames
     assert AuditTrail(study).count() == AuditEvent.objects.count()
+
+
+@pytest.mark.parametrize("chunk_rows", [1, 2, 5])
+def test_frames_read_in_chunks_equal_one_reading(study, trial, monkeypatch, chunk_rows):
+    whole = domain_frames(study)
+    # A column empty in some chunks only (a visit, a reason) is typed over all its values.
+    monkeypatch.setattr(domains_module, "FRAME_CHUNK_ROWS", chunk_rows)
+    chunked = domain_frames(study)
+
+    for name in DOMAINS:
+        pd.testing.assert_frame_equal(chunked[name], whole[name], check_exact=True, obj=name)
 
 
 def test_coded_values_come_with_their_labels(study, trial):
