@@ -27,6 +27,9 @@ from .editing import save_through_service
 from .subjects import role_label
 
 DASHBOARD_SUBJECT_ROWS = 50
+# The review queue, the pending items of the advice and the unreconciled lab toxicities show
+# their oldest rows; the next come up as those are decided.
+DASHBOARD_LIST_ROWS = 50
 
 
 def rule_parts(reason: str, rule_id: str) -> tuple[str, str]:
@@ -90,7 +93,14 @@ def dlt_dashboard(request: HttpRequest) -> HttpResponse:
         overview.unreconciled_labs = [
             lab for lab in overview.unreconciled_labs if lab.subject.pk in visible
         ]
-        overview.pending_elsewhere = overview.study_pending_count - len(overview.pending)
+        # The lists of what awaits a decision, read once here (they are worked out on each
+        # reading), show their oldest DASHBOARD_LIST_ROWS rows and count the rest.
+        pending, queue = overview.pending, overview.queue
+        overview.pending_elsewhere = overview.study_pending_count - len(pending)
+        overview.pending_rows, overview.pending_total = pending[:DASHBOARD_LIST_ROWS], len(pending)
+        overview.queue_rows, overview.queue_total = queue[:DASHBOARD_LIST_ROWS], len(queue)
+        overview.unreconciled_rows = overview.unreconciled_labs[:DASHBOARD_LIST_ROWS]
+        overview.unreconciled_total = len(overview.unreconciled_labs)
         # Possible medication errors of the subjects shown, in the rows and in a list of their own.
         overview.doses_above_plan = sorted(
             ((row.subject, dose) for row in overview.subjects for dose in row.doses_above_plan),

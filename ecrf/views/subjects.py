@@ -97,6 +97,11 @@ def _render_form(request: HttpRequest, form, *, title: str, draft_key: str, **co
     )  # fmt: skip
 
 
+# The home page's lists of visits and open items show this many rows; the subjects' casebooks
+# have the rest.
+HOME_LIST_ROWS = 50
+
+
 def _visible_subjects(user):
     return access.subjects_for_user(user).filter(entered_in_error=False)
 
@@ -107,13 +112,16 @@ def home(request: HttpRequest) -> HttpResponse:
     """The user's studies, visits due or overdue by window, and open items."""
     subjects = _visible_subjects(request.user)
     codes = dict(subjects.values_list("pk", "subject_code"))
+    lists = home_lists(codes)
     # A TemplateResponse, so that the investigator's home (views.investigator) adds its lists.
     return TemplateResponse(
         request,
         "ecrf/home.html",
         {
             "studies": access.studies_for_user(request.user),
-            **home_lists(codes),
+            **{name: lists[name][:HOME_LIST_ROWS] for name in ("due", "overdue", "open_items")},
+            **{f"{name}_total": len(lists[name]) for name in ("due", "overdue", "open_items")},
+            "query_overview": lists["query_overview"],
             "subject_count": len(codes),
             "role_label": role_label(request.user),
         },

@@ -20,6 +20,7 @@ from ecrf.models import (
 )
 from ecrf.services import dose_record, lab_record, system_actor
 from ecrf.services.subjects import subject_correct
+from ecrf.views import subjects as subjects_views
 from tests.factories import user_create
 from tests.html_forms import page_form_data
 
@@ -221,6 +222,23 @@ def test_home_lists_overdue_visits_and_reconciliation_items(client, alice, subje
     page = client.get(reverse("home")).content.decode()
     assert "C1D8" in page  # planned 2026-03-09, long past
     assert "1 lab result of grade 3 or more without a matching adverse event" in page
+
+
+def test_home_shows_the_first_rows_of_a_long_list_and_counts_the_rest(
+    client, alice, subject, monkeypatch
+):
+    """Every visit of the schedule planned before today is overdue; the list shows the first
+    HOME_LIST_ROWS of them, oldest planned first, and says how many there are."""
+    monkeypatch.setattr(subjects_views, "HOME_LIST_ROWS", 2)
+    today = timezone.localdate()
+    late = subject.visits.filter(planned_on__lt=today - dt.timedelta(days=7)).order_by("planned_on")
+    assert late.count() > 2
+    client.force_login(alice)
+    page = client.get(reverse("home")).content.decode()
+    overdue = page.split('id="overdue"')[1].split("</table>")[0]
+    assert overdue.count("<tr>") == 1 + 2  # the header and two rows
+    assert [v.label for v in late[:2]] == [v.label for v in late if f">{v.label}</a>" in overdue]
+    assert f"The first 2 of {late.count()}, by planned date" in page
 
 
 def test_the_end_of_treatment_is_recorded_with_its_date_and_reason(client, alice, subject):
