@@ -96,3 +96,27 @@ def test_the_admin_shows_an_ongoing_grade_3_nausea_as_potential(
     assert "Nausea" in client.get(url, {"dlt_status": "potential"}).content.decode()
     queue = client.get(reverse("admin:ecrf_dltreviewqueue_changelist")).content.decode()
     assert "Nausea" in queue and "Decide and sign" in queue
+
+
+def test_the_dashboard_lists_the_oldest_of_a_long_queue_and_counts_the_rest(
+    client, subject, alice, bob, monkeypatch
+):
+    """Three grade 3 fatigues possibly related to IL-2 in the DLT window (days 12 to 14) are
+    three potential DLTs; with a list of two rows the oldest two show and the third is
+    counted, in the review queue and in the pending items of the advice."""
+    from ecrf.views import dlt as dlt_views
+    from tests.factories import fatigue_grade_3
+
+    monkeypatch.setattr(dlt_views, "DASHBOARD_LIST_ROWS", 2)
+    events = [
+        fatigue_grade_3(subject, onset_on=dt.date(2026, 3, 13 + n), by=alice) for n in range(3)
+    ]
+    client.force_login(bob)
+    page = client.get(reverse("dlt_dashboard")).content.decode()
+    queue = page.split('id="queue-TEST-IL2"')[1].split("</table>")[0]
+    decide = [DltAssessment.objects.get(adverse_event=e).pk for e in events]
+    assert [str(pk) in queue for pk in decide] == [True, True, False]
+    assert "The oldest 2 of 3; the next come up as these are decided." in page
+    pending = page.split('id="pending-TEST-IL2"')[1].split("</ul>")[0]
+    assert pending.count("<li>") == 2
+    assert "The 2 pending longest of 3." in page
