@@ -61,35 +61,35 @@ def _input_option(option: dict) -> str:
     return f"<label{label_for}>{_input(option)} {escape(option['label'])}</label>"
 
 
-def _select(widget: dict) -> str:
-    parts = [f'<select name="{escape(widget["name"])}"{_attrs(widget["attrs"])}>']
-    for group_name, options, _index in widget["optgroups"]:
-        if group_name:
-            parts.append(f'\n  <optgroup label="{escape(group_name)}">')
-        parts.extend(f"\n  {_option(option)}" for option in options)
-        if group_name:
-            parts.append("\n  </optgroup>")
-    parts.append("\n</select>")
+def _grouped(optgroups, open_group: str, each: str, close_group: str) -> str:
+    """The options of a choice widget, each by `each`, a group's between `open_group` (with
+    its name) and `close_group`, as the widget's template writes them."""
+    parts = []
+    for group, options, _index in optgroups:
+        if group:
+            parts.append(open_group.format(escape(group)))
+        parts.extend(each.format(_option(option)) for option in options)
+        if group:
+            parts.append(close_group)
     return "".join(parts)
+
+
+def _select(widget: dict) -> str:
+    options = _grouped(
+        widget["optgroups"], '\n  <optgroup label="{}">', "\n  {}", "\n  </optgroup>"
+    )
+    return f'<select name="{escape(widget["name"])}"{_attrs(widget["attrs"])}>{options}\n</select>'
 
 
 def _multiple_input(widget: dict) -> str:
     """multiple_input.html: radios and checkboxes, each in a div, groups in a labelled div."""
     target, css = widget["attrs"].get("id"), widget["attrs"].get("class")
-    parts = [
-        "<div",
-        f' id="{escape(target)}"' if target else "",
-        f' class="{escape(css)}"' if css else "",
-        ">",
-    ]
-    for group, options, _index in widget["optgroups"]:
-        if group:
-            parts.append(f"\n  <div><label>{escape(group)}</label>")
-        parts.extend(f"<div>\n    {_option(option)}</div>" for option in options)
-        if group:
-            parts.append("\n  </div>")
-    parts.append("\n</div>")
-    return "".join(parts)
+    id_attr = f' id="{escape(target)}"' if target else ""
+    class_attr = f' class="{escape(css)}"' if css else ""
+    options = _grouped(
+        widget["optgroups"], "\n  <div><label>{}</label>", "<div>\n    {}</div>", "\n  </div>"
+    )
+    return f"<div{id_attr}{class_attr}>{options}\n</div>"
 
 
 def _textarea(widget: dict) -> str:
