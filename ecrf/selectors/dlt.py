@@ -674,6 +674,10 @@ def dlt_overview(study: Study, cutoff: dt.date | None = None) -> DltOverview:
     return overview
 
 
+# The name the overview at today is kept under (`memo.kept`).
+DLT_OVERVIEW = "dlt_overview"
+
+
 def dlt_overview_today(study: Study) -> DltOverview:
     """`dlt_overview(study)` at today, computed again only when the data changed or the day did
     (`memo.kept`).
@@ -683,7 +687,7 @@ def dlt_overview_today(study: Study) -> DltOverview:
     shallow copy and may set the copy's attributes (its own subjects, say); the rows are shared,
     so what a caller sets on a row must follow from the data alone, the same for every user.
     """
-    return copy.copy(kept("dlt_overview", study.pk, lambda: dlt_overview(study)))
+    return copy.copy(kept(DLT_OVERVIEW, study.pk, lambda: dlt_overview(study)))
 
 
 def dlt_event_statuses(study: Study, cutoff: dt.date | None = None) -> dict[UUID, str]:

@@ -15,8 +15,9 @@ from django.utils import timezone
 from ..models import AdverseEvent, AdverseEventAgent, DoseAdministration, LabResult
 from ..safety.days import study_day
 from ..safety.dlt import DltFlag, window_end
-from .dlt import dlt_attributions, dlt_flags, study_dlt_rules, study_dlt_settings
+from .dlt import DLT_OVERVIEW, dlt_attributions, dlt_flags, study_dlt_rules, study_dlt_settings
 from .grade_history import Step, grade_history_of
+from .memo import kept_already
 
 
 @dataclass
@@ -88,8 +89,31 @@ def _dose_runs(doses, first_dose_on: dt.date) -> list[DoseRun]:
     return sorted(runs, key=lambda r: (r.first_on, r.agent))
 
 
+def _kept_flag(event: AdverseEvent) -> tuple[bool, DltFlag | None]:
+    """(found, flag): the event's flag in the study's DLT overview at today as the dashboard
+    keeps it (`memo.kept_already`), when it is kept and the event is one of its candidates."""
+    overview = kept_already(DLT_OVERVIEW, event.subject.study_id)
+    for row in overview.subjects if overview is not None else []:
+        if row.subject.pk == event.subject_id:
+            for item in row.events:
+                if item.event.pk == event.pk:
+                    return True, item.flag
+    return False, None
+
+
 def _current_flag(event: AdverseEvent, cutoff: dt.date) -> DltFlag | None:
-    """The rules' flag of the event today, as the DLT dashboard computes it (`dlt_flags`)."""
+    """The rules' flag of the event today, as the DLT dashboard computes it (`dlt_flags`):
+    taken from the kept overview when the event is one of its candidates, else computed over
+    the subject's events."""
+    if cutoff == timezone.localdate():
+        found, flag = _kept_flag(event)
+        if found:
+            return flag
+    return _computed_flag(event, cutoff)
+
+
+def _computed_flag(event: AdverseEvent, cutoff: dt.date) -> DltFlag | None:
+    """The rules' flag of the event at the cutoff, over the subject's events (`dlt_flags`)."""
     subject = event.subject
     study = subject.study
     subjects = [subject]

@@ -81,3 +81,15 @@ def kept(read: str, scope: Hashable, compute: Callable[[], T]) -> T:
         while len(_KEPT) > MAX_KEPT:
             _KEPT.popitem(last=False)
     return value
+
+
+def kept_already(read: str, scope: Hashable):
+    """What `kept` holds for the read and scope while the data mark and the day still hold, or
+    None (and always None inside a transaction); computes nothing."""
+    if connection.in_atomic_block:
+        return None
+    with _LOCK:
+        found = _KEPT.get((read, scope))
+    if found is None or found[0] != (data_mark(), timezone.localdate()):
+        return None
+    return found[1]

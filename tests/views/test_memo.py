@@ -13,6 +13,7 @@ import pytest
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 
 from ecrf.models import AuditEvent
 from ecrf.selectors import memo
@@ -20,7 +21,7 @@ from ecrf.services import ae_record, dose_record, lab_record
 from ecrf.services.queries import query_raise
 from ecrf.services.signoff import signoff_sign
 from ecrf.services.visits import visit_record
-from tests.factories import PASSWORD, subject_at_level
+from tests.factories import PASSWORD, POSSIBLY_IL2, subject_at_level
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -122,3 +123,26 @@ def test_the_dlt_dashboard_shows_a_dose_above_the_plan_at_once(client, study, si
                 given_dose=Decimal(60), reason="Pharmacy prepared the dose",
                 confirm_above_plan=True, by=alice)  # fmt: skip
     assert shown in client.get(reverse("dlt_dashboard")).content.decode()
+
+
+def test_the_decision_page_takes_a_candidates_flag_from_the_kept_overview(subject, alice):
+    """Fatigue grade 3 possibly related to IL-2 from day 12 of the DLT window is a potential
+    DLT; once the study's overview at today is kept, the decision page's flag of it is the
+    overview's, the same as computed over the subject's events. A grade 1 fatigue is no
+    candidate: its flag is computed."""
+    from ecrf.selectors import dlt_evidence
+    from ecrf.selectors.dlt import dlt_overview_today
+    from tests.factories import fatigue_grade_3
+
+    candidate = fatigue_grade_3(subject, by=alice)
+    other = ae_record(subject=subject, ctcae_term="Fatigue", grade=1,
+                      onset_on=dt.date(2026, 3, 4), assessments=POSSIBLY_IL2, by=alice)  # fmt: skip
+    assert dlt_evidence._kept_flag(candidate) == (False, None)
+    dlt_overview_today(subject.study)
+    today = timezone.localdate()
+    found, flag = dlt_evidence._kept_flag(candidate)
+    assert found and flag is not None and flag.is_dlt
+    assert flag == dlt_evidence._computed_flag(candidate, today)
+    assert dlt_evidence.dlt_evidence(candidate).flag == flag
+    assert dlt_evidence._kept_flag(other) == (False, None)
+    assert dlt_evidence.dlt_evidence(other).flag == dlt_evidence._computed_flag(other, today)
