@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from functools import partial
 
 from django import forms
 from django.contrib import admin
@@ -538,13 +537,11 @@ def dlt_statuses_for(request, study_id) -> dict:
     cache = request.__dict__.setdefault("_dlt_statuses", {})
     if study_id not in cache:
         cache[study_id] = kept(
-            "dlt_event_statuses", study_id, partial(dlt_event_statuses_of, study_id)
+            "dlt_event_statuses",
+            study_id,
+            lambda: dlt_event_statuses(Study.objects.get(pk=study_id)),
         )
     return cache[study_id]
-
-
-def dlt_event_statuses_of(study_id) -> dict:
-    return dlt_event_statuses(Study.objects.get(pk=study_id))
 
 
 class DltStatusFilter(admin.SimpleListFilter):

@@ -58,6 +58,10 @@ def data_mark() -> tuple[int, int, int]:
     return newest or 0, recent, signed
 
 
+def _mark() -> tuple:
+    return data_mark(), timezone.localdate()
+
+
 def kept(read: str, scope: Hashable, compute: Callable[[], T]) -> T:
     """`compute()`, or what it returned last for the same `read` and `scope` while the data mark
     and today's date have not changed since. The value is shared between requests: callers must
@@ -67,7 +71,7 @@ def kept(read: str, scope: Hashable, compute: Callable[[], T]) -> T:
         return compute()
     # The mark is read before computing: a change committed in between is then in the value
     # under an older mark, and the next call computes it again.
-    mark = (data_mark(), timezone.localdate())
+    mark = _mark()
     key = (read, scope)
     with _LOCK:
         found = _KEPT.get(key)
@@ -90,6 +94,6 @@ def kept_already(read: str, scope: Hashable):
         return None
     with _LOCK:
         found = _KEPT.get((read, scope))
-    if found is None or found[0] != (data_mark(), timezone.localdate()):
+    if found is None or found[0] != _mark():
         return None
     return found[1]

@@ -60,8 +60,8 @@ def _page_url(request: HttpRequest, key: str, page, step: int) -> str:
 def _dashboard_overview(study):
     """The study's overview at today (`dlt_overview_today`), each subject's row with what the
     dashboard shows of it worked out: its doses above the plan, its DLT candidates, and each
-    candidate's flag reason split at its rule. All of it follows from the data, so it is kept while they stay the same
-    (`memo.kept`) and shared by every user's page."""
+    event's flag reason split at its rule. All of it follows from the data, so it is kept
+    while they stay the same (`memo.kept`) and shared by every user's page."""
     overview = dlt_overview_today(study)
     above = doses_above_plan([row.subject for row in overview.subjects])
     for row in overview.subjects:
