@@ -92,11 +92,9 @@ def _lists_kept(ids: frozenset) -> dict:
     }
 
 
-def investigator_day(user) -> dict:
-    """The investigator's lists, over the subjects the user may see; the decisions and the
-    signatures at most HOME_ROWS rows each, with their totals."""
-    visible = access.subjects_for_user(user).filter(entered_in_error=False)
-    ids = frozenset(visible.values_list("pk", flat=True))
+def investigator_day(ids: frozenset) -> dict:
+    """The investigator's lists, over the subjects of `ids` (those the user may see); the
+    decisions and the signatures at most HOME_ROWS rows each, with their totals."""
     kept_lists = kept("investigator_day", ids, lambda: _lists_kept(ids))
     decisions, signatures = kept_lists["decisions"], kept_lists["signatures"]
     now = timezone.now()
@@ -120,5 +118,6 @@ def home(request: HttpRequest) -> HttpResponse:
     """The home page (`subjects.home`); an investigator's begins with what awaits them."""
     response = subjects.home(request)
     if access.can(request.user, access.Action.DECIDE_DLT):
-        response.context_data["investigator"] = investigator_day(request.user)
+        visible = frozenset(subjects.visible_subject_codes(request))
+        response.context_data["investigator"] = investigator_day(visible)
     return response

@@ -106,12 +106,20 @@ def _visible_subjects(user):
     return access.subjects_for_user(user).filter(entered_in_error=False)
 
 
+def visible_subject_codes(request: HttpRequest) -> dict:
+    """Subject id: subject code of every subject the user sees, read once per request (the
+    investigator's home reads them too)."""
+    if "_visible_codes" not in request.__dict__:
+        rows = _visible_subjects(request.user).values_list("pk", "subject_code")
+        request.__dict__["_visible_codes"] = dict(rows)
+    return request.__dict__["_visible_codes"]
+
+
 @login_required
 @require_GET
 def home(request: HttpRequest) -> HttpResponse:
     """The user's studies, visits due or overdue by window, and open items."""
-    subjects = _visible_subjects(request.user)
-    codes = dict(subjects.values_list("pk", "subject_code"))
+    codes = visible_subject_codes(request)
     lists = home_lists(codes)
     # A TemplateResponse, so that the investigator's home (views.investigator) adds its lists.
     return TemplateResponse(
